@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from obsview.backend import protocol as p
+
+EVENT = p.LogEvent(
+    ts=1700000000.25, level="WARN", message="Request completed [bold]", seq=7, service="blog-api",
+    trace_id="abc123", method="GET", route="/api/posts/:id", path="/api/posts/42", status=404,
+    duration_ms=12.5, cache="miss", extra={"nested": {"k": [1, 2]}}, truncated=True,
+)
+SNAPSHOT = p.MetricsSnapshot(
+    ts=1.0, uptime_s=2.0, requests_total=3, errors_total=1, rate_1m=0.5, rate_5m=0.25,
+    rate_15m=0.1, error_rate_1m=0.33, error_rate_5m=0.2, error_rate_15m=0.1,
+    latency_avg_ms=10.0, latency_min_ms=1.0, latency_max_ms=30.0, p50_ms=9.0, p95_ms=29.0,
+    p99_ms=30.0, cache_hit_rate=None, cpu_percent=12.5, memory_percent=40.0,
+    disk_percent=55.0, load_1m=0.3,
+    routes=(p.RouteStats("/api/posts", "GET", 2, 0, 0.03, 5.0, 9.0, 9.0),),
+    status_counts={"200": 2, "404": 1}, agent={"events_ingested": 3},
+)
+ALERT = p.AlertInfo(
+    fingerprint="f1", rule="high_error_rate", severity="critical", state="firing",
+    metric="error_rate", comparison=">", threshold=0.05, value=0.2, summary="error rate 20%",
+    labels={"route": "/api/posts"}, started_at=1.0, fired_at=2.0,
+    ack=p.AckInfo(by="alice", at=3.0, note="on it"),
+)
+
+EVERY_MESSAGE = [
+    p.Hello("0.1.0", "web-1", "blog-api", 41, 1.5, ("metrics", "alerts")),
+    p.Events((EVENT, p.LogEvent(ts=2.0, level="ERROR", message="boom"))),
+    p.Gap(missed=10, from_seq=3),
+    p.Dropped(count=5, total=9),
+    p.Metrics(SNAPSHOT, (p.MetricsPoint(1.0, 2.0, 0.0, 1.0, None, None),)),
+    p.Health(p.HealthReport("degraded", 1.0, 2.0, "1.0.0", (
+        p.ProbeStatus("redis", "tcp", "127.0.0.1:6379", "unhealthy", None, "refused", 1.0, 0.5),
+    ))),
+    p.Alerts((ALERT,), (p.SilenceInfo("s1", {"alertname": "x"}, 1.0, 2.0, "bob", "deploy"),)),
+    p.Error("unknown_alert", "no alert with fingerprint 'x'"),
+    p.Pong(3),
+    p.Subscribe(since_seq=40, levels=("ERROR", "WARN"), trace_id="abc", text="login", client="t"),
+    p.Subscribe(),
+    p.Ack("f1", "alice", "looking"),
+    p.Unack("f1", "alice"),
+    p.Silence({"alertname": "high_error_rate"}, 3600.0, "alice", "deploy"),
+    p.ExpireSilence("s1", "alice"),
+    p.Ping(9),
+]
+
+
+def test_every_message_type_is_covered() -> None:
+    assert {type(m) for m in EVERY_MESSAGE} == set(p.MESSAGE_TYPES.values())
+
+
+@pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda m: m.TYPE)
+def test_round_trip(message: p.Message) -> None:
+    frame = p.encode(message)
+    assert orjson.loads(frame)["v"] == p.VERSION
+    assert p.decode(frame) == message
+
+
+def test_event_batch_fast_path_matches_encode() -> None:
+    batch = (EVENT, EVENT)
+    assert p.decode(p.encode_events(batch)) == p.Events(batch)
+
+
+def test_unknown_type_is_reported_not_raised() -> None:
+    assert p.decode(b'{"v":1,"type":"from_the_future","x":1}') == p.UnknownMessage("from_the_future")
+
+
+def test_fields_from_a_newer_peer_are_ignored() -> None:
+    assert p.decode(b'{"v":1,"type":"ping","nonce":1,"later":true}') == p.Ping(1)
+    event = orjson.loads(p.encode_events([EVENT]))["events"][0] | {"later": 1}
+    assert p.event_from_wire(event) == EVENT
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"type":"ping","nonce":1}',
+        b'{"v":2,"type":"ping","nonce":1}',
+        b'{"v":1,"nonce":1}',
+        b'{"v":1,"type":"ping"}',
+        b'{"v":1,"type":"ping","nonce":"1"}',
+        b'{"v":1,"type":"ping","nonce":true}',
+        b'{"v":1,"type":"events","events":[{"ts":1,"level":"LOUD","message":"x"}]}',
+        b'{"v":1,"type":"events","events":[{"level":"INFO","message":"x"}]}',
+        b'{"v":1,"type":"events","events":"nope"}',
+        b'{"v":1,"type":"ack","fingerprint":null,"by":"a"}',
+        b'{"v":1,"type":"silence","matchers":{"a":1},"duration_s":1,"by":"a"}',
+        b'\xff\xfe',
+    ],
+)
+def test_malformed_frames_raise_protocol_error(frame: bytes) -> None:
+    with pytest.raises(p.ProtocolError):
+        p.decode(frame)
