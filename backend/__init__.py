@@ -1,1 +1,1 @@
-"""backend"""
+"""obsview's agent: collects a service's logs, derives metrics, probes health, raises alerts."""

@@ -1,1 +1,1 @@
-"""themes"""
+"""Colour themes for the console, one TOML file each."""

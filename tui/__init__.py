@@ -1,1 +1,1 @@
-"""tui"""
+"""obsview's console: a Textual dashboard connected to an agent over one websocket."""

@@ -1,1 +1,1 @@
-"""backend/demo"""
+"""The seed's blog API, instrumented, with a bounded load generator: obsview's demo."""

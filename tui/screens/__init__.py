@@ -1,1 +1,1 @@
-"""tui/screens"""
+"""The console's screens."""

@@ -1,1 +1,1 @@
-"""tui/widgets"""
+"""The console's widgets, one per module."""

@@ -1,0 +1,15 @@
+"""Exceptions the agent raises for the user to read: each says what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class ObsviewError(Exception):
+    """Base of every error that is shown to a person as one line, without a traceback."""
+
+
+class ConfigError(ObsviewError):
+    """A bad flag or config value. The message names the key (and file and line when known)."""
+
+
+class StartupError(ObsviewError):
+    """The agent cannot start: a port in use, an unreadable token file, an unsafe bind…"""
