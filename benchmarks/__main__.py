@@ -24,8 +24,11 @@ BENCHMARKS = ("ingest", "fanout", "latency", "console", "memory", "middleware", 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads (under 60 s total)")
-    parser.add_argument("only", nargs="*", choices=[*BENCHMARKS, []], help="benchmarks to run")
+    parser.add_argument("only", nargs="*", metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}")
     args = parser.parse_args(argv)
+    unknown = set(args.only) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark {sorted(unknown)[0]!r}; choose from {', '.join(BENCHMARKS)}")
     names = args.only or BENCHMARKS
     print(f"# {platform.machine()} {platform.processor() or ''} python {platform.python_version()}",
           file=sys.stderr)
