@@ -1,0 +1,247 @@
+"""The agent's settings: one TOML file (platformdirs location by default), overridden by flags.
+
+A bad file is a :class:`ConfigError` that names the key, the file and, when a plain search of
+the text finds it, the line, so the user can fix it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import platformdirs
+
+from obsview.backend.errors import ConfigError
+
+if TYPE_CHECKING:
+    from obsview.backend.alerts import AlertRule
+    from obsview.backend.health import ProbeSpec
+    from obsview.backend.notify import Channel
+
+APP_NAME: Final = "obsview"
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8765
+LOOPBACK_NAMES: Final = frozenset({"localhost", "ip6-localhost"})
+
+
+def default_config_path() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME)) / "agent.toml"
+
+
+def _default_rules() -> list[AlertRule]:
+    # Imported here so reading a config never pays for the alert engine unless it is built.
+    from obsview.backend.alerts import DEFAULT_RULES
+
+    return list(DEFAULT_RULES)
+
+
+def _default_route_rules() -> list[Any]:
+    from obsview.backend.routes import DEFAULT_ROUTE_RULES
+
+    return list(DEFAULT_ROUTE_RULES)
+
+
+@dataclass(slots=True)
+class AgentConfig:
+    listen: tuple[str, int] = (DEFAULT_HOST, DEFAULT_PORT)
+    tail: list[str] = field(default_factory=list)
+    from_start: bool = False
+    tcp: list[tuple[str, int]] = field(default_factory=list)
+    stdin: bool = False
+    service: str = ""
+    token_file: Path | None = None
+    """Where the bearer token lives. ``None``: the default token file, required (and used)
+    only for a non-loopback bind."""
+    allowed_origins: list[str] = field(default_factory=list)
+    store_capacity: int = 100_000
+    client_queue_events: int = 10_000
+    probes: list[ProbeSpec] = field(default_factory=list)
+    rules: list[AlertRule] = field(default_factory=_default_rules)
+    notifiers: list[Channel] = field(default_factory=list)
+    route_rules: list[Any] = field(default_factory=_default_route_rules)
+    state_dir: Path | None = None
+    """Alert/ack state lives here; ``None`` means the platformdirs user data dir."""
+    metrics_interval_s: float = 1.0
+
+    def resolved_state_dir(self) -> Path:
+        return self.state_dir or Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_host_port(text: str, *, what: str = "address") -> tuple[str, int]:
+    """``127.0.0.1:8765``, ``localhost:0``, ``[::1]:8765`` → (host, port)."""
+    text = text.strip()
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.%a-zA-Z]+)\]:(\S+)|([^:\s\[\]]+):(\S+)", text)
+    if match is None:
+        raise ConfigError(
+            f"{what} {text!r} is not HOST:PORT (for IPv6 write [::1]:8765)"
+        )
+    host = match.group(1) or match.group(3)
+    port_text = match.group(2) or match.group(4)
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{what} {text!r}: port {port_text!r} must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def format_host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --------------------------------------------------------------------------- file loading
+
+_SCALAR_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
+    "listen": str,
+    "from_start": bool,
+    "stdin": bool,
+    "service": str,
+    "token_file": str,
+    "store_capacity": int,
+    "client_queue_events": int,
+    "state_dir": str,
+    "metrics_interval_s": (int, float),
+}
+_LIST_OF_STR_KEYS: Final = ("tail", "tcp", "allowed_origins")
+_SECTION_KEYS: Final = ("probes", "alerts", "notify", "routes")
+KNOWN_KEYS: Final = frozenset((*_SCALAR_KEYS, *_LIST_OF_STR_KEYS, *_SECTION_KEYS))
+
+
+def load_config(path: Path | None = None) -> AgentConfig:
+    """Read ``path`` (or the default file when it exists) into an :class:`AgentConfig`.
+
+    ``path=None`` and no default file: all defaults. An explicit path that does not exist is
+    an error (the user asked for it).
+    """
+    if path is None:
+        path = default_config_path()
+        if not path.is_file():
+            return AgentConfig()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return config_from_mapping(data, source=_Source(path, text))
+
+
+@dataclass(frozen=True, slots=True)
+class _Source:
+    path: Path
+    text: str
+
+    def where(self, key: str) -> str:
+        """``FILE line N`` for the first line that defines ``key`` (or just ``FILE``)."""
+        leaf = re.escape(key.rsplit(".", 1)[-1])
+        pattern = re.compile(rf"^\s*(\[+\s*)?([\w.]*\.)?{leaf}\s*(=|\]|\.)", re.MULTILINE)
+        match = pattern.search(self.text)
+        if match is None:
+            return str(self.path)
+        return f"{self.path} line {self.text.count(chr(10), 0, match.start()) + 1}"
+
+
+def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) -> AgentConfig:
+    """Validate already-parsed TOML data (also used by tests and embedded callers)."""
+
+    def fail(key: str, problem: str) -> ConfigError:
+        where = source.where(key) if source else "config"
+        return ConfigError(f"{where}: {key}: {problem}")
+
+    for key in data:
+        if key not in KNOWN_KEYS:
+            known = ", ".join(sorted(KNOWN_KEYS))
+            raise fail(key, f"unknown key (known keys: {known})")
+    for key, expected in _SCALAR_KEYS.items():
+        if key in data and (
+            not isinstance(data[key], expected) or (expected is int and isinstance(data[key], bool))
+        ):
+            raise fail(key, f"expected {_type_name(expected)}, got {data[key]!r}")
+    for key in _LIST_OF_STR_KEYS:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(key, "expected a list of strings")
+
+    config = AgentConfig()
+    if "listen" in data:
+        config.listen = _in_section(fail, "listen", parse_host_port, data["listen"])
+    config.tcp = [_in_section(fail, "tcp", parse_host_port, v) for v in data.get("tcp", [])]
+    config.tail = list(data.get("tail", []))
+    config.allowed_origins = list(data.get("allowed_origins", []))
+    config.from_start = data.get("from_start", False)
+    config.stdin = data.get("stdin", False)
+    config.service = data.get("service", "")
+    if "token_file" in data:
+        config.token_file = Path(data["token_file"]).expanduser()
+    if "state_dir" in data:
+        config.state_dir = Path(data["state_dir"]).expanduser()
+    for key in ("store_capacity", "client_queue_events"):
+        if key in data:
+            if data[key] < 1:
+                raise fail(key, f"must be at least 1, got {data[key]}")
+            setattr(config, key, data[key])
+    if "metrics_interval_s" in data:
+        if data["metrics_interval_s"] <= 0:
+            raise fail("metrics_interval_s", "must be positive")
+        config.metrics_interval_s = float(data["metrics_interval_s"])
+
+    _load_sections(config, data, fail)
+    return config
+
+
+def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None:
+    """Hand each section to the module that owns its meaning; they raise ConfigError."""
+    if "probes" in data:
+        from obsview.backend.health import parse_probes
+
+        if not isinstance(data["probes"], list):
+            raise fail("probes", "expected [[probes]] tables")
+        config.probes = _in_section(fail, "probes", parse_probes, data["probes"])
+    if "alerts" in data:
+        from obsview.backend.alerts import parse_rules
+
+        alerts = data["alerts"]
+        if not isinstance(alerts, dict) or set(alerts) - {"rules"}:
+            raise fail("alerts", "expected an [alerts] table holding only rules = [...]")
+        if not isinstance(alerts.get("rules", []), list):
+            raise fail("alerts.rules", "expected a list of rule tables")
+        config.rules = _in_section(fail, "alerts.rules", parse_rules, alerts.get("rules", []))
+    if "notify" in data:
+        from obsview.backend.notify import parse_notifiers
+
+        if not isinstance(data["notify"], dict):
+            raise fail("notify", "expected a [notify] table")
+        config.notifiers = _in_section(fail, "notify", parse_notifiers, data["notify"])
+    if "routes" in data:
+        from obsview.backend.routes import parse_route_rules
+
+        if not isinstance(data["routes"], dict):
+            raise fail("routes", "expected a [routes] table")
+        config.route_rules = _in_section(fail, "routes", parse_route_rules, data["routes"])
+
+
+def _in_section(fail: Any, key: str, parse: Any, raw: Any) -> Any:
+    try:
+        return parse(raw)
+    except ConfigError as exc:
+        raise fail(key, str(exc)) from None
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    if isinstance(expected, tuple):
+        return "a number"
+    return {str: "a string", bool: "true or false", int: "an integer"}.get(expected, str(expected))

@@ -1,0 +1,100 @@
+"""One console's pending frames: bounded, ordered, never blocking whoever fills it.
+
+The ingest path puts event batches in and returns at once; the console's own sender task
+takes frames out and awaits the socket. When the console reads too slowly, the OLDEST event
+batches are dropped and counted, and a ``dropped`` message tells the console before the
+next batch it does receive, at the place in the stream where the hole is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from obsview.backend.protocol import Dropped, encode
+
+CONTROL_LIMIT: Final = 64
+"""One-off replies (hello, pong, error) waiting for a console: a client that sends
+pings without ever reading loses the oldest ones rather than growing the agent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    """Instruction for the sender: replay the store after ``since_seq`` up to ``until_seq``
+    before any live batch (the sender does it so ordering needs no lock)."""
+
+    since_seq: int
+    until_seq: int
+
+
+class Outbox:
+    def __init__(self, max_events: int) -> None:
+        self.max_events = max_events
+        self._control: deque[bytes] = deque()
+        self._replay: Replay | None = None
+        self._state: dict[str, bytes] = {}
+        """Latest metrics/health/alerts frame by type: a newer one replaces an unsent one."""
+        self._events: deque[tuple[bytes, int]] = deque()
+        self.queued_events = 0
+        self.dropped_pending = 0
+        self.dropped_total = 0
+        self.control_dropped = 0
+        self._ready = asyncio.Event()
+
+    def put_control(self, item: bytes) -> None:
+        if len(self._control) >= CONTROL_LIMIT:
+            self._control.popleft()
+            self.control_dropped += 1
+        self._control.append(item)
+        self._ready.set()
+
+    def put_replay(self, replay: Replay) -> None:
+        self._replay = replay
+        self._ready.set()
+
+    def put_state(self, kind: str, frame: bytes) -> None:
+        self._state.pop(kind, None)
+        self._state[kind] = frame
+        self._ready.set()
+
+    def put_events(self, frame: bytes, count: int) -> int:
+        """Queue one event batch; returns how many events were dropped to stay in bound."""
+        self._events.append((frame, count))
+        self.queued_events += count
+        dropped = 0
+        while self.queued_events > self.max_events and len(self._events) > 1:
+            _frame, lost = self._events.popleft()
+            self.queued_events -= lost
+            dropped += lost
+        self.dropped_pending += dropped
+        self.dropped_total += dropped
+        self._ready.set()
+        return dropped
+
+    def clear_events(self) -> None:
+        """Forget queued live batches and replay (a new ``subscribe`` replaces the stream)."""
+        self._replay = None
+        self._events.clear()
+        self.queued_events = 0
+
+    async def next(self) -> bytes | Replay:
+        """The next frame to send, in order: replies, latest state, then event batches."""
+        while True:
+            if self._control:
+                return self._control.popleft()
+            if self._replay is not None:
+                replay, self._replay = self._replay, None
+                return replay
+            if self._state:
+                return self._state.pop(next(iter(self._state)))
+            if self._events:
+                if self.dropped_pending:
+                    count, self.dropped_pending = self.dropped_pending, 0
+                    return encode(Dropped(count=count, total=self.dropped_total))
+                frame, count = self._events.popleft()
+                self.queued_events -= count
+                return frame
+            self._ready.clear()
+            await self._ready.wait()

@@ -1,0 +1,372 @@
+"""The agent's one port: the console websocket stream and plain HTTP endpoints.
+
+Security checks run in ``process_request``, before the handshake completes, so a bad Origin
+(403) or a missing/wrong token (401) never sees a byte of data, on the websocket and on the
+HTTP endpoints alike. Each console gets an :class:`Outbox` and one sender task; the ingest
+path only fills outboxes and never awaits a console's socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import http
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+
+from obsview.backend.auth import bearer_matches
+from obsview.backend.config import format_host_port, is_loopback
+from obsview.backend.outbox import Outbox, Replay
+from obsview.backend.protocol import (
+    LEVEL_RANK,
+    Ack,
+    Alerts,
+    Error,
+    ExpireSilence,
+    Gap,
+    Health,
+    Hello,
+    LogEvent,
+    Message,
+    Metrics,
+    Ping,
+    Pong,
+    ProtocolError,
+    Silence,
+    Subscribe,
+    Unack,
+    UnknownMessage,
+    decode,
+    encode,
+    encode_events,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES: Final = 1 << 20
+FRAME_EVENTS: Final = 500
+"""Events per frame at most, so a frame stays far below the console's 1 MiB limit."""
+FRAME_BYTES: Final = 256 * 1024
+REPLAY_PAGE: Final = 1000
+CLOSE_TIMEOUT_S: Final = 1.0
+"""A stalled console must not hold the agent's shutdown for the library's default 10 s."""
+
+AlertCommand = Ack | Unack | Silence | ExpireSilence
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class AgentView(Protocol):
+    """What the server needs from the agent (the agent implements it; tests may too)."""
+
+    def hello(self) -> Hello: ...
+
+    def metrics_message(self, *, with_history: bool) -> Metrics: ...
+
+    def health_message(self) -> Health: ...
+
+    def alerts_message(self) -> Alerts: ...
+
+    def last_seq(self) -> int: ...
+
+    def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]: ...
+
+    def command(self, message: AlertCommand) -> Error | None:
+        """Apply an alert command; an :class:`Error` for that console alone if it failed."""
+        ...
+
+    def http_get(self, path: str) -> HttpReply | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """The server-side part of a ``subscribe``: cheap checks that shrink what is sent."""
+
+    levels: frozenset[str] = frozenset()
+    trace_id: str = ""
+    text: str = ""
+    """Lower-cased substring looked for in the message and the raw line."""
+
+    @property
+    def is_open(self) -> bool:
+        return not (self.levels or self.trace_id or self.text)
+
+    def matches(self, event: LogEvent) -> bool:
+        if self.levels and event.level not in self.levels:
+            return False
+        if self.trace_id and event.trace_id != self.trace_id:
+            return False
+        if self.text and self.text not in event.message.lower() and self.text not in event.raw.lower():
+            return False
+        return True
+
+
+@dataclass(slots=True, eq=False)
+class _Client:
+    ws: ServerConnection
+    outbox: Outbox
+    subscribed: bool = False
+    filter: EventFilter = field(default_factory=EventFilter)
+
+
+def event_frames(events: Sequence[LogEvent], max_events: int) -> list[tuple[bytes, int]]:
+    """Encode a batch as frames of at most ``max_events`` events and about FRAME_BYTES."""
+    frames: list[tuple[bytes, int]] = []
+    step = max(1, min(FRAME_EVENTS, max_events))
+    pending = [list(events[i : i + step]) for i in range(0, len(events), step)]
+    while pending:
+        chunk = pending.pop(0)
+        frame = encode_events(chunk)
+        if len(frame) > FRAME_BYTES and len(chunk) > 1:
+            half = len(chunk) // 2
+            pending[0:0] = [chunk[:half], chunk[half:]]
+            continue
+        frames.append((frame, len(chunk)))
+    return frames
+
+
+class StreamServer:
+    def __init__(
+        self,
+        view: AgentView,
+        listen: tuple[str, int],
+        *,
+        token: str | None,
+        allowed_origins: Sequence[str] = (),
+        client_queue_events: int = 10_000,
+    ) -> None:
+        self._view = view
+        self._listen = listen
+        self._token = token
+        self._allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self._client_queue_events = client_queue_events
+        self._clients: set[_Client] = set()
+        self._server: Server | None = None
+        self.port = 0
+        self.connections_total = 0
+        self.dropped_total = 0
+        """Events dropped for slow consoles, summed over every connection ever."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> Server:
+        """Bind the port (raises OSError, e.g. port in use); serving starts at once."""
+        ws_logger = logging.getLogger(f"{__name__}.websockets")
+        ws_logger.setLevel(logging.WARNING)  # it would log every handshake at INFO
+        host, port = self._listen
+        self._server = await serve(
+            self._handle,
+            host,
+            port,
+            process_request=self._process_request,
+            max_size=MAX_MESSAGE_BYTES,
+            compression=None,
+            close_timeout=CLOSE_TIMEOUT_S,
+            logger=ws_logger,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self._server
+
+    @property
+    def url(self) -> str:
+        return f"ws://{format_host_port(self._listen[0], self.port)}"
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    def queued_events(self) -> list[int]:
+        """Events waiting in each console's outbox (for tests and self-metrics)."""
+        return [client.outbox.queued_events for client in self._clients]
+
+    # ------------------------------------------------------------------ broadcasting
+
+    def broadcast_events(self, events: Sequence[LogEvent]) -> None:
+        """Hand a batch to every subscribed console. Never awaits: called from ingest."""
+        if not events or not self._clients:
+            return
+        shared: list[tuple[bytes, int]] | None = None
+        for client in self._clients:
+            if not client.subscribed:
+                continue
+            if client.filter.is_open:
+                if shared is None:
+                    shared = event_frames(events, self._client_queue_events)
+                frames = shared
+            else:
+                matched = [event for event in events if client.filter.matches(event)]
+                frames = event_frames(matched, self._client_queue_events)
+            for frame, count in frames:
+                self.dropped_total += client.outbox.put_events(frame, count)
+
+    def broadcast(self, message: Metrics | Health | Alerts) -> None:
+        """Latest state to every console; an unsent older one of the same type is replaced."""
+        if not self._clients:
+            return
+        frame = encode(message)
+        for client in self._clients:
+            client.outbox.put_state(message.TYPE, frame)
+
+    # ------------------------------------------------------------------ HTTP + security
+
+    def _origin_allowed(self, origin: str | None) -> bool:
+        if origin is None:
+            return True  # not a browser: CLI clients and the console send none
+        normalized = origin.rstrip("/").lower()
+        if normalized in self._allowed_origins:
+            return True
+        parts = urlsplit(normalized)
+        try:
+            port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+        except ValueError:
+            return False
+        return (
+            parts.scheme in ("http", "https")
+            and is_loopback(parts.hostname or "")
+            and is_loopback(self._listen[0])
+            and port == self.port
+        )
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if not self._origin_allowed(request.headers.get("Origin")):
+            return _reply(403, "text/plain; charset=utf-8", b"Origin not allowed\n")
+        if self._token is not None and not bearer_matches(
+            request.headers.get("Authorization"), self._token
+        ):
+            response = _reply(401, "text/plain; charset=utf-8", b"missing or wrong bearer token\n")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="obsview"'
+            return response
+        if request.method != "GET":
+            response = _reply(405, "text/plain; charset=utf-8", b"only GET is supported\n")
+            response.headers["Allow"] = "GET"
+            return response
+        if "websocket" in request.headers.get("Upgrade", "").lower():
+            return None  # the websocket handshake proceeds
+        reply = self._view.http_get(urlsplit(request.path).path)
+        if reply is None:
+            return _reply(404, "text/plain; charset=utf-8", b"not found\n")
+        return _reply(reply.status, reply.content_type, reply.body)
+
+    # ------------------------------------------------------------------ one console
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        client = _Client(ws, Outbox(self._client_queue_events))
+        self._clients.add(client)
+        self.connections_total += 1
+        view = self._view
+        client.outbox.put_control(encode(view.hello()))
+        client.outbox.put_state("metrics", encode(view.metrics_message(with_history=True)))
+        client.outbox.put_state("health", encode(view.health_message()))
+        client.outbox.put_state("alerts", encode(view.alerts_message()))
+        sender = asyncio.create_task(self._send_loop(client), name="obsview-client-sender")
+        try:
+            await self._receive_loop(client)
+        finally:
+            self._clients.discard(client)
+            sender.cancel()
+            await asyncio.gather(sender, return_exceptions=True)
+
+    async def _send_loop(self, client: _Client) -> None:
+        try:
+            while True:
+                item = await client.outbox.next()
+                if isinstance(item, Replay):
+                    await self._replay(client, item)
+                else:
+                    await client.ws.send(item, text=True)
+        except ConnectionClosed:
+            return
+
+    async def _replay(self, client: _Client, replay: Replay) -> None:
+        """Send what the console missed, page by page, owning the socket meanwhile."""
+        cursor = replay.since_seq
+        while cursor < replay.until_seq:
+            events, missed = self._view.events_since(cursor, REPLAY_PAGE)
+            if missed:
+                await client.ws.send(encode(Gap(missed=missed, from_seq=cursor + 1)), text=True)
+            events = [event for event in events if event.seq <= replay.until_seq]
+            if not events:
+                return
+            cursor = events[-1].seq
+            matched = [event for event in events if client.filter.matches(event)]
+            for frame, _count in event_frames(matched, self._client_queue_events):
+                await client.ws.send(frame, text=True)
+
+    async def _receive_loop(self, client: _Client) -> None:
+        try:
+            async for raw in client.ws:
+                try:
+                    message = decode(raw)
+                except ProtocolError as exc:
+                    await client.ws.close(CloseCode.INVALID_DATA, _reason(str(exc)))
+                    return
+                self._on_message(client, message)
+        except ConnectionClosed:
+            return  # includes 1009 for an oversized message, closed by websockets itself
+
+    def _on_message(self, client: _Client, message: Message | UnknownMessage) -> None:
+        if isinstance(message, Subscribe):
+            self._subscribe(client, message)
+        elif isinstance(message, Ping):
+            client.outbox.put_control(encode(Pong(nonce=message.nonce)))
+        elif isinstance(message, (Ack, Unack, Silence, ExpireSilence)):
+            error = self._view.command(message)
+            if error is not None:
+                client.outbox.put_control(encode(error))
+                return
+            self.broadcast(self._view.alerts_message())
+        else:
+            kind = message.type if isinstance(message, UnknownMessage) else message.TYPE
+            log.debug("ignoring a %r message from a console", kind)
+
+    def _subscribe(self, client: _Client, message: Subscribe) -> None:
+        unknown = [level for level in message.levels if level.upper() not in LEVEL_RANK]
+        if unknown:
+            error = Error(code="bad_subscribe", message=f"unknown levels: {', '.join(unknown)}")
+            client.outbox.put_control(encode(error))
+            return
+        client.filter = EventFilter(
+            levels=frozenset(level.upper() for level in message.levels),
+            trace_id=message.trace_id,
+            text=message.text.lower(),
+        )
+        client.outbox.clear_events()
+        # Subscribing and reading the boundary happen with no await in between, so every
+        # event after ``until_seq`` arrives live and every one up to it comes by replay.
+        client.subscribed = True
+        if message.since_seq is not None:
+            until = self._view.last_seq()
+            if message.since_seq < until:
+                client.outbox.put_replay(Replay(message.since_seq, until))
+
+
+def _reply(status: int, content_type: str, body: bytes) -> Response:
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Content-Length", str(len(body))),
+            ("Content-Type", content_type),
+            ("Cache-Control", "no-store"),
+        ]
+    )
+    return Response(status, http.HTTPStatus(status).phrase, headers, body)
+
+
+def _reason(text: str) -> str:
+    """A close reason must fit in 123 bytes of UTF-8."""
+    return text.encode()[:120].decode(errors="ignore")
