@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import pytest
+
+from obsview.backend.protocol import LogEvent
+from obsview.tui.filters import ALL_LEVELS, Filter, FilterError, parse_filter
+
+
+def event(message: str = "hello", level: str = "INFO", **fields: object) -> LogEvent:
+    return LogEvent(ts=0.0, level=level, message=message, **fields)  # type: ignore[arg-type]
+
+
+ACCESS_OK = event("GET /api/posts/42", method="GET", route="/api/posts/:id", path="/api/posts/42", status=200, duration_ms=3.0)
+ACCESS_404 = event("GET /api/users/7", method="GET", route="/api/users/:id", path="/api/users/7", status=404, duration_ms=1.0)
+ACCESS_503 = event("POST /api/posts", "ERROR", method="POST", route="/api/posts", path="/api/posts", status=503, duration_ms=900.0)
+TRACED = event("db query slow", "WARN", trace_id="4bf92f3577b34da6", request_id="req-XYZ-1")
+PLAIN = event("Database Timeout after 5s", "ERROR", raw='{"msg":"Database Timeout","extra":"needle-in-raw"}')
+DEBUG = event("cache miss", "DEBUG")
+ALL = [ACCESS_OK, ACCESS_404, ACCESS_503, TRACED, PLAIN, DEBUG]
+
+
+def matching(query: str) -> list[LogEvent]:
+    f = parse_filter(query)
+    return [e for e in ALL if f.matches(e)]
+
+
+def test_empty_query_matches_everything() -> None:
+    f = parse_filter("   ")
+    assert f.is_everything and f.describe() == "all events"
+    assert matching("") == ALL
+
+
+def test_free_text_is_case_insensitive_over_message_and_raw() -> None:
+    assert matching("timeout") == [PLAIN]
+    assert matching("NEEDLE-in-RAW") == [PLAIN]
+    assert matching('"database timeout"') == [PLAIN]
+    assert matching("nothing-like-this") == []
+
+
+def test_path_typed_as_text_is_not_a_regex() -> None:
+    assert matching("/api/posts") == [ACCESS_OK, ACCESS_503]
+
+
+def test_slash_regex_and_re_prefix() -> None:
+    assert matching("/time(out|d)/") == [PLAIN]
+    assert matching(r"re:^GET\s/api/(posts|users)") == [ACCESS_OK, ACCESS_404]
+    assert matching('re:"cache miss"') == [DEBUG]
+
+
+@pytest.mark.parametrize("query", ["/([a-z/", "re:(unclosed", "re:*x"])
+def test_bad_regex_says_why(query: str) -> None:
+    with pytest.raises(FilterError, match="does not compile"):
+        parse_filter(query)
+
+
+def test_trace_matches_prefix_of_trace_or_request_id() -> None:
+    assert matching("trace:4bf92f3577b34da6") == [TRACED]
+    assert matching("trace:4BF92F") == [TRACED]
+    assert matching("trace:req-xyz") == [TRACED]
+    assert matching("trace:ffff") == []
+
+
+def test_level_operators() -> None:
+    assert matching("level:warn+") == [ACCESS_503, TRACED, PLAIN]
+    assert matching("level:error") == [ACCESS_503, PLAIN]
+    assert matching("level:warning") == [TRACED]
+    assert matching("level:debug,warn") == [TRACED, DEBUG]
+    assert matching("level:trace+") == ALL
+
+
+def test_unknown_level_is_an_error() -> None:
+    with pytest.raises(FilterError, match="not a level"):
+        parse_filter("level:loud+")
+
+
+def test_route_is_a_prefix_of_route_or_path() -> None:
+    assert matching("route:/api/posts") == [ACCESS_OK, ACCESS_503]
+    assert matching("route:/api/posts/42") == [ACCESS_OK]
+    assert matching("route:/api/users/:id") == [ACCESS_404]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status:5xx", [ACCESS_503]),
+        ("status:404", [ACCESS_404]),
+        ("status:>=400", [ACCESS_404, ACCESS_503]),
+        ("status:<400", [ACCESS_OK]),
+        ("status:>404", [ACCESS_503]),
+        ("status:<=404", [ACCESS_OK, ACCESS_404]),
+        ("status:=200", [ACCESS_OK]),
+        ("status:2XX,503", [ACCESS_OK, ACCESS_503]),
+    ],
+)
+def test_status_operators(query: str, expected: list[LogEvent]) -> None:
+    assert matching(query) == expected
+
+
+@pytest.mark.parametrize("query", ["status:abc", "status:6xx", "status:>=x", "status:99", "status:,"])
+def test_bad_status_is_an_error(query: str) -> None:
+    with pytest.raises(FilterError, match="status"):
+        parse_filter(query)
+
+
+def test_method() -> None:
+    assert matching("method:post") == [ACCESS_503]
+    assert matching("method:GET,post") == [ACCESS_OK, ACCESS_404, ACCESS_503]
+
+
+def test_terms_combine_with_and() -> None:
+    assert matching("route:/api/posts status:5xx") == [ACCESS_503]
+    assert matching("level:error timeout") == [PLAIN]
+    assert matching("method:GET status:5xx") == []
+
+
+def test_negation() -> None:
+    assert matching("-status:2xx route:/api") == [ACCESS_404, ACCESS_503]
+    assert matching("-level:debug -timeout") == [ACCESS_OK, ACCESS_404, ACCESS_503, TRACED]
+    assert matching("-/cache/") == ALL[:-1]
+
+
+@pytest.mark.parametrize("query", ["trace:", "level:", 'route:""'])
+def test_empty_value_is_an_error(query: str) -> None:
+    with pytest.raises(FilterError, match="needs a value"):
+        parse_filter(query)
+
+
+def test_unterminated_quote_is_an_error() -> None:
+    with pytest.raises(FilterError, match="quote"):
+        parse_filter('"open')
+
+
+def test_unknown_key_is_free_text() -> None:
+    url = event("fetch http://x.example/a failed")
+    assert parse_filter("http://x.example/a").matches(url)
+
+
+def test_levels_are_separate_from_the_query() -> None:
+    f = parse_filter("status:>=400")
+    errors_only = f.with_levels({"ERROR"})
+    assert errors_only.query == f.query
+    assert [e for e in ALL if errors_only.matches(e)] == [ACCESS_503]
+    assert errors_only.with_query("timeout").levels == frozenset({"ERROR"})
+    assert Filter().with_levels(ALL_LEVELS).is_everything
+    with pytest.raises(FilterError, match="unknown level"):
+        f.with_levels({"LOUD"})
+
+
+def test_cheap_terms_are_tested_first() -> None:
+    f = parse_filter("/x/ timeout status:5xx route:/a")
+    assert [t.description.split()[0] for t in f.terms] == ["status", "route", "text", "regex"]
+
+
+def test_describe_is_short_and_readable() -> None:
+    f = parse_filter("timeout level:warn+ -status:2xx").with_levels({"ERROR", "WARN"})
+    assert f.describe() == 'level ≥ WARN · not status 2xx · text "timeout" · levels E W'
+
+
+def test_filters_compare_by_query_and_levels() -> None:
+    assert parse_filter("a b") == parse_filter(" a b ")
+    assert parse_filter("a") != parse_filter("a").with_levels({"ERROR"})

@@ -1,0 +1,275 @@
+"""The console's filter language, compiled once into a :class:`Filter` that tests events fast.
+
+A query is whitespace-separated terms, all of which must match (AND):
+
+===================  =====================================================================
+``timeout``          free text: case-insensitive substring of the message or the raw line
+``"two words"``      quoted free text (quotes also work after ``key:``)
+``/time(out|d)/``    regex (Python syntax, case-insensitive) over the message or raw line
+``re:PATTERN``       the same, for patterns that are not slash-delimited
+``trace:4bf92f``     trace ID (or request ID) starting with the value, case-insensitive
+``level:warn+``      that level and every more severe one; ``level:error`` exactly;
+                     ``level:warn,error`` either
+``route:/api/posts`` route template or concrete path starting with the value
+``status:5xx``       status class; also ``status:404``, ``status:>=400``, ``status:4xx,503``
+``method:GET``       HTTP method (case-insensitive; ``method:get,post`` either)
+``-term``            negation of any term above
+===================  =====================================================================
+
+A term like ``/api/posts`` (not closed by a slash) is free text, so paths can be typed as is.
+The level *toggles* (keys 1–5 in the app) live in :attr:`Filter.levels`, separate from the
+query, so toggling a level keeps the query and vice versa.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from obsview.backend.protocol import LEVEL_RANK, LEVELS, LogEvent
+
+ALL_LEVELS: Final = frozenset(LEVELS)
+
+Predicate = Callable[[LogEvent], bool]
+
+
+class FilterError(ValueError):
+    """A query that cannot be compiled; the message says which term and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One compiled term: a predicate, its cost rank (cheap first) and a short description."""
+
+    test: Predicate
+    description: str
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A compiled query plus the toggled level set. Immutable; build with :func:`parse_filter`."""
+
+    query: str = ""
+    levels: frozenset[str] = ALL_LEVELS
+    terms: tuple[Term, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def is_everything(self) -> bool:
+        """True when every event matches (no term, every level on)."""
+        return not self.terms and self.levels >= ALL_LEVELS
+
+    def matches(self, event: LogEvent) -> bool:
+        if event.level not in self.levels:
+            return False
+        for term in self.terms:
+            if not term.test(event):
+                return False
+        return True
+
+    def with_levels(self, levels: Iterable[str]) -> Filter:
+        """The same query with another set of toggled levels."""
+        return replace(self, levels=_check_levels(levels))
+
+    def with_query(self, query: str) -> Filter:
+        """Another query (raises :class:`FilterError`) keeping the toggled levels."""
+        return parse_filter(query, levels=self.levels)
+
+    def describe(self) -> str:
+        """A short human summary, e.g. ``text "boom" · level ≥ WARN · levels E W``."""
+        parts = [term.description for term in self.terms]
+        if not self.levels >= ALL_LEVELS:
+            shown = " ".join(level[0] for level in LEVELS if level in self.levels)
+            parts.append(f"levels {shown or 'none'}")
+        return " · ".join(parts) if parts else "all events"
+
+
+def parse_filter(query: str, *, levels: Iterable[str] = ALL_LEVELS) -> Filter:
+    """Compile ``query``; raise :class:`FilterError` naming the bad term and the reason."""
+    terms = sorted((_compile_token(token) for token in _tokenize(query)), key=lambda t: t.cost)
+    return Filter(query=query.strip(), levels=_check_levels(levels), terms=tuple(terms))
+
+
+# --------------------------------------------------------------------------- tokenizing
+
+# A token is a run of non-space characters in which double-quoted parts may hold spaces.
+_TOKEN: Final = re.compile(r'(?:[^\s"]+|"(?:[^"\\]|\\.)*")+')
+_QUOTED: Final = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _tokenize(query: str) -> list[str]:
+    if query.replace('\\"', "").count('"') % 2:
+        raise FilterError('unterminated quote: close it with "')
+    return _TOKEN.findall(query)
+
+
+def _unquote(text: str) -> str:
+    return _QUOTED.sub(lambda m: m.group(1).replace('\\"', '"'), text)
+
+
+# --------------------------------------------------------------------------- terms
+
+_KEYS: Final = ("trace", "level", "route", "status", "method", "re")
+
+# Cost ranks: attribute compares < prefix tests < substring scans < regex scans.
+_CHEAP, _PREFIX, _SCAN, _REGEX = 0, 1, 2, 3
+
+
+def _compile_token(token: str) -> Term:
+    negate = token.startswith("-") and len(token) > 1
+    body = token[1:] if negate else token
+    term = _compile_positive(body)
+    if not negate:
+        return term
+    positive = term.test
+    return Term(lambda event: not positive(event), f"not {term.description}", term.cost)
+
+
+def _compile_positive(body: str) -> Term:
+    if len(body) >= 3 and body.startswith("/") and body.endswith("/"):
+        return _regex_term(body[1:-1])
+    key, sep, value = body.partition(":")
+    key = key.lower()
+    if sep and key in _KEYS:
+        value = _unquote(value)
+        if not value:
+            raise FilterError(f"{key}: needs a value, e.g. {_EXAMPLES[key]}")
+        return _KEY_COMPILERS[key](value)
+    return _text_term(_unquote(body))
+
+
+def _text_term(needle: str) -> Term:
+    folded = needle.casefold()
+
+    def test(event: LogEvent) -> bool:
+        return folded in event.message.casefold() or folded in event.raw.casefold()
+
+    return Term(test, f'text "{needle}"', _SCAN)
+
+
+def _regex_term(pattern: str) -> Term:
+    try:
+        search = re.compile(pattern, re.IGNORECASE).search
+    except re.error as exc:
+        raise FilterError(f"regex /{pattern}/ does not compile: {exc}") from None
+
+    def test(event: LogEvent) -> bool:
+        return search(event.message) is not None or search(event.raw) is not None
+
+    return Term(test, f"regex /{pattern}/", _REGEX)
+
+
+def _trace_term(value: str) -> Term:
+    prefix = value.lower()
+
+    def test(event: LogEvent) -> bool:
+        return event.trace_id.lower().startswith(prefix) or (
+            event.request_id != "" and event.request_id.lower().startswith(prefix)
+        )
+
+    return Term(test, f"trace {value}", _PREFIX)
+
+
+_LEVEL_ALIASES: Final = {"warning": "WARN", "err": "ERROR", "fatal": "ERROR", "critical": "ERROR"}
+
+
+def _level_name(word: str) -> str:
+    level = _LEVEL_ALIASES.get(word.lower(), word.upper())
+    if level not in LEVEL_RANK:
+        raise FilterError(f"level:{word} is not a level; use one of {', '.join(LEVELS).lower()}")
+    return level
+
+
+def _level_term(value: str) -> Term:
+    if value.endswith("+"):
+        floor = _level_name(value[:-1])
+        wanted = frozenset(level for level in LEVELS if LEVEL_RANK[level] <= LEVEL_RANK[floor])
+        description = f"level ≥ {floor}"
+    else:
+        wanted = frozenset(_level_name(word) for word in value.split(",") if word)
+        description = "level " + ",".join(level for level in LEVELS if level in wanted)
+    return Term(lambda event: event.level in wanted, description, _CHEAP)
+
+
+def _route_term(value: str) -> Term:
+    def test(event: LogEvent) -> bool:
+        return event.route.startswith(value) or event.path.startswith(value)
+
+    return Term(test, f"route {value}", _PREFIX)
+
+
+_COMPARISONS: Final = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "=": operator.eq}
+_STATUS_CLASS: Final = re.compile(r"[1-5]xx", re.IGNORECASE)
+
+
+def _status_part(part: str) -> Callable[[int], bool]:
+    for symbol, compare in _COMPARISONS.items():
+        if part.startswith(symbol):
+            bound = _status_number(part[len(symbol):], part)
+            return lambda status: compare(status, bound)
+    if _STATUS_CLASS.fullmatch(part):
+        low = int(part[0]) * 100
+        return lambda status: low <= status < low + 100
+    code = _status_number(part, part)
+    return lambda status: status == code
+
+
+def _status_number(text: str, part: str) -> int:
+    if not text.isdigit() or not 100 <= int(text) <= 599:
+        raise FilterError(f"status:{part} is not a status; try status:5xx, status:404 or status:>=400")
+    return int(text)
+
+
+def _status_term(value: str) -> Term:
+    checks = tuple(_status_part(part) for part in value.split(",") if part)
+    if not checks:
+        raise FilterError(f"status:{value} is not a status; try status:5xx")
+
+    if len(checks) == 1:
+        (check,) = checks
+
+        def test(event: LogEvent) -> bool:
+            status = event.status
+            return status is not None and check(status)
+
+    else:
+
+        def test(event: LogEvent) -> bool:
+            status = event.status
+            return status is not None and any(check(status) for check in checks)
+
+    return Term(test, f"status {value}", _CHEAP)
+
+
+def _method_term(value: str) -> Term:
+    methods = frozenset(word.upper() for word in value.split(",") if word)
+    return Term(lambda event: event.method.upper() in methods, f"method {value.upper()}", _CHEAP)
+
+
+_KEY_COMPILERS: Final[dict[str, Callable[[str], Term]]] = {
+    "trace": _trace_term,
+    "level": _level_term,
+    "route": _route_term,
+    "status": _status_term,
+    "method": _method_term,
+    "re": _regex_term,
+}
+_EXAMPLES: Final = {
+    "trace": "trace:4bf92f35",
+    "level": "level:warn+",
+    "route": "route:/api/posts",
+    "status": "status:5xx",
+    "method": "method:GET",
+    "re": "re:time(out|d)",
+}
+
+
+def _check_levels(levels: Iterable[str]) -> frozenset[str]:
+    chosen = frozenset(levels)
+    unknown = chosen - ALL_LEVELS
+    if unknown:
+        raise FilterError(f"unknown level(s) {', '.join(sorted(unknown))}; use {', '.join(LEVELS)}")
+    return chosen
