@@ -1,0 +1,137 @@
+"""A mergeable log-bucketed latency histogram with a relative-error guarantee.
+
+Bucket ``i`` holds the values in ``(GAMMA**(i-1), GAMMA**i]``; a quantile is answered with
+the bucket's midpoint in relative terms, so every estimate is within
+``(GAMMA-1)/(GAMMA+1)`` ≈ 0.5 % of a value that really is at that rank. Values are clamped
+to ``[MIN_VALUE, MAX_VALUE]``, so there are at most a few thousand buckets whatever the
+traffic (in practice a few hundred: latencies span a few decades). Histograms over the same
+bucket layout merge and subtract exactly, which is what sliding windows need.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+GAMMA: Final = 1.01
+_LOG_GAMMA: Final = math.log(GAMMA)
+MIN_VALUE: Final = 1e-3
+"""Smaller values (including 0 ms, common with millisecond clocks) count in the zero bucket."""
+MAX_VALUE: Final = 1e9
+_MAX_INDEX: Final = math.ceil(math.log(MAX_VALUE) / _LOG_GAMMA)
+
+PROMETHEUS_BOUNDS_MS: Final = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
+"""The coarse ``le`` boundaries exposed to Prometheus (a ``+Inf`` bucket follows)."""
+
+
+def bucket_index(value: float) -> int:
+    """The bucket of a positive value ≥ MIN_VALUE (callers route smaller ones to ``zero``)."""
+    index = math.ceil(math.log(value) / _LOG_GAMMA)
+    return index if index < _MAX_INDEX else _MAX_INDEX
+
+
+def bucket_value(index: int) -> float:
+    """The value that represents bucket ``index``: minimal worst-case relative error."""
+    return 2.0 * GAMMA**index / (GAMMA + 1.0)
+
+
+@dataclass(slots=True)
+class Histogram:
+    buckets: dict[int, int] = field(default_factory=dict)
+    zero: int = 0
+    count: int = 0
+    sum: float = 0.0
+    min: float = math.inf
+    max: float = -math.inf
+
+    def add(self, value: float) -> None:
+        if value >= MIN_VALUE:
+            index = bucket_index(value)
+            self.buckets[index] = self.buckets.get(index, 0) + 1
+        else:
+            self.zero += 1
+        self.count += 1
+        self.sum += value
+        if value < self.min:
+            self.min = value
+        if value > self.max:
+            self.max = value
+
+    def merge(self, other: Histogram) -> None:
+        buckets = self.buckets
+        for index, n in other.buckets.items():
+            buckets[index] = buckets.get(index, 0) + n
+        self.zero += other.zero
+        self.count += other.count
+        self.sum += other.sum
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    def subtract(self, other: Histogram) -> None:
+        """Remove ``other`` (previously merged in). Min and max cannot be un-merged: sliding
+        windows keep them per second instead."""
+        buckets = self.buckets
+        for index, n in other.buckets.items():
+            left = buckets[index] - n
+            if left:
+                buckets[index] = left
+            else:
+                del buckets[index]
+        self.zero -= other.zero
+        self.count -= other.count
+        self.sum -= other.sum
+        if self.count == 0:
+            self.sum = 0.0  # no float residue on an empty window
+
+    @property
+    def mean(self) -> float | None:
+        return self.sum / self.count if self.count else None
+
+    def quantile(self, q: float) -> float | None:
+        """The nearest-rank ``q`` quantile (0 < q ≤ 1), or None when empty."""
+        return self.quantiles((q,))[0]
+
+    def quantiles(self, qs: Sequence[float]) -> list[float | None]:
+        """Several quantiles in one pass over the buckets (``qs`` ascending)."""
+        if self.count <= 0:
+            return [None] * len(qs)
+        ranks = [max(1, math.ceil(q * self.count)) for q in qs]
+        results: list[float | None] = []
+        seen = self.zero
+        pending = iter(ranks)
+        rank = next(pending)
+        while rank <= seen:  # ranks that fall in the zero bucket
+            results.append(0.0)
+            rank = next(pending, None)  # type: ignore[arg-type]
+            if rank is None:
+                return results
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            while rank <= seen:
+                # The last bucket also holds everything clamped above MAX_VALUE.
+                results.append(self._clamp(bucket_value(index)) if index < _MAX_INDEX else self.max)
+                rank = next(pending, None)  # type: ignore[arg-type]
+                if rank is None:
+                    return results
+        while len(results) < len(qs):  # rounding left a rank past the end: it is the max
+            results.append(self._clamp(self.max))
+        return results
+
+    def cumulative(self, bounds: Sequence[float] = PROMETHEUS_BOUNDS_MS) -> list[int]:
+        """Counts of values ≤ each bound (by bucket representative), then the total (+Inf)."""
+        counts = [0] * (len(bounds) + 1)
+        counts[0 if bounds else -1] += self.zero
+        for index, n in self.buckets.items():
+            counts[bisect_left(bounds, bucket_value(index))] += n
+        running = 0
+        for i, n in enumerate(counts):
+            running += n
+            counts[i] = running
+        return counts
+
+    def _clamp(self, value: float) -> float:
+        # The true value lies within [min, max]; never report outside it.
+        return min(max(value, self.min), self.max)

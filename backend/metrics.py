@@ -1,0 +1,410 @@
+"""Request metrics derived from access events: the numbers the seed computes by hand.
+
+Cost model (``observe`` runs for every ingested batch, 100k+ events/s): per access event the
+hot loop touches one per-second bucket keyed by (route, method) — a few integer additions and
+one histogram insert. Everything else (all-time totals, the sliding one-minute window, status
+counts) is folded from those per-second buckets once per second or when someone reads.
+
+Time: events are placed in the second they *arrive* (the injected ``clock``), not at their
+own timestamp, so a file tailed from the start or a host with a skewed clock still yields
+sensible rates. Rates are per second; error rates are fractions of requests with status
+≥ 400 (the seed's "failed"). Latency figures are over the last minute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Final
+
+from obsview.backend.histogram import Histogram
+from obsview.backend.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
+from obsview.backend.protocol import LogEvent, MetricsPoint, MetricsSnapshot, RouteStats
+from obsview.backend.routes import RouteTemplater
+
+HISTORY_POINTS: Final = 900
+LATENCY_WINDOW_S: Final = 60
+_RING: Final = 900  # seconds of per-second counters: the 15-minute window
+_CACHE_WINDOW_S: Final = 300
+_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+_QUANTILES: Final = (0.5, 0.95, 0.99)
+
+RouteKey = tuple[str, str]
+"""(route template, HTTP method)."""
+
+
+def _method(raw: str) -> str:
+    # Methods come from untrusted logs: keep label cardinality bounded.
+    upper = raw.upper()
+    return upper if upper in _METHODS else ("" if not raw else "OTHER")
+
+
+@dataclass(slots=True)
+class RouteBucket:
+    """Requests of one (route, method) over some span of time."""
+
+    requests: int = 0
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+    latency: Histogram = field(default_factory=Histogram)
+
+    def merge(self, other: RouteBucket) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        statuses = self.statuses
+        for code, n in other.statuses.items():
+            statuses[code] = statuses.get(code, 0) + n
+        self.latency.merge(other.latency)
+
+    def subtract(self, other: RouteBucket) -> None:
+        self.requests -= other.requests
+        self.errors -= other.errors
+        statuses = self.statuses
+        for code, n in other.statuses.items():
+            left = statuses[code] - n
+            if left:
+                statuses[code] = left
+            else:
+                del statuses[code]
+        self.latency.subtract(other.latency)
+
+
+@dataclass(slots=True)
+class _Closed:
+    """What one second (possibly several flushed parts of it) added to the window."""
+
+    sec: int
+    routes: dict[RouteKey, RouteBucket]
+    total: RouteBucket
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """All-time figures for the Prometheus exposition. ``routes`` is a fresh dict over the
+    live buckets: read it right away, before the next ``observe``."""
+
+    routes: dict[RouteKey, RouteBucket]
+    errors_by_type: dict[str, int]
+    cache_hits: int
+    cache_misses: int
+    uptime_s: float
+    routes_overflowed: int
+
+
+def _merge_into(target: dict[RouteKey, RouteBucket], key: RouteKey, bucket: RouteBucket) -> None:
+    existing = target.get(key)
+    if existing is None:
+        target[key] = existing = RouteBucket()
+    existing.merge(bucket)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class RequestMetrics:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        templater: RouteTemplater | None = None,
+        host_sampler: Callable[[], HostSample] | None = None,
+        max_route_stats: int = 20,
+    ) -> None:
+        self._clock = clock
+        self._templater = templater or RouteTemplater()
+        self._host_sampler = host_sampler if host_sampler is not None else HostSampler()
+        self._max_route_stats = max_route_stats
+        self._started = clock()
+        self._sec = int(self._started)
+        self._host = EMPTY_SAMPLE
+        self._history: deque[MetricsPoint] = deque(maxlen=HISTORY_POINTS)
+        # Per-second counters for the 1/5/15-minute rates; a cell is valid only if
+        # _ring_sec says it holds that second (skipped seconds keep stale data, ignored).
+        self._ring_sec = [-1] * _RING
+        self._ring_requests = [0] * _RING
+        self._ring_errors = [0] * _RING
+        self._ring_hits = [0] * _RING
+        self._ring_misses = [0] * _RING
+        # The open part of the current second, then the window and all-time folds of it.
+        self._current: dict[RouteKey, RouteBucket] = {}
+        self._closed: deque[_Closed] = deque()
+        self._window: dict[RouteKey, RouteBucket] = {}
+        self._window_total = RouteBucket()
+        self._all: dict[RouteKey, RouteBucket] = {}
+        self._all_total = RouteBucket()
+        self._errors_total = 0
+        self._errors_by_type: dict[str, int] = {}
+        self._errors_by_endpoint: dict[str, int] = {}
+        self._cache_hits = 0
+        self._cache_misses = 0
+
+    # ------------------------------------------------------------------ ingest (hot path)
+
+    def observe(self, events: Sequence[LogEvent]) -> None:
+        if not events:
+            return
+        sec = int(self._clock())
+        if sec > self._sec:
+            self._advance(sec)
+        current = self._current
+        template = self._templater.template
+        bound = self._templater.bound
+        requests = errors = 0
+        for event in events:
+            status = event.status
+            duration = event.duration_ms
+            if status is None or duration is None:
+                if event.level == "ERROR" or event.error_type or event.cache:
+                    self._observe_extras(event, "")
+                continue
+            route = event.route
+            route = bound(route) if route else template(event.path)
+            method = event.method
+            if method not in _METHODS:
+                method = _method(method)
+            key = (route, method)
+            bucket = current.get(key)
+            if bucket is None:
+                current[key] = bucket = RouteBucket()
+            bucket.requests += 1
+            requests += 1
+            if status >= 400:
+                bucket.errors += 1
+                errors += 1
+            statuses = bucket.statuses
+            statuses[status] = statuses.get(status, 0) + 1
+            bucket.latency.add(duration)
+            if event.level == "ERROR" or event.error_type or event.cache:
+                self._observe_extras(event, route)
+        if requests:
+            cell = self._cell(self._sec)
+            self._ring_requests[cell] += requests
+            self._ring_errors[cell] += errors
+
+    def _observe_extras(self, event: LogEvent, route: str) -> None:
+        """The rare parts of an event: errors by type/endpoint, cache hit or miss."""
+        if event.level == "ERROR" or event.error_type:
+            self._errors_total += 1
+            kind = event.error_type or "Error"
+            self._errors_by_type[kind] = self._errors_by_type.get(kind, 0) + 1
+            if not route and event.path:
+                route = self._templater.template(event.path)
+            if route:
+                self._errors_by_endpoint[route] = self._errors_by_endpoint.get(route, 0) + 1
+        if event.cache:
+            cell = self._cell(self._sec)
+            if event.cache == "hit":
+                self._cache_hits += 1
+                self._ring_hits[cell] += 1
+            elif event.cache == "miss":
+                self._cache_misses += 1
+                self._ring_misses[cell] += 1
+
+    def _cell(self, sec: int) -> int:
+        cell = sec % _RING
+        if self._ring_sec[cell] != sec:
+            self._ring_sec[cell] = sec
+            self._ring_requests[cell] = self._ring_errors[cell] = 0
+            self._ring_hits[cell] = self._ring_misses[cell] = 0
+        return cell
+
+    # ------------------------------------------------------------------ folding
+
+    def _advance(self, sec: int) -> None:
+        """Close the current second and drop seconds that left the one-minute window."""
+        self._flush()
+        self._sec = sec
+        oldest = sec - LATENCY_WINDOW_S
+        closed = self._closed
+        while closed and closed[0].sec <= oldest:
+            gone = closed.popleft()
+            for key, bucket in gone.routes.items():
+                window_bucket = self._window[key]
+                window_bucket.subtract(bucket)
+                if not window_bucket.requests:
+                    del self._window[key]
+            self._window_total.subtract(gone.total)
+
+    def _flush(self) -> None:
+        """Fold the open part of the current second into the window and all-time totals."""
+        current = self._current
+        if not current:
+            return
+        self._current = {}
+        closed = self._closed
+        if not closed or closed[-1].sec != self._sec:
+            closed.append(_Closed(self._sec, {}, RouteBucket()))
+        part = closed[-1]
+        for key, bucket in current.items():
+            _merge_into(self._window, key, bucket)
+            _merge_into(self._all, key, bucket)
+            _merge_into(part.routes, key, bucket)
+            self._window_total.merge(bucket)
+            self._all_total.merge(bucket)
+            part.total.merge(bucket)
+
+    def _sync(self) -> float:
+        now = self._clock()
+        sec = int(now)
+        if sec > self._sec:
+            self._advance(sec)
+        else:
+            self._flush()
+        return now
+
+    # ------------------------------------------------------------------ reading
+
+    def tick(self) -> MetricsPoint:
+        """Sample the host and record one history point for the last complete second."""
+        self._host = self._host_sampler()
+        now = self._sync()
+        sec = int(now) - 1
+        cell = sec % _RING
+        valid = self._ring_sec[cell] == sec
+        requests = self._ring_requests[cell] if valid else 0
+        errors = self._ring_errors[cell] if valid else 0
+        second = Histogram()
+        for part in self._closed:
+            if part.sec == sec:
+                second.merge(part.total.latency)
+        p50, p95, p99 = second.quantiles(_QUANTILES)
+        point = MetricsPoint(
+            ts=float(sec), rate=float(requests), error_rate=errors / requests if requests else 0.0,
+            p50_ms=p50, p95_ms=p95, p99_ms=p99,
+        )
+        self._history.append(point)
+        return point
+
+    def history(self) -> tuple[MetricsPoint, ...]:
+        return tuple(self._history)
+
+    def _window_sum(self, ring: list[int], seconds: int) -> int:
+        first = self._sec - seconds + 1
+        ring_sec = self._ring_sec
+        return sum(ring[i] for i in range(_RING) if first <= ring_sec[i] <= self._sec)
+
+    def _rates(self, seconds: int) -> tuple[float, float]:
+        requests = self._window_sum(self._ring_requests, seconds)
+        errors = self._window_sum(self._ring_errors, seconds)
+        return requests / seconds, (errors / requests if requests else 0.0)
+
+    def _window_min_max(self) -> tuple[float | None, float | None]:
+        if not self._window_total.requests:
+            return None, None
+        return (
+            min(part.total.latency.min for part in self._closed),
+            max(part.total.latency.max for part in self._closed),
+        )
+
+    def snapshot(self, agent: Mapping[str, int] | None = None) -> MetricsSnapshot:
+        """The current figures; ``agent`` are the agent's own counters, passed through."""
+        now = self._sync()
+        rate_1m, error_rate_1m = self._rates(60)
+        rate_5m, error_rate_5m = self._rates(300)
+        rate_15m, error_rate_15m = self._rates(900)
+        latency = self._window_total.latency
+        p50, p95, p99 = latency.quantiles(_QUANTILES)
+        low, high = self._window_min_max()
+        hits = self._window_sum(self._ring_hits, _CACHE_WINDOW_S)
+        lookups = hits + self._window_sum(self._ring_misses, _CACHE_WINDOW_S)
+        host = self._host
+        counters = dict(agent or {})
+        counters["routes_overflowed"] = self._templater.overflowed
+        return MetricsSnapshot(
+            ts=now,
+            uptime_s=now - self._started,
+            requests_total=self._all_total.requests,
+            errors_total=self._all_total.errors,
+            rate_1m=rate_1m, rate_5m=rate_5m, rate_15m=rate_15m,
+            error_rate_1m=error_rate_1m, error_rate_5m=error_rate_5m, error_rate_15m=error_rate_15m,
+            latency_avg_ms=latency.mean, latency_min_ms=low, latency_max_ms=high,
+            p50_ms=p50, p95_ms=p95, p99_ms=p99,
+            cache_hit_rate=hits / lookups if lookups else None,
+            cpu_percent=host.cpu_percent, memory_percent=host.memory_percent,
+            disk_percent=host.disk_percent, load_1m=host.load_1m,
+            routes=self._route_stats(),
+            status_counts={str(code): n for code, n in sorted(self._all_total.statuses.items())},
+            agent=counters,
+        )
+
+    def _route_stats(self) -> tuple[RouteStats, ...]:
+        busiest = sorted(self._window.items(), key=lambda item: item[1].requests, reverse=True)
+        stats = []
+        for (route, method), bucket in busiest[: self._max_route_stats]:
+            p50, p95, p99 = bucket.latency.quantiles(_QUANTILES)
+            stats.append(RouteStats(
+                route=route, method=method, requests=bucket.requests, errors=bucket.errors,
+                rate=bucket.requests / LATENCY_WINDOW_S, p50_ms=p50, p95_ms=p95, p99_ms=p99,
+            ))
+        return tuple(stats)
+
+    def totals(self) -> Totals:
+        now = self._sync()
+        return Totals(
+            routes=dict(self._all),
+            errors_by_type=dict(self._errors_by_type),
+            cache_hits=self._cache_hits,
+            cache_misses=self._cache_misses,
+            uptime_s=now - self._started,
+            routes_overflowed=self._templater.overflowed,
+        )
+
+    def seed_json(self) -> dict[str, object]:
+        """The seed's ``/api/metrics`` object, field for field.
+
+        ``memory`` mirrors Node's ``process.memoryUsage()`` for the agent process as psutil
+        sees it at the last tick: ``rss`` = resident set size, ``heapTotal`` = virtual
+        memory size, ``heapUsed`` = ``rss`` (Python has no separate JS heap), ``external``
+        and ``arrayBuffers`` = 0. Bytes, like Node.
+        """
+        now = self._sync()
+        total = self._all_total
+        by_endpoint: dict[str, dict[str, int]] = {}
+        for (route, _method), bucket in self._all.items():
+            entry = by_endpoint.setdefault(route, {"total": 0, "errors": 0})
+            entry["total"] += bucket.requests
+            entry["errors"] += bucket.errors
+        p50, p95, p99 = self._window_total.latency.quantiles(_QUANTILES)
+        lookups = self._cache_hits + self._cache_misses
+        host = self._host
+        return {
+            "requests": {
+                "total": total.requests,
+                "successful": total.requests - total.errors,
+                "failed": total.errors,
+                "successRate": round((total.requests - total.errors) / total.requests * 100, 2)
+                if total.requests else 0,
+                "byEndpoint": by_endpoint,
+                "byStatusCode": {str(code): n for code, n in sorted(total.statuses.items())},
+            },
+            "responseTime": {
+                "average": _rounded(total.latency.mean) or 0,
+                "min": _rounded(total.latency.min) if total.requests else 0,
+                "max": _rounded(total.latency.max) if total.requests else 0,
+                "percentiles": {"p50": _rounded(p50), "p95": _rounded(p95), "p99": _rounded(p99)},
+            },
+            "errors": {
+                "total": self._errors_total,
+                "byType": dict(self._errors_by_type),
+                "byEndpoint": dict(self._errors_by_endpoint),
+            },
+            "cache": {
+                "hits": self._cache_hits,
+                "misses": self._cache_misses,
+                "hitRate": round(self._cache_hits / lookups * 100, 2) if lookups else 0,
+            },
+            "uptime": round(now - self._started, 3),
+            "memory": {
+                "rss": host.process_rss, "heapTotal": host.process_vms, "heapUsed": host.process_rss,
+                "external": 0, "arrayBuffers": 0,
+            },
+            "timestamp": _iso(now),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
