@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+import pytest
+
+from obsview.backend.protocol import LogEvent
+from obsview.tui.filters import parse_filter
+from obsview.tui.model import EventBuffer
+
+LEVEL_CYCLE = ("INFO", "ERROR", "DEBUG", "WARN")
+
+
+def make(start: int, count: int, **fields: object) -> list[LogEvent]:
+    return [
+        LogEvent(ts=float(seq), level=LEVEL_CYCLE[seq % 4], message=f"event {seq}", seq=seq, **fields)  # type: ignore[arg-type]
+        for seq in range(start, start + count)
+    ]
+
+
+def seqs(buffer: EventBuffer) -> list[int]:
+    return [buffer[i].seq for i in range(len(buffer))]
+
+
+def test_append_counts_and_indexes() -> None:
+    buffer = EventBuffer(10)
+    assert buffer.append(make(1, 4)) == 4
+    assert (buffer.total, buffer.matched_count, buffer.evicted, buffer.last_seq) == (4, 4, 0, 4)
+    assert buffer[0].seq == 1 and buffer[-1].seq == 4
+    assert buffer.append([]) == 0
+
+
+def test_new_events_are_tested_against_the_active_filter() -> None:
+    buffer = EventBuffer(100)
+    buffer.set_filter(parse_filter("level:error"))
+    assert buffer.append(make(1, 8)) == 2
+    assert seqs(buffer) == [1, 5]
+    assert buffer.total == 8
+
+
+def test_set_filter_applies_to_the_whole_buffer() -> None:
+    buffer = EventBuffer(100)
+    buffer.append(make(1, 8))
+    buffer.set_filter(parse_filter("level:warn+"))
+    assert seqs(buffer) == [1, 3, 5, 7]
+    buffer.set_levels({"WARN"})
+    assert seqs(buffer) == [3, 7]
+    assert buffer.filter.query == "level:warn+"
+    buffer.set_filter(parse_filter(""))
+    assert seqs(buffer) == list(range(1, 9))
+
+
+def test_eviction_drops_oldest_and_keeps_the_filtered_index_right() -> None:
+    buffer = EventBuffer(6)
+    buffer.set_filter(parse_filter("level:error"))  # seqs 1, 5, 9 …
+    buffer.append(make(1, 6))
+    assert seqs(buffer) == [1, 5]
+    buffer.append(make(7, 3))  # holds 4..9, evicts 1..3
+    assert buffer.evicted == 3 and buffer.total == 6
+    assert seqs(buffer) == [5, 9]
+    assert buffer.matched_evicted == 1
+    buffer.append(make(10, 2))  # holds 6..11, evicts 4 and 5
+    assert seqs(buffer) == [9]
+    assert buffer.matched_evicted == 2
+    buffer.set_filter(parse_filter(""))
+    assert seqs(buffer) == [6, 7, 8, 9, 10, 11]
+    assert buffer.matched_evicted == 0
+
+
+def test_a_batch_bigger_than_the_buffer_keeps_the_newest() -> None:
+    buffer = EventBuffer(3)
+    buffer.append(make(1, 2))
+    assert buffer.append(make(3, 10)) == 3
+    assert seqs(buffer) == [10, 11, 12]
+    assert buffer.evicted == 9 and buffer.appended == 12 and buffer.last_seq == 12
+    assert sum(buffer.level_counts.values()) == 3
+
+
+def test_level_counts_follow_appends_and_evictions() -> None:
+    buffer = EventBuffer(4)
+    buffer.append(make(0, 6))  # holds seqs 2..5: DEBUG WARN INFO ERROR
+    assert dict(buffer.level_counts) == {"ERROR": 1, "WARN": 1, "INFO": 1, "DEBUG": 1, "TRACE": 0}
+
+
+def test_positions_are_stable_across_filters_and_eviction() -> None:
+    buffer = EventBuffer(6)
+    buffer.append(make(1, 6))
+    position = buffer.position(4)  # seq 5
+    buffer.set_filter(parse_filter("level:error"))
+    index = buffer.index_of_position(position)
+    assert index is not None and buffer[index].seq == 5
+    assert buffer.index_of_position(buffer.position(0) + 1) is None
+    buffer.append(make(7, 2))
+    index = buffer.index_of_position(position)
+    assert index is not None and buffer[index].seq == 5
+    assert buffer[buffer.nearest_index(position + 1)].seq == 5  # clamped to the last match
+
+
+def test_trace_returns_events_in_time_order() -> None:
+    buffer = EventBuffer(100)
+    first, second, third = make(1, 3, trace_id="abc")
+    third.ts = 0.5  # arrived last, happened first
+    other = make(4, 1, trace_id="zzz")[0]
+    by_request = make(5, 1, request_id="abc")[0]
+    buffer.append([first, second, third, other, by_request])
+    assert [e.seq for e in buffer.trace("abc")] == [3, 1, 2, 5]
+    assert buffer.trace("") == []
+
+
+def test_clear_counts_as_eviction() -> None:
+    buffer = EventBuffer(10)
+    buffer.append(make(1, 3))
+    buffer.clear()
+    assert (buffer.total, buffer.matched_count, buffer.evicted, buffer.last_seq) == (0, 0, 3, 3)
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        EventBuffer(0)
