@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 import platformdirs
 
 from obsview.backend.errors import ConfigError
+from obsview.backend.routes import DEFAULT_ROUTE_RULES, RouteRule, parse_route_rules
 
 if TYPE_CHECKING:
     from obsview.backend.alerts import AlertRule
@@ -39,12 +40,6 @@ def _default_rules() -> list[AlertRule]:
     return list(DEFAULT_RULES)
 
 
-def _default_route_rules() -> list[Any]:
-    from obsview.backend.routes import DEFAULT_ROUTE_RULES
-
-    return list(DEFAULT_ROUTE_RULES)
-
-
 @dataclass(slots=True)
 class AgentConfig:
     listen: tuple[str, int] = (DEFAULT_HOST, DEFAULT_PORT)
@@ -62,7 +57,7 @@ class AgentConfig:
     probes: list[ProbeSpec] = field(default_factory=list)
     rules: list[AlertRule] = field(default_factory=_default_rules)
     notifiers: list[Channel] = field(default_factory=list)
-    route_rules: list[Any] = field(default_factory=_default_route_rules)
+    route_rules: list[RouteRule] = field(default_factory=lambda: list(DEFAULT_ROUTE_RULES))
     state_dir: Path | None = None
     """Alert/ack state lives here; ``None`` means the platformdirs user data dir."""
     metrics_interval_s: float = 1.0
@@ -227,11 +222,9 @@ def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None
             raise fail("notify", "expected a [notify] table")
         config.notifiers = _in_section(fail, "notify", parse_notifiers, data["notify"])
     if "routes" in data:
-        from obsview.backend.routes import parse_route_rules
-
-        if not isinstance(data["routes"], dict):
-            raise fail("routes", "expected a [routes] table")
-        config.route_rules = _in_section(fail, "routes", parse_route_rules, data["routes"])
+        if not isinstance(data["routes"], list) or not all(isinstance(t, dict) for t in data["routes"]):
+            raise fail("routes", "expected [[routes]] tables with pattern and replace")
+        config.route_rules = list(_in_section(fail, "routes", parse_route_rules, data["routes"]))
 
 
 def _in_section(fail: Any, key: str, parse: Any, raw: Any) -> Any:

@@ -186,6 +186,10 @@ class StreamServer:
         return f"ws://{format_host_port(self._listen[0], self.port)}"
 
     @property
+    def requires_token(self) -> bool:
+        return self._token is not None
+
+    @property
     def clients(self) -> int:
         return len(self._clients)
 

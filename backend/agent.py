@@ -1,0 +1,372 @@
+"""``Agent``: wires the config to sources, store, metrics, health, alerts, notifications and the
+server, and owns every task it starts (``stop`` cancels and awaits each one).
+
+The ingest path (:meth:`Agent.ingest`) is synchronous work plus a non-blocking hand-off to
+each console's outbox: no console, however slow, can make a source wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import importlib.metadata
+import logging
+import socket
+import time
+from collections.abc import Callable, Coroutine
+from types import TracebackType
+from typing import Any, Final
+
+import orjson
+
+from obsview.backend import prometheus
+from obsview.backend.alerts import AlertEngine, UnknownAlert
+from obsview.backend.auth import token_for
+from obsview.backend.config import AgentConfig, format_host_port
+from obsview.backend.errors import ObsviewError, StartupError
+from obsview.backend.health import HealthMonitor, health_json, http_status
+from obsview.backend.metrics import RequestMetrics
+from obsview.backend.normalize import Normalizer
+from obsview.backend.notify import Notifier
+from obsview.backend.protocol import (
+    Ack,
+    Alerts,
+    Error,
+    ExpireSilence,
+    Health,
+    HealthReport,
+    Hello,
+    LogEvent,
+    Metrics,
+    MetricsSnapshot,
+    Silence,
+    Unack,
+)
+from obsview.backend.routes import RouteTemplater
+from obsview.backend.server import AlertCommand, HttpReply, StreamServer
+from obsview.backend.sources.base import Source
+from obsview.backend.sources.file_tail import FileTailSource
+from obsview.backend.sources.stdin import StdinSource
+from obsview.backend.sources.tcp import TcpSource
+from obsview.backend.store import EventStore
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES: Final = ("events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume")
+JSON_TYPE: Final = "application/json"
+SOURCE_START_TIMEOUT_S: Final = 5.0
+
+
+def agent_version() -> str:
+    try:
+        return importlib.metadata.version("obsview")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, *, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self._clock = clock
+        self.version = agent_version()
+        self.started_at = clock()
+        self.hostname = socket.gethostname()
+        self.normalizer = Normalizer(service=config.service, host=self.hostname)
+        self._store = EventStore(config.store_capacity)
+        self._metrics = RequestMetrics(clock=clock, templater=RouteTemplater(config.route_rules))
+        self._health = HealthMonitor(
+            config.probes, clock=clock, version=self.version, started_at=self.started_at
+        )
+        self._alerts = AlertEngine(
+            config.rules, clock=clock, state_path=config.resolved_state_dir() / "alerts.json"
+        )
+        self._notifier = Notifier(config.notifiers, clock=clock)
+        self._server: StreamServer | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._sources: list[Source] = []
+        self._alerts_version = -1
+        self.events_ingested = 0
+
+    # ------------------------------------------------------------------ read-only parts
+
+    @property
+    def store(self) -> EventStore:
+        return self._store
+
+    @property
+    def metrics(self) -> RequestMetrics:
+        return self._metrics
+
+    @property
+    def health(self) -> HealthMonitor:
+        return self._health
+
+    @property
+    def alerts(self) -> AlertEngine:
+        return self._alerts
+
+    @property
+    def server(self) -> StreamServer:
+        if self._server is None:
+            raise RuntimeError("the agent is not started")
+        return self._server
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return tuple(self._sources)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Bind, start every source and background task; StartupError says what went wrong."""
+        config = self.config
+        token = token_for(config.listen, config.token_file)
+        self._server = StreamServer(
+            _AgentView(self),
+            config.listen,
+            token=token,
+            allowed_origins=config.allowed_origins,
+            client_queue_events=config.client_queue_events,
+        )
+        try:
+            ws_server = await self._server.start()
+        except OSError as exc:
+            raise StartupError(_bind_problem(config.listen, exc)) from None
+        self._health.on_change = self._on_health_change
+        try:
+            self._spawn(ws_server.serve_forever(), "serve")
+            self._spawn(self._tick_forever(), "ticker")
+            self._spawn(self._health.run(), "health")
+            self._spawn(self._notifier.run(), "notifier")
+            self._sources = self._build_sources()
+            tcp_starts = []
+            for source in self._sources:
+                task = self._spawn(source.run(self.ingest), source.name)
+                if isinstance(source, TcpSource):
+                    tcp_starts.append((source, task))
+            # TcpSources are built in config.tcp order.
+            for address, (source, task) in zip(self.config.tcp, tcp_starts):
+                await _wait_listening(address, source, task)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        # Awaiting the serve task matters: websockets' server otherwise keeps the loop alive.
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._alerts.save()
+
+    async def __aenter__(self) -> Agent:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def describe(self) -> str:
+        """The one line the CLI prints on start."""
+        names = ", ".join(source.name for source in self._sources) or "none (in-process only)"
+        token = self.config.token_file or ("default token file" if self.server.requires_token else "")
+        return (
+            f"obsview-agent {self.version} listening on {self.url}"
+            f" (HTTP /api/health /api/metrics /api/alerts /metrics); sources: {names}"
+            + (f"; token: {token}" if token else "")
+        )
+
+    # ------------------------------------------------------------------ ingest
+
+    async def ingest(self, events: list[LogEvent]) -> None:
+        """The ``emit`` every source gets; in-process producers may call it too."""
+        if not events:
+            return
+        self._store.append(events)
+        self._metrics.observe(events)
+        self.events_ingested += len(events)
+        if self._server is not None:
+            self._server.broadcast_events(events)
+
+    def counters(self) -> dict[str, int]:
+        """The agent's own counters, for MetricsSnapshot.agent and /metrics."""
+        server = self._server
+        return {
+            "events_ingested": self.events_ingested,
+            "parse_errors": self.normalizer.parse_errors,
+            "truncated": self.normalizer.truncated,
+            "redacted": self.normalizer.redacted,
+            "store_evicted": self._store.evicted,
+            "dropped_to_clients": server.dropped_total if server else 0,
+            "connections_total": server.connections_total if server else 0,
+            "clients": server.clients if server else 0,
+        }
+
+    def snapshot(self) -> MetricsSnapshot:
+        return self._metrics.snapshot(agent=self.counters())
+
+    # ------------------------------------------------------------------ background work
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"obsview-{name}")
+        task.add_done_callback(_report_crash)
+        self._tasks.append(task)
+        return task
+
+    def _build_sources(self) -> list[Source]:
+        config = self.config
+        sources: list[Source] = []
+        if config.tail:
+            sources.append(FileTailSource(config.tail, self.normalizer, from_start=config.from_start))
+        for host, port in config.tcp:
+            sources.append(TcpSource(host, port, self.normalizer))
+        if config.stdin:
+            sources.append(StdinSource(self.normalizer))
+        return sources
+
+    async def _tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.metrics_interval_s)
+            self.tick()
+
+    def tick(self) -> None:
+        """One metrics step: history point, alert evaluation, notifications, broadcasts."""
+        self._metrics.tick()
+        snapshot = self.snapshot()
+        transitions = self._alerts.evaluate(snapshot, self._health.report())
+        self._notifier.submit(transitions)
+        if self._server is None:
+            return
+        self._server.broadcast(Metrics(snapshot=snapshot))
+        if self._alerts.version != self._alerts_version:
+            self._alerts_version = self._alerts.version
+            self._server.broadcast(_alerts_message(self._alerts))
+
+    def _on_health_change(self, report: HealthReport) -> None:
+        if self._server is not None:
+            self._server.broadcast(Health(report=report))
+
+
+
+def _alerts_message(engine: AlertEngine) -> Alerts:
+    return Alerts(alerts=engine.alerts(), silences=engine.silences())
+
+
+class _AgentView:
+    """The agent as the server sees it (:class:`obsview.backend.server.AgentView`)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self._agent = agent
+
+    def hello(self) -> Hello:
+        agent = self._agent
+        return Hello(
+            agent_version=agent.version,
+            host=agent.hostname,
+            service=agent.config.service,
+            seq=agent.store.last_seq,
+            started_at=agent.started_at,
+            capabilities=CAPABILITIES,
+        )
+
+    def metrics_message(self, *, with_history: bool) -> Metrics:
+        agent = self._agent
+        history = agent.metrics.history() if with_history else ()
+        return Metrics(snapshot=agent.snapshot(), history=history)
+
+    def health_message(self) -> Health:
+        return Health(report=self._agent.health.report())
+
+    def alerts_message(self) -> Alerts:
+        return _alerts_message(self._agent.alerts)
+
+    def last_seq(self) -> int:
+        return self._agent.store.last_seq
+
+    def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
+        return self._agent.store.since(seq, limit)
+
+    def command(self, message: AlertCommand) -> Error | None:
+        engine = self._agent.alerts
+        try:
+            if isinstance(message, Ack):
+                engine.ack(message.fingerprint, message.by, message.note)
+            elif isinstance(message, Unack):
+                engine.unack(message.fingerprint, message.by)
+            elif isinstance(message, Silence):
+                engine.silence(message.matchers, message.duration_s, message.by, message.reason)
+            elif isinstance(message, ExpireSilence):
+                engine.expire_silence(message.silence_id, message.by)
+        except UnknownAlert as exc:
+            return Error(code="unknown_alert", message=str(exc))
+        except ObsviewError as exc:
+            return Error(code="bad_command", message=str(exc))
+        return None
+
+    def http_get(self, path: str) -> HttpReply | None:
+        agent = self._agent
+        if path == "/api/health":
+            report = agent.health.report()
+            return HttpReply(http_status(report), JSON_TYPE, orjson.dumps(health_json(report)))
+        if path == "/api/metrics":
+            return HttpReply(200, JSON_TYPE, orjson.dumps(agent.metrics.seed_json()))
+        if path == "/api/alerts":
+            return HttpReply(200, JSON_TYPE, orjson.dumps(agent.alerts.api_json()))
+        if path == "/metrics":
+            body = prometheus.render_prometheus(
+                agent.metrics, agent.health.report(), agent.alerts.alerts(), agent.counters()
+            )
+            return HttpReply(200, prometheus.CONTENT_TYPE, body)
+        return None
+
+
+async def _wait_listening(
+    address: tuple[str, int], source: TcpSource, task: asyncio.Task[Any]
+) -> None:
+    """A TCP source that cannot bind must fail ``start``, not die quietly later."""
+    listening = asyncio.ensure_future(source.listening.wait())
+    try:
+        done, _ = await asyncio.wait(
+            {listening, task}, timeout=SOURCE_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        )
+    finally:
+        listening.cancel()
+    if not done:
+        raise StartupError(f"TCP log source {source.name} did not start listening")
+    if task in done and not task.cancelled() and task.exception() is not None:
+        exc = task.exception()
+        if isinstance(exc, OSError):
+            raise StartupError(f"TCP log source: {_bind_problem(address, exc)}")
+        raise StartupError(f"TCP log source {source.name}: {exc}")
+
+
+def _bind_problem(listen: tuple[str, int], exc: OSError) -> str:
+    address = format_host_port(*listen)
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"{address} is already in use — is another obsview-agent running?"
+            f" use --listen {format_host_port(listen[0], 0)} for any free port, or stop the other process"
+        )
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {address} (ports below 1024 need privileges); pick another port"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on {address}: no such local address"
+    return f"cannot listen on {address}: {exc.strerror or exc}"
+
+
+def _report_crash(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s stopped: %s", task.get_name(), task.exception(), exc_info=task.exception())
