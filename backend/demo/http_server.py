@@ -36,12 +36,18 @@ def bind_loopback(port: int = 0, host: str = "127.0.0.1") -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def serve_app(
-    app: Any, *, port: int = 0, startup_timeout: float = 5.0, shutdown_timeout: float = 3.0
+    app: Any,
+    *,
+    port: int = 0,
+    sock: socket.socket | None = None,
+    startup_timeout: float = 5.0,
+    shutdown_timeout: float = 3.0,
 ) -> AsyncIterator[str]:
-    """Run ``app`` on 127.0.0.1 and yield its base URL; leaving stops the server and closes
-    the port. uvicorn's own logging is left unconfigured (``log_config=None``) so it never
-    writes to a terminal the console owns."""
-    sock = bind_loopback(port)
+    """Run ``app`` on 127.0.0.1 (on ``sock`` when the caller bound one already, to know the
+    URL in advance) and yield its base URL; leaving stops the server and closes the port.
+    uvicorn's own logging is left unconfigured (``log_config=None``) so it never writes to a
+    terminal the console owns."""
+    sock = sock or bind_loopback(port)
     bound_port = sock.getsockname()[1]
     config = uvicorn.Config(
         app,
