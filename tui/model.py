@@ -41,6 +41,7 @@ class EventBuffer:
         self._matched_evicted = 0
         self._level_counts = dict.fromkeys(LEVELS, 0)
         self._last_seq = 0
+        self._generation = 0
 
     # ------------------------------------------------------------------ counters
 
@@ -75,6 +76,11 @@ class EventBuffer:
         return self._last_seq
 
     @property
+    def generation(self) -> int:
+        """Bumped by every :meth:`set_filter` and :meth:`clear`: views re-anchor when it moves."""
+        return self._generation
+
+    @property
     def level_counts(self) -> Mapping[str, int]:
         """Held events per level, whatever the filter (for the level toggles' labels)."""
         return self._level_counts
@@ -89,6 +95,7 @@ class EventBuffer:
         """Apply ``new_filter`` to every held event (one pass)."""
         self._filter = new_filter
         self._matched_evicted = 0
+        self._generation += 1
         base = self._evicted
         if new_filter.is_everything:
             self._matched = list(range(base, base + len(self._events)))
@@ -145,6 +152,8 @@ class EventBuffer:
     def clear(self) -> None:
         """Forget every held event (counted as evicted); the filter stays."""
         self._evict(len(self._events))
+        self._matched_evicted = 0
+        self._generation += 1
 
     # ------------------------------------------------------------------ reading
 

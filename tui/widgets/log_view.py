@@ -1,0 +1,399 @@
+"""The log stream: a line-API widget over an :class:`EventBuffer`'s filtered view.
+
+Built like Textual's ``Log`` (``ScrollView`` + ``render_line`` + a line cache) so a frame
+costs only the visible rows whatever the buffer size or the event rate. The app appends
+batches to the buffer and calls :meth:`LogView.refresh_from_buffer` from its flush timer.
+
+* **Follow** (default): the view sticks to the newest event and the cursor sits on it.
+* **Paused** (``p``/space, moving the cursor up, scrolling up): the view holds still and
+  counts matching events that arrived meanwhile (:attr:`LogView.new_count`, announced with
+  :class:`LogView.FollowChanged`). ``end`` or ``p`` follows again.
+
+Every untrusted field goes through :func:`obsview.tui.render.safe_text`.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.cells import cell_len
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from obsview.backend.protocol import LogEvent
+from obsview.tui.model import EventBuffer
+from obsview.tui.render import safe_text
+
+TimeFormatter = Callable[[float], str]
+
+TRACE_ID_WIDTH = 8
+# A row never shows more than a terminal width; cutting long messages early keeps a
+# 64 KiB line from costing anything beyond what is visible.
+ROW_TEXT_LIMIT = 1024
+
+
+def local_time(ts: float) -> str:
+    """``HH:MM:SS.mmm`` in the local time zone (the default row time format)."""
+    return datetime.datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+
+
+def format_duration(duration_ms: float) -> str:
+    if duration_ms >= 1000:
+        return f"{duration_ms / 1000:.2f}s"
+    if duration_ms >= 10:
+        return f"{duration_ms:.0f}ms"
+    return f"{duration_ms:.1f}ms"
+
+
+class LogView(ScrollView, can_focus=True):
+    """Rows of log events from ``buffer`` (only the visible ones are ever rendered)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "log-view--time",
+        "log-view--trace-id",
+        "log-view--error",
+        "log-view--warn",
+        "log-view--info",
+        "log-view--debug",
+        "log-view--trace",
+        "log-view--cursor",
+    }
+
+    DEFAULT_CSS = """
+    LogView {
+        background: $surface;
+        color: $foreground;
+        overflow-x: hidden;
+        overflow-y: scroll;
+        & > .log-view--time { color: $text-muted; }
+        & > .log-view--trace-id { color: $accent; }
+        & > .log-view--error { color: $error; text-style: bold; }
+        & > .log-view--warn { color: $warning; }
+        & > .log-view--info { color: $success; }
+        & > .log-view--debug { color: $text-muted; }
+        & > .log-view--trace { color: $text-disabled; }
+        & > .log-view--cursor { background: $block-cursor-blurred-background; }
+        &:focus > .log-view--cursor { background: $block-cursor-background; }
+    }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="log.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="log.down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="log.page_up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="log.page_down"),
+        Binding("home", "first", "First", show=False, id="log.first"),
+        Binding("end", "follow", "Follow", show=False, id="log.follow"),
+        Binding("enter", "open", "Details", id="log.open"),
+        Binding("p,space", "toggle_follow", "Pause/Follow", id="log.toggle_follow"),
+    ]
+
+    following: reactive[bool] = reactive(True, init=False)
+    """True while the view sticks to the newest event."""
+    new_count: reactive[int] = reactive(0, init=False)
+    """Matching events that arrived while paused."""
+
+    class Selected(Message):
+        """The cursor moved to ``event`` (by the user or a filter change, not by following)."""
+
+        def __init__(self, log_view: LogView, event: LogEvent) -> None:
+            super().__init__()
+            self.log_view = log_view
+            self.event = event
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LogView.Selected) and message.log_view is self.log_view
+
+    class Opened(Message):
+        """Enter (or a double click) on ``event``: show its details."""
+
+        def __init__(self, log_view: LogView, event: LogEvent) -> None:
+            super().__init__()
+            self.log_view = log_view
+            self.event = event
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+    class FollowChanged(Message):
+        """Follow/pause or the paused "N new" count changed (for the status bar)."""
+
+        def __init__(self, log_view: LogView, following: bool, new_count: int) -> None:
+            super().__init__()
+            self.log_view = log_view
+            self.following = following
+            self.new_count = new_count
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, LogView.FollowChanged) and message.log_view is self.log_view
+
+    def __init__(
+        self,
+        buffer: EventBuffer,
+        *,
+        time_format: TimeFormatter = local_time,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.buffer = buffer
+        self._time_format = time_format
+        self._line_cache: LRUCache[int, Strip] = LRUCache(1024)
+        self._cursor_position: int | None = None
+        # -1: the first refresh treats whatever the buffer already holds as new (re-anchors).
+        self._seen_generation = -1
+        self._seen_matched_evicted = 0
+        self._seen_count = 0
+        self._scrolling = False
+
+    # ------------------------------------------------------------------ public
+
+    @property
+    def cursor_index(self) -> int | None:
+        """Index of the cursor among the buffer's matching events (None when empty)."""
+        if self._cursor_position is None or not len(self.buffer):
+            return None
+        index = self.buffer.index_of_position(self._cursor_position)
+        return self.buffer.nearest_index(self._cursor_position) if index is None else index
+
+    @property
+    def cursor_event(self) -> LogEvent | None:
+        """The selected event (what ``t``, copy and Enter act on)."""
+        index = self.cursor_index
+        return None if index is None else self.buffer[index]
+
+    def refresh_from_buffer(self) -> None:
+        """Catch up with the buffer after appends, evictions or a filter change."""
+        buffer = self.buffer
+        count = len(buffer)
+        if buffer.generation != self._seen_generation:
+            self._seen_generation = buffer.generation
+            self._seen_matched_evicted = buffer.matched_evicted
+            self._seen_count = count
+            self.virtual_size = Size(0, count)
+            self._reanchor()
+            self.refresh()
+            return
+        shifted = buffer.matched_evicted - self._seen_matched_evicted
+        arrived = count - (self._seen_count - shifted)
+        self._seen_matched_evicted = buffer.matched_evicted
+        self._seen_count = count
+        if not shifted and not arrived:
+            return
+        self.virtual_size = Size(0, count)
+        if self.following:
+            self._follow_newest()
+        else:
+            if arrived:
+                self.new_count += arrived
+            if shifted:
+                # Rows above the view were evicted: scroll up by as much so that the same
+                # events stay under the reader's eyes.
+                self._scroll_quietly(max(0, self.scroll_offset.y - shifted))
+        self.refresh()
+
+    def pause(self) -> None:
+        if self.following:
+            self.following = False
+            self.new_count = 0
+
+    def follow(self) -> None:
+        self.following = True
+        self.new_count = 0
+        self._follow_newest()
+        self.refresh()
+
+    # ------------------------------------------------------------------ actions
+
+    def action_cursor_up(self) -> None:
+        self._move_cursor(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move_cursor(1)
+
+    def action_page_up(self) -> None:
+        self._move_cursor(-max(1, self._page_height - 1))
+
+    def action_page_down(self) -> None:
+        self._move_cursor(max(1, self._page_height - 1))
+
+    def action_first(self) -> None:
+        self._move_cursor(-len(self.buffer))
+
+    def action_follow(self) -> None:
+        self.follow()
+
+    def action_toggle_follow(self) -> None:
+        if self.following:
+            self.pause()
+        else:
+            self.follow()
+
+    def action_open(self) -> None:
+        event = self.cursor_event
+        if event is not None:
+            self.post_message(self.Opened(self, event))
+
+    # ------------------------------------------------------------------ rendering
+
+    def render_line(self, y: int) -> Strip:
+        row = self.scroll_offset.y + y
+        width = self.scrollable_content_region.width
+        buffer = self.buffer
+        base = self.rich_style
+        if row >= len(buffer):
+            return Strip.blank(width, base)
+        position = buffer.position(row)
+        if position == self._cursor_position:
+            cursor = base + self.get_component_rich_style("log-view--cursor", partial=True)
+            return self._render_row(buffer[row], cursor).crop_extend(0, width, cursor)
+        strip = self._line_cache.get(position)
+        if strip is None:
+            strip = self._render_row(buffer[row], base)
+            self._line_cache[position] = strip
+        return strip.crop_extend(0, width, base)
+
+    def _render_row(self, event: LogEvent, base: Style) -> Strip:
+        component = self.get_component_rich_style
+        text = Text(no_wrap=True, end="", style=base)
+        text.append(self._time_format(event.ts), component("log-view--time", partial=True))
+        level_style = component(f"log-view--{event.level.lower()}", partial=True, default=Style())
+        text.append(f" {event.level:<5} ", level_style)
+        trace = event.trace_id or event.request_id
+        short_trace = safe_text(trace[:TRACE_ID_WIDTH].ljust(TRACE_ID_WIDTH), max_len=TRACE_ID_WIDTH)
+        short_trace.stylize(component("log-view--trace-id", partial=True))
+        text.append_text(short_trace)
+        text.append(" ")
+        if event.is_access:
+            self._append_access(text, event)
+        message = safe_text(event.message, max_len=ROW_TEXT_LIMIT)
+        if event.level == "ERROR":
+            message.stylize(level_style)
+        text.append_text(message)
+        return Strip(text.render(self.app.console), cell_len(text.plain))
+
+    def _append_access(self, text: Text, event: LogEvent) -> None:
+        component = self.get_component_rich_style
+        text.append_text(safe_text(event.method, max_len=16))
+        text.append(" ")
+        text.append_text(safe_text(event.path or event.route, max_len=ROW_TEXT_LIMIT))
+        status = event.status or 0
+        status_style = (
+            component("log-view--error", partial=True) if status >= 500
+            else component("log-view--warn", partial=True) if status >= 400
+            else Style()
+        )
+        text.append(f" {status}", status_style)
+        text.append(f" {format_duration(event.duration_ms or 0.0)}  ")
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._line_cache.clear()
+
+    # ------------------------------------------------------------------ internals
+
+    @property
+    def _page_height(self) -> int:
+        return max(1, self.scrollable_content_region.height)
+
+    def _move_cursor(self, delta: int) -> None:
+        count = len(self.buffer)
+        current = self.cursor_index
+        if current is None:
+            return
+        target = max(0, min(count - 1, current + delta))
+        if delta < 0:
+            self.pause()
+        self._set_cursor(target)
+
+    def _set_cursor(self, index: int, *, announce: bool = True) -> None:
+        position = self.buffer.position(index)
+        changed = position != self._cursor_position
+        self._cursor_position = position
+        self._scroll_to_index(index)
+        self.refresh()
+        if changed and announce:
+            self.post_message(self.Selected(self, self.buffer[index]))
+
+    def _scroll_to_index(self, index: int) -> None:
+        top = self.scroll_offset.y
+        height = self._page_height
+        if index < top:
+            self._scroll_quietly(index)
+        elif index >= top + height:
+            self._scroll_quietly(index - height + 1)
+
+    def _follow_newest(self) -> None:
+        count = len(self.buffer)
+        self._cursor_position = self.buffer.position(count - 1) if count else None
+        self._scroll_quietly(self.max_scroll_y)
+
+    def _reanchor(self) -> None:
+        """After a filter change: keep the selected event if it still matches, else the next."""
+        count = len(self.buffer)
+        if self.following or self._cursor_position is None or not count:
+            self.new_count = 0
+            self._follow_newest()
+            return
+        index = self.cursor_index
+        assert index is not None
+        self._scroll_quietly(max(0, index - self._page_height // 2))
+        self._set_cursor(index)
+
+    def _scroll_quietly(self, y: int) -> None:
+        """Scroll without it counting as the user scrolling away (which pauses)."""
+        self._scrolling = True
+        try:
+            self.scroll_to(y=y, animate=False, immediate=True)
+        finally:
+            self._scrolling = False
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        # The user scrolled up (wheel, scrollbar): stop following so the view holds still.
+        if self.following and not self._scrolling and new_value < old_value and new_value < self.max_scroll_y:
+            self.pause()
+
+    def watch_following(self, following: bool) -> None:
+        self.post_message(self.FollowChanged(self, following, self.new_count))
+
+    def watch_new_count(self, new_count: int) -> None:
+        self.post_message(self.FollowChanged(self, self.following, new_count))
+
+    def on_mount(self) -> None:
+        self.refresh_from_buffer()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.following:
+            self._follow_newest()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        row = self.scroll_offset.y + offset.y
+        if row < len(self.buffer):
+            self.pause()
+            self._set_cursor(row)
+            if event.chain == 2:
+                self.action_open()
