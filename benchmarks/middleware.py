@@ -1,0 +1,115 @@
+"""Per-request cost of ObsviewMiddleware against the bare ASGI app, in the same run.
+
+Both are called directly in-process (no network, no server): what remains is exactly what
+the middleware adds to every request. Issue 6 target: under 20 µs per request.
+
+    uv run python benchmarks/middleware.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.figures import Figure, figure, print_table
+from obsview.backend.instrument import ObsviewMiddleware
+
+Scope = dict[str, Any]
+ROUNDS = 5
+
+
+async def bare_app(scope: Scope, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: dict[str, Any]) -> None:
+    return None
+
+
+def _scope(extra_headers: list[tuple[bytes, bytes]]) -> Scope:
+    return {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/api/posts/42", "raw_path": b"/api/posts/42", "query_string": b"",
+        "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+        "headers": [
+            (b"host", b"127.0.0.1:8000"), (b"user-agent", b"Mozilla/5.0 (X11; Linux x86_64) bench"),
+            (b"accept", b"application/json"), (b"accept-encoding", b"gzip, deflate"),
+            (b"connection", b"keep-alive"), *extra_headers,
+        ],
+        "state": {},
+    }
+
+
+async def _per_request_us(app: Any, scope: Scope, n: int) -> float:
+    """Best of :data:`ROUNDS` runs of ``n`` requests, in µs per request."""
+    best = float("inf")
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for _ in range(n):
+            await app(scope.copy(), _receive, _send)  # a fresh scope per request, as a server gives
+        best = min(best, (time.perf_counter() - started) / n)
+    return best * 1e6
+
+
+async def _measure(quick: bool) -> list[Figure]:
+    n = 5_000 if quick else 50_000
+    records: list[dict[str, Any]] = []
+
+    def emit(record: dict[str, Any]) -> None:
+        records.append(record)
+        if len(records) > 1000:
+            records.clear()
+
+    json_logger = logging.getLogger("benchmarks.middleware.access")
+    json_logger.propagate = False
+    json_logger.addHandler(logging.NullHandler())
+    json_logger.setLevel(logging.INFO)
+
+    plain = _scope([])
+    traced = _scope([(b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")])
+    with_emit = ObsviewMiddleware(bare_app, emit=emit, service="bench")
+    with_logger = ObsviewMiddleware(bare_app, logger=json_logger, service="bench")
+
+    await _per_request_us(with_emit, plain, n // 10)  # warm caches and the allocator
+    bare = await _per_request_us(bare_app, plain, n)
+    emitted = await _per_request_us(with_emit, plain, n)
+    emitted_traced = await _per_request_us(with_emit, traced, n)
+    logged = await _per_request_us(with_logger, plain, n)
+    assert with_emit.failures == 0 and with_logger.failures == 0
+    baseline = "bare ASGI app, µs/request"
+    return [
+        figure("middleware overhead, emit(), new trace id", emitted - bare, "µs/request", baseline, bare),
+        figure("middleware overhead, emit(), W3C traceparent", emitted_traced - bare, "µs/request", baseline, bare),
+        figure("middleware overhead, JSON to a logger", logged - bare, "µs/request", baseline, bare),
+        figure("middleware total per request, emit()", emitted, "µs/request", baseline, bare),
+    ]
+
+
+def run(quick: bool) -> list[Figure]:
+    return asyncio.run(_measure(quick))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer iterations (a few seconds)")
+    args = parser.parse_args(argv)
+    print_table(run(args.quick))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
