@@ -20,10 +20,10 @@ from typing import Any, Final
 import orjson
 
 from obsview.backend import prometheus
-from obsview.backend.alerts import AlertEngine, UnknownAlert
+from obsview.backend.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.auth import token_for
 from obsview.backend.config import AgentConfig, format_host_port
-from obsview.backend.errors import ObsviewError, StartupError
+from obsview.backend.errors import StartupError
 from obsview.backend.health import HealthMonitor, health_json, http_status
 from obsview.backend.metrics import RequestMetrics
 from obsview.backend.normalize import Normalizer
@@ -312,7 +312,7 @@ class _AgentView:
                 engine.expire_silence(message.silence_id, message.by)
         except UnknownAlert as exc:
             return Error(code="unknown_alert", message=str(exc))
-        except ObsviewError as exc:
+        except AlertCommandError as exc:
             return Error(code="bad_command", message=str(exc))
         return None
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 import platformdirs
 
+from obsview.backend.alerts import DEFAULT_RULES, AlertRule, parse_rules
 from obsview.backend.errors import ConfigError
+from obsview.backend.health import ProbeSpec, parse_probes
 from obsview.backend.routes import DEFAULT_ROUTE_RULES, RouteRule, parse_route_rules
 
 if TYPE_CHECKING:
-    from obsview.backend.alerts import AlertRule
-    from obsview.backend.health import ProbeSpec
     from obsview.backend.notify import Channel
 
 APP_NAME: Final = "obsview"
@@ -31,13 +31,6 @@ LOOPBACK_NAMES: Final = frozenset({"localhost", "ip6-localhost"})
 
 def default_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "agent.toml"
-
-
-def _default_rules() -> list[AlertRule]:
-    # Imported here so reading a config never pays for the alert engine unless it is built.
-    from obsview.backend.alerts import DEFAULT_RULES
-
-    return list(DEFAULT_RULES)
 
 
 @dataclass(slots=True)
@@ -55,7 +48,7 @@ class AgentConfig:
     store_capacity: int = 100_000
     client_queue_events: int = 10_000
     probes: list[ProbeSpec] = field(default_factory=list)
-    rules: list[AlertRule] = field(default_factory=_default_rules)
+    rules: list[AlertRule] = field(default_factory=lambda: list(DEFAULT_RULES))
     notifiers: list[Channel] = field(default_factory=list)
     route_rules: list[RouteRule] = field(default_factory=lambda: list(DEFAULT_ROUTE_RULES))
     state_dir: Path | None = None
@@ -143,7 +136,7 @@ class _Source:
     def where(self, key: str) -> str:
         """``FILE line N`` for the first line that defines ``key`` (or just ``FILE``)."""
         leaf = re.escape(key.rsplit(".", 1)[-1])
-        pattern = re.compile(rf"^\s*(\[+\s*)?([\w.]*\.)?{leaf}\s*(=|\]|\.)", re.MULTILINE)
+        pattern = re.compile(rf"^[ \t]*(\[+[ \t]*)?([\w.]*\.)?{leaf}\s*(=|\]|\.)", re.MULTILINE)
         match = pattern.search(self.text)
         if match is None:
             return str(self.path)
@@ -201,14 +194,10 @@ def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) 
 def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None:
     """Hand each section to the module that owns its meaning; they raise ConfigError."""
     if "probes" in data:
-        from obsview.backend.health import parse_probes
-
         if not isinstance(data["probes"], list):
             raise fail("probes", "expected [[probes]] tables")
         config.probes = _in_section(fail, "probes", parse_probes, data["probes"])
     if "alerts" in data:
-        from obsview.backend.alerts import parse_rules
-
         alerts = data["alerts"]
         if not isinstance(alerts, dict) or set(alerts) - {"rules"}:
             raise fail("alerts", "expected an [alerts] table holding only rules = [...]")

@@ -1,0 +1,112 @@
+"""The whole agent: a tailed file reaching a websocket client, HTTP endpoints, startup errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from obsview.backend.agent import Agent
+from obsview.backend.config import AgentConfig
+from obsview.backend.errors import StartupError
+from obsview.backend.protocol import Ack, Error, Events, Metrics, Ping, Pong, Subscribe, encode
+from server_testkit import recv_until
+
+SEED_LINE = {
+    "timestamp": "2026-11-25T10:00:00.000Z",
+    "level": "ERROR",
+    "message": "Request failed",
+    "request": {"id": "req-1", "method": "GET", "url": "/api/posts/42", "correlationId": "trace-abc"},
+    "response": {"statusCode": 500, "responseTime": 12.5},
+}
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AgentConfig:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path / "state", metrics_interval_s=0.05)
+
+
+async def test_appended_line_in_a_tailed_file_reaches_a_client_normalized(
+    config: AgentConfig, tmp_path: Path
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("")
+    config.tail = [str(log)]
+    config.from_start = True  # the file is empty; no race with where the tail starts
+    async with Agent(config) as agent:
+        async with connect(agent.url) as ws:
+            await ws.send(encode(Subscribe(since_seq=0)))
+            await ws.send(encode(Ping(nonce=1)))
+            await recv_until(ws, Pong)
+            with log.open("a") as file:
+                file.write(json.dumps(SEED_LINE) + "\n")
+            events, _ = await recv_until(ws, Events)
+    (event,) = events.events
+    assert (event.level, event.message, event.status, event.trace_id) == ("ERROR", "Request failed", 500, "trace-abc")
+    assert event.seq == 1
+
+
+async def test_http_endpoints_answer_on_the_websocket_port(config: AgentConfig) -> None:
+    async with Agent(config) as agent:
+        await agent.ingest(agent.normalizer.normalize_lines([json.dumps(SEED_LINE).encode()], "test"))
+        base = agent.url.replace("ws://", "http://")
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            health = await http.get("/api/health")
+            metrics = await http.get("/api/metrics")
+            alerts = await http.get("/api/alerts")
+            prom = await http.get("/metrics")
+    assert health.status_code == 200 and health.json()["status"] == "healthy"
+    assert metrics.json()["requests"]["total"] == 1
+    assert alerts.status_code == 200 and isinstance(alerts.json(), dict)
+    assert prom.headers["content-type"].startswith("text/plain")
+    assert "events_ingested" in prom.text
+
+
+async def test_self_counters_reach_the_metrics_message(config: AgentConfig) -> None:
+    async with Agent(config) as agent:
+        await agent.ingest(agent.normalizer.normalize_lines([b"{broken", b"plain INFO line"], "test"))
+        async with connect(agent.url) as ws:
+            metrics, _ = await recv_until(ws, Metrics)
+            while metrics.snapshot.agent.get("connections_total", 0) < 1:
+                metrics, _ = await recv_until(ws, Metrics)  # the ticker's next one
+    counters = metrics.snapshot.agent
+    assert counters["events_ingested"] == 2
+    assert counters["parse_errors"] == 1
+
+
+async def test_unknown_fingerprint_is_an_error_to_that_client(config: AgentConfig) -> None:
+    async with Agent(config) as agent:
+        async with connect(agent.url) as ws:
+            await ws.send(encode(Ack(fingerprint="does-not-exist", by="me")))
+            error, _ = await recv_until(ws, Error)
+    assert error.code == "unknown_alert"
+
+
+async def test_port_in_use_is_a_clear_startup_error(config: AgentConfig) -> None:
+    async with Agent(config) as first:
+        config.listen = ("127.0.0.1", first.port)
+        with pytest.raises(StartupError, match=rf"127.0.0.1:{first.port} is already in use .* --listen 127.0.0.1:0"):
+            await Agent(config).start()
+
+
+async def test_non_loopback_bind_without_token_is_refused(config: AgentConfig) -> None:
+    config.listen = ("0.0.0.0", 0)
+    with pytest.raises(StartupError, match="needs a token"):
+        await Agent(config).start()
+
+
+async def test_stop_cancels_and_awaits_everything(config: AgentConfig, tmp_path: Path) -> None:
+    (tmp_path / "a.log").write_text("")
+    config.tail = [str(tmp_path / "a.log")]
+    config.tcp = [("127.0.0.1", 0)]
+    before = set(asyncio.all_tasks())
+    agent = Agent(config)
+    await agent.start()
+    async with connect(agent.url):
+        await agent.stop()
+    assert set(asyncio.all_tasks()) - before == set()

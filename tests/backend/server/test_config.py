@@ -1,0 +1,129 @@
+"""The agent's TOML config: every key, defaults, and errors that name key, file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from obsview.backend.config import AgentConfig, load_config, parse_host_port
+from obsview.backend.errors import ConfigError
+
+FULL = """\
+listen = "[::1]:9000"
+tail = ["/var/log/app.log", "/var/log/*.json"]
+from_start = true
+tcp = ["127.0.0.1:5044"]
+stdin = true
+service = "blog-api"
+token_file = "/etc/obsview/token"
+allowed_origins = ["https://ops.example"]
+store_capacity = 5000
+client_queue_events = 200
+state_dir = "/var/lib/obsview"
+metrics_interval_s = 0.5
+
+[[probes]]
+name = "redis"
+kind = "tcp"
+host = "127.0.0.1"
+port = 6379
+
+[[routes]]
+pattern = "^/api/users/[^/]+"
+replace = "/api/users/:name"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "agent.toml"
+    path.write_text(text)
+    return path
+
+
+def test_every_key_is_read(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, FULL))
+    assert config.listen == ("::1", 9000)
+    assert config.tail == ["/var/log/app.log", "/var/log/*.json"]
+    assert config.from_start and config.stdin
+    assert config.tcp == [("127.0.0.1", 5044)]
+    assert config.service == "blog-api"
+    assert config.token_file == Path("/etc/obsview/token")
+    assert config.allowed_origins == ["https://ops.example"]
+    assert (config.store_capacity, config.client_queue_events) == (5000, 200)
+    assert config.state_dir == Path("/var/lib/obsview")
+    assert config.metrics_interval_s == 0.5
+    assert [p.name for p in config.probes] == ["redis"]
+    assert len(config.route_rules) == 1
+
+
+def test_defaults_are_safe() -> None:
+    config = AgentConfig()
+    assert config.listen == ("127.0.0.1", 8765)
+    assert config.token_file is None
+    assert config.rules  # the seed's thresholds
+    assert (config.tail, config.tcp, config.stdin) == ([], [], False)
+
+
+def test_no_path_and_no_default_file_gives_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert load_config(None) == AgentConfig()
+    (tmp_path / "obsview").mkdir()
+    (tmp_path / "obsview" / "agent.toml").write_text('service = "from-default"\n')
+    assert load_config(None).service == "from-default"
+
+
+def test_unknown_key_names_key_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, 'service = "x"\n\nlisten_on = "0.0.0.0:1"\n')
+    with pytest.raises(ConfigError, match=rf"{path} line 3: listen_on: unknown key"):
+        load_config(path)
+
+
+def test_wrong_type_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="line 2: store_capacity: expected an integer"):
+        load_config(write(tmp_path, 'service = "x"\nstore_capacity = "lots"\n'))
+
+
+def test_bad_probe_error_comes_from_the_probe_parser_with_the_line(tmp_path: Path) -> None:
+    text = '[[probes]]\nname = "db"\nkind = "tcp"\nhost = "x"\nport = 99999\n'
+    with pytest.raises(ConfigError, match=r"line 1: probes: probe 'db': port"):
+        load_config(write(tmp_path, text))
+
+
+def test_bad_listen_port_is_clear(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="port '70000' must be a number from 0 to 65535"):
+        load_config(write(tmp_path, 'listen = "127.0.0.1:70000"\n'))
+
+
+def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "listen = \n"))
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("127.0.0.1:8765", ("127.0.0.1", 8765)), ("[::1]:0", ("::1", 0)), ("localhost:80", ("localhost", 80))],
+)
+def test_host_port(text: str, expected: tuple[str, int]) -> None:
+    assert parse_host_port(text) == expected
+
+
+@pytest.mark.parametrize("text", ["8765", "::1:8765", "host:", "host:http", "[::1]", "h:-1"])
+def test_bad_host_port(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_host_port(text)
+
+
+def test_alert_rules_in_both_toml_spellings(tmp_path: Path) -> None:
+    inline = '[alerts]\nrules = [{ name = "busy", metric = "request_rate", op = ">", threshold = 100 }]\n'
+    tables = '[[alerts.rules]]\nname = "busy"\nmetric = "request_rate"\nthreshold = 100\nfor = "30s"\n'
+    assert [r.name for r in load_config(write(tmp_path, inline)).rules] == ["busy"]
+    assert load_config(write(tmp_path, tables)).rules[0].for_s == 30.0
+
+
+def test_bad_rule_names_the_rule_and_the_line(tmp_path: Path) -> None:
+    text = 'service = "x"\n[[alerts.rules]]\nname = "busy"\nmetric = "nope"\nthreshold = 1\n'
+    with pytest.raises(ConfigError, match=r"line 2: alerts.rules: rule 'busy': metric: unknown metric"):
+        load_config(write(tmp_path, text))
