@@ -1,0 +1,413 @@
+"""Alert rules over metrics and health, with acknowledgement and silences.
+
+Lifecycle of one alert (one per fingerprint = rule name + labels): the condition holds →
+``pending``; it held for the rule's ``for`` duration → ``firing``; it stopped holding for
+``keep_firing_for`` → ``resolved`` (a pending alert whose condition stops just disappears).
+Resolved alerts stay visible for a while, then drop. An **ack** (who, when, note) marks a
+firing alert as handled: it stays visible, is no longer re-notified, and is cleared when the
+alert resolves, so the next occurrence alerts again. A **silence** (label matchers, expiry,
+reason) mutes notifications for matching alerts until it expires.
+
+Metrics a rule may use (:data:`METRICS`): fractions are 0..1 (0.05 is 5 %), percentages 0..100.
+- ``error_rate``, ``request_rate`` (per second): over ``window`` 1m, 5m or 15m;
+- ``p50_ms``, ``p95_ms``, ``p99_ms``, ``latency_avg_ms``: last minute, absent without traffic;
+- ``cache_hit_rate``: last 5 minutes, absent without cache traffic;
+- ``memory_percent``, ``disk_percent``, ``cpu_percent``, ``load_1m``: host gauges;
+- ``probe_unhealthy``: 1 for an unhealthy probe, else 0 — one alert per probe (label ``probe``).
+An absent value never satisfies a condition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import operator
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from obsview.backend.alert_state import load_state, save_state
+from obsview.backend.durations import parse_duration
+from obsview.backend.errors import ConfigError, ObsviewError
+from obsview.backend.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
+
+log = logging.getLogger(__name__)
+
+COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
+    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+}
+WINDOWS: Final = ("1m", "5m", "15m")
+_WINDOWED: Final = frozenset({"error_rate", "request_rate"})
+_FRACTIONS: Final = frozenset({"error_rate", "cache_hit_rate"})
+METRICS: Final = frozenset({
+    "error_rate", "request_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms", "cache_hit_rate",
+    "memory_percent", "disk_percent", "cpu_percent", "load_1m", "probe_unhealthy",
+})
+_RULE_KEYS: Final = frozenset({
+    "name", "metric", "op", "threshold", "window", "for", "severity", "labels", "keep_firing_for", "summary",
+})
+RESOLVED_RETENTION_S: Final = 300.0
+MAX_RESOLVED: Final = 100
+
+
+class AlertCommandError(ObsviewError):
+    """An ack, unack or silence that cannot be applied; the message goes to that console only."""
+
+
+class UnknownAlert(AlertCommandError):
+    """No alert (or silence) with that id."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRule:
+    name: str
+    metric: str
+    op: str
+    threshold: float
+    window: str = "1m"
+    for_s: float = 0.0
+    severity: str = "warning"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    keep_firing_for_s: float = 0.0
+    summary: str = ""
+    """``str.format`` template: ``{value}``, ``{threshold}`` and the labels (``{probe}``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """One alert changed state. ``previous`` is ``"inactive"`` for a new alert; ``current``
+    is ``"inactive"`` when a pending alert's condition went away before it fired."""
+
+    alert: AlertInfo
+    previous: str
+    current: str
+    at: float
+
+
+DEFAULT_RULES: Final = (
+    AlertRule("high_error_rate", "error_rate", ">", 0.05, "1m", 60.0, "critical",
+              keep_firing_for_s=60.0, summary="Error rate {value} is above {threshold}"),
+    AlertRule("slow_responses", "p95_ms", ">", 1000.0, "1m", 120.0, "warning",
+              keep_firing_for_s=60.0, summary="p95 response time {value} is above {threshold}"),
+    AlertRule("high_memory", "memory_percent", ">", 80.0, "1m", 300.0, "warning",
+              summary="Memory use {value} is above {threshold}"),
+    AlertRule("high_disk", "disk_percent", ">", 90.0, "1m", 300.0, "critical",
+              summary="Disk use {value} is above {threshold}"),
+    AlertRule("low_cache_hit_rate", "cache_hit_rate", "<", 0.7, "1m", 300.0, "info",
+              summary="Cache hit rate {value} is below {threshold}"),
+    AlertRule("probe_unhealthy", "probe_unhealthy", ">=", 1.0, "1m", 0.0, "critical",
+              summary="Probe {probe} is unhealthy"),
+)
+"""The seed's thresholds: error rate > 5 %, p95 > 1000 ms, memory > 80 %, disk > 90 %,
+cache hit rate < 70 % (only with cache traffic), and any probe unhealthy."""
+
+
+# --------------------------------------------------------------------------- config
+
+
+def parse_rules(raw: Sequence[Mapping[str, Any]]) -> list[AlertRule]:
+    """``[[alerts.rules]]`` tables → rules. Raises ConfigError naming the rule and key."""
+    rules = [_parse_rule(index, table) for index, table in enumerate(raw)]
+    names = [rule.name for rule in rules]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"rule {name!r}: name: two rules have this name")
+    return rules
+
+
+def _parse_rule(index: int, table: Mapping[str, Any]) -> AlertRule:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"alerts.rules[{index}]: expected a table")
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"alerts.rules[{index}]: name: required, a non-empty string")
+    where = f"rule {name!r}"
+    unknown = set(table) - _RULE_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: {sorted(unknown)[0]}: unknown key (expected {', '.join(sorted(_RULE_KEYS))})")
+    metric = table.get("metric")
+    if metric not in METRICS:
+        raise ConfigError(f"{where}: metric: unknown metric {metric!r} (known: {', '.join(sorted(METRICS))})")
+    op = table.get("op", ">")
+    if op not in COMPARISONS:
+        raise ConfigError(f"{where}: op: expected one of > >= < <=, got {op!r}")
+    threshold = table.get("threshold")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
+        raise ConfigError(f"{where}: threshold: required, a number")
+    window = table.get("window", "1m")
+    if window not in WINDOWS:
+        raise ConfigError(f"{where}: window: expected one of {', '.join(WINDOWS)}, got {window!r}")
+    if "window" in table and metric not in _WINDOWED and window != "1m":
+        raise ConfigError(f"{where}: window: only {' and '.join(sorted(_WINDOWED))} take a window")
+    severity = table.get("severity", "warning")
+    if severity not in SEVERITIES:
+        raise ConfigError(f"{where}: severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+    labels = table.get("labels", {})
+    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+        raise ConfigError(f"{where}: labels: expected a table of strings")
+    if {"alertname", "severity", "probe"} & set(labels):
+        raise ConfigError(f"{where}: labels: alertname, severity and probe are set by obsview")
+    summary = table.get("summary", "")
+    if not isinstance(summary, str):
+        raise ConfigError(f"{where}: summary: expected a string")
+    rule = AlertRule(
+        name=name, metric=metric, op=op, threshold=float(threshold), window=window,
+        for_s=parse_duration(table.get("for", 0), f"{where}: for"),
+        severity=severity, labels=dict(labels),
+        keep_firing_for_s=parse_duration(table.get("keep_firing_for", 0), f"{where}: keep_firing_for"),
+        summary=summary,
+    )
+    try:
+        _summary(rule, 1.0, {"probe": "x", **rule.labels})
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"{where}: summary: bad placeholder {exc}") from None
+    return rule
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _format(metric: str, value: float) -> str:
+    if metric in _FRACTIONS:
+        return f"{value * 100:.1f}%"
+    if metric.endswith("_ms"):
+        return f"{value:.0f} ms"
+    if metric.endswith("_percent"):
+        return f"{value:.1f}%"
+    return f"{value:g}"
+
+
+def _summary(rule: AlertRule, value: float | None, labels: Mapping[str, str]) -> str:
+    shown = "n/a" if value is None else _format(rule.metric, value)
+    template = rule.summary or "{metric} {op} {threshold}: {value}"
+    return template.format(**{**labels, "metric": rule.metric, "op": rule.op,
+                              "value": shown, "threshold": _format(rule.metric, rule.threshold)})
+
+
+def _instances(rule: AlertRule, snapshot: MetricsSnapshot, health: HealthReport | None
+               ) -> Iterator[tuple[dict[str, str], float | None]]:
+    """(extra labels, current value) for each thing the rule watches."""
+    metric = rule.metric
+    if metric == "probe_unhealthy":
+        for probe in health.probes if health is not None else ():
+            yield {"probe": probe.name}, 1.0 if probe.status == "unhealthy" else 0.0
+    elif metric in _WINDOWED:
+        yield {}, getattr(snapshot, f"{'rate' if metric == 'request_rate' else 'error_rate'}_{rule.window}")
+    else:
+        yield {}, getattr(snapshot, metric)
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    digest = hashlib.sha256("\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items())).encode())
+    return digest.hexdigest()[:16]
+
+
+def _matches(silence: SilenceInfo, labels: Mapping[str, str]) -> bool:
+    return all(labels.get(name) == value for name, value in silence.matchers.items())
+
+
+@dataclass(slots=True)
+class _Alert:
+    fingerprint: str
+    rule: AlertRule
+    labels: dict[str, str]
+    state: str
+    value: float | None
+    started_at: float
+    last_true_at: float
+    fired_at: float | None = None
+    resolved_at: float | None = None
+    ack: AckInfo | None = None
+
+
+class AlertEngine:
+    def __init__(
+        self,
+        rules: Sequence[AlertRule],
+        *,
+        clock: Callable[[], float] = time.time,
+        state_path: Path | None = None,
+        resolved_retention_s: float = RESOLVED_RETENTION_S,
+        max_resolved: int = MAX_RESOLVED,
+    ) -> None:
+        self._rules = {rule.name: rule for rule in rules}
+        self._clock = clock
+        self._state_path = state_path
+        self._retention = resolved_retention_s
+        self._active: dict[str, _Alert] = {}
+        self._resolved: deque[_Alert] = deque(maxlen=max_resolved)
+        self._silences: dict[str, SilenceInfo] = {}
+        self.version = 0
+        """Bumps on every change a console would see: state, ack, silence."""
+        self._load()
+
+    # ------------------------------------------------------------------ reading
+
+    def alerts(self) -> tuple[AlertInfo, ...]:
+        now = self._clock()
+        order = {"firing": 0, "pending": 1, "resolved": 2}
+        rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+        every = [*self._active.values(), *reversed(self._resolved)]
+        every.sort(key=lambda a: (order[a.state], rank[a.rule.severity], -a.started_at))
+        return tuple(self._info(alert, now) for alert in every)
+
+    def silences(self) -> tuple[SilenceInfo, ...]:
+        now = self._clock()
+        return tuple(s for s in self._silences.values() if s.ends_at > now)
+
+    def api_json(self) -> dict[str, Any]:
+        """``GET /api/alerts``: every visible alert and active silence, times in Unix seconds."""
+        alerts = self.alerts()
+        counts = {state: sum(a.state == state for a in alerts) for state in ("firing", "pending", "resolved")}
+        return {
+            "version": self.version,
+            "counts": counts,
+            "alerts": [asdict(alert) for alert in alerts],
+            "silences": [asdict(silence) for silence in self.silences()],
+        }
+
+    def _info(self, alert: _Alert, now: float) -> AlertInfo:
+        rule = alert.rule
+        silence = next((s.id for s in self._silences.values() if s.ends_at > now and _matches(s, alert.labels)), "")
+        return AlertInfo(
+            fingerprint=alert.fingerprint, rule=rule.name, severity=rule.severity, state=alert.state,
+            metric=rule.metric, comparison=rule.op, threshold=rule.threshold, value=alert.value,
+            summary=_summary(rule, alert.value, alert.labels), labels=dict(alert.labels),
+            started_at=alert.started_at, fired_at=alert.fired_at, resolved_at=alert.resolved_at,
+            ack=alert.ack, silenced_by=silence,
+        )
+
+    # ------------------------------------------------------------------ evaluation
+
+    def evaluate(self, snapshot: MetricsSnapshot, health: HealthReport | None) -> list[Transition]:
+        now = self._clock()
+        transitions: list[Transition] = []
+        changed = self._expire(now)
+        seen: set[str] = set()
+        for rule in self._rules.values():
+            compare = COMPARISONS[rule.op]
+            for extra, value in _instances(rule, snapshot, health):
+                labels = {"alertname": rule.name, "severity": rule.severity, **rule.labels, **extra}
+                key = fingerprint(labels)
+                seen.add(key)
+                alert = self._active.get(key)
+                if value is not None and compare(value, rule.threshold):
+                    if alert is None:
+                        alert = self._open(key, rule, labels, value, now, transitions)
+                    alert.last_true_at = now
+                    if alert.state == "pending" and now - alert.started_at >= rule.for_s:
+                        alert.state, alert.fired_at, alert.value = "firing", now, value
+                        transitions.append(Transition(self._info(alert, now), "pending", "firing", now))
+                elif alert is not None:
+                    self._condition_gone(alert, now, transitions)
+        for key in [key for key in self._active if key not in seen]:  # e.g. a probe removed
+            self._condition_gone(self._active[key], now, transitions)
+        if transitions or changed:
+            self._changed()
+        return transitions
+
+    def _open(self, key: str, rule: AlertRule, labels: dict[str, str], value: float, now: float,
+              transitions: list[Transition]) -> _Alert:
+        # One alert per fingerprint: a new occurrence replaces the resolved one still shown.
+        for old in [a for a in self._resolved if a.fingerprint == key]:
+            self._resolved.remove(old)
+        alert = _Alert(key, rule, labels, "pending", value, now, now)
+        self._active[key] = alert
+        transitions.append(Transition(self._info(alert, now), "inactive", "pending", now))
+        return alert
+
+    def _condition_gone(self, alert: _Alert, now: float, transitions: list[Transition]) -> None:
+        if alert.state == "pending":
+            del self._active[alert.fingerprint]
+            transitions.append(Transition(self._info(alert, now), "pending", "inactive", now))
+        elif now - alert.last_true_at >= alert.rule.keep_firing_for_s:
+            del self._active[alert.fingerprint]
+            alert.state, alert.resolved_at, alert.ack = "resolved", now, None
+            self._resolved.append(alert)
+            transitions.append(Transition(self._info(alert, now), "firing", "resolved", now))
+
+    def _expire(self, now: float) -> bool:
+        expired = [s.id for s in self._silences.values() if s.ends_at <= now]
+        for silence_id in expired:
+            del self._silences[silence_id]
+        dropped = 0
+        while self._resolved and now - (self._resolved[0].resolved_at or now) >= self._retention:
+            self._resolved.popleft()
+            dropped += 1
+        return bool(expired or dropped)
+
+    # ------------------------------------------------------------------ commands
+
+    def ack(self, fingerprint: str, by: str, note: str = "") -> AlertInfo:
+        alert = self._find(fingerprint)
+        alert.ack = AckInfo(by=by, at=self._clock(), note=note)
+        self._changed()
+        return self._info(alert, self._clock())
+
+    def unack(self, fingerprint: str, by: str) -> AlertInfo:
+        alert = self._find(fingerprint)
+        if alert.ack is not None:
+            log.info("alert %s unacknowledged by %s", fingerprint, by)
+            alert.ack = None
+            self._changed()
+        return self._info(alert, self._clock())
+
+    def silence(self, matchers: Mapping[str, str], duration_s: float, by: str, reason: str = "") -> SilenceInfo:
+        if not matchers or not all(isinstance(k, str) and isinstance(v, str) for k, v in matchers.items()):
+            raise AlertCommandError("a silence needs at least one label matcher (name = exact value)")
+        if not duration_s > 0:
+            raise AlertCommandError(f"a silence needs a positive duration, got {duration_s!r}")
+        now = self._clock()
+        silence = SilenceInfo(id=uuid.uuid4().hex[:12], matchers=dict(matchers), starts_at=now,
+                              ends_at=now + duration_s, by=by, reason=reason)
+        self._silences[silence.id] = silence
+        self._changed()
+        return silence
+
+    def expire_silence(self, silence_id: str, by: str) -> None:
+        if self._silences.pop(silence_id, None) is None:
+            raise UnknownAlert(f"no active silence with id {silence_id!r}")
+        log.info("silence %s expired by %s", silence_id, by)
+        self._changed()
+
+    def _find(self, fingerprint: str) -> _Alert:
+        alert = self._active.get(fingerprint)
+        if alert is None:
+            resolved = any(a.fingerprint == fingerprint for a in self._resolved)
+            raise UnknownAlert(f"alert {fingerprint!r} is {'already resolved' if resolved else 'unknown'}")
+        return alert
+
+    # ------------------------------------------------------------------ persistence
+
+    def _changed(self) -> None:
+        self.version += 1
+        self.save()
+
+    def save(self) -> None:
+        """Write acks, silences and active alerts to the state file (never raises)."""
+        if self._state_path is None:
+            return
+        now = self._clock()
+        try:
+            save_state(self._state_path, [self._info(a, now) for a in self._active.values()], self.silences())
+        except OSError as exc:
+            log.warning("cannot save alert state to %s: %s", self._state_path, exc)
+
+    def _load(self) -> None:
+        if self._state_path is None:
+            return
+        alerts, silences = load_state(self._state_path)
+        now = self._clock()
+        self._silences = {s.id: s for s in silences if s.ends_at > now}
+        for info in alerts:
+            rule = self._rules.get(info.rule)
+            if rule is None or info.state not in ("pending", "firing"):
+                continue  # the rule was removed from the config: its alerts go with it
+            self._active[info.fingerprint] = _Alert(
+                info.fingerprint, rule, dict(info.labels), info.state, info.value, info.started_at,
+                now, info.fired_at, None, info.ack,
+            )
