@@ -1,0 +1,184 @@
+"""Each dashboard widget on its own: what it shows for real data and for hostile text."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from app_test_support import screen_text
+from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
+from textual.app import App, ComposeResult
+from textual.widget import Widget
+
+from obsview.backend.protocol import (
+    Health,
+    AckInfo,
+    AlertInfo,
+    HealthReport,
+    Hello,
+    LogEvent,
+    ProbeStatus,
+)
+from obsview.tui.screenshots import SAMPLE_NOW, sample_messages
+from obsview.tui.widgets.alert_feed import AlertFeed, format_metric_value
+from obsview.tui.widgets.event_detail import EventDetail
+from obsview.tui.widgets.health_table import HealthTable
+from obsview.tui.widgets.latency import LatencyPanel
+from obsview.tui.widgets.rate_chart import RateChart
+from obsview.tui.widgets.status_bar import StatusBar
+
+# The corpus entries that must appear on screen in some visible form.
+HOSTILE = [text for _name, text in INJECTION_CORPUS]
+# Newlines/tabs are allowed inside multi-line widgets; everything else never.
+FORBIDDEN_ON_SCREEN = FORBIDDEN_CHARS - {"\n"}
+
+
+class Harness(App[None]):
+    def __init__(self, widget: Widget) -> None:
+        super().__init__()
+        self.widget = widget
+
+    def compose(self) -> ComposeResult:
+        yield self.widget
+
+
+def assert_clean(app: App[object]) -> str:
+    text = screen_text(app)
+    leaked = {c for c in text if c in FORBIDDEN_ON_SCREEN}
+    assert not leaked, f"control characters reached the screen: {leaked!r}"
+    return text
+
+
+def sample(kind: type) -> object:
+    return next(m for m in sample_messages() if isinstance(m, kind))
+
+
+async def test_rate_and_latency_show_figures_with_units() -> None:
+    from obsview.backend.protocol import Metrics
+
+    metrics = sample(Metrics)
+    assert isinstance(metrics, Metrics)
+    for widget in (RateChart(), LatencyPanel()):
+        app = Harness(widget)
+        async with app.run_test(size=(80, 6)) as pilot:
+            widget.show(metrics.snapshot, metrics.history)  # type: ignore[attr-defined]
+            await pilot.pause()
+            text = assert_clean(app)
+            if isinstance(widget, RateChart):
+                assert "44.6/s req" in text and "7.1 % err" in text
+                assert widget.query_one("#errors-now").has_class("-bad")
+            else:
+                assert "p99   1.24 s" in text and "p50    41 ms" in text
+                assert widget.query_one("#latency-p99").has_class("-bad")
+                assert widget.query_one("#latency-p95").has_class("-warn")
+                assert widget.query_one("#latency-p50").has_class("-ok")
+
+
+def test_metric_values_are_shown_in_their_unit() -> None:
+    assert format_metric_value("error_rate_1m", 0.071) == "7.1 %"
+    assert format_metric_value("p95_ms", 1240.0) == "1.24 s"
+    assert format_metric_value("memory_percent", 61.0) == "61 %"
+    assert format_metric_value("anything", None) == "—"
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[name for name, _ in INJECTION_CORPUS])
+async def test_health_table_shows_hostile_probe_text_literally(hostile: str) -> None:
+    table = HealthTable()
+    app = Harness(table)
+    report = HealthReport(
+        status="unhealthy", ts=SAMPLE_NOW, uptime_s=1, version=hostile,
+        probes=(ProbeStatus(hostile, "tcp", hostile, "unhealthy", None, hostile,
+                            SAMPLE_NOW, SAMPLE_NOW - 60),
+                ProbeStatus("db", "tcp", "x", hostile, 3.0, "", SAMPLE_NOW, SAMPLE_NOW)),
+    )
+    async with app.run_test(size=(100, 8)) as pilot:
+        table.show(report, SAMPLE_NOW)
+        await pilot.pause()
+        assert_clean(app)
+        assert app.is_running
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[name for name, _ in INJECTION_CORPUS])
+async def test_alert_feed_shows_hostile_alert_text_literally(hostile: str) -> None:
+    feed = AlertFeed()
+    app = Harness(feed)
+    alert = AlertInfo(hostile, hostile, hostile, hostile, hostile, hostile, 1.0, 2.0, hostile,
+                      labels={hostile: hostile}, started_at=SAMPLE_NOW - 10,
+                      ack=AckInfo(hostile, SAMPLE_NOW, hostile))
+    async with app.run_test(size=(100, 8)) as pilot:
+        feed.show([alert], SAMPLE_NOW)
+        await pilot.pause()
+        assert_clean(app)
+        assert feed.selected_alert == alert
+        assert app.is_running
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[name for name, _ in INJECTION_CORPUS])
+async def test_status_bar_shows_hostile_agent_names_and_urls_literally(hostile: str) -> None:
+    bar = StatusBar()
+    app = Harness(bar)
+    async with app.run_test(size=(120, 4)) as pilot:
+        bar.show_agent(Hello(agent_version=hostile, host=hostile, service=hostile, seq=0,
+                             started_at=0.0))
+        bar.show_connection("unreachable", f"cannot reach agent at {hostile}")
+        bar.show_count(1, 2, hostile)
+        await pilot.pause()
+        assert_clean(app)
+        assert app.is_running
+
+
+@pytest.mark.parametrize("hostile", HOSTILE, ids=[name for name, _ in INJECTION_CORPUS])
+async def test_event_detail_shows_every_hostile_field_literally(hostile: str) -> None:
+    fields = {f.name: hostile for f in dataclasses.fields(LogEvent) if f.type in ("str",)}
+    event = LogEvent(ts=SAMPLE_NOW, level="ERROR", **{k: v for k, v in fields.items()
+                                                       if k != "level"},
+                     extra={hostile: hostile, "nested": [hostile]})
+    detail = EventDetail(event)
+    app = Harness(detail)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert_clean(app)
+        assert app.is_running
+
+
+async def test_event_detail_shows_markup_as_typed() -> None:
+    event = LogEvent(ts=SAMPLE_NOW, level="INFO", message="[bold]x[/bold] [@click=app.quit]",
+                     raw='{"msg": "[bold]x[/bold]"}')
+    app = Harness(EventDetail(event))
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        text = assert_clean(app)
+        assert '"message": "[bold]x[/bold] [@click=app.quit]"' in text
+        assert '{"msg": "[bold]x[/bold]"}' in text
+
+
+async def test_status_bar_shows_levels_counts_losses_and_follow_state() -> None:
+    bar = StatusBar()
+    app = Harness(bar)
+    async with app.run_test(size=(140, 4)) as pilot:
+        bar.show_levels(frozenset({"ERROR", "WARN"}))
+        bar.show_count(12, 3400, "level:warn+")
+        bar.show_stream(gap=5, dropped=7, evicted=0)
+        bar.show_follow(following=False, new=42)
+        bar.show_connection("reconnecting", "reconnecting to ws://127.0.0.1:1 in 2s")
+        await pilot.pause()
+        text = assert_clean(app)
+        assert "12 of 3,400 events · filter level:warn+" in text
+        assert "gap of 5 events · 7 dropped by a slow link" in text
+        assert "paused · 42 new" in text
+        assert "◌ reconnecting to ws://127.0.0.1:1 in 2s" in text
+        assert "levels 1ERR 2WRN 3INF 4DBG 5TRC" in text
+
+
+async def test_health_table_shows_one_row_per_probe_and_the_overall_status() -> None:
+    report = sample(Health).report  # type: ignore[attr-defined]
+    table = HealthTable()
+    app = Harness(table)
+    async with app.run_test(size=(110, 8)) as pilot:
+        table.show(report, SAMPLE_NOW)
+        await pilot.pause()
+        text = assert_clean(app)
+        assert table.row_count == 4
+        assert table.border_title == "Health · ✖ unhealthy"
+        assert "✖ unhealthy" in text and "connect: connection refused" in text
+        assert "42s ago" in text and "812 ms" in text

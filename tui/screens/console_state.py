@@ -1,0 +1,128 @@
+"""What the console knows besides the log events: plain Python, applied from wire messages.
+
+The dashboard collects messages between two flushes and applies them here in one go; the
+returned :class:`Changes` says which panels need redrawing, so a burst of messages costs one
+redraw per panel, not one per message.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from obsview.backend.protocol import (
+    AlertInfo,
+    Alerts,
+    Dropped,
+    Error,
+    Events,
+    Gap,
+    Health,
+    HealthReport,
+    Hello,
+    LogEvent,
+    Metrics,
+    MetricsPoint,
+    MetricsSnapshot,
+    SilenceInfo,
+)
+
+#: The agent keeps 900 one-second points (15 minutes); so does the console.
+HISTORY_LIMIT = 900
+
+
+@dataclass(slots=True)
+class Changes:
+    """The result of applying one batch of messages."""
+
+    events: list[LogEvent] = field(default_factory=list)
+    metrics: bool = False
+    health: bool = False
+    alerts: bool = False
+    agent: bool = False
+    stream: bool = False
+    newly_firing: list[AlertInfo] = field(default_factory=list)
+    errors: list[Error] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ConsoleState:
+    hello: Hello | None = None
+    metrics: MetricsSnapshot | None = None
+    history: deque[MetricsPoint] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    health: HealthReport | None = None
+    alerts: tuple[AlertInfo, ...] = ()
+    silences: tuple[SilenceInfo, ...] = ()
+    gap_events: int = 0
+    """Events lost because the agent had already evicted them when the console resumed."""
+    dropped_events: int = 0
+    """Events the agent dropped because this console read too slowly."""
+    _firing: set[str] = field(default_factory=set)
+
+    def apply(self, messages: Iterable[object]) -> Changes:
+        changes = Changes()
+        for message in messages:
+            self._apply_one(message, changes)
+        return changes
+
+    def _apply_one(self, message: object, changes: Changes) -> None:
+        if isinstance(message, Events):
+            changes.events.extend(message.events)
+        elif isinstance(message, Metrics):
+            self._apply_metrics(message)
+            changes.metrics = True
+        elif isinstance(message, Health):
+            self.health = message.report
+            changes.health = True
+        elif isinstance(message, Alerts):
+            changes.newly_firing.extend(self._apply_alerts(message))
+            changes.alerts = True
+        elif isinstance(message, Hello):
+            self.hello = message
+            changes.agent = True
+        elif isinstance(message, Gap):
+            self.gap_events += message.missed
+            changes.stream = True
+        elif isinstance(message, Dropped):
+            self.dropped_events += message.count
+            changes.stream = True
+        elif isinstance(message, Error):
+            changes.errors.append(message)
+        # Anything else (pong, unknown types from a newer agent) changes nothing on screen.
+
+    def _apply_metrics(self, message: Metrics) -> None:
+        snapshot = message.snapshot
+        if message.history:
+            # A full history comes right after (re)subscribing: it replaces what we had.
+            self.history.clear()
+            self.history.extend(message.history)
+        elif not self.history or snapshot.ts > self.history[-1].ts:
+            self.history.append(
+                MetricsPoint(
+                    ts=snapshot.ts,
+                    rate=snapshot.rate_1m,
+                    error_rate=snapshot.error_rate_1m,
+                    p50_ms=snapshot.p50_ms,
+                    p95_ms=snapshot.p95_ms,
+                    p99_ms=snapshot.p99_ms,
+                )
+            )
+        self.metrics = snapshot
+
+    def _apply_alerts(self, message: Alerts) -> list[AlertInfo]:
+        """Store the alert list; return alerts that started firing since the last list.
+
+        Silenced alerts are never announced. Alerts already firing in the very first list
+        are announced too: whoever opens the console wants to know.
+        """
+        self.alerts = message.alerts
+        self.silences = message.silences
+        now_firing = {a.fingerprint for a in message.alerts if a.state == "firing"}
+        fresh = [
+            alert
+            for alert in message.alerts
+            if alert.fingerprint in now_firing - self._firing and not alert.silenced_by
+        ]
+        self._firing = now_firing
+        return fresh

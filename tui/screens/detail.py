@@ -1,0 +1,46 @@
+"""The detail of one log event, over the dashboard: all fields as JSON and the raw line."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Footer, Static
+
+from obsview.backend.protocol import LogEvent
+from obsview.tui.render import safe_text
+from obsview.tui.widgets.event_detail import EventDetail, event_json
+
+
+class EventDetailScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape,q,enter", "dismiss", "Close", id="detail.close"),
+        Binding("c", "copy", "Copy JSON", id="detail.copy"),
+    ]
+
+    DEFAULT_CSS = """
+    EventDetailScreen { align: center middle; }
+    EventDetailScreen > Vertical {
+        width: 90%; height: 90%; border: round $accent; background: $surface; padding: 0 1;
+    }
+    EventDetailScreen #detail-title { color: $text-muted; height: 1; }
+    """
+
+    def __init__(self, event: LogEvent) -> None:
+        super().__init__()
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as frame:
+            frame.border_title = f"Event #{self.event.seq} · {self.event.level}"
+            yield Static(safe_text(self.event.message, max_len=200), id="detail-title")
+            yield EventDetail(self.event, id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(EventDetail).focus()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(event_json(self.event))
+        self.notify("Event JSON copied to the clipboard", markup=False)

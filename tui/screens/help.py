@@ -1,0 +1,69 @@
+"""Every key binding of the screen below, generated from its BINDINGS (never a written copy)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Static
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHelp:
+    key: str
+    description: str
+    binding_id: str
+
+
+def bindings_help(screen: Screen[object]) -> list[KeyHelp]:
+    """The bindings active on ``screen`` (its own, its focused widget's and the app's), one row
+    per action with every key that triggers it."""
+    keys: dict[tuple[str, str], list[str]] = {}
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        group = (binding.id or binding.action, binding.description or binding.action)
+        display = screen.app.get_key_display(binding)
+        shown = keys.setdefault(group, [])
+        if display not in shown:
+            shown.append(display)
+    return [
+        KeyHelp(" / ".join(displays), description, binding_id)
+        for (binding_id, description), displays in keys.items()
+    ]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close help", id="help.close")]
+
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical {
+        width: auto; max-width: 90%; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    HelpScreen DataTable { height: auto; max-height: 100%; }
+    HelpScreen .hint { color: $text-muted; }
+    """
+
+    def __init__(self, rows: list[KeyHelp]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as frame:
+            frame.border_title = "Keys"
+            table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=True)
+            table.add_column("Key", key="key")
+            table.add_column("Action", key="action")
+            for row in self.rows:
+                table.add_row(Text(row.key, style="bold"), Text(row.description))
+            yield table
+            yield Static(
+                "Every action is also in the command palette (ctrl+p). Esc closes.",
+                classes="hint",
+                markup=False,
+            )

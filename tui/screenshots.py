@@ -1,0 +1,240 @@
+"""Write SVG screenshots of the console to ``screenshots/`` from a fixed, recorded session.
+
+    uv run python -m obsview.tui.screenshots [--out DIR]
+
+The same session (:func:`sample_messages` at :data:`SAMPLE_NOW`) feeds the snapshot tests, so
+what the README shows is what the tests check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+from obsview.backend.protocol import (
+    AckInfo,
+    AlertInfo,
+    Alerts,
+    Events,
+    Health,
+    HealthReport,
+    Hello,
+    LogEvent,
+    Metrics,
+    MetricsPoint,
+    MetricsSnapshot,
+    ProbeStatus,
+    RouteStats,
+)
+
+#: 2026-11-25 15:00:00 UTC: the fixed "now" of the recorded session.
+SAMPLE_NOW: Final = 1_795_618_800.0
+SIZE: Final = (120, 40)
+TRACE_ID: Final = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+_ROUTES: Final = (
+    ("GET", "/api/posts", "/api/posts", 200),
+    ("GET", "/api/posts/:id", "/api/posts/42", 200),
+    ("POST", "/api/posts", "/api/posts", 201),
+    ("GET", "/api/users/:id", "/api/users/7", 200),
+    ("POST", "/api/auth/login", "/api/auth/login", 200),
+)
+
+
+def sample_clock() -> float:
+    return SAMPLE_NOW
+
+
+def _history() -> tuple[MetricsPoint, ...]:
+    points = []
+    for i in range(300):
+        ts = SAMPLE_NOW - 300 + i
+        wave = 1 + 0.35 * math.sin(i / 17)
+        burst = 0.18 if 230 <= i < 260 else 0.01
+        slow = 1300.0 if 240 <= i < 262 else 0.0
+        points.append(
+            MetricsPoint(ts=ts, rate=round(42 * wave, 2), error_rate=burst,
+                         p50_ms=38 + 6 * wave, p95_ms=210 * wave + slow, p99_ms=480 * wave + slow)
+        )
+    return tuple(points)
+
+
+def _snapshot() -> MetricsSnapshot:
+    return MetricsSnapshot(
+        ts=SAMPLE_NOW, uptime_s=5400.0, requests_total=183_442, errors_total=2_917,
+        rate_1m=44.6, rate_5m=41.2, rate_15m=39.8,
+        error_rate_1m=0.071, error_rate_5m=0.032, error_rate_15m=0.014,
+        latency_avg_ms=96.0, latency_min_ms=2.1, latency_max_ms=2_430.0,
+        p50_ms=41.0, p95_ms=720.0, p99_ms=1_240.0, cache_hit_rate=0.83,
+        cpu_percent=23.0, memory_percent=61.0, disk_percent=47.0, load_1m=0.8,
+        routes=(RouteStats("/api/posts/:id", "GET", 1600, 190, 26.7, 40.0, 900.0, 1500.0),),
+        status_counts={"2xx": 180_120, "4xx": 405, "5xx": 2_917},
+    )
+
+
+def _health() -> HealthReport:
+    def probe(name: str, kind: str, target: str, status: str, latency: float | None,
+              error: str, changed_ago: float) -> ProbeStatus:
+        return ProbeStatus(name, kind, target, status, latency, error,
+                           checked_at=SAMPLE_NOW - 2, changed_at=SAMPLE_NOW - changed_ago)
+
+    return HealthReport(
+        status="unhealthy", ts=SAMPLE_NOW, uptime_s=5400.0, version="1.4.2",
+        probes=(
+            probe("api", "http", "http://127.0.0.1:3000/api/health", "healthy", 4.2, "", 5400),
+            probe("postgres", "tcp", "127.0.0.1:5432", "degraded", 812.0, "slow connect", 95),
+            probe("redis", "tcp", "127.0.0.1:6379", "unhealthy", None,
+                  "connect: connection refused", 42),
+            probe("disk", "disk", "/", "healthy", None, "", 5400),
+        ),
+    )
+
+
+def _alerts() -> tuple[AlertInfo, ...]:
+    return (
+        AlertInfo("f1", "HighErrorRate", "critical", "firing", "error_rate_1m", ">", 0.05, 0.071,
+                  "Error rate 7.1 % on GET /api/posts/:id (threshold 5 %)",
+                  labels={"route": "/api/posts/:id"}, started_at=SAMPLE_NOW - 150,
+                  fired_at=SAMPLE_NOW - 90),
+        AlertInfo("f2", "SlowResponses", "warning", "pending", "p95_ms", ">", 1000.0, 720.0,
+                  "p95 latency above 1 s", started_at=SAMPLE_NOW - 20),
+        AlertInfo("f3", "DependencyDown", "critical", "firing", "health", "<", 1.0, 0.0,
+                  "redis is unhealthy", labels={"probe": "redis"},
+                  started_at=SAMPLE_NOW - 42, fired_at=SAMPLE_NOW - 40,
+                  ack=AckInfo("alice", SAMPLE_NOW - 30, "restarting redis")),
+        AlertInfo("f4", "HighMemory", "warning", "resolved", "memory_percent", ">", 90.0, 61.0,
+                  "memory back to normal", started_at=SAMPLE_NOW - 3600,
+                  fired_at=SAMPLE_NOW - 3500, resolved_at=SAMPLE_NOW - 1800),
+    )
+
+
+def _events() -> tuple[LogEvent, ...]:
+    rng = random.Random(42)
+    events = []
+    for seq in range(1, 181):
+        ts = SAMPLE_NOW - 180 + seq
+        method, route, path, status = rng.choice(_ROUTES)
+        duration = round(rng.lognormvariate(3.6, 0.6), 1)
+        level, message = "INFO", "request completed"
+        if seq % 23 == 0:
+            status, level, message = 500, "ERROR", "database query failed: timeout after 1000 ms"
+        elif seq % 17 == 0:
+            method, route, path, status = "POST", "/api/auth/login", "/api/auth/login", 401
+            level, message = "WARN", "failed login attempt"
+        elif seq % 11 == 0:
+            level, message, status = "DEBUG", "cache miss for post list", None
+        trace = f"{rng.getrandbits(128):032x}"
+        events.append(
+            LogEvent(ts=ts, level=level, message=message, seq=seq, service="blog-api",
+                     host="web-1", trace_id=trace, method=method, route=route, path=path,
+                     status=status, duration_ms=duration if status else None,
+                     ip="203.0.113.7", user_agent="Mozilla/5.0", source="/var/log/blog/app.log",
+                     raw=f'{{"level":"{level.lower()}","message":"{message}","path":"{path}"}}')
+        )
+    steps = (
+        ("INFO", "request started", None, None),
+        ("DEBUG", "cache miss for post 42", None, None),
+        ("DEBUG", "SELECT * FROM posts WHERE id = $1", None, None),
+        ("WARN", "slow query: 1180 ms", None, None),
+        ("ERROR", "database query failed: timeout after 1000 ms", 500, 1212.5),
+    )
+    offsets = (0.0, 0.004, 0.006, 1.19, 1.2125)
+    for i, ((level, message, status, duration), offset) in enumerate(zip(steps, offsets)):
+        events.append(
+            LogEvent(ts=SAMPLE_NOW - 5 + offset, level=level, message=message, seq=181 + i,
+                     service="blog-api", host="web-1", trace_id=TRACE_ID, method="GET",
+                     route="/api/posts/:id", path="/api/posts/42", status=status,
+                     duration_ms=duration, source="/var/log/blog/app.log",
+                     raw=f'{{"level":"{level.lower()}","message":"{message}"}}')
+        )
+    return tuple(events)
+
+
+def sample_messages() -> list[object]:
+    """A recorded session: what an agent sends right after a console subscribes."""
+    return [
+        Hello(agent_version="0.1.0", host="web-1", service="blog-api", seq=185,
+              started_at=SAMPLE_NOW - 5400),
+        Metrics(_snapshot(), history=_history()),
+        Health(_health()),
+        Alerts(_alerts()),
+        Events(_events()),
+    ]
+
+
+# --------------------------------------------------------------------------- shots
+
+Shot = Callable[["object"], Awaitable[None]]
+
+
+async def _take(out: Path, name: str, theme: str | None, steps: Callable[..., Awaitable[None]]) -> Path:
+    from obsview.tui.app import ObsviewApp
+
+    app = ObsviewApp(messages=sample_messages(), clock=sample_clock, theme=theme)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await steps(pilot)
+        await pilot.pause()
+        path = out / f"{name}.svg"
+        app.save_screenshot(filename=path.name, path=str(out))
+    return path
+
+
+async def _nothing(pilot: object) -> None:
+    return None
+
+
+def shot_steps() -> dict[str, Callable[..., Awaitable[None]]]:
+    """How to reach each screen from a fresh console (shared with the snapshot tests)."""
+
+    async def filter_active(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("slash", *"level:warn+", "enter")
+
+    async def select_trace_event(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("end")
+
+    async def detail(pilot) -> None:  # type: ignore[no-untyped-def]
+        await select_trace_event(pilot)
+        await pilot.press("enter")
+
+    async def trace(pilot) -> None:  # type: ignore[no-untyped-def]
+        await select_trace_event(pilot)
+        await pilot.press("T")
+
+    async def help_screen(pilot) -> None:  # type: ignore[no-untyped-def]
+        await pilot.press("question_mark")
+
+    return {
+        "dashboard": _nothing,
+        "filter": filter_active,
+        "detail": detail,
+        "trace": trace,
+        "help": help_screen,
+    }
+
+
+async def write_all(out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = [await _take(out, name, None, steps) for name, steps in shot_steps().items()]
+    from obsview.themes import load_themes
+
+    for theme in load_themes():
+        written.append(await _take(out, f"theme-{theme.name}", theme.name, _nothing))
+    return written
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Write SVG screenshots of the console.")
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    args = parser.parse_args()
+    for path in asyncio.run(write_all(args.out)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

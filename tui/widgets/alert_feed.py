@@ -1,0 +1,159 @@
+"""The alert feed: severity, name, value against threshold, since when, state and who acked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar, Final
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from obsview.backend.protocol import ALERT_STATES, SEVERITIES, AlertInfo
+from obsview.tui.render import safe_text
+from obsview.tui.widgets.units import format_age, format_ms, format_percent
+
+_STATE_ORDER: Final = {"firing": 0, "pending": 1, "resolved": 2}
+_SEVERITY_ORDER: Final = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+
+
+def format_metric_value(metric: str, value: float | None) -> str:
+    """A metric value in its unit, guessed from the metric's name."""
+    if value is None:
+        return "—"
+    if "error_rate" in metric:
+        return format_percent(value)
+    if metric.endswith("_ms") or "latency" in metric or "response_time" in metric:
+        return format_ms(value)
+    if metric.endswith("percent"):
+        return f"{value:.0f} %"
+    return f"{value:g}"
+
+
+def sort_alerts(alerts: Sequence[AlertInfo]) -> list[AlertInfo]:
+    """Firing first, then pending, then resolved; most severe first within each."""
+    return sorted(
+        alerts,
+        key=lambda a: (
+            _STATE_ORDER.get(a.state, 3),
+            _SEVERITY_ORDER.get(a.severity, 9),
+            -(a.fired_at or a.started_at),
+        ),
+    )
+
+
+class AlertFeed(DataTable[Text]):
+    """The agent's alerts, one row each; the cursor row is the alert keys act on."""
+
+    ALLOW_MAXIMIZE = True
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
+        *(f"alert-feed--{severity}" for severity in SEVERITIES),
+        *(f"alert-feed--{state}" for state in ALERT_STATES),
+        "alert-feed--muted",
+    }
+
+    DEFAULT_CSS = """
+    AlertFeed > .alert-feed--critical { color: $error; text-style: bold; }
+    AlertFeed > .alert-feed--warning { color: $warning; }
+    AlertFeed > .alert-feed--info { color: $accent; }
+    AlertFeed > .alert-feed--firing { color: $error; text-style: bold; }
+    AlertFeed > .alert-feed--pending { color: $warning; }
+    AlertFeed > .alert-feed--resolved { color: $success; }
+    AlertFeed > .alert-feed--muted { color: $text-muted; }
+    """
+
+    class Selected(Message):
+        """The cursor moved onto an alert."""
+
+        def __init__(self, alert: AlertInfo) -> None:
+            super().__init__()
+            self.alert = alert
+
+    class LogsRequested(Message):
+        """Enter on an alert: show the logs around it."""
+
+        def __init__(self, alert: AlertInfo) -> None:
+            super().__init__()
+            self.alert = alert
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        self.alerts: list[AlertInfo] = []
+
+    def on_mount(self) -> None:
+        self.border_title = "Alerts"
+        self.add_column("Sev", key="severity")
+        self.add_column("Alert", key="rule")
+        self.add_column(Text("Value / threshold", justify="right"), key="value")
+        self.add_column("Since", key="since")
+        self.add_column("State", key="state")
+        self.add_column("Ack", key="ack")
+
+    @property
+    def selected_alert(self) -> AlertInfo | None:
+        if not self.alerts or not 0 <= self.cursor_row < len(self.alerts):
+            return None
+        return self.alerts[self.cursor_row]
+
+    def show(self, alerts: Sequence[AlertInfo], now: float) -> None:
+        """Replace the rows; the cursor stays on the same alert when it is still listed."""
+        previous = self.selected_alert
+        self.alerts = sort_alerts(alerts)
+        firing = sum(1 for alert in self.alerts if alert.state == "firing")
+        self.border_title = f"Alerts · {firing} firing" if firing else "Alerts"
+        self.set_class(firing > 0, "-firing")
+        self.clear()
+        for alert in self.alerts:
+            self.add_row(*self.cells(alert, now), key=alert.fingerprint)
+        if previous is not None:
+            keep = [i for i, alert in enumerate(self.alerts) if alert.fingerprint == previous.fingerprint]
+            if keep:
+                self.move_cursor(row=keep[0])
+
+    def cells(self, alert: AlertInfo, now: float) -> tuple[Text, ...]:
+        muted = self._style("muted")  # a Rich style string, e.g. "#8a94a0"
+        value = format_metric_value(alert.metric, alert.value)
+        threshold = format_metric_value(alert.metric, alert.threshold)
+        state = alert.state + (" (silenced)" if alert.silenced_by else "")
+        if alert.ack is not None:
+            ack = safe_text(alert.ack.by, max_len=24)
+            ack.append(f" {format_age(now - alert.ack.at)} ago", style=muted)
+        else:
+            ack = Text("—", style=muted)
+        since = alert.fired_at or alert.started_at
+        return (
+            safe_text(alert.severity, style=self._style(alert.severity), max_len=12),
+            safe_text(alert.rule, max_len=48),
+            Text(
+                f"{value} {clean_comparison(alert.comparison)} {threshold}",
+                justify="right",
+            ),
+            Text(format_age(now - since), style=muted),
+            safe_text(state, style=self._style(alert.state), max_len=24),
+            ack,
+        )
+
+    def _style(self, name: str) -> str:
+        """The theme's style for a severity or state; plain for values off the wire we do
+        not know."""
+        if f"alert-feed--{name}" not in self.COMPONENT_CLASSES:
+            return ""
+        return str(self.get_component_rich_style(f"alert-feed--{name}", partial=True))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        alert = self.selected_alert
+        if alert is not None:
+            self.post_message(self.Selected(alert))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        alert = self.selected_alert
+        if alert is not None:
+            self.post_message(self.LogsRequested(alert))
+
+
+def clean_comparison(comparison: str) -> str:
+    """The comparison operator, only if it is one the protocol allows (it comes off the wire)."""
+    return comparison if comparison in (">", ">=", "<", "<=") else "?"

@@ -1,0 +1,76 @@
+"""Latency percentiles now, and p95 over time, coloured against the seed's 1000 ms threshold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from obsview.backend.protocol import MetricsPoint, MetricsSnapshot
+from obsview.tui.widgets.units import (
+    LATENCY_THRESHOLD_MS,
+    SEVERITY_CLASSES,
+    format_ms,
+    latency_class,
+)
+
+_PERCENTILES = ("p50", "p95", "p99")
+
+
+class LatencyPanel(Vertical):
+    """p50/p95/p99 over the last minute, and a sparkline of p95 per second."""
+
+    ALLOW_MAXIMIZE = True
+    can_focus = True
+
+    DEFAULT_CSS = """
+    LatencyPanel { height: auto; }
+    LatencyPanel > Horizontal { height: 1; }
+    LatencyPanel .percentile { width: 1fr; }
+    LatencyPanel .-ok { color: $success; }
+    LatencyPanel .-warn { color: $warning; }
+    LatencyPanel .-bad { color: $error; text-style: bold; }
+    LatencyPanel .label { width: 16; text-align: right; padding-right: 1; color: $text-muted; }
+    LatencyPanel Sparkline { width: 1fr; }
+    LatencyPanel Sparkline.-ok > .sparkline--max-color { color: $success; }
+    LatencyPanel Sparkline.-warn > .sparkline--max-color { color: $warning; }
+    LatencyPanel Sparkline.-bad > .sparkline--max-color { color: $error; }
+    LatencyPanel Sparkline > .sparkline--min-color { color: $success 30%; }
+    LatencyPanel .totals { color: $text-muted; height: 1; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            for name in _PERCENTILES:
+                yield Static(f"{name} —", id=f"latency-{name}", classes="percentile", markup=False)
+        with Horizontal():
+            yield Static("p95 over time", classes="label", markup=False)
+            yield Sparkline([], id="latency-spark")
+        yield Static(
+            f"threshold {format_ms(LATENCY_THRESHOLD_MS)}",
+            id="latency-totals",
+            classes="totals",
+            markup=False,
+        )
+
+    def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint]) -> None:
+        """Display the latest percentiles and the p95 history (oldest first)."""
+        spark = self.query_one("#latency-spark", Sparkline)
+        spark.data = [point.p95_ms or 0.0 for point in history]
+        worst = max((point.p95_ms or 0.0 for point in history), default=None)
+        spark.remove_class(*SEVERITY_CLASSES)
+        spark.add_class(latency_class(worst))
+        if snapshot is None:
+            return
+        for name in _PERCENTILES:
+            value = getattr(snapshot, f"{name}_ms")
+            label = self.query_one(f"#latency-{name}", Static)
+            label.update(f"{name} {format_ms(value):>8}")
+            label.remove_class(*SEVERITY_CLASSES)
+            label.add_class(latency_class(value))
+        self.query_one("#latency-totals", Static).update(
+            f"avg {format_ms(snapshot.latency_avg_ms)} · max {format_ms(snapshot.latency_max_ms)}"
+            f" · threshold {format_ms(LATENCY_THRESHOLD_MS)}"
+        )

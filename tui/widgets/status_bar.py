@@ -1,0 +1,114 @@
+"""Always-visible state: the connection, the agent, stream losses, levels, filter counts, follow."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from obsview.backend.protocol import LEVELS, Hello
+from obsview.tui.render import safe_text
+from obsview.tui.widgets.units import format_count
+
+#: Connection kinds the dashboard reports, and the CSS class that colours each.
+CONNECTION_CLASSES: Final = {
+    "connected": "-ok",
+    "connecting": "-warn",
+    "reconnecting": "-warn",
+    "unreachable": "-bad",
+    "auth": "-bad",
+    "offline": "-muted",
+}
+_SYMBOLS: Final = {"-ok": "●", "-warn": "◌", "-bad": "✖", "-muted": "○"}
+_SHORT_LEVELS: Final = {"ERROR": "ERR", "WARN": "WRN", "INFO": "INF", "DEBUG": "DBG", "TRACE": "TRC"}
+
+
+class StatusBar(Vertical):
+    """Two lines docked at the bottom: the connection on top, the stream's state below."""
+
+    DEFAULT_CSS = """
+    StatusBar { dock: bottom; height: 2; background: $panel; }
+    StatusBar > Horizontal { height: 1; }
+    StatusBar Static { width: auto; padding: 0 1; }
+    StatusBar #sb-connection { width: 1fr; }
+    StatusBar .-ok { color: $success; }
+    StatusBar .-warn { color: $warning; }
+    StatusBar .-bad { color: $error; text-style: bold; }
+    StatusBar .-muted { color: $text-muted; }
+    StatusBar #sb-agent { color: $text-muted; }
+    StatusBar #sb-stream { color: $warning; }
+    StatusBar #sb-count { width: 1fr; }
+    StatusBar #sb-follow.-paused { color: $warning; text-style: bold; }
+    """
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static("○ not connected", id="sb-connection", classes="-muted")
+            yield Static("", id="sb-agent")
+        with Horizontal():
+            yield Static(self.levels_text(frozenset(LEVELS)), id="sb-levels")
+            yield Static("", id="sb-count")
+            yield Static("", id="sb-stream")
+            yield Static("following", id="sb-follow")
+
+    def show_connection(self, kind: str, message: str) -> None:
+        """``kind`` is a key of :data:`CONNECTION_CLASSES`; ``message`` may contain a URL."""
+        css = CONNECTION_CLASSES.get(kind, "-muted")
+        label = self.query_one("#sb-connection", Static)
+        label.update(Text(f"{_SYMBOLS[css]} ") + safe_text(message, max_len=300))
+        label.remove_class(*_SYMBOLS)
+        label.add_class(css)
+
+    def show_agent(self, hello: Hello | None) -> None:
+        label = self.query_one("#sb-agent", Static)
+        if hello is None:
+            label.update("")
+            return
+        text = Text("agent ")
+        text.append_text(safe_text(hello.agent_version, max_len=32))
+        text.append(" · ")
+        text.append_text(safe_text(hello.service or "service?", max_len=40))
+        text.append("@")
+        text.append_text(safe_text(hello.host or "host?", max_len=60))
+        label.update(text)
+
+    def show_stream(self, *, gap: int, dropped: int, evicted: int) -> None:
+        """Events lost on the way: resumed too late (gap), slow link (dropped), buffer full."""
+        parts = []
+        if gap:
+            parts.append(f"gap of {format_count(gap)} events")
+        if dropped:
+            parts.append(f"{format_count(dropped)} dropped by a slow link")
+        if evicted:
+            parts.append(f"{format_count(evicted)} oldest evicted")
+        label = self.query_one("#sb-stream", Static)
+        label.update(" · ".join(parts))
+        label.display = bool(parts)
+
+    def show_levels(self, levels: frozenset[str]) -> None:
+        self.query_one("#sb-levels", Static).update(self.levels_text(levels))
+
+    @staticmethod
+    def levels_text(levels: frozenset[str]) -> Text:
+        """``levels 1ERR 2WRN 3INF 4DBG 5TRC``: active ones bold, inactive ones struck through."""
+        text = Text("levels")
+        for number, level in enumerate(LEVELS, start=1):
+            text.append(" ")
+            active = level in levels
+            text.append(f"{number}{_SHORT_LEVELS[level]}", style="bold" if active else "dim strike")
+        return text
+
+    def show_count(self, matched: int, total: int, filter_text: str) -> None:
+        text = Text(f"{format_count(matched)} of {format_count(total)} events")
+        if filter_text:
+            text.append(" · filter ")
+            text.append_text(safe_text(filter_text, style="bold", max_len=120))
+        self.query_one("#sb-count", Static).update(text)
+
+    def show_follow(self, *, following: bool, new: int) -> None:
+        label = self.query_one("#sb-follow", Static)
+        label.update("following" if following else f"paused · {format_count(new)} new")
+        label.set_class(not following, "-paused")

@@ -1,0 +1,72 @@
+"""Numbers with their units, formatted the same way in every panel so columns line up."""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: The seed's latency threshold (alertConfig.thresholds.responseTime): above it is an error.
+LATENCY_THRESHOLD_MS: Final = 1000.0
+#: The seed's error-rate threshold (alertConfig.thresholds.errorRate).
+ERROR_RATE_THRESHOLD: Final = 0.05
+
+
+def format_ms(value: float | None) -> str:
+    """``"42 ms"``, ``"1.20 s"``; an em dash when there is no figure."""
+    if value is None:
+        return "—"
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    if value >= 10:
+        return f"{value:.0f} ms"
+    return f"{value:.1f} ms"
+
+
+def format_rate(value: float) -> str:
+    """Requests per second with a precision that suits the magnitude."""
+    if value >= 100:
+        return f"{value:,.0f}/s"
+    return f"{value:.1f}/s"
+
+
+def format_percent(fraction: float | None) -> str:
+    if fraction is None:
+        return "—"
+    return f"{fraction * 100:.1f} %"
+
+
+def format_count(value: int) -> str:
+    return f"{value:,}"
+
+
+def format_age(seconds: float) -> str:
+    """How long ago, compactly: ``"12s"``, ``"4m"``, ``"3h"``, ``"2d"``."""
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds // 60:.0f}m"
+    if seconds < 86400:
+        return f"{seconds // 3600:.0f}h"
+    return f"{seconds // 86400:.0f}d"
+
+
+def latency_class(value_ms: float | None) -> str:
+    """The CSS class that colours a latency against the threshold (``-ok``/``-warn``/``-bad``)."""
+    if value_ms is None:
+        return "-none"
+    if value_ms > LATENCY_THRESHOLD_MS:
+        return "-bad"
+    if value_ms > LATENCY_THRESHOLD_MS / 2:
+        return "-warn"
+    return "-ok"
+
+
+def error_rate_class(fraction: float) -> str:
+    if fraction > ERROR_RATE_THRESHOLD:
+        return "-bad"
+    if fraction > ERROR_RATE_THRESHOLD / 2:
+        return "-warn"
+    return "-ok"
+
+
+SEVERITY_CLASSES: Final = ("-ok", "-warn", "-bad", "-none")
