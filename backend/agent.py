@@ -14,6 +14,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
@@ -21,7 +22,7 @@ import orjson
 
 from obsview.backend import prometheus
 from obsview.backend.alerts import AlertCommandError, AlertEngine, UnknownAlert
-from obsview.backend.auth import token_for
+from obsview.backend.auth import default_token_path, token_for
 from obsview.backend.config import AgentConfig, format_host_port
 from obsview.backend.errors import StartupError
 from obsview.backend.health import HealthMonitor, health_json, http_status
@@ -85,6 +86,7 @@ class Agent:
         self._tasks: list[asyncio.Task[Any]] = []
         self._sources: list[Source] = []
         self._alerts_version = -1
+        self._token_path: Path | None = None
         self.events_ingested = 0
 
     # ------------------------------------------------------------------ read-only parts
@@ -129,6 +131,8 @@ class Agent:
         """Bind, start every source and background task; StartupError says what went wrong."""
         config = self.config
         token = token_for(config.listen, config.token_file)
+        if token is not None:
+            self._token_path = config.token_file or default_token_path()
         self._server = StreamServer(
             _AgentView(self),
             config.listen,
@@ -182,11 +186,10 @@ class Agent:
     def describe(self) -> str:
         """The one line the CLI prints on start."""
         names = ", ".join(source.name for source in self._sources) or "none (in-process only)"
-        token = self.config.token_file or ("default token file" if self.server.requires_token else "")
+        token = f"; token file: {self._token_path}" if self._token_path else ""
         return (
             f"obsview-agent {self.version} listening on {self.url}"
-            f" (HTTP /api/health /api/metrics /api/alerts /metrics); sources: {names}"
-            + (f"; token: {token}" if token else "")
+            f" (HTTP /api/health /api/metrics /api/alerts /metrics); sources: {names}{token}"
         )
 
     # ------------------------------------------------------------------ ingest
@@ -240,7 +243,10 @@ class Agent:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.metrics_interval_s)
-            self.tick()
+            try:
+                self.tick()
+            except Exception:  # one bad step must not stop metrics and alerts for good
+                log.exception("metrics/alerts step failed")
 
     def tick(self) -> None:
         """One metrics step: history point, alert evaluation, notifications, broadcasts."""

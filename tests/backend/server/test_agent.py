@@ -9,8 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from obsview.backend.agent import Agent
+from obsview.backend.auth import load_or_create_token
 from obsview.backend.config import AgentConfig
 from obsview.backend.errors import StartupError
 from obsview.backend.protocol import Ack, Error, Events, Metrics, Ping, Pong, Subscribe, encode
@@ -110,3 +112,23 @@ async def test_stop_cancels_and_awaits_everything(config: AgentConfig, tmp_path:
     async with connect(agent.url):
         await agent.stop()
     assert set(asyncio.all_tasks()) - before == set()
+
+
+async def test_configured_token_is_enforced_on_websocket_and_http(config: AgentConfig, tmp_path: Path) -> None:
+    config.token_file = tmp_path / "token"
+    async with Agent(config) as agent:
+        token = load_or_create_token(config.token_file)
+        base = agent.url.replace("ws://", "http://")
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            assert (await http.get("/metrics")).status_code == 401
+            ok = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200
+        with pytest.raises(InvalidStatus) as caught:
+            async with connect(agent.url):
+                pass
+        assert caught.value.response.status_code == 401
+        async with connect(agent.url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            await ws.send(encode(Ping(nonce=3)))
+            pong, _ = await recv_until(ws, Pong)
+    assert pong.nonce == 3
+    assert (config.token_file.stat().st_mode & 0o777) == 0o600
