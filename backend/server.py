@@ -155,7 +155,6 @@ class StreamServer:
         self._allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self._client_queue_events = client_queue_events
         self._clients: set[_Client] = set()
-        self._server: Server | None = None
         self.port = 0
         self.connections_total = 0
         self.dropped_total = 0
@@ -168,7 +167,7 @@ class StreamServer:
         ws_logger = logging.getLogger(f"{__name__}.websockets")
         ws_logger.setLevel(logging.WARNING)  # it would log every handshake at INFO
         host, port = self._listen
-        self._server = await serve(
+        server = await serve(
             self._handle,
             host,
             port,
@@ -178,16 +177,12 @@ class StreamServer:
             close_timeout=CLOSE_TIMEOUT_S,
             logger=ws_logger,
         )
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self._server
+        self.port = server.sockets[0].getsockname()[1]
+        return server
 
     @property
     def url(self) -> str:
         return f"ws://{format_host_port(self._listen[0], self.port)}"
-
-    @property
-    def requires_token(self) -> bool:
-        return self._token is not None
 
     @property
     def clients(self) -> int:
