@@ -1,0 +1,107 @@
+"""Secret redaction: credentials never reach the store, the console or a notification.
+
+Two levels of work, because the check runs on every ingested line:
+
+* :func:`might_hold_secret` is the cheap gate. The normalizer lower-cases a whole batch once
+  and tests a handful of substrings with ``in`` (a memchr-speed scan); a case-insensitive
+  regex over every line measured 20x slower than parsing the line itself.
+* Only the lines that hit get per-field work: :func:`redact_mapping` for structured records
+  and :func:`redact_text` for free text (messages, raw lines, URLs).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any, Final
+
+REDACTED: Final = "«redacted»"
+"""The one replacement for every secret value (never markup: the console renders it as text)."""
+
+SECRET_KEY_WORDS: Final = (
+    "authorization", "cookie", "password", "passwd", "secret", "token",
+    "api_key", "apikey", "session",
+)
+
+# Lower-case byte needles for the batch gate, as few as cover every rule: each `in` scan of
+# a 5000-line batch costs ~0.5-1 ms. "passw" covers password/passwd, "key" covers
+# api_key/api-key/apikey and `?key=`, "eyj" starts every JWT (base64 of '{"'), "authoriz"
+# covers "Authorization: Bearer/Basic". URL userinfo is checked only when "://" occurs.
+_NEEDLES: Final = (
+    b"passw", b"secret", b"token", b"cookie", b"session", b"authoriz", b"bearer", b"eyj",
+    b"key",
+)
+_USERINFO_BYTES: Final = re.compile(rb"://[^\s/@\"']*:[^\s/@\"']*@")
+
+_KEY_WORDS_RE: Final = r"(?:authorization|cookie|passw(?:or)?d|secret|token|api[_-]?key|session)"
+_BEARER: Final = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{6,}")
+_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/@\"':]*):([^\s/@\"']*)@")
+# A Cookie header holds several `name=value; ` pairs: everything up to the line end goes.
+_COOKIE_HEADER: Final = re.compile(r"(?i)\b((?:set-)?cookie:[ \t]*)[^\r\n\"]+")
+# `password=x`, `"token": "x"`, `api-key: x` (key may sit inside quotes, JSON style).
+_PAIR: Final = re.compile(
+    r"(?i)([\w.-]*" + _KEY_WORDS_RE + r"[\w.-]*[\"']?\s*)([=:])(\s*)"
+    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s&,;\"'}\]]+)"
+)
+# Query parameters that carry credentials without one of the key words in their name.
+_QUERY_SECRET: Final = re.compile(r"(?i)([?&](?:key|access_key)=)[^&#\s\"']*")
+
+_MAX_DEPTH: Final = 64
+
+
+@functools.lru_cache(maxsize=4096)
+def is_secret_key(key: str) -> bool:
+    """True when a field named ``key`` holds a credential (``X-Api-Key``, ``sessionId``…)."""
+    folded = key.lower().replace("-", "_")
+    return any(word in folded for word in SECRET_KEY_WORDS)
+
+
+def might_hold_secret(lowered: bytes) -> bool:
+    """Cheap gate over already lower-cased bytes (one line or a whole batch).
+
+    False means no redaction rule can match; True means "look closer" (false positives only
+    cost time, never correctness).
+    """
+    for needle in _NEEDLES:
+        if needle in lowered:
+            return True
+    return b"://" in lowered and _USERINFO_BYTES.search(lowered) is not None
+
+
+def _redact_pair(match: re.Match[str]) -> str:
+    value = match.group(4)
+    quote = value[0] if value[:1] in ("'", '"') else ""
+    return f"{match.group(1)}{match.group(2)}{match.group(3)}{quote}{REDACTED}{quote}"
+
+
+def redact_text(text: str) -> str:
+    """Replace credentials inside free text: Bearer/Basic values, JWTs, ``key=value`` pairs
+    whose key names a secret, secret query parameters and URL userinfo passwords."""
+    text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = _JWT.sub(REDACTED, text)
+    text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    text = _COOKIE_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = _PAIR.sub(_redact_pair, text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+
+
+def redact_mapping(obj: Any, _depth: int = 0) -> Any:
+    """A copy of ``obj`` (JSON-like) with secret-named fields replaced and strings cleaned.
+
+    Nesting deeper than 64 levels is replaced wholesale: such input is hostile, and walking
+    it would exhaust the recursion limit.
+    """
+    if isinstance(obj, str):
+        return redact_text(obj)
+    if _depth >= _MAX_DEPTH:
+        return REDACTED
+    if isinstance(obj, dict):
+        return {
+            key: REDACTED if isinstance(key, str) and is_secret_key(key) and value not in (None, "")
+            else redact_mapping(value, _depth + 1)
+            for key, value in obj.items()
+        }
+    if isinstance(obj, (list, tuple)):
+        return [redact_mapping(item, _depth + 1) for item in obj]
+    return obj

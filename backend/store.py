@@ -1,0 +1,84 @@
+"""The agent's bounded event buffer: a ring of the newest events, each with a global ``seq``.
+
+Sequence numbers start at 1 and never repeat within an agent run, so a console that
+reconnects with ``since_seq`` gets exactly the events it missed while they are still
+buffered, and an exact count of those already evicted. Event ``seq`` is stored at slot
+``seq % capacity``: append is O(1) per event and ``since`` is index arithmetic plus one or two
+list slices, never a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from obsview.backend.protocol import LogEvent
+
+
+class EventStore:
+    def __init__(self, capacity: int = 100_000) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self._ring: list[LogEvent | None] = [None] * capacity
+        self._last = 0
+
+    @property
+    def last_seq(self) -> int:
+        """Newest sequence number (0 while empty)."""
+        return self._last
+
+    @property
+    def first_seq(self) -> int:
+        """Oldest buffered sequence number (``last_seq + 1`` while empty)."""
+        return max(1, self._last - self.capacity + 1)
+
+    @property
+    def evicted(self) -> int:
+        """Events pushed out of the buffer so far."""
+        return max(0, self._last - self.capacity)
+
+    def __len__(self) -> int:
+        return min(self._last, self.capacity)
+
+    def append(self, events: Sequence[LogEvent]) -> None:
+        """Assign the next sequence numbers to ``events`` and buffer them, evicting the oldest."""
+        ring = self._ring
+        capacity = self.capacity
+        seq = self._last
+        for event in events:
+            seq += 1
+            event.seq = seq
+            ring[seq % capacity] = event
+        self._last = seq
+
+    def since(self, seq: int, limit: int | None = None) -> tuple[list[LogEvent], int]:
+        """Buffered events with ``seq`` greater than ``seq``, oldest first (at most ``limit``),
+        and how many events after ``seq`` were already evicted (the gap to report)."""
+        seq = max(seq, 0)
+        first = self.first_seq
+        start = max(seq + 1, first)
+        missed = max(0, first - (seq + 1))
+        end = self._last  # inclusive
+        if limit is not None:
+            end = min(end, start + max(0, limit) - 1)
+        return self._slice(start, end), missed
+
+    def tail(self, n: int) -> list[LogEvent]:
+        """The newest ``n`` events, oldest first."""
+        if n <= 0:
+            return []
+        return self._slice(max(self.first_seq, self._last - n + 1), self._last)
+
+    def _slice(self, start: int, end: int) -> list[LogEvent]:
+        """Events ``start..end`` inclusive; both must be buffered (or the range empty)."""
+        if end < start:
+            return []
+        capacity = self.capacity
+        lo = start % capacity
+        hi = end % capacity
+        ring = self._ring
+        if lo <= hi:
+            events = ring[lo : hi + 1]
+        else:
+            events = ring[lo:] + ring[: hi + 1]
+        return events  # type: ignore[return-value]  # every slot in range is filled
