@@ -1,0 +1,285 @@
+"""Notification channels: what each one is configured with, and how one message is sent.
+
+- webhook: JSON shaped like Alertmanager's webhook payload (version "4"), so existing
+  receivers (PagerDuty bridges, alertmanager-discord…) work unchanged;
+- slack: an incoming webhook, plain text with ``&``, ``<`` and ``>`` escaped as Slack
+  requires, so alert text can never turn into a mention or a link;
+- email: SMTP through aiosmtplib (STARTTLS when the server offers it, or implicit TLS).
+
+URLs of webhooks hold secrets (Slack's does): they are only ever shown through
+:func:`mask_url`, and error text is passed through ``redact_text`` before it is logged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.message import EmailMessage
+from typing import Any, Final, Union
+from urllib.parse import urlsplit
+
+import aiosmtplib
+import httpx
+
+from obsview.backend.durations import parse_duration
+from obsview.backend.errors import ConfigError
+from obsview.backend.protocol import AlertInfo
+from obsview.backend.redact import redact_text
+
+_ZERO_TIME: Final = "0001-01-01T00:00:00Z"
+"""Alertmanager's ``endsAt`` for an alert that has not ended."""
+_KINDS: Final = ("webhook", "slack", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookChannel:
+    name: str
+    url: str = field(repr=False)
+    timeout_s: float = 10.0
+    external_url: str = ""
+    repeat_interval_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlackChannel:
+    name: str
+    url: str = field(repr=False)
+    timeout_s: float = 10.0
+    repeat_interval_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailChannel:
+    name: str
+    host: str
+    sender: str
+    recipients: tuple[str, ...]
+    port: int = 587
+    username: str = ""
+    password: str = field(default="", repr=False)
+    tls: bool = False
+    """Implicit TLS (port 465); otherwise STARTTLS is used when the server offers it."""
+    timeout_s: float = 10.0
+    repeat_interval_s: float | None = None
+
+
+Channel = Union[WebhookChannel, SlackChannel, EmailChannel]
+
+
+class DeliveryError(Exception):
+    """The receiver answered, but not with success (the message is safe to log)."""
+
+
+# --------------------------------------------------------------------------- config
+
+
+def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
+    """The ``[notify]`` table → channels. Raises ConfigError naming the key.
+
+    Keys: ``external_url``; ``[[notify.webhook]]`` (url, name, timeout, repeat_interval);
+    ``[[notify.slack]]`` (url, name, timeout, repeat_interval); ``[[notify.email]]`` (host,
+    port, from, to, username, password or password_env, tls, name, timeout, repeat_interval).
+    """
+    unknown = set(raw) - {*_KINDS, "external_url"}
+    if unknown:
+        raise ConfigError(f"notify.{sorted(unknown)[0]}: unknown key (expected webhook, slack, email, external_url)")
+    external_url = raw.get("external_url", "")
+    if not isinstance(external_url, str):
+        raise ConfigError("notify.external_url: expected a URL string")
+    channels: list[Channel] = []
+    for kind in _KINDS:
+        tables = raw.get(kind, [])
+        if not isinstance(tables, list):
+            raise ConfigError(f"notify.{kind}: expected [[notify.{kind}]] tables")
+        for index, table in enumerate(tables):
+            where = f"notify.{kind}[{index}]"
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{where}: expected a table")
+            channels.append(_parse_channel(kind, where, table, external_url))
+    names = [channel.name for channel in channels]
+    for name in names:
+        if names.count(name) > 1:
+            raise ConfigError(f"notify: two channels are named {name!r} (set name = ...)")
+    return channels
+
+
+_CHANNEL_KEYS: Final = {
+    "webhook": {"url"},
+    "slack": {"url"},
+    "email": {"host", "port", "from", "to", "username", "password", "password_env", "tls"},
+}
+
+
+def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url: str) -> Channel:
+    unknown = set(table) - _CHANNEL_KEYS[kind] - {"name", "timeout", "repeat_interval"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+    name = table.get("name", f"{kind}-{where.rsplit('[', 1)[1].rstrip(']')}")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{where}.name: expected a non-empty string")
+    timeout = parse_duration(table.get("timeout", 10.0), f"{where}.timeout")
+    if timeout <= 0:
+        raise ConfigError(f"{where}.timeout: must be positive")
+    repeat = table.get("repeat_interval")
+    repeat_s = None if repeat is None else parse_duration(repeat, f"{where}.repeat_interval")
+    if kind in ("webhook", "slack"):
+        url = table.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}.url: required, an http:// or https:// URL")
+        if kind == "slack":
+            return SlackChannel(name, url, timeout, repeat_s)
+        return WebhookChannel(name, url, timeout, external_url, repeat_s)
+    host, sender, recipients = table.get("host"), table.get("from"), table.get("to")
+    if not isinstance(host, str) or not host:
+        raise ConfigError(f"{where}.host: required, the SMTP server")
+    if not isinstance(sender, str) or "@" not in sender:
+        raise ConfigError(f"{where}.from: required, an email address")
+    if isinstance(recipients, str):
+        recipients = [recipients]
+    if not isinstance(recipients, list) or not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
+        raise ConfigError(f"{where}.to: required, a list of email addresses")
+    port, tls = table.get("port", 587), table.get("tls", False)
+    if type(port) is not int or not 0 < port < 65536:
+        raise ConfigError(f"{where}.port: expected 1-65535")
+    if not isinstance(tls, bool):
+        raise ConfigError(f"{where}.tls: expected true or false")
+    username = table.get("username", "")
+    password = table.get("password", "")
+    if "password_env" in table:
+        variable = table["password_env"]
+        if not isinstance(variable, str) or variable not in os.environ:
+            raise ConfigError(f"{where}.password_env: environment variable {variable!r} is not set")
+        password = os.environ[variable]
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ConfigError(f"{where}.username: username and password must be strings")
+    return EmailChannel(name, host, sender, tuple(recipients), port, username, password, tls, timeout, repeat_s)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def mask_url(url: str) -> str:
+    """``https://hooks.slack.com/services/T0/B0/secret`` → ``https://hooks.slack.com/…``."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}/…"
+
+
+def describe(channel: Channel) -> str:
+    """How a channel appears in logs: its kind, name and where it goes, never a secret."""
+    if isinstance(channel, EmailChannel):
+        return f"email {channel.name!r} ({channel.host}:{channel.port})"
+    kind = "slack" if isinstance(channel, SlackChannel) else "webhook"
+    return f"{kind} {channel.name!r} ({mask_url(channel.url)})"
+
+
+def safe_reason(channel: Channel, exc: BaseException) -> str:
+    """Why a send failed, with the channel's URL and credentials taken out."""
+    text = str(exc) or type(exc).__name__
+    if not isinstance(channel, EmailChannel):
+        text = text.replace(channel.url, mask_url(channel.url))
+    elif channel.password:
+        text = text.replace(channel.password, "«redacted»")
+    return redact_text(text)
+
+
+def _iso(ts: float | None) -> str:
+    if ts is None:
+        return _ZERO_TIME
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _annotations(alert: AlertInfo) -> dict[str, str]:
+    annotations = {"summary": redact_text(alert.summary)}
+    if alert.value is not None:
+        annotations["value"] = f"{alert.value:g}"
+    annotations["threshold"] = f"{alert.comparison} {alert.threshold:g}"
+    return annotations
+
+
+def alertmanager_payload(alert: AlertInfo, status: str, receiver: str, external_url: str = "") -> dict[str, Any]:
+    """Alertmanager webhook v4 body for one alert (one group per alert)."""
+    labels = dict(alert.labels)
+    annotations = _annotations(alert)
+    group = {"alertname": alert.rule}
+    return {
+        "version": "4",
+        "groupKey": "{}:{alertname=%s}" % _quote(alert.rule),
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": receiver,
+        "groupLabels": group,
+        "commonLabels": labels,
+        "commonAnnotations": annotations,
+        "externalURL": external_url,
+        "alerts": [{
+            "status": status,
+            "labels": labels,
+            "annotations": annotations,
+            "startsAt": _iso(alert.fired_at if alert.fired_at is not None else alert.started_at),
+            "endsAt": _iso(alert.resolved_at) if status == "resolved" else _ZERO_TIME,
+            "generatorURL": external_url,
+            "fingerprint": alert.fingerprint,
+        }],
+    }
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def slack_escape(text: str) -> str:
+    """Slack's three control characters, escaped as its docs require (no mentions, no links)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def headline(alert: AlertInfo, status: str) -> str:
+    """``[FIRING] high_error_rate (critical): Error rate 20.0% is above 5.0%`` — one line."""
+    text = f"[{status.upper()}] {alert.rule} ({alert.severity}): {redact_text(alert.summary)}"
+    return " ".join(text.split())  # no newlines: this also becomes an email subject
+
+
+def slack_payload(alert: AlertInfo, status: str) -> dict[str, Any]:
+    lines = [headline(alert, status)]
+    if alert.labels:
+        lines.append(", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items())))
+    return {"text": slack_escape("\n".join(lines)), "mrkdwn": False}
+
+
+def email_message(channel: EmailChannel, alert: AlertInfo, status: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = headline(alert, status)[:200]
+    message["From"] = channel.sender
+    message["To"] = ", ".join(channel.recipients)
+    annotations = _annotations(alert)
+    body = [headline(alert, status), ""]
+    body += [f"{k}: {v}" for k, v in sorted(alert.labels.items())]
+    body += [f"{k}: {v}" for k, v in annotations.items()]
+    body += [f"started: {_iso(alert.started_at)}", f"fingerprint: {alert.fingerprint}"]
+    message.set_content("\n".join(body) + "\n")
+    return message
+
+
+# --------------------------------------------------------------------------- sending
+
+
+async def send(channel: Channel, alert: AlertInfo, status: str, client: httpx.AsyncClient) -> None:
+    """Deliver one notification. Raises on failure (the caller retries); the caller bounds
+    the whole call with the channel's timeout."""
+    if isinstance(channel, EmailChannel):
+        await aiosmtplib.send(
+            email_message(channel, alert, status), hostname=channel.host, port=channel.port,
+            username=channel.username or None, password=channel.password or None,
+            use_tls=channel.tls, start_tls=None if not channel.tls else False, timeout=channel.timeout_s,
+        )
+        return
+    if isinstance(channel, SlackChannel):
+        body = slack_payload(alert, status)
+    else:
+        body = alertmanager_payload(alert, status, channel.name, channel.external_url)
+    response = await client.post(channel.url, json=body, timeout=channel.timeout_s)
+    if not 200 <= response.status_code < 300:
+        raise DeliveryError(f"HTTP {response.status_code}")
