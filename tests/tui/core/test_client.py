@@ -1,0 +1,322 @@
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from obsview.backend.protocol import (
+    Ack,
+    Dropped,
+    Events,
+    Gap,
+    Hello,
+    LogEvent,
+    Message,
+    Subscribe,
+    decode,
+    encode,
+    encode_events,
+)
+from obsview.tui.client import AUTH_FAILED_MESSAGE, AgentClient, ConnectionState, NotConnected
+
+Handler = Callable[[ServerConnection], Awaitable[None]]
+
+
+def hello(seq: int = 0, started_at: float = 1000.0) -> bytes:
+    return encode(Hello(agent_version="0.1.0", host="box", service="blog", seq=seq, started_at=started_at))
+
+
+def events(*seqs: int) -> bytes:
+    return encode_events([LogEvent(ts=float(s), level="INFO", message=f"e{s}", seq=s) for s in seqs])
+
+
+@asynccontextmanager
+async def agent(
+    handler: Handler, process_request: Callable[[ServerConnection, Request], Response | None] | None = None
+) -> AsyncIterator[str]:
+    async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}"
+
+
+class Recorder:
+    """Collects what the client reports and lets a test wait for it with a deadline."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.states: list[ConnectionState] = []
+        self.last_seq: int | None = None
+        self._changed = asyncio.Event()
+
+    def on_message(self, message: Message) -> None:
+        self.messages.append(message)
+        if isinstance(message, Events) and message.events:
+            self.last_seq = message.events[-1].seq
+        self._changed.set()
+
+    def on_state(self, state: ConnectionState) -> None:
+        self.states.append(state)
+        self._changed.set()
+
+    def since_seq(self) -> int | None:
+        return self.last_seq
+
+    def client(self, url: str, **options: object) -> AgentClient:
+        options = {"backoff_initial": 0.01, "backoff_max": 0.05, "open_timeout": 2.0, **options}
+        return AgentClient(url, on_message=self.on_message, on_state=self.on_state,
+                           since_seq=self.since_seq, **options)  # type: ignore[arg-type]
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self._changed.clear()
+                # Woken by the client's callbacks; the short poll covers server-side conditions.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.02)
+
+    def seqs(self) -> list[int]:
+        return [e.seq for m in self.messages if isinstance(m, Events) for e in m.events]
+
+
+@asynccontextmanager
+async def running(client: AgentClient) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(client.run())
+    try:
+        yield task
+    finally:
+        await client.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_subscribes_after_hello_and_delivers_messages() -> None:
+    subscribes: list[Subscribe] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello(seq=0))
+        message = decode(await ws.recv())
+        assert isinstance(message, Subscribe)
+        subscribes.append(message)
+        await ws.send(events(1, 2, 3))
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        client = recorder.client(url)
+        async with running(client):
+            await recorder.wait_for(lambda: recorder.seqs() == [1, 2, 3])
+            assert client.state.status == "connected"
+            assert client.state.hello is not None and client.state.hello.service == "blog"
+            assert "blog@box" in client.state.describe()
+    assert subscribes == [Subscribe(since_seq=None, client="obsview")]
+    assert isinstance(recorder.messages[0], Hello)
+    assert [s.status for s in recorder.states][:2] == ["connecting", "connected"]
+    assert recorder.states[-1].status == "closed"
+
+
+async def test_resumes_from_the_last_seq_after_the_agent_drops_the_connection() -> None:
+    since: list[int | None] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello(seq=3))
+        subscribe = decode(await ws.recv())
+        assert isinstance(subscribe, Subscribe)
+        since.append(subscribe.since_seq)
+        if len(since) == 1:
+            await ws.send(events(1, 2, 3))
+            await ws.close()  # the agent goes away mid-stream
+        else:
+            await ws.send(events(4, 5))
+            await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        client = recorder.client(url)
+        async with running(client):
+            await recorder.wait_for(lambda: recorder.seqs() == [1, 2, 3, 4, 5])
+    assert since == [None, 3]
+    statuses = [s.status for s in recorder.states]
+    assert statuses.index("reconnecting") < len(statuses) - statuses[::-1].index("connected")
+
+
+async def test_a_restarted_agent_is_read_from_its_start() -> None:
+    since: list[int | None] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        restarted = bool(since)
+        await ws.send(hello(seq=2 if restarted else 500, started_at=2000.0 if restarted else 1000.0))
+        subscribe = decode(await ws.recv())
+        assert isinstance(subscribe, Subscribe)
+        since.append(subscribe.since_seq)
+        if not restarted:
+            await ws.send(events(499, 500))
+            await ws.close()
+        else:
+            await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        async with running(recorder.client(url)):
+            await recorder.wait_for(lambda: len(since) == 2)
+    assert since == [None, 0]
+
+
+async def test_backoff_grows_with_jitter_and_is_capped() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    recorder = Recorder()
+    client = recorder.client(f"ws://127.0.0.1:{port}", backoff_initial=0.01, backoff_max=0.04, jitter=lambda: 1.0)
+    async with running(client):
+        await recorder.wait_for(lambda: sum(s.retry_in is not None for s in recorder.states) >= 5)
+    waits = [s for s in recorder.states if s.retry_in is not None]
+    assert [s.attempt for s in waits[:5]] == [1, 2, 3, 4, 5]
+    # jitter()=1.0 is the +25 % end: 0.0125, 0.025, 0.05→cap 0.04, then capped.
+    assert [s.retry_in for s in waits[:5]] == pytest.approx([0.0125, 0.025, 0.04, 0.04, 0.04])
+    assert all(s.status == "reconnecting" for s in waits)
+    assert "connection refused" in waits[0].last_error
+    assert "cannot reach agent at" in waits[0].describe()
+
+
+async def test_backoff_restarts_after_a_stable_connection() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello())
+        await ws.recv()
+        await ws.close()
+
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 100.0  # every connection looks long-lived
+        return now[0]
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        async with running(recorder.client(url, clock=clock)):
+            await recorder.wait_for(lambda: sum(s.retry_in is not None for s in recorder.states) >= 3)
+    assert {s.attempt for s in recorder.states if s.retry_in is not None} == {1}
+
+
+async def test_rejected_token_stops_without_retrying() -> None:
+    attempts = 0
+
+    def process_request(connection: ServerConnection, request: Request) -> Response | None:
+        nonlocal attempts
+        attempts += 1
+        if request.headers.get("Authorization") != "Bearer right":
+            return connection.respond(401, "missing or wrong bearer token\n")
+        return None
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello())
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler, process_request) as url:
+        client = recorder.client(url, token="wrong")
+        await asyncio.wait_for(client.run(), timeout=5)  # returns by itself: no retry storm
+        assert client.state.status == "auth_failed"
+        assert client.state.last_error == AUTH_FAILED_MESSAGE
+        assert "--token-file" in client.state.describe()
+        assert attempts == 1
+        good = recorder.client(url, token="right")
+        async with running(good):
+            await recorder.wait_for(lambda: good.state.status == "connected")
+
+
+async def test_malformed_frames_are_skipped_and_counted() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello())
+        await ws.recv()
+        await ws.send("not json at all")
+        await ws.send('{"v":1,"type":"events","events":[{"bad":1}]}')
+        await ws.send('{"v":99,"type":"events","events":[]}')
+        await ws.send('{"v":1,"type":"from_the_future","x":1}')
+        await ws.send(events(7))
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        client = recorder.client(url)
+        async with running(client):
+            await recorder.wait_for(lambda: recorder.seqs() == [7])
+            assert client.state.bad_frames == 3
+            assert client.state.status == "connected"
+
+
+async def test_gap_and_dropped_are_totalled() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello())
+        await ws.recv()
+        await ws.send(encode(Gap(missed=40, from_seq=1)))
+        await ws.send(encode(Dropped(count=5, total=5)))
+        await ws.send(encode(Dropped(count=2, total=7)))
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        client = recorder.client(url)
+        async with running(client):
+            await recorder.wait_for(lambda: client.state.dropped_total == 7)
+            assert client.state.gap_total == 40
+
+
+async def test_send_reaches_the_agent_and_fails_clearly_when_disconnected() -> None:
+    received: list[Message] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello())
+        async for frame in ws:
+            message = decode(frame)
+            assert isinstance(message, Message)
+            received.append(message)
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        client = recorder.client(url)
+        with pytest.raises(NotConnected, match="not connected"):
+            await client.send(Ack(fingerprint="f1", by="me"))
+        async with running(client):
+            await recorder.wait_for(lambda: client.state.status == "connected")
+            await client.send(Ack(fingerprint="f1", by="me", note="on it"))
+            async with asyncio.timeout(5):
+                while len(received) < 2:
+                    await asyncio.sleep(0.01)
+    assert received[1] == Ack(fingerprint="f1", by="me", note="on it")
+
+
+async def test_a_failing_callback_does_not_break_the_connection() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello())
+        await ws.recv()
+        await ws.send(events(1))
+        await ws.send(events(2))
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    seen: list[int] = []
+
+    def explode_once(message: Message) -> None:
+        recorder.on_message(message)
+        if isinstance(message, Events):
+            seen.append(message.events[0].seq)
+            if len(seen) == 1:
+                raise RuntimeError("handler bug")
+
+    async with agent(handler) as url:
+        client = AgentClient(url, on_message=explode_once, on_state=recorder.on_state, since_seq=lambda: None)
+        async with running(client):
+            await recorder.wait_for(lambda: seen == [1, 2])
+
+
+async def test_a_bad_url_gives_up_with_a_clear_error() -> None:
+    recorder = Recorder()
+    client = recorder.client("http://not-a-websocket-url")
+    await asyncio.wait_for(client.run(), timeout=5)
+    assert client.state.status == "closed" and "bad agent URL" in client.state.last_error

@@ -1,0 +1,286 @@
+"""The console's websocket client: connect, subscribe, resume after drops, reconnect with backoff.
+
+:class:`AgentClient` owns one connection at a time. On every (re)connect it reads the agent's
+``hello``, then subscribes with ``since_seq`` = the last sequence number the console holds, so
+a drop costs nothing the agent still buffers (and anything it no longer has comes back as a
+``gap`` message). Every change of the connection is reported as an immutable
+:class:`ConnectionState` through ``on_state``; every decoded message goes to ``on_message``.
+
+A malformed frame is logged and skipped; a rejected token stops the retries (a wrong token
+does not become right by retrying); everything else is retried with capped, jittered backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Final, Literal
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from obsview.backend.protocol import (
+    Dropped,
+    Gap,
+    Hello,
+    Message,
+    ProtocolError,
+    Subscribe,
+    UnknownMessage,
+    decode,
+    encode,
+)
+
+log = logging.getLogger(__name__)
+
+Status = Literal["connecting", "connected", "reconnecting", "auth_failed", "closed"]
+
+MAX_INCOMING_BYTES: Final = 8 * 1024 * 1024
+AUTH_FAILED_MESSAGE: Final = "wrong or missing token — use --token-file"
+
+
+class NotConnected(RuntimeError):
+    """:meth:`AgentClient.send` while there is no connection; the message says what is going on."""
+
+
+class _GiveUp(Exception):
+    """Ends :meth:`AgentClient.run` without retrying, in ``status``."""
+
+    def __init__(self, status: Status, message: str) -> None:
+        super().__init__(message)
+        self.status: Status = status
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionState:
+    status: Status
+    url: str
+    retry_in: float | None = None
+    """Seconds until the next attempt, while ``status == "reconnecting"``."""
+    attempt: int = 0
+    """Failed attempts in a row (0 once a connection has been stable)."""
+    last_error: str = ""
+    hello: Hello | None = None
+    """The agent's last ``hello`` (kept while reconnecting, to show what we were talking to)."""
+    gap_total: int = 0
+    """Events the agent no longer had when the console resumed, over the client's life."""
+    dropped_total: int = 0
+    """Events the agent dropped because this console read too slowly, over the client's life."""
+    bad_frames: int = 0
+    """Frames that did not decode and were skipped."""
+
+    def describe(self) -> str:
+        """One line for a status bar."""
+        if self.status == "connected":
+            if self.hello is None:
+                return f"connected to {self.url}"
+            return f"connected to {self.hello.service or 'agent'}@{self.hello.host} (agent {self.hello.agent_version})"
+        if self.status == "connecting":
+            return f"connecting to {self.url}…"
+        if self.status == "reconnecting":
+            when = f"retrying in {self.retry_in:.0f}s" if self.retry_in is not None else "retrying now"
+            reason = f" ({self.last_error})" if self.last_error else ""
+            return f"cannot reach agent at {self.url}{reason}, {when}"
+        if self.status == "auth_failed":
+            return f"{self.url}: {self.last_error}"
+        return f"disconnected from {self.url}"
+
+
+class AgentClient:
+    """Keeps a subscription to one agent alive until :meth:`close` or cancellation of :meth:`run`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        on_message: Callable[[Message], None],
+        on_state: Callable[[ConnectionState], None],
+        since_seq: Callable[[], int | None],
+        client_name: str = "obsview",
+        open_timeout: float = 5.0,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 10.0,
+        stable_after: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.url = url
+        self._token = token
+        self._on_message = on_message
+        self._on_state = on_state
+        self._since_seq = since_seq
+        self._client_name = client_name
+        self._open_timeout = open_timeout
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._stable_after = stable_after
+        self._clock = clock
+        self._jitter = jitter
+        self._state = ConnectionState(status="connecting", url=url)
+        self._ws: ClientConnection | None = None
+        self._closing = asyncio.Event()
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    # ------------------------------------------------------------------ public
+
+    async def run(self) -> None:
+        """Connect and stay connected; returns after :meth:`close` or a rejected token."""
+        self._on_state(self._state)
+        attempt = 0
+        while not self._closing.is_set():
+            started = self._clock()
+            try:
+                error = await self._connect_once()
+            except _GiveUp as stop:
+                self._set_state(status=stop.status, last_error=str(stop), retry_in=None)
+                return
+            if error is None or self._closing.is_set():
+                break
+            if self._clock() - started >= self._stable_after:
+                attempt = 0  # the connection held for a while: start the backoff afresh
+            attempt += 1
+            delay = self._backoff(attempt)
+            self._set_state(status="reconnecting", retry_in=delay, attempt=attempt, last_error=error)
+            try:
+                await asyncio.wait_for(self._closing.wait(), timeout=delay)
+            except TimeoutError:
+                self._set_state(status="reconnecting", retry_in=None)
+        self._set_state(status="closed", retry_in=None)
+
+    async def send(self, message: Message) -> None:
+        """Send one message to the agent; raise :class:`NotConnected` when there is no link."""
+        ws = self._ws
+        if ws is None or self._state.status != "connected":
+            raise NotConnected(f"not connected to the agent ({self._state.describe()})")
+        try:
+            await ws.send(encode(message), text=True)
+        except ConnectionClosed as exc:
+            raise NotConnected(f"the connection to {self.url} closed while sending: {exc}") from None
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the current connection; :meth:`run` then returns."""
+        self._closing.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close()
+
+    # ------------------------------------------------------------------ one connection
+
+    async def _connect_once(self) -> str | None:
+        """One connection's life. Returns why it ended (an error line), None when closed."""
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+        try:
+            async with connect(
+                self.url,
+                additional_headers=headers,
+                max_size=MAX_INCOMING_BYTES,
+                compression=None,
+                open_timeout=self._open_timeout,
+                close_timeout=2.0,
+                proxy=None,  # a loopback agent must never be reached through an HTTP proxy
+            ) as ws:
+                self._ws = ws
+                try:
+                    await self._session(ws)
+                finally:
+                    self._ws = None
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                # Retrying cannot fix a token: stop instead of hammering the agent.
+                raise _GiveUp("auth_failed", AUTH_FAILED_MESSAGE) from None
+            return f"agent answered HTTP {status}"
+        except InvalidURI as exc:
+            raise _GiveUp("closed", f"bad agent URL: {exc}") from None
+        except ConnectionClosed as exc:
+            return f"connection lost ({exc})"
+        except (OSError, TimeoutError, InvalidHandshake) as exc:
+            return _describe_error(exc)
+        return None if self._closing.is_set() else "the agent closed the connection"
+
+    async def _session(self, ws: ClientConnection) -> None:
+        # The agent speaks first (hello); subscribing after reading it lets a restarted agent
+        # (new seq numbering) be resumed from its start instead of from our stale seq.
+        try:
+            first = self._decode(await asyncio.wait_for(ws.recv(), timeout=self._open_timeout))
+        except TimeoutError:
+            first = None
+        previous_hello = self._state.hello
+        if isinstance(first, Hello):
+            self._deliver(first)
+        since = self._since_seq()
+        if isinstance(first, Hello) and since is not None and _agent_restarted(previous_hello, first, since):
+            since = 0
+        await ws.send(encode(Subscribe(since_seq=since, client=self._client_name)), text=True)
+        # "connected" only once subscribed, so anything sent through send() follows the subscribe.
+        hello = first if isinstance(first, Hello) else previous_hello
+        self._set_state(status="connected", retry_in=None, last_error="", hello=hello)
+        if first is not None and not isinstance(first, Hello):
+            self._deliver(first)
+        async for frame in ws:
+            message = self._decode(frame)
+            if message is not None:
+                self._deliver(message)
+
+    def _decode(self, frame: str | bytes) -> Message | None:
+        try:
+            message = decode(frame)
+        except ProtocolError as exc:
+            log.warning("skipping a malformed frame from %s: %s", self.url, exc)
+            self._set_state(bad_frames=self._state.bad_frames + 1)
+            return None
+        if isinstance(message, UnknownMessage):
+            log.debug("ignoring a %r message from a newer agent", message.type)
+            return None
+        return message
+
+    def _deliver(self, message: Message) -> None:
+        if isinstance(message, Gap):
+            self._set_state(gap_total=self._state.gap_total + message.missed)
+        elif isinstance(message, Dropped):
+            self._set_state(dropped_total=self._state.dropped_total + message.count)
+        try:
+            self._on_message(message)
+        except Exception:
+            # A bug in a handler must not take the connection (and every later message) down.
+            log.exception("on_message failed for a %r message", message.TYPE)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential from ``backoff_initial``, capped, with ±25 % jitter so consoles spread out."""
+        base = min(self._backoff_max, self._backoff_initial * 2 ** (attempt - 1))
+        return min(self._backoff_max, base * (0.75 + 0.5 * self._jitter()))
+
+    def _set_state(self, **changes: object) -> None:
+        state = replace(self._state, **changes)  # type: ignore[arg-type]
+        if state == self._state:
+            return
+        self._state = state
+        try:
+            self._on_state(state)
+        except Exception:
+            log.exception("on_state failed")
+
+
+def _agent_restarted(previous: Hello | None, hello: Hello, since: int) -> bool:
+    """A new agent process numbers events from 1 again: our seq means nothing to it."""
+    if previous is not None and previous.started_at != hello.started_at:
+        return True
+    return hello.seq < since
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused — is obsview-agent running?"
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return str(exc) or type(exc).__name__
