@@ -206,8 +206,9 @@ class ObsviewMiddleware:
         return record
 
     def _log_json(self, record: dict[str, Any]) -> None:
-        levelno = {"INFO": logging.INFO, "WARN": logging.WARNING}.get(record["level"], logging.ERROR)
-        self._logger.log(levelno, orjson.dumps(record, default=str).decode())
+        levelno = _LOG_LEVELS[record["level"]]
+        if self._logger.isEnabledFor(levelno):
+            self._logger.log(levelno, orjson.dumps(record, default=str).decode())
 
 
 class _RequestIds:
@@ -221,6 +222,7 @@ class _RequestIds:
         self.forwarded_ip = ""
 
 
+_LOG_LEVELS: Final = {"INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
 _ID_HEADERS: Final = frozenset(
     (b"traceparent", b"x-trace-id", b"x-request-id", b"x-correlation-id", b"user-agent", b"x-forwarded-for")
 )

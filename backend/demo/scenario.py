@@ -27,9 +27,9 @@ class Phase:
 
 #: One cycle; it repeats for as long as the demo runs. Times are seconds into the cycle.
 TIMELINE: tuple[Phase, ...] = (
-    Phase(20, 50, "5xx burst: 20 % of database queries fail", error_fraction=0.2),
-    Phase(35, 45, "brute force: failed logins from one IP", brute_force=True),
-    Phase(60, 100, "database down", db_down=True),
+    Phase(15, 40, "5xx burst: 30 % of database queries fail", error_fraction=0.3),
+    Phase(30, 40, "brute force: failed logins from one IP", brute_force=True),
+    Phase(60, 90, "database down", db_down=True),
     Phase(120, 140, "redis down: cache bypassed, health degraded", redis_down=True),
     Phase(150, 170, "slow queries", slow_fraction=0.35),
 )
@@ -62,7 +62,8 @@ def state_at(elapsed_s: float, timeline: tuple[Phase, ...] = TIMELINE, cycle_s: 
 class Scenario:
     """Applies :func:`state_at` to the API's chaos knobs and the fake dependencies.
 
-    ``time_scale`` > 1 plays the script faster (tests run a whole cycle in seconds).
+    ``time_scale`` > 1 plays the script faster; ``start_s`` starts it part-way through
+    (``start_s=58`` shows the database outage at once).
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class Scenario:
         redis: FakeDependency,
         *,
         time_scale: float = 1.0,
+        start_s: float = 0.0,
         clock: Callable[[], float] | None = None,
         step_s: float = 0.25,
     ) -> None:
@@ -79,6 +81,7 @@ class Scenario:
         self.database = database
         self.redis = redis
         self.time_scale = time_scale
+        self.start_s = start_s
         self.step_s = step_s
         self._clock = clock
         self._started: float | None = None
@@ -88,7 +91,7 @@ class Scenario:
         now = self._now()
         if self._started is None:
             self._started = now
-        return (now - self._started) * self.time_scale
+        return self.start_s + (now - self._started) * self.time_scale
 
     def _now(self) -> float:
         return self._clock() if self._clock else asyncio.get_running_loop().time()

@@ -149,7 +149,7 @@ async def test_posts_log_cache_and_trace_lines_and_need_auth_to_write(blog: Blog
 def test_scenario_timeline_breaks_things_early_and_repeats() -> None:
     assert state_at(5).error_fraction == 0 and not state_at(5).db_down
     assert state_at(30).error_fraction > 0.05
-    assert state_at(40).brute_force
+    assert state_at(35).brute_force
     assert state_at(70).db_down and not state_at(110).db_down
     assert state_at(130).redis_down
     assert state_at(155).slow_fraction > 0.3
