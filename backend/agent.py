@@ -81,7 +81,8 @@ class Agent:
         self._alerts = AlertEngine(
             config.rules, clock=clock, state_path=config.resolved_state_dir() / "alerts.json"
         )
-        self._notifier = Notifier(config.notifiers, clock=clock)
+        # The notifier re-reads current alerts for repeats and for alerts firing across restarts.
+        self._notifier = Notifier(config.notifiers, clock=clock, current_alerts=self._alerts.alerts)
         self._server: StreamServer | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._sources: list[Source] = []
@@ -207,7 +208,8 @@ class Agent:
     def counters(self) -> dict[str, int]:
         """The agent's own counters, for MetricsSnapshot.agent and /metrics."""
         server = self._server
-        return {
+        notify = {f"notify_{name}": value for name, value in self._notifier.counters.items()}
+        return notify | {
             "events_ingested": self.events_ingested,
             "parse_errors": self.normalizer.parse_errors,
             "truncated": self.normalizer.truncated,

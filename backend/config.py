@@ -11,17 +11,15 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import platformdirs
 
 from obsview.backend.alerts import DEFAULT_RULES, AlertRule, parse_rules
 from obsview.backend.errors import ConfigError
 from obsview.backend.health import ProbeSpec, parse_probes
+from obsview.backend.notify import Channel, parse_notifiers
 from obsview.backend.routes import DEFAULT_ROUTE_RULES, RouteRule, parse_route_rules
-
-if TYPE_CHECKING:
-    from obsview.backend.notify import Channel
 
 APP_NAME: Final = "obsview"
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -205,8 +203,6 @@ def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None
             raise fail("alerts.rules", "expected a list of rule tables")
         config.rules = _in_section(fail, "alerts.rules", parse_rules, alerts.get("rules", []))
     if "notify" in data:
-        from obsview.backend.notify import parse_notifiers
-
         if not isinstance(data["notify"], dict):
             raise fail("notify", "expected a [notify] table")
         config.notifiers = _in_section(fail, "notify", parse_notifiers, data["notify"])

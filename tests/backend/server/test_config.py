@@ -127,3 +127,10 @@ def test_bad_rule_names_the_rule_and_the_line(tmp_path: Path) -> None:
     text = 'service = "x"\n[[alerts.rules]]\nname = "busy"\nmetric = "nope"\nthreshold = 1\n'
     with pytest.raises(ConfigError, match=r"line 2: alerts.rules: rule 'busy': metric: unknown metric"):
         load_config(write(tmp_path, text))
+
+
+def test_notify_section_goes_to_the_notifier_parser(tmp_path: Path) -> None:
+    text = '[[notify.webhook]]\nurl = "http://127.0.0.1:9/hook"\n'
+    assert len(load_config(write(tmp_path, text)).notifiers) == 1
+    with pytest.raises(ConfigError, match=r"line 1: notify: notify.pager: unknown key"):
+        load_config(write(tmp_path, '[notify]\npager = "x"\n'))
