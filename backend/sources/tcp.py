@@ -89,7 +89,7 @@ class TcpSource:
         finally:
             self._handlers.discard(task)
             writer.close()
-            with contextlib.suppress(OSError, asyncio.CancelledError):
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
 
     async def _emit(self, lines: list[bytes], source: str, emit: Emit) -> None:
