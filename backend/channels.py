@@ -12,6 +12,7 @@ URLs of webhooks hold secrets (Slack's does): they are only ever shown through
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -166,6 +167,22 @@ def mask_url(url: str) -> str:
     host = parts.hostname or "?"
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}/…"
+
+
+class MaskUrlsInHttpxLogs(logging.Filter):
+    """httpx logs every request URL at INFO: a Slack webhook URL *is* its secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args)
+        return True
+
+
+def mask_httpx_logs() -> None:
+    """Install :class:`MaskUrlsInHttpxLogs` on httpx's logger (once)."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(f, MaskUrlsInHttpxLogs) for f in logger.filters):
+        logger.addFilter(MaskUrlsInHttpxLogs())
 
 
 def describe(channel: Channel) -> str:

@@ -26,7 +26,9 @@ import aiosmtplib
 import httpx
 
 from obsview.backend.alerts import Transition
-from obsview.backend.channels import Channel, DeliveryError, describe, parse_notifiers, safe_reason, send
+from obsview.backend.channels import (
+    Channel, DeliveryError, describe, mask_httpx_logs, parse_notifiers, safe_reason, send,
+)
 from obsview.backend.protocol import AlertInfo
 
 __all__ = ["Channel", "Notifier", "parse_notifiers"]
@@ -165,6 +167,7 @@ class Notifier:
 
     async def run(self) -> None:
         """Deliver until cancelled: one task per channel, plus the repeat scanner."""
+        mask_httpx_logs()
         async with httpx.AsyncClient() as client, asyncio.TaskGroup() as group:
             for index in range(len(self._channels)):
                 group.create_task(self._deliver_forever(index, client), name=f"notify:{self._channels[index].name}")

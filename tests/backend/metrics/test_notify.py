@@ -67,7 +67,7 @@ async def test_a_receiver_that_is_down_then_recovers_gets_exactly_one_of_each(
     notifier = Notifier([WebhookChannel("ops", receiver.url)], backoff_base_s=0.02, backoff_cap_s=0.1)
     task = start(notifier)
     try:
-        with caplog.at_level(logging.WARNING):
+        with caplog.at_level(logging.DEBUG):
             notifier.submit(fired())
             notifier.submit(resolved())
             async with asyncio.timeout(5):
@@ -75,12 +75,15 @@ async def test_a_receiver_that_is_down_then_recovers_gets_exactly_one_of_each(
                     await asyncio.sleep(0.01)
         receiver.failures = 2  # back, but answering 500 twice first
         await receiver.start()
-        await receiver.wait_for(2)
+        with caplog.at_level(logging.DEBUG):
+            await receiver.wait_for(2)
         await asyncio.sleep(0.2)  # nothing more arrives
     finally:
         await stop(task)
     assert [b["status"] for b in receiver.bodies] == ["firing", "resolved"]
     assert notifier.counters["sent"] == 2 and notifier.counters["gave_up"] == 0
+    # httpx logs each request at INFO: its URL is masked too.
+    assert "HTTP Request: POST http://127.0.0.1" in caplog.text
     assert "s3cr3t" not in caplog.text and "retry in" in caplog.text
 
 
