@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -120,3 +122,41 @@ async def test_stdin_reads_until_eof(collector: Any) -> None:
     assert [(e.level, e.message) for e in collector.events] == [
         ("WARN", "a"), ("ERROR", "b"), ("INFO", "c")]
     assert {e.source for e in collector.events} == {"stdin"}
+
+
+_STDIN_SCRIPT = """
+import asyncio
+import sys
+from obsview.backend.normalize import Normalizer
+from obsview.backend.sources.stdin import StdinSource
+
+async def main():
+    seen = []
+    async def emit(events):
+        seen.extend(events)
+    await StdinSource(Normalizer()).run(emit)
+    print(len(seen), seen[-1].message)
+
+asyncio.run(main())
+"""
+
+
+async def run_with_stdin(stdin: Any) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _STDIN_SCRIPT, stdin=stdin, stdout=asyncio.subprocess.PIPE)
+    if stdin is asyncio.subprocess.PIPE:
+        assert process.stdin is not None
+        process.stdin.write(b"".join(b"[INFO] line %d\n" % n for n in range(500)))
+        await process.stdin.drain()
+        process.stdin.close()
+    out, _ = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0
+    return out.decode().strip()
+
+
+async def test_real_stdin_pipe_and_redirected_file(tmp_path: Path) -> None:
+    assert await run_with_stdin(asyncio.subprocess.PIPE) == "500 line 499"
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(b"[INFO] line %d\n" % n for n in range(300)))
+    with log.open("rb") as redirected:  # `obsview-agent - < app.log`: not pollable
+        assert await run_with_stdin(redirected) == "300 line 299"
