@@ -257,7 +257,7 @@ class AgentClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential from ``backoff_initial``, capped, with ±25 % jitter so consoles spread out."""
-        base = min(self._backoff_max, self._backoff_initial * 2 ** (attempt - 1))
+        base = min(self._backoff_max, self._backoff_initial * 2.0 ** min(attempt - 1, 32))
         return min(self._backoff_max, base * (0.75 + 0.5 * self._jitter()))
 
     def _set_state(self, **changes: object) -> None:

@@ -159,3 +159,21 @@ def test_describe_is_short_and_readable() -> None:
 def test_filters_compare_by_query_and_levels() -> None:
     assert parse_filter("a b") == parse_filter(" a b ")
     assert parse_filter("a") != parse_filter("a").with_levels({"ERROR"})
+
+
+def test_regex_case_handling() -> None:
+    upper = event("ERROR Connection REFUSED by db")
+    # Lower-case patterns match any case (fast path over lower-cased text)…
+    assert parse_filter("/connection refused/").matches(upper)
+    assert parse_filter(r"/refused\s+by/").matches(upper)
+    # …and patterns with capitals (or upper-case escapes) still ignore case.
+    assert parse_filter("/Connection Refused/").matches(upper)
+    assert parse_filter(r"/REFUSED\Sby/").matches(upper) is False
+    assert parse_filter(r"/refused\Wby/").matches(upper)
+
+
+def test_tokenizing_regexes_paths_and_quotes() -> None:
+    assert [t.description for t in parse_filter("/a b/ -/c d/ /api/posts /x/y/").terms] == [
+        'text "/api/posts"', "regex /a b/", "not regex /c d/", "regex /x/y/",
+    ]
+    assert [t.description for t in parse_filter('route:"/a b" "x y"').terms] == ["route /a b", 'text "x y"']
