@@ -10,10 +10,11 @@ unhealthy → ``unhealthy`` (HTTP 503).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -222,8 +223,19 @@ class HealthMonitor:
             await asyncio.gather(*(self.check(spec) for spec in self._probes))
         return self.report()
 
-    def _http_client(self) -> _ClientScope:
-        return _ClientScope(self)
+    @contextlib.asynccontextmanager
+    async def _http_client(self) -> AsyncIterator[None]:
+        """Owns the shared httpx client for the duration of run() or check_all()."""
+        if self._client is not None or not any(spec.kind == "http" for spec in self._probes):
+            yield
+            return
+        # No keep-alive across checks: a probe must see a dependency that went away.
+        async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            self._client = client
+            try:
+                yield
+            finally:
+                self._client = None
 
     async def _probe_forever(self, spec: ProbeSpec) -> None:
         rng, jitter = self._rng, self._jitter
@@ -279,25 +291,6 @@ class HealthMonitor:
                 if spec.body_contains.encode() not in body:
                     return "unhealthy", f"HTTP {code}: body does not contain {spec.body_contains!r}"
         return "healthy", ""
-
-
-class _ClientScope:
-    """Owns the shared httpx client for the duration of run() or check_all()."""
-
-    def __init__(self, monitor: HealthMonitor) -> None:
-        self._monitor = monitor
-        self._owned: httpx.AsyncClient | None = None
-
-    async def __aenter__(self) -> None:
-        if self._monitor._client is None and any(p.kind == "http" for p in self._monitor._probes):
-            # No pooling across checks: a probe must see a dependency that went away.
-            self._owned = httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0))
-            self._monitor._client = self._owned
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._owned is not None:
-            self._monitor._client = None
-            await self._owned.aclose()
 
 
 def health_json(report: HealthReport) -> dict[str, Any]:

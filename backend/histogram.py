@@ -101,23 +101,18 @@ class Histogram:
         ranks = [max(1, math.ceil(q * self.count)) for q in qs]
         results: list[float | None] = []
         seen = self.zero
-        pending = iter(ranks)
-        rank = next(pending)
-        while rank <= seen:  # ranks that fall in the zero bucket
-            results.append(0.0)
-            rank = next(pending, None)  # type: ignore[arg-type]
-            if rank is None:
-                return results
+        while len(results) < len(ranks) and ranks[len(results)] <= seen:
+            results.append(0.0)  # ranks that fall in the zero bucket
         for index in sorted(self.buckets):
+            if len(results) == len(ranks):
+                break
             seen += self.buckets[index]
-            while rank <= seen:
-                # The last bucket also holds everything clamped above MAX_VALUE.
-                results.append(self._clamp(bucket_value(index)) if index < _MAX_INDEX else self.max)
-                rank = next(pending, None)  # type: ignore[arg-type]
-                if rank is None:
-                    return results
-        while len(results) < len(qs):  # rounding left a rank past the end: it is the max
-            results.append(self._clamp(self.max))
+            # The last bucket also holds everything clamped above MAX_VALUE.
+            value = self._clamp(bucket_value(index)) if index < _MAX_INDEX else self.max
+            while len(results) < len(ranks) and ranks[len(results)] <= seen:
+                results.append(value)
+        while len(results) < len(ranks):  # rounding left a rank past the end: it is the max
+            results.append(self.max)
         return results
 
     def cumulative(self, bounds: Sequence[float] = PROMETHEUS_BOUNDS_MS) -> list[int]:
