@@ -165,6 +165,8 @@ class Agent:
             raise
 
     async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.close()
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()

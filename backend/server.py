@@ -59,6 +59,8 @@ FRAME_BYTES: Final = 256 * 1024
 REPLAY_PAGE: Final = 1000
 CLOSE_TIMEOUT_S: Final = 1.0
 """A stalled console must not hold the agent's shutdown for the library's default 10 s."""
+SHUTDOWN_GRACE_S: Final = 0.5
+"""How long consoles get to finish the closing handshake before their sockets are aborted."""
 
 AlertCommand = Ack | Unack | Silence | ExpireSilence
 
@@ -155,6 +157,7 @@ class StreamServer:
         self._allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
         self._client_queue_events = client_queue_events
         self._clients: set[_Client] = set()
+        self._server: Server | None = None
         self.port = 0
         self.connections_total = 0
         self.dropped_total = 0
@@ -167,7 +170,7 @@ class StreamServer:
         ws_logger = logging.getLogger(f"{__name__}.websockets")
         ws_logger.setLevel(logging.WARNING)  # it would log every handshake at INFO
         host, port = self._listen
-        server = await serve(
+        self._server = await serve(
             self._handle,
             host,
             port,
@@ -177,8 +180,25 @@ class StreamServer:
             close_timeout=CLOSE_TIMEOUT_S,
             logger=ws_logger,
         )
-        self.port = server.sockets[0].getsockname()[1]
-        return server
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self._server
+
+    async def close(self) -> None:
+        """Close every connection and the listening socket within about SHUTDOWN_GRACE_S.
+
+        websockets' own close waits for the write buffer to drain before sending the close
+        frame, so a console that stopped reading would hold it until the keepalive ping
+        times out (tens of seconds): such connections are aborted instead.
+        """
+        if self._server is None:
+            return
+        self._server.close()
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
+        except TimeoutError:
+            for client in list(self._clients):
+                client.ws.transport.abort()
+            await self._server.wait_closed()
 
     @property
     def url(self) -> str:

@@ -15,7 +15,7 @@ from obsview.backend.agent import Agent
 from obsview.backend.auth import load_or_create_token
 from obsview.backend.config import AgentConfig
 from obsview.backend.errors import StartupError
-from obsview.backend.protocol import Ack, Error, Events, Metrics, Ping, Pong, Subscribe, encode
+from obsview.backend.protocol import Ack, Error, Events, LogEvent, Metrics, Ping, Pong, Subscribe, encode
 from server_testkit import recv_until
 
 SEED_LINE = {
@@ -132,3 +132,19 @@ async def test_configured_token_is_enforced_on_websocket_and_http(config: AgentC
             pong, _ = await recv_until(ws, Pong)
     assert pong.nonce == 3
     assert (config.token_file.stat().st_mode & 0o777) == 0o600
+
+
+async def test_stop_does_not_wait_for_a_console_that_stopped_reading(config: AgentConfig) -> None:
+    config.client_queue_events = 100
+    agent = Agent(config)
+    await agent.start()
+    async with connect(agent.url, max_queue=1) as stalled:
+        await stalled.send(encode(Subscribe()))
+        await stalled.send(encode(Ping(nonce=1)))
+        await recv_until(stalled, Pong)
+        for _ in range(200):  # ~40 MB: the socket buffers fill and the agent starts dropping
+            await agent.ingest([LogEvent(ts=1.0, level="INFO", message="x" * 10_000) for _ in range(20)])
+            await asyncio.sleep(0)
+        assert agent.counters()["dropped_to_clients"] > 0
+        # websockets alone would wait for the keepalive timeout (~20 s) to close this one.
+        await asyncio.wait_for(agent.stop(), timeout=5)
