@@ -50,6 +50,9 @@ _RECORD_ATTRS: Final = frozenset(
     logging.LogRecord("", 0, "", 0, "", None, None).__dict__
 ) | {"message", "asctime", "taskName", "traceId"}
 
+ACCESS_RECORD_ATTR: Final = "obsview_access"
+"""LogRecord attribute holding the middleware's access record as a dict."""
+
 TRACE: Final = 5
 """Level number used for the seed's TRACE level (below DEBUG); ``logger.log(TRACE, …)``."""
 
@@ -208,7 +211,10 @@ class ObsviewMiddleware:
     def _log_json(self, record: dict[str, Any]) -> None:
         levelno = _LOG_LEVELS[record["level"]]
         if self._logger.isEnabledFor(levelno):
-            self._logger.log(levelno, orjson.dumps(record, default=str).decode())
+            # The JSON text serves plain handlers; the dict rides along so JsonFormatter and
+            # ObsviewHandler write the record itself instead of a JSON string inside JSON.
+            text = orjson.dumps(record, default=str).decode()
+            self._logger.log(levelno, text, extra={ACCESS_RECORD_ATTR: record})
 
 
 class _RequestIds:
@@ -278,7 +284,11 @@ class TraceIdFilter(logging.Filter):
 
 def record_to_dict(record: logging.LogRecord, *, service: str = "") -> dict[str, Any]:
     """A LogRecord as the JSON object obsview reads; ``extra=`` fields go at the top level
-    (as winston does with its metadata), without overriding the fixed keys."""
+    (as winston does with its metadata), without overriding the fixed keys. A record logged
+    by :class:`ObsviewMiddleware` is its access record as is."""
+    access = record.__dict__.get(ACCESS_RECORD_ATTR)
+    if isinstance(access, dict):
+        return {**access, "logger": record.name}
     data: dict[str, Any] = {
         "timestamp": _iso(record.created),
         "level": level_name(record.levelno),

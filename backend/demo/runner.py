@@ -31,8 +31,10 @@ DEFAULT_DURATION_S = 3600.0
 SERVICE = "blog-api"
 APP_LOGGER = "obsview.demo.blog"
 PROBE_INTERVAL_S = 2.0
-#: Libraries that would otherwise print to the terminal the console draws on.
+#: Loggers that would otherwise print to the terminal the console draws on: the demo's
+#: servers and clients, and the agent itself. Their warnings become events instead.
 QUIETED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpcore")
+INTERNAL_LOGGERS = ("obsview.backend", "websockets")
 
 
 @dataclass(slots=True)
@@ -160,13 +162,15 @@ async def _stop_then_flush(task: asyncio.Task[None], feed: AgentFeed) -> None:
 
 @contextlib.contextmanager
 def _app_logging(feed: AgentFeed) -> Iterator[None]:
-    """Route the blog API's logs (every level, TRACE included) and the warnings of uvicorn
-    and httpx into the feed instead of the terminal; put everything back afterwards."""
+    """Route the blog API's logs (every level, TRACE included) and the warnings of uvicorn,
+    httpx and the agent into the feed instead of the terminal; put everything back afterwards."""
     app_handler = FeedHandler(feed, service=SERVICE, source="app:blog-api")
-    library_handler = FeedHandler(feed, service=SERVICE, source="server:uvicorn", level=logging.WARNING)
+    library_handler = FeedHandler(feed, service=SERVICE, source="server:blog-api", level=logging.WARNING)
+    agent_handler = FeedHandler(feed, service="obsview-agent", source="obsview", level=logging.WARNING)
     saved: list[tuple[logging.Logger, int, bool]] = []
     targets = [(logging.getLogger(APP_LOGGER), app_handler, TRACE)]
     targets += [(logging.getLogger(name), library_handler, logging.WARNING) for name in QUIETED_LOGGERS]
+    targets += [(logging.getLogger(name), agent_handler, logging.WARNING) for name in INTERNAL_LOGGERS]
     for logger, handler, level in targets:
         saved.append((logger, logger.level, logger.propagate))
         logger.addHandler(handler)

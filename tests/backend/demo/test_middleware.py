@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from obsview.backend.demo.http_server import serve_app
-from obsview.backend.instrument import ObsviewMiddleware, TraceIdFilter, current_trace_id
+from obsview.backend.instrument import JsonFormatter, ObsviewMiddleware, TraceIdFilter, current_trace_id
 
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -212,3 +212,6 @@ async def test_starlette_middleware_list_and_json_logger_output() -> None:
     assert first["route"] == "/items/:item_id"
     assert [r.levelno for r in sink.records] == [logging.INFO, logging.WARNING]
     assert second["response"]["statusCode"] == 404
+    # Through JsonFormatter the access record is written as itself, not as a JSON string.
+    formatted = orjson.loads(JsonFormatter().format(sink.records[0]))
+    assert formatted == {**first, "logger": "tests.demo.access"}
