@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import signal
 import sys
@@ -53,22 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
     """The config file, then every flag that was given on top of it."""
     config = load_config(args.config)
-    overrides: dict[str, object] = {}
     paths = [*args.tail, *args.paths]
     if paths:
-        overrides["tail"] = [path for path in paths if path != "-"]
-        overrides["stdin"] = "-" in paths or config.stdin
+        config.tail = [path for path in paths if path != "-"]
+        config.stdin = config.stdin or "-" in paths
     if args.tcp:
-        overrides["tcp"] = [parse_host_port(value, what="--tcp") for value in args.tcp]
+        config.tcp = [parse_host_port(value, what="--tcp") for value in args.tcp]
     if args.listen is not None:
-        overrides["listen"] = parse_host_port(args.listen, what="--listen")
+        config.listen = parse_host_port(args.listen, what="--listen")
     if args.from_start:
-        overrides["from_start"] = True
+        config.from_start = True
     if args.service is not None:
-        overrides["service"] = args.service
+        config.service = args.service
     if args.token_file is not None:
-        overrides["token_file"] = args.token_file.expanduser()
-    return dataclasses.replace(config, **overrides)
+        config.token_file = args.token_file.expanduser()
+    return config
 
 
 async def run_until_signalled(config: AgentConfig) -> None:
