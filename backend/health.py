@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import time
@@ -39,6 +40,8 @@ _KEYS: Final = {
     "memory": {"warn", "fail"},
 }
 _COMMON_KEYS: Final = {"name", "kind", "interval", "timeout", "critical"}
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +206,10 @@ class HealthMonitor:
                               now, now if changed else previous.changed_at)
         self._statuses[spec.name] = current
         if changed and self.on_change is not None:
-            self.on_change(self.report())
+            try:
+                self.on_change(self.report())
+            except Exception:  # a broken listener must not stop the probes
+                log.exception("health on_change callback failed")
         return current
 
     # ------------------------------------------------------------------ running
@@ -255,6 +261,9 @@ class HealthMonitor:
             return self._record(spec, "unhealthy", None, f"timeout after {_seconds(spec.timeout_s)}")
         except (OSError, httpx.HTTPError) as exc:
             return self._record(spec, "unhealthy", None, _network_reason(exc))
+        except Exception as exc:  # anything else is a bug here, but the probe loop must go on
+            log.exception("probe %s failed unexpectedly", spec.name)
+            return self._record(spec, "unhealthy", None, f"probe error: {type(exc).__name__}")
         latency = (loop.time() - started) * 1000
         return self._record(spec, status, latency, error)
 

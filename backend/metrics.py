@@ -31,6 +31,8 @@ _RING: Final = 900  # seconds of per-second counters: the 15-minute window
 _CACHE_WINDOW_S: Final = 300
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _QUANTILES: Final = (0.5, 0.95, 0.99)
+MAX_ERROR_TYPES: Final = 100
+OTHER_ERROR_TYPE: Final = "other"
 
 RouteKey = tuple[str, str]
 """(route template, HTTP method)."""
@@ -161,6 +163,8 @@ class RequestMetrics:
                 if event.level == "ERROR" or event.error_type or event.cache:
                     self._observe_extras(event, "")
                 continue
+            if not 100 <= status <= 599:
+                status = 0  # garbage from a log line must not become a new label value
             route = event.route
             route = bound(route) if route else template(event.path)
             method = event.method
@@ -189,8 +193,11 @@ class RequestMetrics:
         """The rare parts of an event: errors by type/endpoint, cache hit or miss."""
         if event.level == "ERROR" or event.error_type:
             self._errors_total += 1
+            by_type = self._errors_by_type
             kind = event.error_type or "Error"
-            self._errors_by_type[kind] = self._errors_by_type.get(kind, 0) + 1
+            if kind not in by_type and len(by_type) >= MAX_ERROR_TYPES:
+                kind = OTHER_ERROR_TYPE  # error types come from logs: keep them bounded
+            by_type[kind] = by_type.get(kind, 0) + 1
             if not route and event.path:
                 route = self._templater.template(event.path)
             if route:

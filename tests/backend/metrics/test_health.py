@@ -203,3 +203,14 @@ def test_parse_probes_reads_every_kind() -> None:
 def test_parse_probes_errors_name_probe_and_key(table: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_probes([table])
+
+
+async def test_a_failing_on_change_listener_does_not_stop_probing(caplog: pytest.LogCaptureFixture) -> None:
+    health = monitor(ProbeSpec(name="memory", kind="memory", warn_percent=100.0, fail_percent=100.0))
+
+    def broken(report: HealthReport) -> None:
+        raise RuntimeError("listener bug")
+
+    health.on_change = broken
+    report = await health.check_all()
+    assert report.probes[0].status == "healthy" and "on_change callback failed" in caplog.text

@@ -111,3 +111,12 @@ def test_ten_thousand_distinct_paths_stay_bounded(clock: Any, make_metrics: Any)
     assert snap.agent["routes_overflowed"] == 9_950
     # The named routes were seen in the first second and left the one-minute window.
     assert {(r.route, r.method) for r in snap.routes} == {(OTHER_ROUTE, "GET"), (OTHER_ROUTE, "OTHER")}
+
+
+def test_error_types_and_odd_statuses_stay_bounded(make_metrics: Any) -> None:
+    metrics = make_metrics()
+    metrics.observe([LogEvent(ts=0.0, level="ERROR", message="", error_type=f"E{i}") for i in range(150)])
+    metrics.observe([access("/a", 1234, 1.0), access("/a", -5, 1.0)])
+    body = metrics.seed_json()
+    assert len(body["errors"]["byType"]) == 101 and body["errors"]["byType"]["other"] == 50
+    assert body["requests"]["byStatusCode"] == {"0": 2}
