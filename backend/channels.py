@@ -79,13 +79,17 @@ class DeliveryError(Exception):
 def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
     """The ``[notify]`` table → channels. Raises ConfigError naming the key.
 
-    Keys: ``external_url``; ``[[notify.webhook]]`` (url, name, timeout, repeat_interval);
+    Keys: ``external_url``, ``repeat_interval`` (default for every channel); ``[[notify.webhook]]`` (url, name, timeout, repeat_interval);
     ``[[notify.slack]]`` (url, name, timeout, repeat_interval); ``[[notify.email]]`` (host,
     port, from, to, username, password or password_env, tls, name, timeout, repeat_interval).
     """
-    unknown = set(raw) - {*_KINDS, "external_url"}
+    unknown = set(raw) - {*_KINDS, "external_url", "repeat_interval"}
     if unknown:
-        raise ConfigError(f"notify.{sorted(unknown)[0]}: unknown key (expected webhook, slack, email, external_url)")
+        raise ConfigError(
+            f"notify.{sorted(unknown)[0]}: unknown key (expected webhook, slack, email, external_url, repeat_interval)"
+        )
+    repeat = raw.get("repeat_interval")
+    default_repeat_s = None if repeat is None else parse_duration(repeat, "notify.repeat_interval")
     external_url = raw.get("external_url", "")
     if not isinstance(external_url, str):
         raise ConfigError("notify.external_url: expected a URL string")
@@ -98,7 +102,7 @@ def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
             where = f"notify.{kind}[{index}]"
             if not isinstance(table, Mapping):
                 raise ConfigError(f"{where}: expected a table")
-            channels.append(_parse_channel(kind, where, table, external_url))
+            channels.append(_parse_channel(kind, where, table, external_url, default_repeat_s))
     names = [channel.name for channel in channels]
     for name in names:
         if names.count(name) > 1:
@@ -113,7 +117,8 @@ _CHANNEL_KEYS: Final = {
 }
 
 
-def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url: str) -> Channel:
+def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url: str,
+                   default_repeat_s: float | None) -> Channel:
     unknown = set(table) - _CHANNEL_KEYS[kind] - {"name", "timeout", "repeat_interval"}
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
@@ -124,7 +129,7 @@ def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url
     if timeout <= 0:
         raise ConfigError(f"{where}.timeout: must be positive")
     repeat = table.get("repeat_interval")
-    repeat_s = None if repeat is None else parse_duration(repeat, f"{where}.repeat_interval")
+    repeat_s = default_repeat_s if repeat is None else parse_duration(repeat, f"{where}.repeat_interval")
     if kind in ("webhook", "slack"):
         url = table.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):

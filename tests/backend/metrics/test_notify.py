@@ -223,20 +223,21 @@ async def test_email_through_a_real_smtp_server() -> None:
 def test_parse_notifiers_reads_every_kind(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMTP_PASSWORD", "pw")
     webhook, slack, email = parse_notifiers({
-        "external_url": "http://obsview.example/",
+        "external_url": "http://obsview.example/", "repeat_interval": "4h",
         "webhook": [{"name": "ops", "url": "https://hooks.example/x", "timeout": "5s", "repeat_interval": "2h"}],
         "slack": [{"url": "https://hooks.slack.com/services/T0/B0/SECRET"}],
         "email": [{"host": "smtp.example", "port": 465, "tls": True, "from": "a@example.com",
                    "to": ["b@example.com"], "username": "a", "password_env": "SMTP_PASSWORD"}],
     })
     assert webhook == WebhookChannel("ops", "https://hooks.example/x", 5.0, "http://obsview.example/", 7200.0)
-    assert slack.name == "slack-0" and "SECRET" not in repr(slack)
+    assert slack.name == "slack-0" and "SECRET" not in repr(slack) and slack.repeat_interval_s == 14400.0
     assert isinstance(email, EmailChannel) and email.password == "pw" and "pw" not in repr(email)
     assert mask_url(slack.url) == "https://hooks.slack.com/…"
 
 
 @pytest.mark.parametrize(("raw", "message"), [
     ({"pager": []}, "notify.pager"),
+    ({"repeat_interval": "often"}, "notify.repeat_interval"),
     ({"webhook": [{"url": "ftp://x"}]}, r"notify.webhook\[0\].url"),
     ({"webhook": [{"url": "http://x", "retries": 3}]}, r"notify.webhook\[0\].retries"),
     ({"slack": [{"url": "http://x", "timeout": "never"}]}, r"notify.slack\[0\].timeout"),
