@@ -12,10 +12,11 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from obsview.backend.agent import Agent
+from obsview.backend.alerts import AlertRule
 from obsview.backend.auth import load_or_create_token
 from obsview.backend.config import AgentConfig
 from obsview.backend.errors import StartupError
-from obsview.backend.protocol import Ack, Error, Events, LogEvent, Metrics, Ping, Pong, Subscribe, encode
+from obsview.backend.protocol import Ack, Alerts, Error, Events, LogEvent, Metrics, Ping, Pong, Subscribe, encode
 from server_testkit import recv_until
 
 SEED_LINE = {
@@ -148,3 +149,22 @@ async def test_stop_does_not_wait_for_a_console_that_stopped_reading(config: Age
         assert agent.counters()["dropped_to_clients"] > 0
         # websockets alone would wait for the keepalive timeout (~20 s) to close this one.
         await asyncio.wait_for(agent.stop(), timeout=5)
+
+
+async def test_ack_from_one_console_reaches_another_and_the_http_api(config: AgentConfig) -> None:
+    config.rules = [AlertRule("busy", "request_rate", ">", 0.0, for_s=0.0)]
+    async with Agent(config) as agent:
+        await agent.ingest(agent.normalizer.normalize_lines([json.dumps(SEED_LINE).encode()], "test"))
+        async with connect(agent.url) as a, connect(agent.url) as b:
+            alerts, _ = await recv_until(a, Alerts)
+            while not any(alert.state == "firing" for alert in alerts.alerts):
+                alerts, _ = await recv_until(a, Alerts)
+            (firing,) = alerts.alerts
+            await a.send(encode(Ack(fingerprint=firing.fingerprint, by="alice", note="on it")))
+            seen, _ = await recv_until(b, Alerts)
+            while not seen.alerts or seen.alerts[0].ack is None:
+                seen, _ = await recv_until(b, Alerts)
+        async with httpx.AsyncClient(base_url=agent.url.replace("ws://", "http://"), timeout=5) as http:
+            api = (await http.get("/api/alerts")).json()
+    assert seen.alerts[0].ack is not None and seen.alerts[0].ack.by == "alice"
+    assert "alice" in json.dumps(api)
