@@ -234,3 +234,30 @@ async def test_a_frame_renders_only_visible_rows_of_a_big_buffer() -> None:
         app.view.refresh_from_buffer()
         await pilot.pause()
         assert 0 < CountingLogView.rendered_rows <= 2 * 20
+
+
+async def test_styles_follow_focus_and_theme() -> None:
+    app = LogApp(EventBuffer())
+    async with app.run_test(size=(80, 8)) as pilot:
+        view = app.view
+        app.feed(make(1, 3))
+        await pilot.pause()
+
+        def cursor_background() -> object:
+            return view.render_line(2)._segments[0].style.bgcolor  # type: ignore[union-attr]
+
+        def row_colours() -> tuple[object, object]:
+            style = view.render_line(0)._segments[1].style  # the level of an ERROR row
+            assert style is not None
+            return style.color, style.bgcolor
+
+        view.blur()
+        await pilot.pause()
+        blurred = cursor_background()
+        view.focus()
+        await pilot.pause()
+        assert cursor_background() != blurred
+        dark = row_colours()
+        app.theme = "textual-light"
+        await pilot.pause()
+        assert row_colours() != dark
