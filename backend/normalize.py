@@ -8,13 +8,14 @@ The batch path is the agent's hot loop (hundreds of thousands of lines a second)
 
 * JSON lines are parsed with ONE ``orjson.loads`` per batch (``[line,line,...]``), falling
   back to a call per line only when the batch holds a bad line;
-* the secret check lower-cases the batch once and tests a few substrings; only lines that hit
-  get per-field redaction (see :mod:`redact`);
+* the secret check is a few ``in`` tests on lower-cased text (the seed's request record
+  tests only its string values); only lines that hit get per-field redaction (:mod:`redact`);
 * per-record work is one pass over the record's keys through an alias table.
 """
 
 from __future__ import annotations
 
+import gc
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -24,7 +25,12 @@ from typing import Any, Final
 import orjson
 
 from obsview.backend.protocol import LogEvent
-from obsview.backend.redact import might_hold_secret, redact_mapping, redact_text
+from obsview.backend.redact import (
+    might_hold_secret,
+    might_hold_secret_text,
+    redact_mapping,
+    redact_text,
+)
 
 # --------------------------------------------------------------------------- vocabularies
 
@@ -154,6 +160,19 @@ class Normalizer:
 
     def normalize_lines(self, lines: list[bytes], source: str) -> list[LogEvent]:
         """Normalize a batch of lines (without their newline). Empty lines are skipped."""
+        # A batch allocates ~3 short-lived dicts per line (freed by refcount: no cycles), which
+        # triggers the cyclic GC dozens of times, each pass walking every event already in the
+        # store. Pausing it for the batch measured 1.8x faster ingest on 100k seed lines.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            return self._normalize_lines(lines, source)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _normalize_lines(self, lines: list[bytes], source: str) -> list[LogEvent]:
         now = self._clock()
         limit = self.max_line_bytes
         cut: set[int] = set()
@@ -174,22 +193,27 @@ class Normalizer:
 
         json_at = [i for i, line in enumerate(kept) if line[0] == 0x7B]  # "{"
         records = self._parse_json_batch([kept[i] for i in json_at]) if json_at else []
-        suspects = self._secret_suspects(kept)
 
         events: list[LogEvent] = []
         append = events.append
         next_json = 0
         json_count = len(json_at)
+        seed_request = self._seed_request
         for index, line in enumerate(kept):
             record: Any = None
             if next_json < json_count and json_at[next_json] == index:
                 record = records[next_json]
                 next_json += 1
-            secret = index in suspects if suspects else False
             if record is not None:
                 raw = line.decode("utf-8", "replace")
-                event = self._from_record(record, source, raw, now, secret)
+                # The fast path checks its own string values for secrets (cheaper than
+                # scanning the raw line); anything else is checked line by line.
+                event = seed_request(record, source, raw, now)
+                if event is None:
+                    secret = might_hold_secret(line.lower())
+                    event = self._from_record(record, source, raw, now, secret)
             else:
+                secret = might_hold_secret(line.lower())
                 event = self._from_text(line.decode("utf-8", "replace"), source, now, secret)
                 if line[0] == 0x7B:
                     event.parse_error = True
@@ -235,13 +259,6 @@ class Normalizer:
                 return parsed
         return [_parse_one(line) for line in lines]
 
-    @staticmethod
-    def _secret_suspects(lines: list[bytes]) -> set[int]:
-        """Indexes of the lines that may hold a secret (usually none: one scan per batch)."""
-        if not might_hold_secret(b"\n".join(lines).lower()):
-            return set()
-        return {i for i, line in enumerate(lines) if might_hold_secret(line.lower())}
-
     # ------------------------------------------------------------------ structured records
 
     def _from_record(
@@ -258,10 +275,6 @@ class Normalizer:
                 new_raw = redact_text(raw)
                 redacted = new_raw != raw
                 raw = new_raw
-        else:
-            event = self._seed_request(record, source, raw, now)
-            if event is not None:
-                return event
         slots: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in record.items():
@@ -344,6 +357,9 @@ class Normalizer:
             user = _as_text(user)
         if type(correlation) is not str:
             correlation = _as_text(correlation)
+        probe = "\n".join((message, url, ip, agent, request_id, user, correlation))
+        if might_hold_secret_text(probe.lower()):
+            return None  # the generic path redacts
         duration = record["duration"]
         extra = {} if duration == took or duration is None else {"duration": duration}
         return LogEvent(  # positional, in protocol field order (a test pins the order)

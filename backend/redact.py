@@ -27,10 +27,13 @@ SECRET_KEY_WORDS: Final = (
 # a 5000-line batch costs ~0.5-1 ms. "passw" covers password/passwd, "key" covers
 # api_key/api-key/apikey and `?key=`, "eyj" starts every JWT (base64 of '{"'), "authoriz"
 # covers "Authorization: Bearer/Basic". URL userinfo is checked only when "://" occurs.
-_NEEDLES: Final = (
-    b"passw", b"secret", b"token", b"cookie", b"session", b"authoriz", b"bearer", b"eyj",
-    b"key",
+_WORDS: Final = (
+    "passw", "secret", "token", "cookie", "session", "authoriz", "bearer", "eyj", "key",
 )
+# In a raw JSON line a key may be spelled with escapes ("\u0070assword"): such a line
+# always gets the careful path.
+_NEEDLES: Final = (*(word.encode() for word in _WORDS), b"\\u")
+_USERINFO_TEXT: Final = re.compile(r"://[^\s/@\"']*:[^\s/@\"']*@")
 _USERINFO_BYTES: Final = re.compile(rb"://[^\s/@\"']*:[^\s/@\"']*@")
 
 _KEY_WORDS_RE: Final = r"(?:authorization|cookie|passw(?:or)?d|secret|token|api[_-]?key|session)"
@@ -58,7 +61,7 @@ def is_secret_key(key: str) -> bool:
 
 
 def might_hold_secret(lowered: bytes) -> bool:
-    """Cheap gate over already lower-cased bytes (one line or a whole batch).
+    """Cheap gate over an already lower-cased raw line (or several joined).
 
     False means no redaction rule can match; True means "look closer" (false positives only
     cost time, never correctness).
@@ -67,6 +70,14 @@ def might_hold_secret(lowered: bytes) -> bool:
         if needle in lowered:
             return True
     return b"://" in lowered and _USERINFO_BYTES.search(lowered) is not None
+
+
+def might_hold_secret_text(lowered: str) -> bool:
+    """The same gate over already-decoded, lower-cased text (e.g. a record's values)."""
+    for word in _WORDS:
+        if word in lowered:
+            return True
+    return "://" in lowered and _USERINFO_TEXT.search(lowered) is not None
 
 
 def _redact_pair(match: re.Match[str]) -> str:

@@ -128,3 +128,17 @@ def test_redact_mapping_is_a_copy_and_survives_deep_nesting() -> None:
 def test_prose_is_not_mangled() -> None:
     assert redact_text("Invalid token provided") == "Invalid token provided"
     assert redact_text("session expired for user 5") == "session expired for user 5"
+
+
+def test_json_escapes_do_not_smuggle_a_secret_past_the_gate() -> None:
+    event, _ = normalize(b'{"message":"x","\\u0070assword":"hunter2",'
+                         b'"url":"/a?\\u0074oken=s3cr3t-value"}')
+    assert_clean(event)
+
+
+def test_seed_request_record_with_a_jwt_in_a_value() -> None:
+    event, _ = normalize(orjson.dumps({
+        "timestamp": "2026-11-25T15:00:00Z", "level": "INFO", "message": "Request completed",
+        "request": {"id": "r", "method": "GET", "url": "/api/x", "correlationId": JWT},
+        "response": {"statusCode": 200, "responseTime": 3}, "duration": 3}))
+    assert_clean(event)

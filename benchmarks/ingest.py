@@ -1,0 +1,156 @@
+"""Ingest throughput: a log file → FileTailSource → Normalizer → EventStore, in lines/s,
+beside raw ``orjson.loads`` of the same lines in the same run (issue 3 target: ≥ 40 %).
+
+The lines are the seed chapter's records: mostly "Request completed" (``logEvent``), some
+"User login failed" and some "Unhandled error occurred" with a stack.
+
+    uv run python benchmarks/ingest.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.figures import Figure, figure, print_table
+from obsview.backend.normalize import Normalizer
+from obsview.backend.protocol import LogEvent
+from obsview.backend.sources.file_tail import FileTailSource
+from obsview.backend.store import EventStore
+
+ROUNDS = 3
+BATCH = 5000
+_ROUTES = ("/api/posts", "/api/posts/{}", "/api/users/{}", "/api/posts/{}/comments")
+_STACK = (
+    "TypeError: Cannot read properties of undefined (reading 'id')\n"
+    "    at getPost (/app/routes/posts.js:42:17)\n"
+    "    at Layer.handle [as handle_request] (/app/node_modules/express/lib/router/layer.js:95:5)"
+)
+
+
+def seed_lines(n: int) -> list[bytes]:
+    """90 % request records, 7 % failed logins, 3 % errors with a stack (the seed's shapes)."""
+    rng = random.Random(3)
+    lines = []
+    for i in range(n):
+        stamp = f"2026-11-25T15:{i // 60000 % 60:02d}:{i // 1000 % 60:02d}.{i % 1000:03d}Z"
+        kind = rng.random()
+        if kind < 0.90:
+            status = rng.choices((200, 201, 304, 404, 500), (80, 5, 5, 7, 3))[0]
+            took = rng.randint(2, 400)
+            record: dict[str, object] = {
+                "timestamp": stamp, "level": "INFO" if status < 400 else "WARN",
+                "message": "Request completed",
+                "request": {
+                    "id": f"req_{i:x}", "method": rng.choice(("GET", "GET", "GET", "POST")),
+                    "url": rng.choice(_ROUTES).format(rng.randint(1, 5000)),
+                    "ip": f"203.0.113.{i % 250}",
+                    "userAgent": "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Firefox/120.0",
+                    "userId": i % 977, "correlationId": f"c-{i:x}",
+                },
+                "response": {"statusCode": status, "responseTime": took},
+                "duration": took,
+            }
+        elif kind < 0.97:
+            record = {
+                "timestamp": stamp, "level": "WARN", "message": "User login failed",
+                "email": f"user{i % 300}@example.com", "reason": "Invalid credentials",
+                "ip": f"198.51.100.{i % 250}", "userAgent": "curl/8.4.0",
+                "duration": rng.randint(20, 90),
+            }
+        else:
+            record = {
+                "timestamp": stamp, "level": "ERROR", "message": "Unhandled error occurred",
+                "errorId": f"err_{i:x}", "stack": _STACK,
+                "request": {"id": f"req_{i:x}", "method": "POST", "url": "/api/posts"},
+            }
+        lines.append(orjson.dumps(record))
+    return lines
+
+
+def raw_parse_rate(lines: list[bytes]) -> float:
+    """Baseline: one ``orjson.loads`` per line, nothing kept."""
+    loads = orjson.loads
+    best = 0.0
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        for line in lines:
+            loads(line)
+        best = max(best, len(lines) / (time.perf_counter() - started))
+    return best
+
+
+def normalize_rate(lines: list[bytes]) -> float:
+    """The normalize step alone (batches of 5,000), events kept in a store."""
+    best = 0.0
+    for _ in range(ROUNDS):
+        normalizer = Normalizer(service="blog-api", host="bench")
+        store = EventStore(capacity=len(lines))
+        started = time.perf_counter()
+        for start in range(0, len(lines), BATCH):
+            store.append(normalizer.normalize_lines(lines[start : start + BATCH], "bench"))
+        best = max(best, len(lines) / (time.perf_counter() - started))
+    return best
+
+
+async def _tail_once(path: Path, count: int) -> float:
+    normalizer = Normalizer(service="blog-api", host="bench")
+    store = EventStore(capacity=100_000)
+    done = asyncio.Event()
+
+    async def emit(events: list[LogEvent]) -> None:
+        store.append(events)
+        if store.last_seq >= count:
+            done.set()
+
+    source = FileTailSource([str(path)], normalizer, from_start=True, poll_interval=0.001)
+    started = time.perf_counter()
+    task = asyncio.create_task(source.run(emit))
+    try:
+        await asyncio.wait_for(done.wait(), 600)
+        elapsed = time.perf_counter() - started
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    if store.last_seq != count:
+        raise RuntimeError(f"expected {count} events, the store got {store.last_seq}")
+    return count / elapsed
+
+
+def file_to_store_rate(path: Path, count: int) -> float:
+    return max(asyncio.run(_tail_once(path, count)) for _ in range(ROUNDS))
+
+
+def run(quick: bool) -> list[Figure]:
+    count = 100_000 if quick else 300_000
+    lines = seed_lines(count)
+    with tempfile.TemporaryDirectory(prefix="obsview-bench-") as folder:
+        path = Path(folder) / "app.log"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        raw = raw_parse_rate(lines)
+        end_to_end = file_to_store_rate(path, count)
+    normalized = normalize_rate(lines)
+    return [
+        figure("ingest file→normalize→store", end_to_end, "lines/s", "orjson.loads per line", raw),
+        figure("ingest normalize+store only", normalized, "lines/s", "orjson.loads per line", raw),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100k lines instead of 300k")
+    print_table(run(quick=parser.parse_args().quick))
+
+
+if __name__ == "__main__":
+    main()
