@@ -46,7 +46,11 @@ ROW_TEXT_LIMIT = 1024
 
 def local_time(ts: float) -> str:
     """``HH:MM:SS.mmm`` in the local time zone (the default row time format)."""
-    return datetime.datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+    try:
+        return datetime.datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+    except (OverflowError, OSError, ValueError):  # a timestamp no clock can show
+        return "--:--:--.---"
+
 
 
 def format_duration(duration_ms: float) -> str:
@@ -238,6 +242,9 @@ class LogView(ScrollView, can_focus=True):
                 # Rows above the view were evicted: scroll up by as much so that the same
                 # events stay under the reader's eyes.
                 self._scroll_quietly(max(0, self.scroll_offset.y - shifted))
+                index = self.cursor_index
+                if index is not None and self.buffer.position(index) != self._cursor_position:
+                    self._set_cursor(index)  # its event was evicted: the next one is selected
         self.refresh()
 
     def pause(self) -> None:
@@ -377,13 +384,12 @@ class LogView(ScrollView, can_focus=True):
 
     def _reanchor(self) -> None:
         """After a filter change: keep the selected event if it still matches, else the next."""
-        count = len(self.buffer)
-        if self.following or self._cursor_position is None or not count:
+        index = None if self.following else self.cursor_index
+        if index is None:  # following, or nothing left to hold on to
+            self.following = True
             self.new_count = 0
             self._follow_newest()
             return
-        index = self.cursor_index
-        assert index is not None
         self._scroll_quietly(max(0, index - self._page_height // 2))
         self._set_cursor(index)
 

@@ -7,7 +7,7 @@ from textual.message import Message
 from obsview.backend.protocol import LogEvent
 from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer
-from obsview.tui.widgets.log_view import LogView, format_duration
+from obsview.tui.widgets.log_view import LogView, format_duration, local_time
 
 LEVELS = ("INFO", "ERROR", "DEBUG", "WARN", "TRACE")
 
@@ -105,6 +105,11 @@ async def test_rows_show_time_level_trace_access_fields_and_message() -> None:
         assert rows[2].strip() == ""
 
 
+def test_default_time_format_survives_absurd_timestamps() -> None:
+    assert local_time(1e300) == "--:--:--.---"
+    assert len(local_time(1_700_000_000.123)) == len("12:34:56.123")
+
+
 def test_duration_format() -> None:
     assert [format_duration(d) for d in (0.25, 12.4, 999.0, 1234.0)] == ["0.2ms", "12ms", "999ms", "1.23s"]
 
@@ -191,6 +196,10 @@ async def test_eviction_while_paused_keeps_the_same_events_in_view() -> None:
         assert view.scroll_offset.y == 0
         assert view.buffer[view.scroll_offset.y].seq == 31
         assert view.cursor_event is not None and view.cursor_event.seq == 31  # its event is gone: next one
+        assert app.of(LogView.Selected)[-1].event.seq == 31  # type: ignore[attr-defined]
+        cursor_row = view.render_line(0)._segments[0].style
+        other_row = view.render_line(1)._segments[0].style
+        assert cursor_row is not None and other_row is not None and cursor_row.bgcolor != other_row.bgcolor
         assert view.new_count == 30
         await pilot.press("down")
         assert view.cursor_event is not None and view.cursor_event.seq == 32
@@ -218,6 +227,11 @@ async def test_filter_change_reanchors_on_the_selected_event() -> None:
         view.buffer.set_filter(parse_filter(""))
         view.refresh_from_buffer()
         assert view.following and view.cursor_event is not None and view.cursor_event.seq == 200
+        await pilot.press("up")
+        view.buffer.set_filter(parse_filter("nothing-matches-this"))
+        view.refresh_from_buffer()
+        assert view.following and view.cursor_event is None  # nothing to hold on to: follow
+        assert visible_rows(view)[0].strip() == ""
 
 
 async def test_a_frame_renders_only_visible_rows_of_a_big_buffer() -> None:
