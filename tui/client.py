@@ -1,9 +1,9 @@
 """The console's websocket client: connect, subscribe, resume after drops, reconnect with backoff.
 
 :class:`AgentClient` owns one connection at a time. On every (re)connect it reads the agent's
-``hello``, then subscribes with ``since_seq`` = the last sequence number the console holds, so
-a drop costs nothing the agent still buffers (and anything it no longer has comes back as a
-``gap`` message). Every change of the connection is reported as an immutable
+``hello``, then subscribes with ``since_seq`` = the last sequence number the console holds (or
+the newest it delivered, if later), so a drop costs nothing the agent still buffers (anything
+it no longer has comes back as a ``gap`` message); a restarted agent is read from its start. Every change of the connection is reported as an immutable
 :class:`ConnectionState` through ``on_state``; every decoded message goes to ``on_message``.
 
 A malformed frame is logged and skipped; a rejected token stops the retries (a wrong token
@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from obsview.backend.protocol import (
     Dropped,
+    Events,
     Gap,
     Hello,
     Message,
@@ -123,6 +124,7 @@ class AgentClient:
         self._jitter = jitter
         self._state = ConnectionState(status="connecting", url=url)
         self._ws: ClientConnection | None = None
+        self._delivered_seq = 0
         self._closing = asyncio.Event()
 
     @property
@@ -216,9 +218,7 @@ class AgentClient:
         previous_hello = self._state.hello
         if isinstance(first, Hello):
             self._deliver(first)
-        since = self._since_seq()
-        if isinstance(first, Hello) and since is not None and _agent_restarted(previous_hello, first, since):
-            since = 0
+        since = self._resume_point(first, previous_hello)
         await ws.send(encode(Subscribe(since_seq=since, client=self._client_name)), text=True)
         # "connected" only once subscribed, so anything sent through send() follows the subscribe.
         hello = first if isinstance(first, Hello) else previous_hello
@@ -229,6 +229,18 @@ class AgentClient:
             message = self._decode(frame)
             if message is not None:
                 self._deliver(message)
+
+    def _resume_point(self, first: Message | None, previous_hello: Hello | None) -> int | None:
+        """The ``since_seq`` to subscribe with on this connection."""
+        since = self._since_seq()
+        if self._delivered_seq:
+            # Events handed to on_message but not yet in the console's buffer (it flushes on a
+            # timer) must not come twice: resume after the newest one delivered.
+            since = max(since or 0, self._delivered_seq)
+        if isinstance(first, Hello) and since is not None and _agent_restarted(previous_hello, first, since):
+            self._delivered_seq = 0
+            return 0  # a new agent process: everything it holds is new to us
+        return since
 
     def _decode(self, frame: str | bytes) -> Message | None:
         try:
@@ -247,6 +259,8 @@ class AgentClient:
             self._set_state(gap_total=self._state.gap_total + message.missed)
         elif isinstance(message, Dropped):
             self._set_state(dropped_total=self._state.dropped_total + message.count)
+        elif isinstance(message, Events) and message.events:
+            self._delivered_seq = message.events[-1].seq
         try:
             self._on_message(message)
         except Exception:

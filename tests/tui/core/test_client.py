@@ -320,3 +320,27 @@ async def test_a_bad_url_gives_up_with_a_clear_error() -> None:
     client = recorder.client("http://not-a-websocket-url")
     await asyncio.wait_for(client.run(), timeout=5)
     assert client.state.status == "closed" and "bad agent URL" in client.state.last_error
+
+
+async def test_events_delivered_but_not_yet_buffered_are_not_asked_for_twice() -> None:
+    since: list[int | None] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello(seq=5))
+        subscribe = decode(await ws.recv())
+        assert isinstance(subscribe, Subscribe)
+        since.append(subscribe.since_seq)
+        if len(since) == 1:
+            await ws.send(events(4, 5))
+            await ws.close()
+        else:
+            await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        # The console's buffer still says 3 (its flush timer has not run yet).
+        client = AgentClient(url, on_message=recorder.on_message, on_state=recorder.on_state,
+                             since_seq=lambda: 3, backoff_initial=0.01)
+        async with running(client):
+            await recorder.wait_for(lambda: len(since) == 2)
+    assert since == [3, 5]
