@@ -20,12 +20,20 @@ class KeyHelp:
 
 
 def bindings_help(screen: Screen[object]) -> list[KeyHelp]:
-    """The bindings active on ``screen`` (its own, its focused widget's and the app's), one row
-    per action with every key that triggers it."""
+    """Every binding reachable from ``screen`` (its focused widget's, its own and the app's,
+    including ones disabled right now such as the demo key), one row per description with every
+    key that triggers it (a widget and its screen may bind the same action under the same
+    words)."""
     keys: dict[tuple[str, str], list[str]] = {}
-    for active in screen.active_bindings.values():
-        binding = active.binding
-        group = (binding.id or binding.action, binding.description or binding.action)
+    # The binding chain is what Textual itself resolves keys with; active_bindings would leave
+    # out actions that are unavailable at this moment.
+    chain = [binding for _node, bindings in screen._modal_binding_chain for _key, binding in bindings]
+    for binding in chain:
+        if binding.system:
+            continue
+        description = binding.description or binding.action
+        group = (binding.id or binding.action, description)
+        group = next((known for known in keys if known[1] == description), group)
         display = screen.app.get_key_display(binding)
         shown = keys.setdefault(group, [])
         if display not in shown:

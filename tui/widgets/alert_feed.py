@@ -15,6 +15,7 @@ from obsview.tui.widgets.units import format_age, format_ms, format_percent
 
 _STATE_ORDER: Final = {"firing": 0, "pending": 1, "resolved": 2}
 _SEVERITY_ORDER: Final = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+_SEVERITY_LABELS: Final = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 
 
 def format_metric_value(metric: str, value: float | None) -> str:
@@ -86,7 +87,6 @@ class AlertFeed(DataTable[Text]):
         self.add_column("Sev", key="severity")
         self.add_column("Alert", key="rule")
         self.add_column(Text("Value / threshold", justify="right"), key="value")
-        self.add_column("Since", key="since")
         self.add_column("State", key="state")
         self.add_column("Ack", key="ack")
 
@@ -115,22 +115,21 @@ class AlertFeed(DataTable[Text]):
         muted = self._style("muted")  # a Rich style string, e.g. "#8a94a0"
         value = format_metric_value(alert.metric, alert.value)
         threshold = format_metric_value(alert.metric, alert.threshold)
-        state = alert.state + (" (silenced)" if alert.silenced_by else "")
-        if alert.ack is not None:
-            ack = safe_text(alert.ack.by, max_len=24)
-            ack.append(f" {format_age(now - alert.ack.at)} ago", style=muted)
-        else:
-            ack = Text("—", style=muted)
-        since = alert.fired_at or alert.started_at
+        since = {"firing": alert.fired_at, "resolved": alert.resolved_at}.get(alert.state)
+        state = safe_text(alert.state, style=self._style(alert.state), max_len=12)
+        state.append(f" {format_age(now - (since or alert.started_at))}", style=muted)
+        if alert.silenced_by:
+            state.append(" silenced", style=muted)
+        ack = safe_text(alert.ack.by, max_len=24) if alert.ack else Text("—", style=muted)
         return (
-            safe_text(alert.severity, style=self._style(alert.severity), max_len=12),
+            safe_text(_SEVERITY_LABELS.get(alert.severity, alert.severity),
+                      style=self._style(alert.severity), max_len=12),
             safe_text(alert.rule, max_len=48),
             Text(
                 f"{value} {clean_comparison(alert.comparison)} {threshold}",
                 justify="right",
             ),
-            Text(format_age(now - since), style=muted),
-            safe_text(state, style=self._style(alert.state), max_len=24),
+            state,
             ack,
         )
 

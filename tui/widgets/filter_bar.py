@@ -21,11 +21,12 @@ class FilterBar(Horizontal):
     BINDINGS = [Binding("escape", "close", "Close filter", id="filter.close")]
 
     DEFAULT_CSS = """
-    FilterBar { height: auto; display: none; dock: bottom; background: $panel; }
+    FilterBar { height: auto; display: none; background: $panel; }
     FilterBar.-open { display: block; }
-    FilterBar > .prompt { width: auto; padding: 1 0 1 1; color: $accent; text-style: bold; }
-    FilterBar > Input { width: 1fr; }
-    FilterBar > #filter-error { width: auto; max-width: 50%; padding: 1 1; color: $error; }
+    FilterBar > .prompt { width: auto; padding: 0 0 0 1; color: $accent; text-style: bold; }
+    FilterBar > Input { width: 1fr; height: 1; border: none; padding: 0 1; }
+    FilterBar > Input:focus { border: none; }
+    FilterBar > #filter-error { width: auto; max-width: 60%; padding: 0 1; color: $error; }
     """
 
     class Applied(Message):

@@ -28,7 +28,7 @@ class LatencyPanel(Vertical):
     DEFAULT_CSS = """
     LatencyPanel { height: auto; }
     LatencyPanel > Horizontal { height: 1; }
-    LatencyPanel .percentile { width: 1fr; }
+    LatencyPanel .percentile { width: auto; padding-right: 3; }
     LatencyPanel .-ok { color: $success; }
     LatencyPanel .-warn { color: $warning; }
     LatencyPanel .-bad { color: $error; text-style: bold; }
@@ -67,7 +67,7 @@ class LatencyPanel(Vertical):
         for name in _PERCENTILES:
             value = getattr(snapshot, f"{name}_ms")
             label = self.query_one(f"#latency-{name}", Static)
-            label.update(f"{name} {format_ms(value):>8}")
+            label.update(f"{name} {format_ms(value)}")
             label.remove_class(*SEVERITY_CLASSES)
             label.add_class(latency_class(value))
         self.query_one("#latency-totals", Static).update(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +12,10 @@ from textual.widgets import Static
 from obsview.backend.protocol import LEVELS, Hello
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.units import format_count
+
+if TYPE_CHECKING:
+    from obsview.tui.client import ConnectionState
+
 
 #: Connection kinds the dashboard reports, and the CSS class that colours each.
 CONNECTION_CLASSES: Final = {
@@ -26,11 +30,55 @@ _SYMBOLS: Final = {"-ok": "●", "-warn": "◌", "-bad": "✖", "-muted": "○"}
 _SHORT_LEVELS: Final = {"ERROR": "ERR", "WARN": "WRN", "INFO": "INF", "DEBUG": "DBG", "TRACE": "TRC"}
 
 
+def describe_connection(state: ConnectionState, *, demo_key: bool = False) -> tuple[str, str]:
+    """(kind, one short line) for the status bar. An agent that never answered is
+    "unreachable"; one that answered before is "reconnecting"."""
+    url = state.url
+    retry = f"retrying in {state.retry_in:.0f}s" if state.retry_in is not None else "retrying now"
+    if state.status == "connected":
+        return "connected", f"connected to {url}"
+    if state.status == "connecting":
+        return "connecting", f"connecting to {url}…"
+    if state.status == "reconnecting" and state.hello is not None:
+        reason = f" ({state.last_error})" if state.last_error else ""
+        return "reconnecting", f"lost {url}{reason}, {retry}"
+    if state.status == "reconnecting":
+        hint = " · d starts the demo" if demo_key else ""
+        return "unreachable", f"cannot reach agent at {url}, {retry}{hint}"
+    if state.status == "auth_failed":
+        return "auth", f"{url} refused the token: {state.last_error} (not retrying)"
+    return "offline", f"disconnected from {url}"
+
+
+def connection_help(state: ConnectionState, *, demo_key: bool = False) -> str:
+    """The longer explanation shown in place of the log while there is nothing to show."""
+    if state.status == "auth_failed":
+        return (
+            f"The agent at {state.url} refused the token ({state.last_error}).\n\n"
+            "Give the console the agent's token:  obsview --token-file FILE\n"
+            "On the agent's machine:              obsview-agent --print-token"
+        )
+    if state.status == "connected":
+        return f"Connected to {state.url}. Waiting for log events…"
+    reason = f" ({state.last_error})" if state.last_error else ""
+    lines = [
+        f"Cannot reach agent at {state.url}{reason}.",
+        "Retrying on its own; nothing else to do if it is starting.",
+        "",
+        "Start one:",
+        "    obsview demo                     a demo service with live traffic",
+        "    obsview-agent --tail app.log     your service's log file",
+    ]
+    if demo_key:
+        lines += ["", "Or press d to start the demo inside this console."]
+    return "\n".join(lines)
+
+
 class StatusBar(Vertical):
     """Two lines docked at the bottom: the connection on top, the stream's state below."""
 
     DEFAULT_CSS = """
-    StatusBar { dock: bottom; height: 2; background: $panel; }
+    StatusBar { height: 2; background: $panel; }
     StatusBar > Horizontal { height: 1; }
     StatusBar Static { width: auto; padding: 0 1; }
     StatusBar #sb-connection { width: 1fr; }

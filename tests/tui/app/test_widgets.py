@@ -68,7 +68,7 @@ async def test_rate_and_latency_show_figures_with_units() -> None:
                 assert "44.6/s req" in text and "7.1 % err" in text
                 assert widget.query_one("#errors-now").has_class("-bad")
             else:
-                assert "p99   1.24 s" in text and "p50    41 ms" in text
+                assert "p99 1.24 s" in text and "p50 41 ms" in text
                 assert widget.query_one("#latency-p99").has_class("-bad")
                 assert widget.query_one("#latency-p95").has_class("-warn")
                 assert widget.query_one("#latency-p50").has_class("-ok")

@@ -1,0 +1,314 @@
+"""Every binding of the console, pressed through a pilot on a fixed recorded session."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from app_test_support import screen_text
+
+from obsview.backend.protocol import Ack, AlertInfo, Alerts, Message, Silence
+from obsview.tui.app import ObsviewApp
+from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
+from obsview.tui.screens.dashboard import DashboardScreen
+from obsview.tui.screens.detail import EventDetailScreen
+from obsview.tui.screens.help import HelpScreen
+from obsview.tui.screens.trace import TraceScreen
+from obsview.tui.screenshots import SAMPLE_NOW, TRACE_ID, sample_clock, sample_messages
+from obsview.tui.widgets.filter_bar import FilterBar
+from obsview.tui.widgets.log_view import LogView
+
+TOTAL = 185
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+        self.themes: list[str] = []
+
+    def send(self, message: Message, done: str) -> None:
+        self.sent.append(message)
+
+    def remember(self, name: str) -> None:
+        self.themes.append(name)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def app(recorder: Recorder) -> ObsviewApp:
+    return ObsviewApp(messages=sample_messages(), clock=sample_clock, send=recorder.send,
+                      remember_theme=recorder.remember)
+
+
+def dashboard(app: ObsviewApp) -> DashboardScreen:
+    return app.dashboard
+
+
+@pytest.mark.parametrize(("key", "level"), [("1", "ERROR"), ("2", "WARN"), ("3", "INFO"),
+                                            ("4", "DEBUG"), ("5", "TRACE")])
+async def test_number_keys_toggle_levels(app: ObsviewApp, key: str, level: str) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        buffer = dashboard(app).buffer
+        await pilot.press(key)
+        assert level not in buffer.filter.levels
+        assert all(event.level != level for event in (buffer[i] for i in range(len(buffer))))
+        await pilot.press(key)
+        assert level in buffer.filter.levels
+        assert buffer.matched_count == TOTAL
+
+
+async def test_level_toggle_is_visible_and_counted(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("3", "4")
+        matched = dashboard(app).buffer.matched_count
+        assert matched < TOTAL
+        assert f"{matched} of {TOTAL} events" in screen_text(app)
+
+
+async def test_slash_filters_and_escape_clears(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash")
+        assert app.dashboard.query_one(FilterBar).is_open
+        await pilot.press(*"level:warn+", "enter")
+        buffer = dashboard(app).buffer
+        assert buffer.filter.query == "level:warn+"
+        assert not app.dashboard.query_one(FilterBar).is_open
+        assert f"{buffer.matched_count} of {TOTAL} events · filter level:warn+" in screen_text(app)
+        await pilot.press("escape")
+        assert buffer.filter.query == ""
+        assert buffer.matched_count == TOTAL
+
+
+async def test_a_bad_regex_says_why_and_keeps_the_previous_filter(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"status:5xx", "enter")
+        await pilot.press("slash", "ctrl+u", *"/(unclosed/", "enter")
+        bar = app.dashboard.query_one(FilterBar)
+        assert bar.is_open
+        assert "does not compile" in bar.error
+        assert "does not compile" in screen_text(app)
+        assert dashboard(app).buffer.filter.query == "status:5xx"
+        await pilot.press("escape")
+        assert not bar.is_open
+        assert dashboard(app).buffer.filter.query == "status:5xx"
+
+
+async def test_t_filters_to_the_selected_events_trace(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert dashboard(app).selected_event is not None
+        assert dashboard(app).selected_event.trace_id == TRACE_ID  # type: ignore[union-attr]
+        await pilot.press("t")
+        assert dashboard(app).buffer.matched_count == 5
+
+
+async def test_shift_t_opens_the_trace_in_time_order(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("T")
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        assert [row[2].seq for row in screen.rows] == [181, 182, 183, 184, 185]
+        assert "+1.21 s" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_enter_opens_the_detail_and_escape_closes_it(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        assert isinstance(app.screen, EventDetailScreen)
+        assert f'"trace_id": "{TRACE_ID}"' in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_c_copies_the_selected_event_as_json(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("c")
+        copied = orjson.loads(app.clipboard)
+        assert copied["seq"] == 185 and copied["trace_id"] == TRACE_ID
+
+
+@pytest.mark.parametrize("key", ["p", "space"])
+async def test_p_and_space_pause_and_follow(app: ObsviewApp, key: str) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        log = app.dashboard.query_one(LogView)
+        await pilot.press(key)
+        assert not log.following
+        await pilot.pause()
+        assert "paused · 0 new" in screen_text(app)
+        await pilot.press(key)
+        assert log.following
+
+
+async def test_pause_works_from_another_panel(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.dashboard.query_one("#alerts").focus()
+        await pilot.press("p")
+        assert not app.dashboard.query_one(LogView).following
+
+
+async def test_m_maximizes_the_focused_panel_and_back(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("m")
+        assert app.screen.maximized is app.dashboard.query_one(LogView)
+        await pilot.press("m")
+        assert app.screen.maximized is None
+        app.dashboard.query_one("#health").focus()
+        await pilot.press("m")
+        assert app.screen.maximized is app.dashboard.query_one("#health")
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+
+
+@pytest.mark.parametrize("key", ["question_mark", "f1"])
+async def test_help_lists_every_binding(app: ObsviewApp, key: str) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press(key)
+        assert isinstance(app.screen, HelpScreen)
+        described = {row.description for row in app.screen.rows}
+        for binding in [*DashboardScreen.BINDINGS, *ObsviewApp.BINDINGS]:
+            assert binding.description in described  # type: ignore[union-attr]
+        text = screen_text(app)
+        assert "Filter trace" in text and "Quit" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_ctrl_t_switches_theme_and_remembers_it(app: ObsviewApp, recorder: Recorder) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        before = app.theme
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme != before and app.theme.startswith("obsview-")
+        assert recorder.themes[-1] == app.theme
+
+
+def first_alert(app: ObsviewApp) -> AlertInfo:
+    alert = app.dashboard.query_one("#alerts").selected_alert  # type: ignore[attr-defined]
+    assert alert is not None
+    return alert  # type: ignore[no-any-return]
+
+
+async def test_a_acknowledges_the_selected_alert_with_a_note(
+    app: ObsviewApp, recorder: Recorder
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        alert = first_alert(app)
+        await pilot.press("a")
+        assert isinstance(app.screen, AckPrompt)
+        await pilot.press(*"on it", "enter")
+        assert recorder.sent == [Ack(alert.fingerprint, by=recorder.sent[0].by, note="on it")]  # type: ignore[attr-defined]
+
+
+async def test_escape_cancels_the_ack(app: ObsviewApp, recorder: Recorder) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("a", "escape")
+        assert recorder.sent == []
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_s_silences_the_selected_alert_for_a_chosen_time(
+    app: ObsviewApp, recorder: Recorder
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        alert = first_alert(app)
+        await pilot.press("s")
+        assert isinstance(app.screen, SilencePrompt)
+        await pilot.press("down", "enter")
+        (sent,) = recorder.sent
+        assert isinstance(sent, Silence)
+        assert sent.duration_s == 3600.0
+        assert sent.matchers == {"alertname": alert.rule, **alert.labels}
+
+
+async def test_l_and_enter_on_an_alert_show_the_logs_behind_it(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.dashboard.query_one("#alerts").focus()
+        await pilot.press("down")  # HighErrorRate, labelled with its route
+        await pilot.press("enter")
+        buffer = dashboard(app).buffer
+        assert buffer.filter.query == "route:/api/posts/:id level:warn+"
+        assert isinstance(app.focused, LogView)
+        await pilot.press("escape")
+        app.dashboard.query_one("#alerts").focus()
+        await pilot.press("up", "l")
+        assert buffer.filter.query == "level:warn+"  # DependencyDown has no route label
+
+
+async def test_q_quits(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_d_is_hidden_when_there_is_no_demo_to_start(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert app.check_action("start_demo", ()) is False
+        await pilot.press("d")
+        assert app.demo_url is None
+
+
+async def test_every_binding_is_in_the_command_palette(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for binding in DashboardScreen.BINDINGS:
+            assert binding.description in titles  # type: ignore[union-attr]
+        assert {"Help", "Theme", "Quit"} <= titles
+
+
+async def test_a_newly_firing_alert_is_announced_with_cleaned_text(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        before = len(app._notifications)
+        fresh = AlertInfo("new", "Boom\x1b]0;pwned\x07", "critical", "firing", "error_rate_1m",
+                          ">", 0.05, 0.5, "[bold]sum[/bold]\x9b2J", fired_at=SAMPLE_NOW)
+        app.dashboard.enqueue(Alerts((fresh,)))
+        app.dashboard.flush()
+        await pilot.pause()
+        notes = list(app._notifications)[before:]
+        assert any("Boom␛]0;pwned␇" in note.title and note.message.startswith("[bold]sum[/bold]")
+                   for note in notes)
+        assert all(not note.markup for note in notes)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (40, 12), (200, 60)])
+async def test_small_and_large_terminals_do_not_crash(app: ObsviewApp, size: tuple[int, int]) -> None:
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", "x", "enter", "T", "escape", "question_mark", "escape", "m")
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_80x24_still_shows_every_panel_and_some_log_lines(app: ObsviewApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        for title in ("Requests", "Latency", "Health", "Alerts", "Logs"):
+            assert title in text
+        log_rows = [line for line in text.splitlines() if line.startswith("│14:59:")]
+        assert len(log_rows) >= 5

@@ -1,0 +1,219 @@
+"""``ObsviewApp``: themes, app-wide keys, the agent connection. Everything else is in screens.
+
+The app can run without any network: give it ``messages`` (a fixed list of wire messages) and
+``url=None``, plus a fixed ``clock``, and every screen is deterministic (tests, snapshots,
+screenshots).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.worker import Worker
+
+if TYPE_CHECKING:
+    from obsview.tui.client import AgentClient, ConnectionState
+
+from obsview.backend.protocol import Message
+from obsview.themes import load_themes
+from obsview.tui.render import clean
+from obsview.tui.screens.dashboard import DashboardScreen, Sender
+from obsview.tui.screens.help import HelpScreen, bindings_help
+from obsview.tui.widgets.status_bar import connection_help, describe_connection
+
+DEFAULT_THEME = "obsview-dark"
+
+#: Starts an embedded demo and yields the agent's URL; leaving it stops the demo.
+DemoStarter = Callable[[], AbstractAsyncContextManager[str]]
+
+
+class ObsviewApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "obsview"
+
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+t", "next_theme", "Theme", id="app.theme"),
+        Binding("d", "start_demo", "Start demo", id="app.demo"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        token: str | None = None,
+        messages: Sequence[object] = (),
+        clock: Callable[[], float] = time.time,
+        theme: str | None = None,
+        bell: bool = False,
+        remember_theme: Callable[[str], None] | None = None,
+        start_demo: DemoStarter | None = None,
+        send: Sender | None = None,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.token = token
+        self.clock = clock
+        self.bell_on_alert = bell
+        self.remember_theme = remember_theme
+        self.start_demo = start_demo
+        #: Replaces the agent connection for sending (tests record acks/silences with it).
+        self.send_override = send
+        self.client: AgentClient | None = None
+        self.connection: ConnectionState | None = None
+        self.demo_url: str | None = None
+        self._initial_messages = list(messages)
+        self._client_worker: Worker[None] | None = None
+        self.obsview_themes: list[Theme] = load_themes()
+        for loaded in self.obsview_themes:
+            self.register_theme(loaded)
+        self.theme = theme if theme in self.available_themes else DEFAULT_THEME
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        screen = self.get_screen("dashboard")
+        assert isinstance(screen, DashboardScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        self.install_screen(
+            DashboardScreen(
+                clock=self.clock,
+                send=self.send_override or self._send,
+                bell=self.bell_on_alert,
+            ),
+            "dashboard",
+        )
+        self.push_screen("dashboard")
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        for message in self._initial_messages:
+            self.dashboard.enqueue(message)  # applied by the dashboard's first flush
+        if self.url is not None:
+            self.connect(self.url)
+        else:
+            self.dashboard.show_connection("offline", "offline: showing recorded data")
+
+    # ------------------------------------------------------------------ connection
+
+    def connect(self, url: str) -> None:
+        """(Re)connect to the agent at ``url``, replacing any current connection."""
+        # Imported here: an offline console (recorded data) never loads the network stack.
+        from obsview.tui.client import AgentClient
+
+        if self._client_worker is not None:
+            self._client_worker.cancel()
+        self.url = url
+        self.client = AgentClient(
+            url,
+            token=self.token,
+            on_message=self.dashboard.enqueue,
+            on_state=self._connection_changed,
+            since_seq=lambda: self.dashboard.buffer.last_seq or None,
+        )
+        self._client_worker = self.run_worker(self.client.run(), name="agent-client",
+                                              group="client", exit_on_error=False)
+
+    def _connection_changed(self, state: ConnectionState) -> None:
+        self.connection = state
+        demo_key = self._demo_available(state)
+        kind, text = describe_connection(state, demo_key=demo_key)
+        self.dashboard.show_connection(kind, text, connection_help(state, demo_key=demo_key))
+        self.refresh_bindings()
+
+    def _demo_available(self, state: ConnectionState | None) -> bool:
+        if self.start_demo is None or self.demo_url is not None or state is None:
+            return False
+        return describe_connection(state)[0] == "unreachable"
+
+    def _send(self, message: Message, done: str) -> None:
+        """Send an ack or a silence; the toast says whether it reached the agent."""
+        self.run_worker(self._send_and_report(message, done), group="send", exit_on_error=False)
+
+    async def _send_and_report(self, message: Message, done: str) -> None:
+        from obsview.tui.client import NotConnected
+
+        if self.client is None:
+            self.notify("Not connected to an agent: nothing was sent", severity="error",
+                        markup=False)
+            return
+        try:
+            await self.client.send(message)
+        except NotConnected as exc:
+            self.notify(clean(exc, max_len=300), severity="error", markup=False)
+            return
+        self.notify(done, markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "start_demo":
+            # Offered (and shown in the footer) only when nothing answers.
+            return self._demo_available(self.connection)
+        return True
+
+    def action_start_demo(self) -> None:
+        if self.start_demo is None or self.demo_url is not None:
+            return
+        self.run_worker(self._run_demo(), name="demo", group="demo", exit_on_error=False)
+
+    async def _run_demo(self) -> None:
+        assert self.start_demo is not None
+        self.dashboard.show_connection("connecting", "starting the demo agent…")
+        try:
+            async with self.start_demo() as url:
+                self.demo_url = url
+                self.connect(url)
+                await asyncio.Event().wait()  # until the app exits and cancels this worker
+        except Exception as exc:  # the demo failing must not take the console down
+            self.demo_url = None
+            self.notify(f"demo failed: {clean(exc, max_len=300)}", severity="error",
+                        markup=False)
+
+    # ------------------------------------------------------------------ themes
+
+    def action_next_theme(self) -> None:
+        names = [loaded.name for loaded in self.obsview_themes]
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", markup=False, timeout=2)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if self.remember_theme is not None:
+            self.remember_theme(theme.name)
+
+    # ------------------------------------------------------------------ help & palette
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(bindings_help(self.screen)))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.system or not binding.description or binding.description in seen:
+                continue
+            seen.add(binding.description)
+            if not self._binding_enabled(active.node, binding.action):
+                continue
+            yield SystemCommand(
+                binding.description,
+                f"key {self.get_key_display(binding)}",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+    def _binding_enabled(self, node: object, action: str) -> bool:
+        name = action.split("(", 1)[0]
+        if node is self:
+            return self.check_action(name, ()) is True
+        return True

@@ -1,0 +1,179 @@
+"""``obsview``: the console's command line.
+
+    obsview [URL] [--token-file F] [--theme NAME] [--bell]
+    obsview demo [--theme NAME] [--bell]
+
+Without a URL the console connects to the address in its config file, else
+ws://127.0.0.1:8765; if nothing answers, the status bar says so and ``d`` starts the demo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import platformdirs
+
+DEFAULT_URL = "ws://127.0.0.1:8765"
+APP_NAME = "obsview"
+
+
+class UsageError(Exception):
+    """Bad arguments: printed as one line, exit status 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    url: str = DEFAULT_URL
+    theme: str = ""
+    token_file: Path | None = None
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir(APP_NAME))
+
+
+def console_config_path() -> Path:
+    return config_dir() / "console.toml"
+
+
+def load_console_config(path: Path) -> ConsoleConfig:
+    """The console's own settings; a missing file means defaults, a broken one is an error."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return ConsoleConfig()
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    for key in ("url", "theme", "token_file"):
+        if key in data and not isinstance(data[key], str):
+            raise UsageError(f"{path}: key {key!r} must be a string")
+    token_file = data.get("token_file")
+    return ConsoleConfig(
+        url=data.get("url", DEFAULT_URL),
+        theme=data.get("theme", ""),
+        token_file=Path(token_file).expanduser() if token_file else None,
+    )
+
+
+def save_theme(path: Path, theme: str) -> None:
+    """Remember the theme, keeping the file's other settings. Best effort: a read-only
+    config directory must not break theme switching."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = {}
+    data["theme"] = theme
+    # Every value is a string; JSON string syntax is valid TOML basic-string syntax.
+    body = "".join(f"{key} = {json.dumps(str(value))}\n" for key, value in sorted(data.items()))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body, encoding="utf-8")
+    except OSError:
+        pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = _Parser(prog="obsview", description="Live monitoring console for an obsview agent.")
+    parser.add_argument("target", nargs="?", default=None,
+                        help="ws://HOST:PORT of an agent, or 'demo' for the built-in demo")
+    parser.add_argument("--token-file", type=Path, default=None,
+                        help="file holding the agent's bearer token")
+    parser.add_argument("--theme", default=None, help="colour theme (dark, light, high-contrast)")
+    parser.add_argument("--bell", action="store_true", help="ring the bell when an alert fires")
+    args = parser.parse_args(argv)
+    target = args.target
+    if target is not None and target != "demo" and not target.startswith(("ws://", "wss://")):
+        raise UsageError(f"{target!r} is not an agent URL: expected ws://HOST:PORT or 'demo'")
+    return args
+
+
+def resolve_theme(name: str | None, available: Sequence[str]) -> str | None:
+    """``dark`` means ``obsview-dark``; an unknown name is a usage error."""
+    if not name:
+        return None
+    for candidate in (name, f"obsview-{name}"):
+        if candidate in available:
+            return candidate
+    raise UsageError(f"unknown theme {name!r}; choose from {', '.join(sorted(available))}")
+
+
+def read_token(path: Path | None, *, required: bool) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        if required:
+            raise UsageError(f"token file {path} does not exist") from None
+        return None
+    except OSError as exc:
+        raise UsageError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    if not token and required:
+        raise UsageError(f"token file {path} is empty")
+    return token or None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        print(f"obsview: {exc}", file=sys.stderr)
+        return 2
+
+
+def run(argv: Sequence[str]) -> int:
+    from obsview.themes import load_themes
+    from obsview.tui.app import ObsviewApp
+    from obsview.tui.embedded import demo_agent
+
+    args = parse_args(argv)
+    config_path = console_config_path()
+    config = load_console_config(config_path)
+    themes = [theme.name for theme in load_themes()]
+    theme = resolve_theme(args.theme, themes) or resolve_theme(config.theme or None, themes)
+    explicit_token = args.token_file is not None
+    token_file = args.token_file or config.token_file or config_dir() / "token"
+    token = read_token(token_file, required=explicit_token)
+
+    def remember(name: str) -> None:
+        save_theme(config_path, name)
+
+    if args.target == "demo":
+        return asyncio.run(_run_demo(theme=theme, bell=args.bell, remember=remember))
+    app = ObsviewApp(
+        url=args.target or config.url,
+        token=token,
+        theme=theme,
+        bell=args.bell,
+        remember_theme=remember,
+        start_demo=demo_agent,
+    )
+    app.run()
+    return 0
+
+
+async def _run_demo(*, theme: str | None, bell: bool, remember: Callable[[str], None]) -> int:
+    from obsview.tui.app import ObsviewApp
+    from obsview.tui.embedded import demo_agent
+
+    async with demo_agent() as url:
+        app = ObsviewApp(url=url, theme=theme, bell=bell, remember_theme=remember)
+        await app.run_async()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

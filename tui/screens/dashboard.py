@@ -1,0 +1,374 @@
+"""The dashboard: rate, latency, health and alerts on top, the log stream below.
+
+Incoming messages are only queued here; a timer applies them every :data:`FLUSH_INTERVAL_S`
+in one batch (one buffer append, one redraw per changed panel), whatever the event rate.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections import deque
+from collections.abc import Callable
+from typing import Final
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from obsview.backend.protocol import LEVELS, Ack, AlertInfo, Events, LogEvent, Message, Silence
+from obsview.tui.filters import Filter, FilterError
+from obsview.tui.model import EventBuffer
+from obsview.tui.render import clean, safe_text
+from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
+from obsview.tui.screens.console_state import ConsoleState
+from obsview.tui.screens.detail import EventDetailScreen
+from obsview.tui.screens.trace import TraceScreen
+from obsview.tui.widgets.alert_feed import AlertFeed
+from obsview.tui.widgets.event_detail import event_json
+from obsview.tui.widgets.filter_bar import FilterBar
+from obsview.tui.widgets.health_table import HealthTable
+from obsview.tui.widgets.latency import LatencyPanel
+from obsview.tui.widgets.log_view import LogView
+from obsview.tui.widgets.rate_chart import RateChart
+from obsview.tui.widgets.status_bar import StatusBar
+
+#: How often queued messages are applied (the brief: 50–100 ms).
+FLUSH_INTERVAL_S: Final = 0.08
+#: Events waiting for the next flush beyond this are dropped (oldest first) and counted: the
+#: buffer would evict them on append anyway.
+MAX_PENDING_EVENTS: Final = 100_000
+
+#: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
+Sender = Callable[[Message, str], None]
+
+
+def alert_query(alert: AlertInfo) -> str:
+    """The filter that shows the logs behind an alert: its route label if any, and the
+    failing requests for error-rate alerts."""
+    terms = []
+    route = alert.labels.get("route", "")
+    if route and " " not in route and '"' not in route:
+        terms.append(f"route:{route}")
+    if "error" in alert.metric or not terms:
+        terms.append("level:warn+")
+    return " ".join(terms)
+
+
+class DashboardScreen(Screen[None]):
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"
+
+    BINDINGS = [
+        *(
+            Binding(str(number), f"toggle_level('{level}')", f"{level.title()}",
+                    show=False, id=f"level.{level.lower()}")
+            for number, level in enumerate(LEVELS, start=1)
+        ),
+        Binding("slash", "open_filter", "Filter", id="filter.open"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
+        Binding("t", "filter_trace", "Filter trace", show=False, id="filter.trace"),
+        Binding("T", "open_trace", "Trace", id="trace.open"),
+        # Same descriptions as LogView's own keys: help and palette show them once.
+        Binding("enter", "open_detail", "Details", id="event.detail"),
+        Binding("c", "copy_event", "Copy JSON", show=False, id="event.copy"),
+        Binding("p,space", "toggle_follow", "Pause/Follow", id="dashboard.toggle_follow"),
+        Binding("a", "ack_alert", "Ack", id="alert.ack"),
+        Binding("s", "silence_alert", "Silence", show=False, id="alert.silence"),
+        Binding("l", "alert_logs", "Alert logs", show=False, id="alert.logs"),
+        Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
+    ]
+
+    DEFAULT_CSS = """
+    DashboardScreen .panels { height: auto; }
+    DashboardScreen #charts > * { width: 1fr; height: 5; }
+    DashboardScreen #tables > * { height: 7; }
+    DashboardScreen #health { width: 5fr; }
+    DashboardScreen #alerts { width: 6fr; }
+    DashboardScreen .panels > *, DashboardScreen LogView {
+        border: round $border-blurred; border-title-color: $text-muted; background: $surface;
+    }
+    DashboardScreen .panels > *:focus, DashboardScreen LogView:focus {
+        border: round $accent; border-title-color: $accent;
+    }
+    DashboardScreen .panels > .-firing { border-title-color: $error; }
+    DashboardScreen .panels > .-unhealthy { border-title-color: $error; }
+    DashboardScreen .panels > .-degraded { border-title-color: $warning; }
+    DashboardScreen LogView { height: 1fr; min-height: 3; }
+    DashboardScreen #empty-state {
+        height: 1fr; min-height: 3; padding: 1 2; color: $text-muted;
+        border: round $border-blurred; border-title-color: $text-muted; background: $surface;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float],
+        send: Sender | None = None,
+        bell: bool = False,
+        buffer_capacity: int = 100_000,
+    ) -> None:
+        super().__init__()
+        self.clock = clock
+        self.send = send
+        self.bell = bell
+        self.state = ConsoleState()
+        self.buffer = EventBuffer(buffer_capacity)
+        self.console_dropped = 0
+        self._pending_events: deque[tuple[LogEvent, ...]] = deque()
+        self._pending_count = 0
+        self._pending_other: deque[object] = deque(maxlen=1000)
+        self._user = getpass.getuser()
+        self._connection = ("offline", "not connected", "")
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="charts", classes="panels"):
+            yield RateChart(id="rate")
+            yield LatencyPanel(id="latency")
+        with Horizontal(id="tables", classes="panels"):
+            yield HealthTable(id="health")
+            yield AlertFeed(id="alerts")
+        yield LogView(self.buffer, id="log")
+        yield Static("Waiting for log events…", id="empty-state", markup=False)
+        yield FilterBar(id="filter-bar")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RateChart).border_title = "Requests"
+        self.query_one(LatencyPanel).border_title = "Latency"
+        self.query_one(LogView).border_title = "Logs"
+        self.set_interval(FLUSH_INTERVAL_S, self.flush)
+        self.query_one(LogView).focus()
+        self._show_counts()
+        # Whatever the app reported while this screen was mounting (is_mounted turns true only
+        # after on_mount), shown once it is.
+        self.call_after_refresh(lambda: self.show_connection(*self._connection))
+        self.flush()
+
+    # ------------------------------------------------------------------ incoming data
+
+    def enqueue(self, message: object) -> None:
+        """Queue one client message for the next flush (cheap: called per frame)."""
+        if isinstance(message, Events):
+            self._pending_events.append(message.events)
+            self._pending_count += len(message.events)
+            while self._pending_count > MAX_PENDING_EVENTS and len(self._pending_events) > 1:
+                lost = self._pending_events.popleft()
+                self._pending_count -= len(lost)
+                self.console_dropped += len(lost)
+        else:
+            self._pending_other.append(message)
+
+    def flush(self) -> None:
+        """Apply everything queued since the last flush, then redraw what changed."""
+        if not self._pending_events and not self._pending_other:
+            return
+        changes = self.state.apply(self._pending_other)
+        self._pending_other.clear()
+        for batch in self._pending_events:
+            changes.events.extend(batch)
+        self._pending_events.clear()
+        self._pending_count = 0
+        now = self.clock()
+        if changes.events:
+            self.buffer.append(changes.events)
+        if changes.metrics:
+            self.query_one(RateChart).show(self.state.metrics, self.state.history)
+            self.query_one(LatencyPanel).show(self.state.metrics, self.state.history)
+        if changes.health and self.state.health is not None:
+            self.query_one(HealthTable).show(self.state.health, now)
+        if changes.alerts:
+            self.query_one(AlertFeed).show(self.state.alerts, now)
+        if changes.agent:
+            self.query_one(StatusBar).show_agent(self.state.hello)
+        for alert in changes.newly_firing:
+            self.announce(alert)
+        for error in changes.errors:
+            self.notify(
+                f"agent: {clean(error.message, max_len=300)}", severity="error", markup=False
+            )
+        self._refresh_log()
+
+    def announce(self, alert: AlertInfo) -> None:
+        """A toast for a newly firing alert (and the terminal bell with ``--bell``)."""
+        self.notify(
+            f"{clean(alert.summary or alert.rule, max_len=200)}",
+            title=f"{alert.severity.upper()} firing: {clean(alert.rule, max_len=60)}",
+            severity="error" if alert.severity == "critical" else "warning",
+            timeout=10,
+            markup=False,
+        )
+        if self.bell:
+            self.app.bell()
+
+    def _refresh_log(self) -> None:
+        self.query_one(LogView).refresh_from_buffer()
+        self._show_counts()
+        self._show_empty_state()
+        self.query_one(StatusBar).show_stream(
+            gap=self.state.gap_events,
+            dropped=self.state.dropped_events + self.console_dropped,
+            evicted=self.buffer.evicted,
+        )
+
+    def _show_counts(self) -> None:
+        current = self.buffer.filter
+        self.query_one(StatusBar).show_count(
+            self.buffer.matched_count, self.buffer.total, current.query
+        )
+        self.query_one(StatusBar).show_levels(current.levels)
+
+    def show_connection(self, kind: str, message: str, explanation: str = "") -> None:
+        """The status line, and ``explanation`` in place of the log while it is empty.
+        May be called before the screen is mounted: the latest is shown on mount."""
+        self._connection = (kind, message, explanation)
+        if self.is_mounted:
+            self.query_one(StatusBar).show_connection(kind, message)
+            empty = self.query_one("#empty-state", Static)
+            empty.update(safe_text(explanation or "Waiting for log events…", multiline=True))
+            empty.border_title = "Logs"
+            self._show_empty_state()
+
+    def _show_empty_state(self) -> None:
+        empty = self.buffer.total == 0
+        self.query_one(LogView).display = not empty
+        self.query_one("#empty-state", Static).display = empty
+
+    # ------------------------------------------------------------------ filter
+
+    def apply_filter(self, new_filter: Filter) -> None:
+        self.buffer.set_filter(new_filter)
+        self.query_one(LogView).refresh_from_buffer()
+        self._show_counts()
+
+    def action_toggle_level(self, level: str) -> None:
+        levels = set(self.buffer.filter.levels)
+        levels.symmetric_difference_update({level})
+        self.buffer.set_levels(levels)
+        self.query_one(LogView).refresh_from_buffer()
+        self._show_counts()
+
+    def action_open_filter(self) -> None:
+        self.query_one(FilterBar).open(self.buffer.filter)
+
+    def action_clear_filter(self) -> None:
+        self.apply_filter(self.buffer.filter.with_query(""))
+
+    def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
+        self.apply_filter(message.filter)
+        self.query_one(LogView).focus()
+
+    def on_filter_bar_closed(self, _message: FilterBar.Closed) -> None:
+        self.query_one(LogView).focus()
+
+    def action_filter_trace(self) -> None:
+        event = self.selected_event
+        if event is None or not event.trace_id:
+            self.notify("The selected event has no trace ID", severity="warning", markup=False)
+            return
+        try:
+            self.apply_filter(self.buffer.filter.with_query(f'trace:"{event.trace_id}"'))
+        except FilterError as exc:
+            self.notify(clean(str(exc)), severity="error", markup=False)
+
+    # ------------------------------------------------------------------ log events
+
+    @property
+    def selected_event(self) -> LogEvent | None:
+        """The event under the log's cursor (the newest one while following)."""
+        return self.query_one(LogView).cursor_event
+
+    def on_log_view_follow_changed(self, message: LogView.FollowChanged) -> None:
+        self.query_one(StatusBar).show_follow(following=message.following, new=message.new_count)
+
+    def on_log_view_opened(self, message: LogView.Opened) -> None:
+        self.app.push_screen(EventDetailScreen(message.event))
+
+    def action_open_detail(self) -> None:
+        if self.selected_event is None:
+            self.notify("Select an event first (arrows in the log)", markup=False)
+            return
+        self.app.push_screen(EventDetailScreen(self.selected_event))
+
+    def action_open_trace(self) -> None:
+        event = self.selected_event
+        if event is None or not event.trace_id:
+            self.notify("The selected event has no trace ID", severity="warning", markup=False)
+            return
+        self.app.push_screen(TraceScreen(event.trace_id, self.buffer.trace(event.trace_id)))
+
+    def action_copy_event(self) -> None:
+        if self.selected_event is None:
+            self.notify("Select an event first", markup=False)
+            return
+        self.app.copy_to_clipboard(event_json(self.selected_event))
+        self.notify(f"Event #{self.selected_event.seq} copied as JSON", markup=False)
+
+    def action_toggle_follow(self) -> None:
+        self.query_one(LogView).action_toggle_follow()
+
+    def action_toggle_maximize(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        elif self.focused is not None:
+            self.maximize(self.focused)
+
+    # ------------------------------------------------------------------ alerts
+
+    def _selected_alert(self) -> AlertInfo | None:
+        alert = self.query_one(AlertFeed).selected_alert
+        if alert is None:
+            self.notify("No alert selected", severity="warning", markup=False)
+        return alert
+
+    def _send(self, message: Message, done: str) -> None:
+        if self.send is None:
+            self.notify("Not connected to an agent: nothing was sent", severity="error",
+                        markup=False)
+            return
+        self.send(message, done)
+
+    def action_ack_alert(self) -> None:
+        alert = self._selected_alert()
+        if alert is None:
+            return
+
+        def acknowledged(note: str | None) -> None:
+            if note is not None:
+                self._send(Ack(alert.fingerprint, by=self._user, note=note),
+                           f"Acknowledged {clean(alert.rule, max_len=60)}")
+
+        self.app.push_screen(AckPrompt(alert), acknowledged)
+
+    def action_silence_alert(self) -> None:
+        alert = self._selected_alert()
+        if alert is None:
+            return
+
+        def silenced(duration_s: float | None) -> None:
+            if duration_s is not None:
+                matchers = {"alertname": alert.rule, **alert.labels}
+                self._send(Silence(matchers, duration_s, by=self._user),
+                           f"Silenced {clean(alert.rule, max_len=60)} for {duration_s / 3600:g} h")
+
+        self.app.push_screen(SilencePrompt(alert), silenced)
+
+    def action_alert_logs(self) -> None:
+        alert = self._selected_alert()
+        if alert is not None:
+            self.show_alert_logs(alert)
+
+    def on_alert_feed_logs_requested(self, message: AlertFeed.LogsRequested) -> None:
+        self.show_alert_logs(message.alert)
+
+    def show_alert_logs(self, alert: AlertInfo) -> None:
+        try:
+            self.apply_filter(self.buffer.filter.with_query(alert_query(alert)))
+        except FilterError as exc:
+            self.notify(clean(str(exc)), severity="error", markup=False)
+            return
+        self.query_one(LogView).focus()
