@@ -230,7 +230,7 @@ class Normalizer:
         try:
             # A JSON round trip: a producer's datetimes, enums or sets become plain values,
             # so the event's ``extra`` always encodes on the wire.
-            data = orjson.dumps(record, default=str)
+            data = orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS)
             copy = orjson.loads(data)
             if not raw:
                 raw = data.decode()

@@ -64,7 +64,8 @@ class FileTailSource:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = "file:" + ",".join(paths)
-        self._patterns = list(paths)
+        self._literal_paths = [p for p in paths if not glob.has_magic(p)]
+        self._glob_patterns = [p for p in paths if glob.has_magic(p)]
         self._normalizer = normalizer
         self._from_start = from_start
         self._poll_interval = poll_interval
@@ -114,15 +115,13 @@ class FileTailSource:
 
     def _expand_globs(self) -> None:
         matches: set[str] = set()
-        for pattern in self._patterns:
-            if glob.has_magic(pattern):
-                matches.update(path for path in glob.glob(pattern) if os.path.isfile(path))
+        for pattern in self._glob_patterns:
+            matches.update(path for path in glob.glob(pattern) if os.path.isfile(path))
         self._glob_matches = matches
 
     def _check_paths(self, *, initial: bool) -> None:
         """Bind every watched path to the file it names now; notice rotations."""
-        literal = [p for p in self._patterns if not glob.has_magic(p)]
-        for path in (*literal, *self._glob_matches):
+        for path in (*self._literal_paths, *self._glob_matches):
             try:
                 stat = os.stat(path)
             except OSError:

@@ -347,3 +347,10 @@ def test_normalize_never_raises_on_arbitrary_records(record: dict[str, object]) 
     events = normalizer().normalize_lines([line], "fuzz")
     assert len(events) == 1 and events[0].level in LEVELS
     encode_events(events)
+
+
+def test_normalize_record_never_raises() -> None:
+    norm = normalizer()
+    event = norm.normalize_record({1: "int key", "message": "ok", "big": 2**70}, "asgi")
+    assert event.level in LEVELS
+    encode_events([event])
