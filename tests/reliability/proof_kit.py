@@ -45,8 +45,9 @@ def agent_config(tmp_path: Path, **overrides: Any) -> AgentConfig:
 
 
 @contextlib.asynccontextmanager
-async def running_agent(config: AgentConfig) -> AsyncIterator[Agent]:
-    agent = Agent(config)
+async def running_agent(config: AgentConfig, *, clock: Callable[[], float] = time.time
+                        ) -> AsyncIterator[Agent]:
+    agent = Agent(config, clock=clock)
     await agent.start()
     try:
         yield agent
@@ -171,12 +172,11 @@ class Receiver:
         self._server: asyncio.Server | None = None
         self._stop = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._port = 0
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}/hook"
+        return f"http://127.0.0.1:{self._port}/hook"
 
     def accepted(self) -> list[Any]:
         """Bodies the receiver answered with success, in order."""
@@ -184,7 +184,17 @@ class Receiver:
 
     async def __aenter__(self) -> Receiver:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._port = int(self._server.sockets[0].getsockname()[1])
         return self
+
+    async def go_down(self) -> None:
+        """Stop listening (connections are refused) but keep the URL."""
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def come_back(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self._port)
 
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
