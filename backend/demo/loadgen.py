@@ -113,7 +113,7 @@ class LoadGenerator:
                 action = self.rng.choices(self._actions, self._weights)[0]
                 response = await action(client, self._headers())
             self.status_counts[response.status_code] += 1
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # ValueError: a reply that is not the JSON expected
             self.transport_errors += 1
         finally:
             self._in_flight -= 1

@@ -4,6 +4,7 @@ within the first two minutes, and again every cycle after that."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from obsview.backend.demo.app import Chaos
 from obsview.backend.demo.deps import FakeDependency
 
 NORMAL_SLOW_FRACTION = 0.02
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +106,10 @@ class Scenario:
             if down and dependency.is_up:
                 await dependency.down()
             elif not down and not dependency.is_up:
-                await dependency.up()
+                try:
+                    await dependency.up()
+                except OSError as exc:  # its port was taken meanwhile: say so, retry next step
+                    log.warning("demo: cannot bring %s back on port %d: %s", dependency.name, dependency.port, exc)
         self.state = state
         return state
 

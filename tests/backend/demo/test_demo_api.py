@@ -15,7 +15,7 @@ from obsview.backend.demo.app import DEMO_PASSWORD, Chaos, create_app
 from obsview.backend.demo.deps import FakeDependency, ping
 from obsview.backend.demo.http_server import serve_app
 from obsview.backend.demo.loadgen import LoadGenerator, require_loopback
-from obsview.backend.demo.scenario import CYCLE_S, state_at
+from obsview.backend.demo.scenario import CYCLE_S, Scenario, state_at
 from obsview.backend.instrument import TRACE, record_to_dict
 
 
@@ -172,3 +172,29 @@ async def test_load_generator_stops_at_its_request_budget(blog: Blog) -> None:
     assert sum(load.status_counts.values()) + load.transport_errors == 40
     assert len(blog.access) == 40
     assert {200, 404} <= set(load.status_counts)
+
+
+async def test_scenario_takes_the_database_down_and_brings_it_back() -> None:
+    database, redis = FakeDependency("database"), FakeDependency("redis")
+    await database.start()
+    await redis.start()
+    now = [100.0]
+    chaos = Chaos()
+    scenario = Scenario(chaos, database, redis, clock=lambda: now[0])
+    try:
+        await scenario.apply()
+        assert database.is_up and chaos.error_fraction == 0
+        now[0] += 20
+        await scenario.apply()
+        assert chaos.error_fraction == 0.3
+        now[0] += 41
+        await scenario.apply()
+        assert not database.is_up and redis.is_up
+        with pytest.raises(OSError):
+            await ping(database.port)
+        now[0] += 30
+        await scenario.apply()
+        assert await ping(database.port) >= 0
+    finally:
+        await database.stop()
+        await redis.stop()
