@@ -83,9 +83,10 @@ class ConnectionState:
         if self.status == "connecting":
             return f"connecting to {self.url}…"
         if self.status == "reconnecting":
-            when = f"retrying in {self.retry_in:.0f}s" if self.retry_in is not None else "retrying now"
+            when = f"retrying in {self.retry_in:.1f}s" if self.retry_in is not None else "retrying now"
             reason = f" ({self.last_error})" if self.last_error else ""
-            return f"cannot reach agent at {self.url}{reason}, {when}"
+            what = "lost the agent at" if self.hello is not None else "cannot reach agent at"
+            return f"{what} {self.url}{reason}, {when}"
         if self.status == "auth_failed":
             return f"{self.url}: {self.last_error}"
         return f"disconnected from {self.url}"
