@@ -330,6 +330,7 @@ class Normalizer:
             or type(message) is not str
             or type(stamp) is not str
             or type(status) is not int
+            or not 100 <= status <= 999
             or type(took) not in (int, float)
             or type(method) is not str
             or method not in _HTTP_METHODS
@@ -373,7 +374,7 @@ class Normalizer:
         self, slots: dict[str, Any], extra: dict[str, Any], source: str, raw: str, now: float
     ) -> LogEvent:
         get = slots.get
-        status = _as_int(get("status"))
+        status = _status(get("status"))
         level_value = get("level")
         level = _LEVELS.get(level_value) if type(level_value) in (str, int) else None
         if level is None:
@@ -551,15 +552,16 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _as_int(value: Any) -> int | None:
+def _status(value: Any) -> int | None:
+    """An HTTP status code, or None for anything that cannot be one."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        return None
+    if not isinstance(value, int):
+        try:
+            value = int(float(value))
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return value if 100 <= value <= 999 else None
 
 
 def _level_of(value: Any, status: int | None) -> str:
