@@ -170,7 +170,7 @@ async def test_stalled_client_is_bounded_others_unaffected_and_told_of_drops() -
     bound = 50
     server = StreamServer(view, ("127.0.0.1", 0), token=None, client_queue_events=bound)
     async with running(server):
-        async with connect(server.url, max_queue=1) as stalled, connect(server.url) as healthy:
+        async with connect(server.url, max_queue=1, close_timeout=0.5) as stalled, connect(server.url) as healthy:
             for ws in (stalled, healthy):
                 await ws.send(encode(Subscribe()))
                 await ws.send(encode(Ping(nonce=1)))
@@ -179,7 +179,7 @@ async def test_stalled_client_is_bounded_others_unaffected_and_told_of_drops() -
             total = 0
             peak = 0
             received = 0
-            for round_ in range(100):
+            for _round in range(100):
                 batch = make_events(20, start=total, size=10_000)
                 view.store.append(batch)
                 server.broadcast_events(batch)
