@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 
-from obsview.backend.errors import StartupError
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.base import Emit
 from obsview.backend.sources.lines import LineSplitter
@@ -50,13 +49,8 @@ class TcpSource:
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._serve(reader, writer, emit)
 
-        try:
-            server = await asyncio.start_server(on_connect, self._host, self._requested_port)
-        except OSError as exc:
-            raise StartupError(
-                f"cannot listen for logs on {self._host}:{self._requested_port}: "
-                f"{exc.strerror or exc}; choose another --tcp address"
-            ) from None
+        # A bind failure raises OSError: the agent turns it into one clear StartupError.
+        server = await asyncio.start_server(on_connect, self._host, self._requested_port)
         try:
             self.port = server.sockets[0].getsockname()[1]
             self.name = f"tcp:{self._host}:{self.port}"
