@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import pytest
 
-from obsview.backend.errors import StartupError
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.stdin import StdinSource
 from obsview.backend.sources.tcp import TcpSource
@@ -128,8 +127,6 @@ async def test_stdin_reads_until_eof(collector: Any) -> None:
 
 _STDIN_SCRIPT = """
 import asyncio
-import sys
-from obsview.backend.errors import StartupError
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.stdin import StdinSource
 
@@ -165,9 +162,10 @@ async def test_real_stdin_pipe_and_redirected_file(tmp_path: Path) -> None:
         assert await run_with_stdin(redirected) == "300 line 299"
 
 
-async def test_port_in_use_is_a_clear_startup_error(collector: Any) -> None:
+async def test_port_in_use_fails_run_and_never_listens(collector: Any) -> None:
     first = TcpSource("127.0.0.1", 0, Normalizer())
     async with listening(first, collector):
         second = TcpSource("127.0.0.1", first.port, Normalizer())
-        with pytest.raises(StartupError, match=f"127.0.0.1:{first.port}"):
+        with pytest.raises(OSError):
             await asyncio.wait_for(second.run(collector), 5)
+        assert not second.listening.is_set()
