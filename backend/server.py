@@ -368,9 +368,10 @@ class StreamServer:
         # event after ``until_seq`` arrives live and every one up to it comes by replay.
         client.subscribed = True
         if message.since_seq is not None:
+            since = max(0, message.since_seq)
             until = self._view.last_seq()
-            if message.since_seq < until:
-                client.outbox.put_replay(Replay(message.since_seq, until))
+            if since < until:
+                client.outbox.put_replay(Replay(since, until))
 
 
 def _reply(status: int, content_type: str, body: bytes) -> Response:

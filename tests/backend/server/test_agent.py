@@ -17,6 +17,7 @@ from obsview.backend.auth import load_or_create_token
 from obsview.backend.config import AgentConfig
 from obsview.backend.errors import StartupError
 from obsview.backend.protocol import Ack, Alerts, Error, Events, LogEvent, Metrics, Ping, Pong, Subscribe, encode
+from obsview.backend.sources.tcp import TcpSource
 from server_testkit import recv_until
 
 SEED_LINE = {
@@ -168,3 +169,22 @@ async def test_ack_from_one_console_reaches_another_and_the_http_api(config: Age
             api = (await http.get("/api/alerts")).json()
     assert seen.alerts[0].ack is not None and seen.alerts[0].ack.by == "alice"
     assert "alice" in json.dumps(api)
+
+
+async def test_a_line_over_the_tcp_source_reaches_a_client(config: AgentConfig) -> None:
+    config.tcp = [("127.0.0.1", 0)]
+    async with Agent(config) as agent:
+        (source,) = agent.sources
+        assert isinstance(source, TcpSource) and source.port > 0
+        async with connect(agent.url) as ws:
+            await ws.send(encode(Subscribe()))
+            await ws.send(encode(Ping(nonce=1)))
+            await recv_until(ws, Pong)
+            _reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
+            writer.write(json.dumps(SEED_LINE).encode() + b"\n")
+            await writer.drain()
+            events, _ = await recv_until(ws, Events)
+            writer.close()
+            await writer.wait_closed()
+    assert events.events[0].message == "Request failed"
+    assert events.events[0].source.startswith("tcp:")
