@@ -29,7 +29,6 @@ from benchmarks.figures import Figure, figure, print_table
 from obsview.backend.instrument import ObsviewMiddleware
 
 Scope = dict[str, Any]
-ROUNDS = 7
 
 
 async def bare_app(scope: Scope, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
@@ -76,18 +75,18 @@ async def _run_us(app: Any, scope: Scope, n: int) -> float:
     return (time.perf_counter() - started) / n * 1e6
 
 
-async def _best_interleaved(cases: dict[str, tuple[Any, Scope]], n: int) -> dict[str, float]:
-    """Best of :data:`ROUNDS` for each case, the cases taking turns within each round so a
-    noisy neighbour on the machine slows all of them alike rather than one."""
+async def _best_interleaved(cases: dict[str, tuple[Any, Scope]], n: int, rounds: int) -> dict[str, float]:
+    """Best of many short rounds for each case, the cases taking turns within each round: on
+    a shared machine the best round is the one nobody else interrupted, for every case."""
     best = {name: float("inf") for name in cases}
-    for _ in range(ROUNDS):
+    for _ in range(rounds):
         for name, (app, scope) in cases.items():
             best[name] = min(best[name], await _run_us(app, scope, n))
     return best
 
 
 async def _measure(quick: bool) -> list[Figure]:
-    n = 2_000 if quick else 20_000
+    n, rounds = (500, 20) if quick else (1_000, 100)
     records: list[dict[str, Any]] = []
 
     def emit(record: dict[str, Any]) -> None:
@@ -115,7 +114,7 @@ async def _measure(quick: bool) -> list[Figure]:
         "logger": (with_logger, plain),
         "starlette": (framework, plain),
         "starlette_emit": (framework_with_emit, plain),
-    }, n)
+    }, n, rounds)
     bare, emitted, emitted_traced, logged = best["bare"], best["emit"], best["emit_traced"], best["logger"]
     assert with_emit.failures == 0 and with_logger.failures == 0
     baseline = "bare ASGI app, µs/request"
