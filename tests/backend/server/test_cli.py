@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import selectors
 import signal
@@ -12,8 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from obsview.backend.cli import build_parser, config_from_args, main
+from obsview.backend.protocol import Events, Subscribe, encode
+from server_testkit import recv_until
 
 AGENT = [sys.executable, "-m", "obsview.backend.cli"]
 
@@ -121,3 +125,24 @@ def test_signal_stops_a_real_agent_within_2_s(env: dict[str, str], tmp_path: Pat
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_dash_reads_stdin_of_a_real_agent(env: dict[str, str]) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *AGENT, "--listen", "127.0.0.1:0", "-", env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert "sources: stdin" in line
+        url = line.split("listening on ", 1)[1].split()[0]
+        proc.stdin.write(b'{"level":"warn","message":"from a pipe"}\n')
+        await proc.stdin.drain()
+        async with connect(url) as ws:
+            await ws.send(encode(Subscribe(since_seq=0)))
+            events, _ = await recv_until(ws, Events)
+        assert [(e.level, e.message) for e in events.events] == [("WARN", "from a pipe")]
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 2) == 0
