@@ -169,8 +169,11 @@ class ObsviewMiddleware:
     def _record(
         self, scope: Scope, ids: _RequestIds, status: int, elapsed_s: float, error: BaseException | None
     ) -> dict[str, Any]:
-        if error is not None and status == 0:
-            status = 500
+        cancelled = error is not None and not isinstance(error, Exception)
+        if status == 0 and error is not None:
+            # A failed app is a 500; a cancelled one (client gone, server shutting down) never
+            # answered: 499, nginx's "client closed request".
+            status = 499 if cancelled else 500
         duration_ms = round(elapsed_s * 1000.0, 3)
         level = "INFO" if status < 400 else "WARN" if status < 500 else "ERROR"
         query = scope.get("query_string")
@@ -205,7 +208,7 @@ class ObsviewMiddleware:
         route_path = getattr(route, "path", None)
         if isinstance(route_path, str):
             record["route"] = _express_template(route_path)
-        if error is not None:
+        if error is not None and not cancelled:
             record["error"] = error_fields(error)
         return record
 

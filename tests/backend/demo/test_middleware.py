@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -215,3 +216,21 @@ async def test_starlette_middleware_list_and_json_logger_output() -> None:
     # Through JsonFormatter the access record is written as itself, not as a JSON string.
     formatted = orjson.loads(JsonFormatter().format(sink.records[0]))
     assert formatted == {**first, "logger": "tests.demo.access"}
+
+
+async def test_cancelled_request_is_a_499_without_error_and_cancellation_propagates() -> None:
+    records: list[dict[str, Any]] = []
+
+    async def never_answers(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.Event().wait()
+
+    app = ObsviewMiddleware(never_answers, emit=records.append)
+    scope = {"type": "http", "method": "GET", "path": "/slow", "headers": [], "query_string": b""}
+    task = asyncio.create_task(app(scope, None, None))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    (record,) = records
+    assert (record["response"]["statusCode"], record["level"]) == (499, "WARN")
+    assert "error" not in record
