@@ -27,6 +27,7 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -221,15 +222,13 @@ class ObsviewMiddleware:
             self._logger.log(levelno, text, extra={ACCESS_RECORD_ATTR: record})
 
 
+@dataclass(slots=True)
 class _RequestIds:
-    __slots__ = ("trace_id", "request_id", "correlation_id", "user_agent", "forwarded_ip")
-
-    def __init__(self, trace_id: str, request_id: str, correlation_id: str, user_agent: str) -> None:
-        self.trace_id = trace_id
-        self.request_id = request_id
-        self.correlation_id = correlation_id
-        self.user_agent = user_agent
-        self.forwarded_ip = ""
+    trace_id: str
+    request_id: str
+    correlation_id: str
+    user_agent: str
+    forwarded_ip: str = ""
 
 
 _LOG_LEVELS: Final = {"INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
