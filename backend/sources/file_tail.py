@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import glob
 import io
+import logging
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.base import Emit
 from obsview.backend.sources.lines import LineSplitter
+
+log = logging.getLogger(__name__)
 
 _FINGERPRINT_BYTES = 64
 """How many bytes before the read offset identify "the same content" across truncation."""
@@ -77,6 +80,8 @@ class FileTailSource:
         self._by_path: dict[str, _Followed] = {}
         self._followed: dict[tuple[int, int], _Followed] = {}
         self._glob_matches: set[str] = set()
+        self._resume_at: dict[tuple[int, int], int] = {}
+        """Offsets of files dropped after a read error, to resume without repeating lines."""
         self.lines_read = 0
         self.rotations = 0
         """Files whose name moved to a new file (rename rotation, delete + recreate)."""
@@ -98,7 +103,12 @@ class FileTailSource:
             while True:
                 busy = False
                 for followed in list(self._followed.values()):
-                    busy |= await self._read(followed, emit)
+                    try:
+                        busy |= await self._read(followed, emit)
+                    except OSError as exc:  # e.g. a network filesystem went away
+                        log.warning("reading %s failed, will retry: %s", followed.path, exc)
+                        self._resume_at[followed.ident] = followed.offset
+                        self._forget(followed)
                 await self._retire_quiet_files(emit)
                 if self._clock() >= next_scan:
                     self._expand_globs()
@@ -141,7 +151,8 @@ class FileTailSource:
                 self._by_path[path] = known
                 continue
             start_at_end = initial and not self._from_start
-            self._open(path, ident, stat.st_size if start_at_end else 0)
+            offset = self._resume_at.pop(ident, stat.st_size if start_at_end else 0)
+            self._open(path, ident, min(offset, stat.st_size))
 
     def _open(self, path: str, ident: tuple[int, int], offset: int) -> None:
         try:
@@ -164,6 +175,13 @@ class FileTailSource:
         self._followed[ident] = followed
         self._by_path[path] = followed
 
+    def _forget(self, followed: _Followed) -> None:
+        """Close a file and stop following it."""
+        followed.file.close()
+        self._followed.pop(followed.ident, None)
+        if self._by_path.get(followed.path) is followed:
+            del self._by_path[followed.path]
+
     def _detach(self, path: str) -> None:
         followed = self._by_path.pop(path, None)
         if followed is not None and followed.detached_at is None:
@@ -172,12 +190,11 @@ class FileTailSource:
     async def _retire_quiet_files(self, emit: Emit) -> None:
         """Close rotated-away files once drained and quiet (their writer has moved on)."""
         now = self._clock()
-        for ident, followed in list(self._followed.items()):
+        for followed in list(self._followed.values()):
             if followed.detached_at is None:
                 continue
             if now - max(followed.detached_at, followed.last_data_at) >= self._rotate_grace:
-                followed.file.close()
-                del self._followed[ident]
+                self._forget(followed)
                 # Its last line may lack a newline: the file is complete, so it is a line.
                 await self._emit_lines(followed.lines.flush(), followed.path, emit)
 
