@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Final
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -20,7 +20,9 @@ from obsview.backend.histogram import PROMETHEUS_BOUNDS_MS, Histogram
 from obsview.backend.metrics import RequestMetrics, Totals
 from obsview.backend.protocol import ALERT_STATES, SEVERITIES, AlertInfo, HealthReport, MetricsSnapshot
 
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+# Every name here is a legacy-safe [a-zA-Z0-9_] name and generate_latest escapes with
+# underscores, so the body is text format 0.0.4; say so, for scrapers older than 3.0.
+CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
 _LE: Final = [f"{bound / 1000:g}" for bound in PROMETHEUS_BOUNDS_MS] + ["+Inf"]
 _NOT_NAME: Final = re.compile(r"[^a-zA-Z0-9_]")
 
