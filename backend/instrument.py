@@ -362,6 +362,7 @@ class ObsviewHandler(logging.Handler):
         self.reconnects = 0
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=queue_size)
         self._closing = threading.Event()
+        self._counter_lock = threading.Lock()
         self._sock: socket.socket | None = None
         self._thread = threading.Thread(target=self._ship, name="obsview-handler", daemon=True)
         self._thread.start()
@@ -371,6 +372,9 @@ class ObsviewHandler(logging.Handler):
         return self._sock is not None
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self._closing.is_set():
+            self._count_dropped(1)  # nobody ships any more
+            return
         try:
             if self.formatter is not None:
                 line = self.formatter.format(record).encode()
@@ -378,9 +382,14 @@ class ObsviewHandler(logging.Handler):
                 line = _dumps(record_to_dict(record, service=self.service))
             self._queue.put_nowait(line + b"\n")
         except queue.Full:
-            self.dropped += 1
+            self._count_dropped(1)
         except Exception:  # noqa: BLE001 — logging must never raise into the app
             self.errors += 1
+
+    def _count_dropped(self, lines: int) -> None:
+        # App threads and the shipper both drop: a lock keeps the count exact.
+        with self._counter_lock:
+            self.dropped += lines
 
     def close(self) -> None:
         if not self._closing.is_set():
@@ -392,7 +401,7 @@ class ObsviewHandler(logging.Handler):
                     self._queue.get_nowait()
                 except queue.Empty:
                     break
-                self.dropped += 1
+                self._count_dropped(1)
         super().close()
 
     # The rest runs on the shipper thread only.
@@ -430,7 +439,7 @@ class ObsviewHandler(logging.Handler):
             pending = b""
             backoff = 0.1
         if pending:
-            self.dropped += pending.count(b"\n")
+            self._count_dropped(pending.count(b"\n"))
         self._disconnect()
 
     def _take_batch(self, limit: int = 512) -> bytes:

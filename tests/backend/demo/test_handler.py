@@ -110,6 +110,8 @@ async def test_never_blocks_when_agent_is_gone_and_counts_every_drop() -> None:
     await asyncio.to_thread(handler.close)
     assert handler.sent == 0
     assert handler.dropped == 200  # after close every line is accounted for
+    logger.info("after close")
+    assert handler.dropped == 201
 
 
 async def test_reconnects_when_the_agent_comes_back() -> None:
