@@ -71,7 +71,8 @@ async def run_demo(
     ``agent_port`` 0 (or a busy port) picks a free one. ``duration_s`` bounds the load
     generator (default :data:`DEFAULT_DURATION_S`); ``time_scale`` > 1 plays the scenario
     faster and ``start_s`` starts it part-way (see :data:`~obsview.backend.demo.scenario.TIMELINE`).
-    ``seed`` makes the traffic repeatable. The API's records reach the agent in-process (:class:`AgentFeed`).
+    ``rate`` is requests per second (capped at 50); ``seed`` makes the traffic repeatable.
+    The API's records reach the agent in-process, through :class:`AgentFeed`.
     """
     async with contextlib.AsyncExitStack() as stack:
         state_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="obsview-demo-")))
@@ -82,6 +83,9 @@ async def run_demo(
 
         api_socket = bind_loopback()
         stack.callback(api_socket.close)
+        # Listening now lets the agent's first health probe wait in the backlog for the API
+        # (started below, once the agent exists to feed) instead of being refused.
+        api_socket.listen()
         api_url = f"http://127.0.0.1:{api_socket.getsockname()[1]}"
         config = AgentConfig(
             listen=("127.0.0.1", agent_port),
