@@ -25,7 +25,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.base import Emit
@@ -49,7 +49,7 @@ class _Followed:
     """The last bytes read (up to 64), ending at ``offset``."""
     detached_at: float | None = None
     """When ``path`` stopped naming this file (rotated away or deleted)."""
-    last_data_at: float = field(default=0.0)
+    last_data_at: float = 0.0
 
 
 class FileTailSource:
