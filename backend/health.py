@@ -177,6 +177,8 @@ class HealthMonitor:
         self._jitter = jitter
         self._rng = rng or random.Random()
         self.on_change: Callable[[HealthReport], None] | None = None
+        """Called with the new report after every check: a status change, but also a new
+        latency or error, which the console shows live (the server keeps only the latest)."""
         now = clock()
         self._statuses: dict[str, ProbeStatus] = {
             spec.name: ProbeStatus(spec.name, spec.kind, redact_text(spec.target), "degraded",
@@ -205,7 +207,7 @@ class HealthMonitor:
         current = ProbeStatus(spec.name, spec.kind, previous.target, status, latency_ms, error,
                               now, now if changed else previous.changed_at)
         self._statuses[spec.name] = current
-        if changed and self.on_change is not None:
+        if self.on_change is not None:
             try:
                 self.on_change(self.report())
             except Exception:  # a broken listener must not stop the probes
