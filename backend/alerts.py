@@ -49,7 +49,10 @@ METRICS: Final = frozenset({
 })
 _RULE_KEYS: Final = frozenset({
     "name", "metric", "op", "threshold", "window", "for", "severity", "labels", "keep_firing_for", "summary",
+    "min_requests",
 })
+_TRAFFIC: Final = frozenset({"error_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms"})
+_WINDOW_S: Final = {"1m": 60.0, "5m": 300.0, "15m": 900.0}
 RESOLVED_RETENTION_S: Final = 300.0
 MAX_RESOLVED: Final = 100
 
@@ -75,6 +78,9 @@ class AlertRule:
     keep_firing_for_s: float = 0.0
     summary: str = ""
     """``str.format`` template: ``{value}``, ``{threshold}`` and the labels (``{probe}``)."""
+    min_requests: int = 0
+    """For traffic metrics (error rate, latency): below this many requests in the window the
+    value counts as absent, so one 404 in a quiet minute is not a 100 % error rate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +96,11 @@ class Transition:
 
 DEFAULT_RULES: Final = (
     AlertRule("high_error_rate", "error_rate", ">", 0.05, "1m", 60.0, "critical",
-              keep_firing_for_s=60.0, summary="Error rate {value} is above {threshold}"),
+              keep_firing_for_s=60.0, summary="Error rate {value} is above {threshold}",
+              min_requests=20),
     AlertRule("slow_responses", "p95_ms", ">", 1000.0, "1m", 120.0, "warning",
-              keep_firing_for_s=60.0, summary="p95 response time {value} is above {threshold}"),
+              keep_firing_for_s=60.0, summary="p95 response time {value} is above {threshold}",
+              min_requests=20),
     AlertRule("high_memory", "memory_percent", ">", 80.0, "1m", 300.0, "warning",
               summary="Memory use {value} is above {threshold}"),
     AlertRule("high_disk", "disk_percent", ">", 90.0, "1m", 300.0, "critical",
@@ -154,12 +162,17 @@ def _parse_rule(index: int, table: Mapping[str, Any]) -> AlertRule:
     summary = table.get("summary", "")
     if not isinstance(summary, str):
         raise ConfigError(f"{where}: summary: expected a string")
+    min_requests = table.get("min_requests", 0)
+    if isinstance(min_requests, bool) or not isinstance(min_requests, int) or min_requests < 0:
+        raise ConfigError(f"{where}: min_requests: expected a whole number >= 0")
+    if min_requests and metric not in _TRAFFIC:
+        raise ConfigError(f"{where}: min_requests: only {', '.join(sorted(_TRAFFIC))} take it")
     rule = AlertRule(
         name=name, metric=metric, op=op, threshold=float(threshold), window=window,
         for_s=parse_duration(table.get("for", 0), f"{where}: for"),
         severity=severity, labels=dict(labels),
         keep_firing_for_s=parse_duration(table.get("keep_firing_for", 0), f"{where}: keep_firing_for"),
-        summary=summary,
+        summary=summary, min_requests=min_requests,
     )
     try:
         _summary(rule, 1.0, {"probe": "x", **rule.labels})
@@ -195,10 +208,17 @@ def _instances(rule: AlertRule, snapshot: MetricsSnapshot, health: HealthReport 
     if metric == "probe_unhealthy":
         for probe in health.probes if health is not None else ():
             yield {"probe": probe.name}, 1.0 if probe.status == "unhealthy" else 0.0
+    elif rule.min_requests and _requests_in(snapshot, rule.window) < rule.min_requests:
+        yield {}, None
     elif metric in _WINDOWED:
         yield {}, getattr(snapshot, f"{'rate' if metric == 'request_rate' else 'error_rate'}_{rule.window}")
     else:
         yield {}, getattr(snapshot, metric)
+
+
+def _requests_in(snapshot: MetricsSnapshot, window: str) -> float:
+    rate: float = getattr(snapshot, f"rate_{window}")
+    return rate * _WINDOW_S[window]
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:

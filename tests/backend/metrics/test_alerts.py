@@ -190,14 +190,23 @@ def test_api_json(clock: Any) -> None:
     assert body["alerts"][0]["rule"] == "errors" and body["version"] == engine.version
 
 
+def test_too_few_requests_is_no_evidence(clock: Any) -> None:
+    # The seed's own test traffic: 3 requests, 1 failing. A 33 % error rate over three
+    # requests in a quiet minute must not page anyone; the same rate over real traffic does.
+    rule = replace(ERRORS, min_requests=20)
+    engine = AlertEngine([rule], clock=clock)
+    assert run(engine, clock, 3, snap(rate_1m=3 / 60, error_rate_1m=1 / 3)) == []
+    assert run(engine, clock, 1, snap(rate_1m=1.0, error_rate_1m=1 / 3)) == [("inactive", "pending")]
+
+
 def test_parse_rules_reads_every_key() -> None:
     (rule,) = parse_rules([{
         "name": "api_errors", "metric": "error_rate", "op": ">=", "threshold": 0.1, "window": "5m",
         "for": "2m", "severity": "critical", "labels": {"team": "api"}, "keep_firing_for": "30s",
-        "summary": "{team}: errors at {value}",
+        "summary": "{team}: errors at {value}", "min_requests": 50,
     }])
     assert rule == AlertRule("api_errors", "error_rate", ">=", 0.1, "5m", 120.0, "critical", {"team": "api"},
-                             30.0, "{team}: errors at {value}")
+                             30.0, "{team}: errors at {value}", 50)
 
 
 @pytest.mark.parametrize(("table", "message"), [
@@ -212,6 +221,8 @@ def test_parse_rules_reads_every_key() -> None:
     ({"name": "r", "metric": "p95_ms", "threshold": 1, "summary": "{nope}"}, "rule 'r': summary"),
     ({"name": "r", "metric": "p95_ms", "threshold": 1, "treshold": 2}, "rule 'r': treshold"),
     ({"metric": "p95_ms", "threshold": 1}, r"alerts.rules\[0\]: name"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "min_requests": -1}, "rule 'r': min_requests"),
+    ({"name": "r", "metric": "disk_percent", "threshold": 1, "min_requests": 5}, "rule 'r': min_requests"),
 ])
 def test_parse_rules_errors_name_the_rule(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
