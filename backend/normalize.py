@@ -114,7 +114,8 @@ _ACCESS_LOG: Final = re.compile(
     r'(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+)'
     r'(?: [^"]*)?" (?P<status>\d{3}) (?P<size>\S+)(?: "(?P<referer>[^"]*)" "(?P<ua>[^"]*)")?'
 )
-_LOGFMT_PAIR: Final = re.compile(r'([\w.@/-]+)=("(?:[^"\\]|\\.)*"|\S*)')
+# Lookbehind and possessive repeats: linear on hostile lines (no retry inside a long word).
+_LOGFMT_PAIR: Final = re.compile(r'(?<![\w.@/-])([\w.@/-]++)=("(?:[^"\\]|\\.)*+"?|\S*+)')
 _LOGFMT_START: Final = re.compile(r"[\w.@/-]+=")
 _LEVEL_NAMES_RE: Final = (
     r"error|err|fatal|critical|crit|warning|warn|info|notice|debug|trace"

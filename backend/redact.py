@@ -33,19 +33,28 @@ _WORDS: Final = (
 # In a raw JSON line a key may be spelled with escapes ("\u0070assword"): such a line
 # always gets the careful path.
 _NEEDLES: Final = (*(word.encode() for word in _WORDS), b"\\u")
-_USERINFO_TEXT: Final = re.compile(r"://[^\s/@\"']*:[^\s/@\"']*@")
-_USERINFO_BYTES: Final = re.compile(rb"://[^\s/@\"']*:[^\s/@\"']*@")
+# Every pattern below runs on hostile text, so none may backtrack quadratically: bounded or
+# possessive repeats, and lookbehinds so a long run of word characters is tried once, not at
+# each of its positions (a test feeds 64 KiB pathological lines).
+_USERINFO_TEXT: Final = re.compile(r"://[^\s/@\"':]{0,256}+:[^\s/@\"']{0,256}+@")
+_USERINFO_BYTES: Final = re.compile(rb"://[^\s/@\"':]{0,256}+:[^\s/@\"']{0,256}+@")
 
 _KEY_WORDS_RE: Final = r"(?:authorization|cookie|passw(?:or)?d|secret|token|api[_-]?key|session)"
 _BEARER: Final = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{6,}")
-_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/@\"':]*):([^\s/@\"']*)@")
+_JWT: Final = re.compile(
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]*+"
+)
+_USERINFO: Final = re.compile(
+    r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}+://)([^\s/@\"':]{0,256}+):([^\s/@\"']{0,256}+)@"
+)
 # A Cookie header holds several `name=value; ` pairs: everything up to the line end goes.
 _COOKIE_HEADER: Final = re.compile(r"(?i)\b((?:set-)?cookie:[ \t]*)[^\r\n\"]+")
 # `password=x`, `"token": "x"`, `api-key: x` (key may sit inside quotes, JSON style).
+# The key's prefix (``access_`` in ``access_token``) is left alone: only the value is replaced.
 _PAIR: Final = re.compile(
-    r"(?i)([\w.-]*" + _KEY_WORDS_RE + r"[\w.-]*[\"']?\s*)([=:])(\s*)"
-    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s&,;\"'}\]]+)"
+    r"(?i)(" + _KEY_WORDS_RE + r"[\w.-]{0,64}+[\"']?\s{0,8}+)([=:])(\s{0,8}+)"
+    r"(\"(?:[^\"\\]|\\.)*+\"?|'[^']*+'?"
+    r"|(?:(?:bearer|basic|digest|negotiate|token)\s+)?[^\s&,;\"'}\]]++)"
 )
 # Query parameters that carry credentials without one of the key words in their name.
 _QUERY_SECRET: Final = re.compile(r"(?i)([?&](?:key|access_key)=)[^&#\s\"']*")

@@ -142,3 +142,22 @@ def test_seed_request_record_with_a_jwt_in_a_value() -> None:
         "request": {"id": "r", "method": "GET", "url": "/api/x", "correlationId": JWT},
         "response": {"statusCode": 200, "responseTime": 3}, "duration": 3}))
     assert_clean(event)
+
+
+@pytest.mark.parametrize("hostile", [
+    "token " + "a" * 65_000,
+    "x" * 65_000 + "password",
+    "eyJ" * 21_000,
+    "a.b+c-" * 10_000 + "://",
+    "://" * 20_000 + "@",
+    'token="' + "k" * 65_000,
+    "password=" * 7_000,
+    "k=" + "token" * 13_000,
+    'k="' * 20_000,
+])
+def test_hostile_lines_finish(hostile: str) -> None:
+    # Quadratic backtracking would make one of these take minutes (pytest-timeout fails it).
+    norm = Normalizer(max_line_bytes=70_000)
+    for _ in range(3):
+        norm.normalize_lines([hostile.encode(), b"level=info " + hostile.encode()], "f")
+    redact_text(hostile)
