@@ -172,6 +172,7 @@ class Receiver:
         self._server: asyncio.Server | None = None
         self._stop = asyncio.Event()
         self._handlers: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
         self._port = 0
 
     @property
@@ -200,8 +201,8 @@ class Receiver:
         self._stop.set()
         assert self._server is not None
         self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
+        for writer in self._writers:  # idle keep-alive connections end their handler
+            writer.close()
         await asyncio.gather(*self._handlers, return_exceptions=True)
         await self._server.wait_closed()
 
@@ -209,6 +210,7 @@ class Receiver:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        self._writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -235,6 +237,7 @@ class Receiver:
             pass
         finally:
             self._handlers.discard(task)
+            self._writers.discard(writer)
             writer.close()
 
 
