@@ -274,3 +274,37 @@ async def test_big_backlog_arrives_in_bounded_batches(
         await asyncio.gather(task, return_exceptions=True)
     assert max(sizes) <= 5000
     assert collector.numbers() == list(range(12_000))
+
+
+async def test_rotated_file_last_line_without_newline_is_kept(
+    tmp_path: Path, collector: Any, wait_until: Any
+) -> None:
+    log = tmp_path / "app.log"
+    log.touch()
+    source = tail([str(log)], rotate_grace=0.05)
+    async with running(source, collector):
+        await wait_until(lambda: source.files == [str(log)])
+        with log.open("ab") as f:
+            f.write(line(1) + b'{"n":2,"message":"cut short"}')
+        log.rename(tmp_path / "app.log.1")
+        log.write_bytes(line(3))
+        await wait_until(lambda: len(collector.events) == 3)
+    assert sorted(collector.numbers()) == [1, 2, 3]
+
+
+async def test_rotated_name_matching_the_glob_is_not_read_twice(
+    tmp_path: Path, collector: Any, wait_until: Any
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_bytes(line(0))
+    source = tail([str(tmp_path / "*.log")], rotate_grace=0.05)
+    async with running(source, collector):
+        await wait_until(lambda: source.files == [str(log)])
+        with log.open("ab") as f:
+            f.write(line(1))
+        log.rename(tmp_path / "app-2026-11-25.log")  # still matches *.log
+        log.write_bytes(line(2))
+        await wait_until(lambda: len(collector.events) == 2)
+        await wait_until(lambda: len(source.files) == 2)
+        await asyncio.sleep(0.1)  # a re-read of the renamed file would show up now
+    assert sorted(collector.numbers()) == [1, 2]
