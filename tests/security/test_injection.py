@@ -100,7 +100,6 @@ def assert_clean_screen(app: ObsviewApp, where: str) -> str:
     text = screen_text(app)
     leaked = sorted({f"U+{ord(c):04X}" for c in text if c in FORBIDDEN_CHARS and c != "\n"})
     assert not leaked, f"{where}: control characters reached the screen: {leaked}"
-    assert "pwned" not in text or "]0;pwned" in text or "0;pwned" in text, where
     return text
 
 
@@ -113,14 +112,16 @@ async def test_whole_console_shows_the_corpus_without_crashing_or_leaking_contro
         await pilot.pause()
         dashboard = assert_clean_screen(app, "dashboard")
         assert "[bold]not bold[/bold]" in dashboard or "not bold" in dashboard
-        for row in range(0, len(HOSTILE), 4):  # walk the log, opening details on the way
+        for row in range(0, len(HOSTILE), 10):  # walk the log, opening details on the way
             await pilot.press("enter")
             await pilot.pause()
+            assert type(app.screen).__name__ == "EventDetailScreen", f"no detail view at row {row}"
             assert_clean_screen(app, f"detail {row}")
             await pilot.press("escape")
-            await pilot.press("up", "up", "up", "up")
+            await pilot.press(*["up"] * 10)
         await pilot.press("T")
         await pilot.pause()
+        assert type(app.screen).__name__ == "TraceScreen"
         assert_clean_screen(app, "trace")
         await pilot.press("escape")
         await pilot.press("question_mark")
