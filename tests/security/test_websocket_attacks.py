@@ -138,3 +138,11 @@ async def test_burst_of_1000_connection_attempts_leaves_the_agent_serving(agent:
     async with httpx.AsyncClient(timeout=5, headers=GOOD) as http:
         assert (await http.get(agent.url.replace("ws://", "http://") + "/api/health")).status_code in (200, 503)
     await wait_until(lambda: agent.server.clients == 0, what="every burst connection to be gone")
+
+
+@pytest.mark.xfail(strict=True, reason="bug: protocol.decode raises TypeError (not ProtocolError) for an "
+                   "event whose level is a list, so the agent's receive loop dies (1011) instead of closing 1007")
+async def test_frame_that_crashes_decode_closes_with_1007(agent: Agent) -> None:
+    frame = '{"v":1,"type":"events","events":[{"ts":0,"level":[],"message":""}]}'
+    assert await closed_with(agent, frame) == CloseCode.INVALID_DATA
+    await assert_still_serving(agent)
