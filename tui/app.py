@@ -8,11 +8,12 @@ screenshots).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -59,6 +60,8 @@ class ObsviewApp(App[None]):
         remember_theme: Callable[[str], None] | None = None,
         start_demo: DemoStarter | None = None,
         send: Sender | None = None,
+        time_format: Callable[[float], str] | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -69,11 +72,15 @@ class ObsviewApp(App[None]):
         self.start_demo = start_demo
         #: Replaces the agent connection for sending (tests record acks/silences with it).
         self.send_override = send
+        self.time_format = time_format
+        #: Extra AgentClient arguments (tests shorten the reconnect backoff).
+        self.client_options = dict(client_options or {})
         self.client: AgentClient | None = None
         self.connection: ConnectionState | None = None
         self.demo_url: str | None = None
         self._initial_messages = list(messages)
         self._client_worker: Worker[None] | None = None
+        self._demo_task: asyncio.Task[None] | None = None
         self.obsview_themes: list[Theme] = load_themes()
         for loaded in self.obsview_themes:
             self.register_theme(loaded)
@@ -91,6 +98,7 @@ class ObsviewApp(App[None]):
                 clock=self.clock,
                 send=self.send_override or self._send,
                 bell=self.bell_on_alert,
+                **({"time_format": self.time_format} if self.time_format else {}),
             ),
             "dashboard",
         )
@@ -119,9 +127,19 @@ class ObsviewApp(App[None]):
             on_message=self.dashboard.enqueue,
             on_state=self._connection_changed,
             since_seq=lambda: self.dashboard.buffer.last_seq or None,
+            **self.client_options,
         )
         self._client_worker = self.run_worker(self.client.run(), name="agent-client",
                                               group="client", exit_on_error=False)
+
+    async def disconnect(self) -> None:
+        """Close the agent connection (if any) and wait until it is closed."""
+        client, self.client = self.client, None
+        if client is not None:
+            await client.close()
+        if self._client_worker is not None:
+            self._client_worker.cancel()
+            self._client_worker = None
 
     def _connection_changed(self, state: ConnectionState) -> None:
         self.connection = state
@@ -160,9 +178,11 @@ class ObsviewApp(App[None]):
         return True
 
     def action_start_demo(self) -> None:
-        if self.start_demo is None or self.demo_url is not None:
+        if self.start_demo is None or self.demo_url is not None or self._demo_task is not None:
             return
-        self.run_worker(self._run_demo(), name="demo", group="demo", exit_on_error=False)
+        # A task the app owns (not a worker): on_unmount cancels *and awaits* it, so the demo's
+        # servers are closed before the app returns, never left to the loop's final cleanup.
+        self._demo_task = asyncio.create_task(self._run_demo(), name="obsview-demo")
 
     async def _run_demo(self) -> None:
         assert self.start_demo is not None
@@ -171,11 +191,22 @@ class ObsviewApp(App[None]):
             async with self.start_demo() as url:
                 self.demo_url = url
                 self.connect(url)
-                await asyncio.Event().wait()  # until the app exits and cancels this worker
+                await asyncio.Event().wait()  # until on_unmount cancels this task
         except Exception as exc:  # the demo failing must not take the console down
             self.demo_url = None
+            self._demo_task = None  # d may be pressed again
             self.notify(f"demo failed: {clean(exc, max_len=300)}", severity="error",
                         markup=False)
+
+    async def on_unmount(self) -> None:
+        # Our side of the websocket first: the demo agent then stops without waiting for a
+        # console that no longer answers.
+        await self.disconnect()
+        task, self._demo_task = self._demo_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     # ------------------------------------------------------------------ themes
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import math
 import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from obsview.backend.protocol import (
     AckInfo,
@@ -32,6 +33,9 @@ from obsview.backend.protocol import (
     RouteStats,
 )
 
+if TYPE_CHECKING:
+    from obsview.tui.app import ObsviewApp
+
 #: 2026-11-25 15:00:00 UTC: the fixed "now" of the recorded session.
 SAMPLE_NOW: Final = 1_795_618_800.0
 SIZE: Final = (120, 40)
@@ -48,6 +52,19 @@ _ROUTES: Final = (
 
 def sample_clock() -> float:
     return SAMPLE_NOW
+
+
+def utc_time(ts: float) -> str:
+    """Row times in UTC, so screenshots do not depend on the machine's time zone."""
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
+def sample_app(theme: str | None = None) -> ObsviewApp:
+    """The console on the recorded session, with a fixed clock: the same pixels everywhere."""
+    from obsview.tui.app import ObsviewApp
+
+    return ObsviewApp(messages=sample_messages(), clock=sample_clock, theme=theme,
+                      time_format=utc_time)
 
 
 def _history() -> tuple[MetricsPoint, ...]:
@@ -169,13 +186,8 @@ def sample_messages() -> list[object]:
 
 # --------------------------------------------------------------------------- shots
 
-Shot = Callable[["object"], Awaitable[None]]
-
-
 async def _take(out: Path, name: str, theme: str | None, steps: Callable[..., Awaitable[None]]) -> Path:
-    from obsview.tui.app import ObsviewApp
-
-    app = ObsviewApp(messages=sample_messages(), clock=sample_clock, theme=theme)
+    app = sample_app(theme)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await steps(pilot)

@@ -30,7 +30,7 @@ from obsview.tui.widgets.event_detail import event_json
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.health_table import HealthTable
 from obsview.tui.widgets.latency import LatencyPanel
-from obsview.tui.widgets.log_view import LogView
+from obsview.tui.widgets.log_view import LogView, local_time
 from obsview.tui.widgets.rate_chart import RateChart
 from obsview.tui.widgets.status_bar import StatusBar
 
@@ -41,6 +41,9 @@ FLUSH_INTERVAL_S: Final = 0.08
 MAX_PENDING_EVENTS: Final = 100_000
 
 #: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
+#: How often the age columns of the health and alert tables are redrawn.
+AGE_REFRESH_S: Final = 5.0
+
 Sender = Callable[[Message, str], None]
 
 
@@ -61,14 +64,14 @@ class DashboardScreen(Screen[None]):
 
     BINDINGS = [
         *(
-            Binding(str(number), f"toggle_level('{level}')", f"{level.title()}",
+            Binding(str(number), f"toggle_level('{level}')", f"Toggle {level}",
                     show=False, id=f"level.{level.lower()}")
             for number, level in enumerate(LEVELS, start=1)
         ),
         Binding("slash", "open_filter", "Filter", id="filter.open"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
         Binding("t", "filter_trace", "Filter trace", show=False, id="filter.trace"),
-        Binding("T", "open_trace", "Trace", id="trace.open"),
+        Binding("T", "open_trace", "Trace view", id="trace.open"),
         # Same descriptions as LogView's own keys: help and palette show them once.
         Binding("enter", "open_detail", "Details", id="event.detail"),
         Binding("c", "copy_event", "Copy JSON", show=False, id="event.copy"),
@@ -107,12 +110,14 @@ class DashboardScreen(Screen[None]):
         clock: Callable[[], float],
         send: Sender | None = None,
         bell: bool = False,
+        time_format: Callable[[float], str] = local_time,
         buffer_capacity: int = 100_000,
     ) -> None:
         super().__init__()
         self.clock = clock
         self.send = send
         self.bell = bell
+        self.time_format = time_format
         self.state = ConsoleState()
         self.buffer = EventBuffer(buffer_capacity)
         self.console_dropped = 0
@@ -131,7 +136,7 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="tables", classes="panels"):
             yield HealthTable(id="health")
             yield AlertFeed(id="alerts")
-        yield LogView(self.buffer, id="log")
+        yield LogView(self.buffer, time_format=self.time_format, id="log")
         yield Static("Waiting for log events…", id="empty-state", markup=False)
         yield FilterBar(id="filter-bar")
         yield StatusBar(id="status")
@@ -142,6 +147,9 @@ class DashboardScreen(Screen[None]):
         self.query_one(LatencyPanel).border_title = "Latency"
         self.query_one(LogView).border_title = "Logs"
         self.set_interval(FLUSH_INTERVAL_S, self.flush)
+        # "since"/"changed" columns are ages: redraw them now and then even when nothing
+        # changed (the agent sends health and alerts only on change).
+        self.set_interval(AGE_REFRESH_S, self.refresh_ages)
         self.query_one(LogView).focus()
         self._show_counts()
         # Whatever the app reported while this screen was mounting (is_mounted turns true only
@@ -192,6 +200,13 @@ class DashboardScreen(Screen[None]):
                 f"agent: {clean(error.message, max_len=300)}", severity="error", markup=False
             )
         self._refresh_log()
+
+    def refresh_ages(self) -> None:
+        now = self.clock()
+        if self.state.health is not None:
+            self.query_one(HealthTable).show(self.state.health, now)
+        if self.state.alerts:
+            self.query_one(AlertFeed).show(self.state.alerts, now)
 
     def announce(self, alert: AlertInfo) -> None:
         """A toast for a newly firing alert (and the terminal bell with ``--bell``)."""

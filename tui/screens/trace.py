@@ -47,7 +47,8 @@ class TraceTable(DataTable[Text]):
 class TraceScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="trace.close"),
-        Binding("enter", "open_event", "Event detail", id="trace.detail"),
+        # priority: the table would otherwise take Enter for its own (hidden) select action.
+        Binding("enter", "open_event", "Event detail", id="trace.detail", priority=True),
     ]
 
     DEFAULT_CSS = """

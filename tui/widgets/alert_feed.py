@@ -124,7 +124,7 @@ class AlertFeed(DataTable[Text]):
         return (
             safe_text(_SEVERITY_LABELS.get(alert.severity, alert.severity),
                       style=self._style(alert.severity), max_len=12),
-            safe_text(alert.rule, max_len=48),
+            self.name_text(alert),
             Text(
                 f"{value} {clean_comparison(alert.comparison)} {threshold}",
                 justify="right",
@@ -132,6 +132,16 @@ class AlertFeed(DataTable[Text]):
             state,
             ack,
         )
+
+    def name_text(self, alert: AlertInfo) -> Text:
+        """The rule name, then its label values (which probe, which route) in muted text:
+        one rule firing for two probes gives two rows that must read differently."""
+        text = safe_text(alert.rule, max_len=48)
+        values = [value for _key, value in sorted(alert.labels.items()) if value]
+        if values:
+            text.append_text(safe_text(" " + " ".join(values), style=self._style("muted"),
+                                       max_len=60))
+        return text
 
     def _style(self, name: str) -> str:
         """The theme's style for a severity or state; plain for values off the wire we do
