@@ -435,18 +435,30 @@ def event_from_wire(data: Any) -> LogEvent:
             event = LogEvent(**known)
         except TypeError as exc:
             raise ProtocolError(f"bad event: {exc}") from None
-    if not (
-        isinstance(event.seq, int)
-        and isinstance(event.ts, (int, float))
-        and event.level in LEVEL_RANK
-        and isinstance(event.message, str)
-        and isinstance(event.extra, dict)
-    ):
-        raise ProtocolError("bad event: seq, ts, level, message or extra has the wrong type")
+    # Every slot is checked, not just a few: the console formats these values directly.
+    for name, types in _EVENT_TYPES:
+        value = getattr(event, name)
+        if not isinstance(value, types) or (value.__class__ is bool and bool not in types):
+            raise ProtocolError(f"bad event: {name} has the wrong type")
+    if event.level not in LEVEL_RANK:
+        raise ProtocolError(f"bad event: unknown level {event.level!r}")
     return event
 
 
 _EVENT_FIELDS: Final = frozenset(f.name for f in dataclasses.fields(LogEvent))
+
+
+def _runtime_types(hint: Any) -> tuple[type, ...]:
+    if typing.get_origin(hint) in (Union, types.UnionType):
+        return tuple(t for option in typing.get_args(hint) for t in _runtime_types(option))
+    if hint is float:
+        return (int, float)
+    return (typing.get_origin(hint) or hint,)
+
+
+_EVENT_TYPES: Final = tuple(
+    (name, _runtime_types(hint)) for name, hint in typing.get_type_hints(LogEvent).items()
+)
 _HINTS: dict[type, dict[str, Any]] = {}
 
 

@@ -96,3 +96,23 @@ def test_fields_from_a_newer_peer_are_ignored() -> None:
 def test_malformed_frames_raise_protocol_error(frame: bytes) -> None:
     with pytest.raises(p.ProtocolError):
         p.decode(frame)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"level": []},
+        {"level": "LOUD"},
+        {"status": "500"},
+        {"status": True},
+        {"duration_ms": {}},
+        {"trace_id": 7},
+        {"truncated": "yes"},
+        {"extra": []},
+        {"seq": 1.5},
+    ],
+)
+def test_every_event_field_is_type_checked(bad: dict[str, object]) -> None:
+    event = {"ts": 1.0, "level": "INFO", "message": "m"} | bad
+    with pytest.raises(p.ProtocolError):
+        p.event_from_wire(event)
