@@ -7,7 +7,9 @@ consoles run in a separate process (one asyncio loop for all of them) so the age
 not also paying for them; each console parses every frame with ``orjson.loads`` and counts
 the events. The clock runs from the first batch until every console has every event. The
 consoles' queues are sized to hold the whole run, so nothing is dropped and the figure is
-throughput, not a drop rate.
+throughput, not a drop rate. On a 2-core machine the ten consoles' process (10 × the JSON
+parsing) may be what limits both figures at 10 consoles; the ratio still compares the agent
+with the bare server under the same consoles.
 
     uv run python benchmarks/fanout.py [--quick]
 """
