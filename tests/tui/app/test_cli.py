@@ -1,0 +1,83 @@
+"""The ``obsview`` command line: arguments, config file, token file, exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from obsview.tui.cli import (
+    ConsoleConfig,
+    UsageError,
+    load_console_config,
+    main,
+    parse_args,
+    read_token,
+    resolve_theme,
+    save_theme,
+)
+
+THEMES = ["obsview-dark", "obsview-light", "obsview-high-contrast", "textual-dark"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bogus"], ["--nope"], ["http://127.0.0.1:8765"], ["ws://a", "ws://b"], ["--theme"]],
+)
+def test_bad_arguments_print_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("obsview: ") and err.count("\n") == 1
+
+
+def test_a_missing_explicit_token_file_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert main(["--token-file", str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_an_unknown_theme_is_a_usage_error_listing_the_choices() -> None:
+    with pytest.raises(UsageError, match="obsview-light"):
+        resolve_theme("neon", THEMES)
+
+
+def test_short_theme_names_resolve() -> None:
+    assert resolve_theme("dark", THEMES) == "obsview-dark"
+    assert resolve_theme("high-contrast", THEMES) == "obsview-high-contrast"
+    assert resolve_theme("textual-dark", THEMES) == "textual-dark"
+    assert resolve_theme(None, THEMES) is None
+
+
+def test_demo_and_urls_parse() -> None:
+    assert parse_args(["demo"]).target == "demo"
+    assert parse_args(["ws://10.0.0.1:9000", "--bell"]).bell is True
+    assert parse_args([]).target is None
+
+
+def test_theme_is_remembered_next_to_other_settings(tmp_path: Path) -> None:
+    path = tmp_path / "obsview" / "console.toml"
+    path.parent.mkdir()
+    path.write_text('url = "ws://127.0.0.1:9999"\n', encoding="utf-8")
+    save_theme(path, "obsview-light")
+    assert load_console_config(path) == ConsoleConfig(url="ws://127.0.0.1:9999", theme="obsview-light")
+
+
+def test_a_missing_config_means_defaults_and_a_broken_one_names_the_file(tmp_path: Path) -> None:
+    assert load_console_config(tmp_path / "absent.toml") == ConsoleConfig()
+    broken = tmp_path / "console.toml"
+    broken.write_text("url = 3\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="console.toml: key 'url'"):
+        load_console_config(broken)
+
+
+def test_token_files(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n", encoding="utf-8")
+    assert read_token(token, required=True) == "s3cret"
+    assert read_token(tmp_path / "absent", required=False) is None
+    with pytest.raises(UsageError, match="does not exist"):
+        read_token(tmp_path / "absent", required=True)
