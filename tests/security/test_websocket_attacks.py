@@ -140,9 +140,8 @@ async def test_burst_of_1000_connection_attempts_leaves_the_agent_serving(agent:
     await wait_until(lambda: agent.server.clients == 0, what="every burst connection to be gone")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: protocol.decode raises TypeError (not ProtocolError) for an "
-                   "event whose level is a list, so the agent's receive loop dies (1011) instead of closing 1007")
-async def test_frame_that_crashes_decode_closes_with_1007(agent: Agent) -> None:
+async def test_event_frame_with_a_list_level_closes_with_1007(agent: Agent) -> None:
+    """decode raised TypeError here before 21cb727, so the agent answered 1011."""
     frame = '{"v":1,"type":"events","events":[{"ts":0,"level":[],"message":""}]}'
     assert await closed_with(agent, frame) == CloseCode.INVALID_DATA
     await assert_still_serving(agent)
