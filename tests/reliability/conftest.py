@@ -1,10 +1,12 @@
-"""Put this folder on sys.path so tests import ``proof_kit`` by name (--import-mode=importlib)."""
+"""Make helpers importable by name (pytest runs with --import-mode=importlib): this folder's
+``proof_kit`` and the console's screen reader (tests/tui/app/app_test_support.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-_HERE = str(Path(__file__).resolve().parent)
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+_HERE = Path(__file__).resolve().parent
+for folder in (_HERE, _HERE.parent / "tui" / "app"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
