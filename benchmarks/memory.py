@@ -93,7 +93,7 @@ def _measure(mode: str, events: int = 0) -> dict[str, float]:
 
 
 def run(quick: bool) -> list[Figure]:
-    events = 200_000 if quick else 1_000_000
+    events = 100_000 if quick else 1_000_000
     bare = _measure("bare")
     idle = _measure("agent", 0)
     full = _measure("agent", events)
@@ -111,7 +111,7 @@ def run(quick: bool) -> list[Figure]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="200k buffered events instead of 1M")
+    parser.add_argument("--quick", action="store_true", help="100k buffered events instead of 1M")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "EVENTS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
