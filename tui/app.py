@@ -126,7 +126,9 @@ class ObsviewApp(App[None]):
             token=self.token,
             on_message=self.dashboard.enqueue,
             on_state=self._connection_changed,
-            since_seq=lambda: self.dashboard.buffer.last_seq or None,
+            # 0 on the first connection: replay what the agent holds, so a console opened
+            # after an incident still shows the lines that led to it.
+            since_seq=lambda: self.dashboard.buffer.last_seq,
             **self.client_options,
         )
         self._client_worker = self.run_worker(self.client.run(), name="agent-client",

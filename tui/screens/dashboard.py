@@ -68,7 +68,9 @@ class DashboardScreen(Screen[None]):
                     show=False, id=f"level.{level.lower()}")
             for number, level in enumerate(LEVELS, start=1)
         ),
-        Binding("slash", "open_filter", "Filter", id="filter.open"),
+        # priority: handled as the key arrives, so the keys typed right after it (a paste,
+        # tmux send-keys) already go to the filter bar instead of running as commands.
+        Binding("slash", "open_filter", "Filter", id="filter.open", priority=True),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
         Binding("t", "filter_trace", "Filter trace", show=False, id="filter.trace"),
         Binding("T", "open_trace", "Trace view", id="trace.open"),
@@ -267,6 +269,11 @@ class DashboardScreen(Screen[None]):
         self.query_one(LogView).refresh_from_buffer()
         self._show_counts()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open_filter" and self.query_one(FilterBar).is_open:
+            return False  # "/" is then part of the query (regexes)
+        return True
+
     def action_open_filter(self) -> None:
         self.query_one(FilterBar).open(self.buffer.filter)
 
@@ -275,10 +282,14 @@ class DashboardScreen(Screen[None]):
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
         self.apply_filter(message.filter)
-        self.query_one(LogView).focus()
+        self._focus_log()
 
     def on_filter_bar_closed(self, _message: FilterBar.Closed) -> None:
-        self.query_one(LogView).focus()
+        self._focus_log()
+
+    def _focus_log(self) -> None:
+        if self.focused is None:  # unless a key pressed meanwhile already moved it
+            self.set_focus(self.query_one(LogView))
 
     def action_filter_trace(self) -> None:
         event = self.selected_event

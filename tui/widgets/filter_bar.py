@@ -21,8 +21,8 @@ class FilterBar(Horizontal):
     BINDINGS = [Binding("escape", "close", "Close filter", id="filter.close")]
 
     DEFAULT_CSS = """
-    FilterBar { height: auto; display: none; background: $panel; }
-    FilterBar.-open { display: block; }
+    FilterBar { height: 0; background: $panel; }
+    FilterBar.-open { height: auto; }
     FilterBar > .prompt { width: auto; padding: 0 0 0 1; color: $accent; text-style: bold; }
     FilterBar > Input { width: 1fr; height: 1; border: none; padding: 0 1; }
     FilterBar > Input:focus { border: none; }
@@ -45,7 +45,9 @@ class FilterBar(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Static("/", classes="prompt", markup=False)
-        yield Input(placeholder=PLACEHOLDER, id="filter-input", select_on_focus=False)
+        field = Input(placeholder=PLACEHOLDER, id="filter-input", select_on_focus=False)
+        field.can_focus = False  # only while open: Tab must not land in a collapsed bar
+        yield field
         yield Static("", id="filter-error", markup=False)
 
     @property
@@ -65,12 +67,28 @@ class FilterBar(Horizontal):
         field.cursor_position = len(query)
         self._show_error("")
         self.add_class("-open")
-        field.focus()
+        field.can_focus = True
+        # Focus now, not on the next loop turn (Widget.focus): keys typed right after "/"
+        # (a paste, tmux send-keys) must land in the bar, not run as dashboard keys.
+        self.screen.set_focus(field)
 
-    def action_close(self) -> None:
+    async def action_close(self) -> None:
+        if not self.is_open:
+            # Esc typed right after Enter reaches us before focus moved on: it meant "clear".
+            await self.run_action("screen.clear_filter")
+            return
+        self._collapse()
+        self.post_message(self.Closed())
+
+    def _collapse(self) -> None:
         self.remove_class("-open")
         self._show_error("")
-        self.post_message(self.Closed())
+        field = self.query_one(Input)
+        field.can_focus = False
+        if self.screen.focused is field:
+            # Let go of the keyboard at once: keys typed right after Enter/Esc are commands
+            # again (the screen puts focus back where it belongs when it gets our message).
+            self.screen.set_focus(None)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -79,8 +97,7 @@ class FilterBar(Horizontal):
         except FilterError as exc:
             self._show_error(str(exc))
             return
-        self.remove_class("-open")
-        self._show_error("")
+        self._collapse()
         self.post_message(self.Applied(parsed))
 
     def _show_error(self, reason: str) -> None:

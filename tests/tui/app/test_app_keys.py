@@ -312,3 +312,20 @@ async def test_80x24_still_shows_every_panel_and_some_log_lines(app: ObsviewApp)
             assert title in text
         log_rows = [line for line in text.splitlines() if line.startswith("│14:59:")]
         assert len(log_rows) >= 5
+
+
+async def test_a_query_typed_in_one_go_lands_in_the_filter_bar(app: ObsviewApp) -> None:
+    """tmux send-keys and pastes deliver "/", the query and Enter before the app redraws."""
+    from textual import events
+
+    names = {":": "colon", "+": "plus"}
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        keys = [("slash", "/")] + [(names.get(c, c), c) for c in "level:warn+"] + [("enter", "\r")]
+        for key, char in keys:
+            app.post_message(events.Key(key, char))
+        await pilot.pause(0.2)
+        assert dashboard(app).buffer.filter.query == "level:warn+"
+        app.post_message(events.Key("escape", None))
+        await pilot.pause(0.2)
+        assert dashboard(app).buffer.filter.query == ""
