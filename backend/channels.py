@@ -12,6 +12,8 @@ URLs of webhooks hold secrets (Slack's does): they are only ever shown through
 
 from __future__ import annotations
 
+import json
+
 import logging
 import os
 from collections.abc import Mapping
@@ -302,6 +304,9 @@ async def send(channel: Channel, alert: AlertInfo, status: str, client: httpx.As
         body = slack_payload(alert, status)
     else:
         body = alertmanager_payload(alert, status, channel.name, channel.external_url)
-    response = await client.post(channel.url, json=body, timeout=channel.timeout_s)
+    # Alert text may hold lone surrogates (from a log line); "replace" keeps the body valid UTF-8.
+    content = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
+    response = await client.post(channel.url, content=content, timeout=channel.timeout_s,
+                                 headers={"Content-Type": "application/json"})
     if not 200 <= response.status_code < 300:
         raise DeliveryError(f"HTTP {response.status_code}")

@@ -203,6 +203,13 @@ class Notifier:
                                 delivery.status, delivery.alert.rule, describe(channel), reason, delay)
                     attempt += 1
                     await asyncio.sleep(delay)
+                except Exception:
+                    # A bug, not a flaky receiver: retrying will not help, and letting it
+                    # escape would end this channel's delivery task for good.
+                    self.counters["gave_up"] += 1
+                    log.exception("cannot send %s notification for %s via %s; dropped",
+                                  delivery.status, delivery.alert.rule, describe(channel))
+                    break
                 else:
                     self.counters["sent"] += 1
                     break
