@@ -29,7 +29,12 @@ _PROMPT_CSS = """
 class AckPrompt(ModalScreen[str | None]):
     """Returns the note (possibly empty) on Enter, ``None`` on Esc."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="ack.cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="ack.cancel"),
+        # Also on the screen: Enter sent right after "a" may arrive before the note field
+        # has focus.
+        Binding("enter", "submit", "Acknowledge", id="ack.submit"),
+    ]
     DEFAULT_CSS = _PROMPT_CSS.format(name="AckPrompt")
 
     def __init__(self, alert: AlertInfo) -> None:
@@ -46,13 +51,19 @@ class AckPrompt(ModalScreen[str | None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.dismiss(event.value.strip())
+        self.action_submit()
+
+    def action_submit(self) -> None:
+        self.dismiss(self.query_one(Input).value.strip())
 
 
 class SilencePrompt(ModalScreen[float | None]):
     """Returns the chosen duration in seconds, ``None`` on Esc."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Cancel", id="silence.cancel")]
+    BINDINGS = [
+        Binding("escape", "dismiss(None)", "Cancel", id="silence.cancel"),
+        Binding("enter", "choose", "Silence", id="silence.choose"),
+    ]
     DEFAULT_CSS = _PROMPT_CSS.format(name="SilencePrompt")
 
     def __init__(self, alert: AlertInfo) -> None:
@@ -73,3 +84,11 @@ class SilencePrompt(ModalScreen[float | None]):
         event.stop()
         assert event.option.id is not None
         self.dismiss(float(event.option.id))
+
+    def action_choose(self) -> None:
+        """Enter before the list has focus: the highlighted (first) duration."""
+        options = self.query_one(OptionList)
+        index = options.highlighted if options.highlighted is not None else 0
+        option_id = options.get_option_at_index(index).id
+        assert option_id is not None
+        self.dismiss(float(option_id))

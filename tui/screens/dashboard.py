@@ -59,6 +59,10 @@ def alert_query(alert: AlertInfo) -> str:
     return " ".join(terms)
 
 
+#: Actions bound with priority=True; they give way while the filter bar takes text.
+_PRIORITY_ACTIONS: Final = frozenset({"open_filter", "ack_alert", "silence_alert"})
+
+
 class DashboardScreen(Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"
 
@@ -78,8 +82,9 @@ class DashboardScreen(Screen[None]):
         Binding("enter", "open_detail", "Details", id="event.detail"),
         Binding("c", "copy_event", "Copy JSON", show=False, id="event.copy"),
         Binding("p,space", "toggle_follow", "Pause/Follow", id="dashboard.toggle_follow"),
-        Binding("a", "ack_alert", "Ack", id="alert.ack"),
-        Binding("s", "silence_alert", "Silence", show=False, id="alert.silence"),
+        # priority (like "/"): the prompt must be up before the keys typed after it arrive.
+        Binding("a", "ack_alert", "Ack", id="alert.ack", priority=True),
+        Binding("s", "silence_alert", "Silence", show=False, id="alert.silence", priority=True),
         Binding("l", "alert_logs", "Alert logs", show=False, id="alert.logs"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
     ]
@@ -270,8 +275,8 @@ class DashboardScreen(Screen[None]):
         self._show_counts()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "open_filter" and self.query_one(FilterBar).is_open:
-            return False  # "/" is then part of the query (regexes)
+        if action in _PRIORITY_ACTIONS and self.query_one(FilterBar).is_open:
+            return False  # the key is then part of the query being typed
         return True
 
     def action_open_filter(self) -> None:

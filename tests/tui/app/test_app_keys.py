@@ -329,3 +329,26 @@ async def test_a_query_typed_in_one_go_lands_in_the_filter_bar(app: ObsviewApp) 
         app.post_message(events.Key("escape", None))
         await pilot.pause(0.2)
         assert dashboard(app).buffer.filter.query == ""
+
+
+async def test_a_then_enter_in_one_go_acknowledges(app: ObsviewApp, recorder: Recorder) -> None:
+    from textual import events
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        alert = first_alert(app)
+        app.post_message(events.Key("a", "a"))
+        app.post_message(events.Key("enter", "\r"))
+        await pilot.pause(0.2)
+        assert [m.fingerprint for m in recorder.sent] == [alert.fingerprint]  # type: ignore[attr-defined]
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_letters_typed_in_the_filter_bar_are_text_not_commands(
+    app: ObsviewApp, recorder: Recorder
+) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"status", "enter")
+        assert recorder.sent == []
+        assert dashboard(app).buffer.filter.query == "status"
