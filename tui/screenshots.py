@@ -34,7 +34,12 @@ from obsview.backend.protocol import (
 )
 
 if TYPE_CHECKING:
+    from textual.pilot import Pilot
+
     from obsview.tui.app import ObsviewApp
+
+#: One way of reaching a screen from a fresh console.
+Step = Callable[["Pilot[None]"], Awaitable[None]]
 
 #: 2026-11-25 15:00:00 UTC: the fixed "now" of the recorded session.
 SAMPLE_NOW: Final = 1_795_618_800.0
@@ -186,7 +191,7 @@ def sample_messages() -> list[object]:
 
 # --------------------------------------------------------------------------- shots
 
-async def _take(out: Path, name: str, theme: str | None, steps: Callable[..., Awaitable[None]]) -> Path:
+async def _take(out: Path, name: str, theme: str | None, steps: Step) -> Path:
     app = sample_app(theme)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -197,28 +202,28 @@ async def _take(out: Path, name: str, theme: str | None, steps: Callable[..., Aw
     return path
 
 
-async def _nothing(pilot: object) -> None:
+async def _nothing(pilot: Pilot[None]) -> None:
     return None
 
 
-def shot_steps() -> dict[str, Callable[..., Awaitable[None]]]:
+def shot_steps() -> dict[str, Step]:
     """How to reach each screen from a fresh console (shared with the snapshot tests)."""
 
-    async def filter_active(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def filter_active(pilot: Pilot[None]) -> None:
         await pilot.press("slash", *"level:warn+", "enter")
 
-    async def select_trace_event(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def select_trace_event(pilot: Pilot[None]) -> None:
         await pilot.press("end")
 
-    async def detail(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def detail(pilot: Pilot[None]) -> None:
         await select_trace_event(pilot)
         await pilot.press("enter")
 
-    async def trace(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def trace(pilot: Pilot[None]) -> None:
         await select_trace_event(pilot)
         await pilot.press("T")
 
-    async def help_screen(pilot) -> None:  # type: ignore[no-untyped-def]
+    async def help_screen(pilot: Pilot[None]) -> None:
         await pilot.press("question_mark")
 
     return {

@@ -352,3 +352,14 @@ async def test_letters_typed_in_the_filter_bar_are_text_not_commands(
         await pilot.press("slash", *"status", "enter")
         assert recorder.sent == []
         assert dashboard(app).buffer.filter.query == "status"
+
+
+async def test_bell_rings_for_a_newly_firing_alert_only_with_bell(recorder: Recorder) -> None:
+    rings: list[None] = []
+    for bell in (False, True):
+        app = ObsviewApp(messages=sample_messages(), clock=sample_clock, send=recorder.send,
+                         bell=bell)
+        app.bell = lambda: rings.append(None)  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause()
+        assert len(rings) == (2 if bell else 0)  # the two alerts firing in the session
