@@ -6,10 +6,13 @@ redacted here, before anything is stored, shown or sent.
 
 The batch path is the agent's hot loop (hundreds of thousands of lines a second), so:
 
-* JSON lines are parsed with ONE ``orjson.loads`` per batch (``[line,line,...]``), falling
-  back to a call per line only when the batch holds a bad line;
-* the secret check is a few ``in`` tests on lower-cased text (the seed's request record
-  tests only its string values); only lines that hit get per-field redaction (:mod:`redact`);
+* a batch is worked in chunks of :data:`_CHUNK` lines, parsed with ``map(orjson.loads, …)``
+  (no Python loop, and each record parsed from its own line: one ``loads`` over a joined
+  array could pair a crafted line's objects with its neighbours' events);
+* the secret check is a few ``in`` scans over lower-cased text of a whole chunk: the seed's
+  request record contributes only its string values (message and user agent are verdicts
+  cached per distinct value), other lines their raw bytes; only lines that hit get
+  per-field redaction (:mod:`redact`);
 * per-record work is one pass over the record's keys through an alias table.
 """
 
@@ -19,13 +22,15 @@ import gc
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from operator import itemgetter
 from typing import Any, Final
 
 import orjson
 
 from obsview.backend.protocol import LogEvent
 from obsview.backend.redact import (
+    lines_that_might_hold_secrets,
     might_hold_secret,
     might_hold_secret_text,
     redact_mapping,
@@ -97,13 +102,7 @@ _RESPONSE_ALIASES: Final = {
     "statusCode": "status", "status": "status", "responseTime": "duration",
     "duration": "duration",
 }
-_SEED_TOP: Final = frozenset(
-    ("timestamp", "level", "message", "request", "response", "duration")
-)
-_SEED_REQUEST: Final = frozenset(
-    ("id", "method", "url", "ip", "userAgent", "userId", "correlationId")
-)
-_SEED_RESPONSE: Final = frozenset(("statusCode", "responseTime"))
+_SEED_REQUEST: Final = ("id", "method", "url", "ip", "userAgent", "userId", "correlationId")
 _USER_ALIASES: Final = {"id": "user_id"}
 _HEADER_SLOTS: Final = {
     "x-trace-id": "trace_id", "traceparent": "traceparent", "x-correlation-id": "correlation",
@@ -132,6 +131,20 @@ _DURATION_SCALE: Final = {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs":
 _TRACEPARENT: Final = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 _ACCESS_TS_FORMAT: Final = "%d/%b/%Y:%H:%M:%S %z"
 
+_CHUNK: Final = 256
+"""Lines worked together. Few enough parsed records alive at once to stay in the CPU cache
+(orjson over 5,000 lines at once measured ~1.8x slower per line than over 256), enough to
+pay each secret scan's call cost once for many lines."""
+_CACHE_LIMIT: Final = 4096
+"""Entries per memo (timestamps per second, clean values); cleared when full."""
+_SEED_TOP_FIELDS: Final = itemgetter("timestamp", "level", "message", "request", "response",
+                                     "duration")
+_SEED_RESPONSE_FIELDS: Final = itemgetter("statusCode", "responseTime")
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_MILLIS_US: Final = {f"{ms:03d}": ms * 1000 for ms in range(1000)}
+"""The three digits of a ``.123Z`` fraction → microseconds (also validates them)."""
+
 
 class Normalizer:
     """Maps foreign log formats onto :class:`LogEvent`; never raises on input."""
@@ -150,6 +163,10 @@ class Normalizer:
         self._clock = clock
         # Access logs stamp whole seconds; strptime is slow, so parse each second once.
         self._access_times: dict[str, float] = {}
+        # "2026-11-25T15:00:00" → its epoch in microseconds, for ``.123Z`` stamps (the seed's).
+        self._iso_seconds: dict[str, int] = {}
+        # Message and user-agent values already found free of secrets (few distinct values).
+        self._clean_values: set[str] = set()
         self.parse_errors = 0
         """Lines that started with ``{`` but were not valid JSON objects."""
         self.truncated = 0
@@ -175,9 +192,22 @@ class Normalizer:
 
     def _normalize_lines(self, lines: list[bytes], source: str) -> list[LogEvent]:
         now = self._clock()
+        kept, cut = self._keep(lines)
+        events: list[LogEvent] = []
+        for start in range(0, len(kept), _CHUNK):
+            self._normalize_chunk(kept[start : start + _CHUNK], source, now, events)
+        for index in cut:  # one event per kept line, in order
+            events[index].truncated = True
+        return events
+
+    def _keep(self, lines: list[bytes]) -> tuple[list[bytes], list[int]]:
+        """Lines stripped, blank ones dropped, long ones cut (and their indices)."""
         limit = self.max_line_bytes
-        cut: set[int] = set()
-        kept: list[bytes] = []
+        if max(map(len, lines), default=0) <= limit:  # the usual case, in C loops
+            kept = [line.strip() for line in lines]
+            return ([line for line in kept if line] if b"" in kept else kept), []
+        kept = []
+        cut: list[int] = []
         for line in lines:
             over = len(line) > limit
             if over:
@@ -185,44 +215,67 @@ class Normalizer:
             line = line.strip()
             if line:
                 if over:
-                    cut.add(len(kept))
+                    cut.append(len(kept))
                 kept.append(line)
-        if cut:
-            self.truncated += len(cut)
-        if not kept:
-            return []
+        self.truncated += len(cut)
+        return kept, cut
 
-        json_at = [i for i, line in enumerate(kept) if line[0] == 0x7B]  # "{"
-        records = self._parse_json_batch([kept[i] for i in json_at]) if json_at else []
-
-        events: list[LogEvent] = []
+    def _normalize_chunk(
+        self, chunk: list[bytes], source: str, now: float, events: list[LogEvent]
+    ) -> None:
+        try:
+            records: list[Any] = list(map(orjson.loads, chunk))
+        except orjson.JSONDecodeError:
+            records = [_parse_one(line) if line[0] == 0x7B else None for line in chunk]
+        base = len(events)
         append = events.append
-        next_json = 0
-        json_count = len(json_at)
         seed_request = self._seed_request
-        for index, line in enumerate(kept):
-            record: Any = None
-            if next_json < json_count and json_at[next_json] == index:
-                record = records[next_json]
-                next_json += 1
-            if record is not None:
+        probe: list[str] = []  # string values of the fast-path records, checked together
+        rest: list[int] = []
+        for index, record in enumerate(records):
+            if type(record) is dict:
+                event = seed_request(record, source, chunk[index], now, probe)
+                if event is not None:
+                    append(event)
+                    continue
+            append(None)  # type: ignore[arg-type]  # filled below
+            rest.append(index)
+        if rest:
+            suspects = lines_that_might_hold_secrets([chunk[index] for index in rest])
+            for position, index in enumerate(rest):
+                events[base + index] = self._careful(
+                    records[index], chunk[index], source, now, position in suspects
+                )
+        if probe and might_hold_secret_text("\n".join(probe).lower()):
+            self._recheck_seed_records(chunk, records, rest, source, now, events, base)
+
+    def _careful(
+        self, record: Any, line: bytes, source: str, now: float, secret: bool
+    ) -> LogEvent:
+        """Any line off the seed fast path; ``secret`` when its raw bytes hit the gate."""
+        if type(record) is dict:
+            return self._from_record(record, source, line.decode("utf-8", "replace"), now, secret)
+        event = self._from_text(line.decode("utf-8", "replace"), source, now, secret)
+        if line[0] == 0x7B:  # "{": it claimed to be JSON
+            event.parse_error = True
+            self.parse_errors += 1
+        return event
+
+    def _recheck_seed_records(
+        self, chunk: list[bytes], records: list[Any], rest: list[int], source: str,
+        now: float, events: list[LogEvent], base: int,
+    ) -> None:
+        """Some fast-path record of the chunk may hold a secret: find which, and send those
+        through the generic path, which redacts (rare: a chunk's values hit the gate)."""
+        skip = set(rest)
+        for index, line in enumerate(chunk):
+            if index in skip:
+                continue
+            values: list[str] = []
+            self._seed_request(records[index], source, line, now, values)
+            if might_hold_secret_text("\n".join(values).lower()):
                 raw = line.decode("utf-8", "replace")
-                # The fast path checks its own string values for secrets (cheaper than
-                # scanning the raw line); anything else is checked line by line.
-                event = seed_request(record, source, raw, now)
-                if event is None:
-                    secret = might_hold_secret(line.lower())
-                    event = self._from_record(record, source, raw, now, secret)
-            else:
-                secret = might_hold_secret(line.lower())
-                event = self._from_text(line.decode("utf-8", "replace"), source, now, secret)
-                if line[0] == 0x7B:
-                    event.parse_error = True
-                    self.parse_errors += 1
-            if cut and index in cut:
-                event.truncated = True
-            append(event)
-        return events
+                events[base + index] = self._from_record(records[index], source, raw, now, True)
 
     def normalize_record(
         self, record: Mapping[str, Any], source: str, raw: str = ""
@@ -241,24 +294,6 @@ class Normalizer:
             self.parse_errors += 1
             return self._from_text(redact_text(repr(record)[: self.max_line_bytes]),
                                    source, self._clock(), False)
-
-    # ------------------------------------------------------------------ batch helpers
-
-    def _parse_json_batch(self, lines: list[bytes]) -> list[Any]:
-        """One parse for the whole batch; per line when some line is bad.
-
-        Returns one dict (or None for a line that is not a JSON object) per input line.
-        The count check guards against a line such as ``{"a":1},{"b":2}`` that would
-        shift every record after it onto the wrong line.
-        """
-        try:
-            parsed = orjson.loads(b"[" + b",".join(lines) + b"]")
-        except orjson.JSONDecodeError:
-            pass
-        else:
-            if len(parsed) == len(lines):
-                return parsed
-        return [_parse_one(line) for line in lines]
 
     # ------------------------------------------------------------------ structured records
 
@@ -302,74 +337,109 @@ class Normalizer:
         return event
 
     def _seed_request(
-        self, record: dict[str, Any], source: str, raw: str, now: float
+        self, record: dict[str, Any], source: str, line: bytes, now: float, probe: list[str]
     ) -> LogEvent | None:
         """Fast path for the seed's "Request completed" record, the bulk of a busy log.
 
-        Same result as the generic path, with direct key access and positional
+        Same result as the generic path, with C-level key access and positional
         construction (~3x less per-event Python). Returns None for anything off-shape.
+        Appends the string values that could hold a secret to ``probe``; the caller checks
+        them, for a whole chunk at once, before the event may be kept as it is.
         """
-        if record.keys() != _SEED_TOP:
+        if len(record) != 6:
             return None
-        request = record["request"]
-        response = record["response"]
-        if (
-            type(request) is not dict
-            or type(response) is not dict
-            or response.keys() != _SEED_RESPONSE
-            or not request.keys() <= _SEED_REQUEST
-        ):
+        try:
+            stamp, level, message, request, response, duration = _SEED_TOP_FIELDS(record)
+            if type(response) is not dict or len(response) != 2:
+                return None
+            status, took = _SEED_RESPONSE_FIELDS(response)
+        except KeyError:
             return None
-        level = record["level"]
-        message = record["message"]
-        stamp = record["timestamp"]
-        status = response["statusCode"]
-        took = response["responseTime"]
-        method = request.get("method")
+        if type(request) is not dict:
+            return None
+        fields = list(map(request.get, _SEED_REQUEST))
+        # Only seed keys (a null counts as foreign: the generic path drops it).
+        if len(request) + fields.count(None) != 7:
+            return None
+        request_id, method, url, ip, agent, user, correlation = fields
         if (
-            type(level) is not str
-            or type(message) is not str
-            or type(stamp) is not str
-            or type(status) is not int
+            type(status) is not int
             or not 100 <= status <= 999
             or type(took) not in (int, float)
+            or type(message) is not str
+            or type(stamp) is not str
             or type(method) is not str
             or method not in _HTTP_METHODS
         ):
             return None
-        level = _LEVELS.get(level)
-        ts = _timestamp(stamp)
-        if level is None or ts is None:
+        level = _LEVELS.get(level) if type(level) is str else None
+        if level is None:
             return None
-        request_id = request.get("id", "")
-        url = request.get("url", "")
-        ip = request.get("ip", "")
-        agent = request.get("userAgent", "")
-        user = request.get("userId", "")
-        correlation = request.get("correlationId", "")
+        # The seed's "2026-11-25T15:00:00.123Z", memoized per second (see _iso_timestamp).
+        seconds = self._iso_seconds.get(stamp[:19]) if len(stamp) == 24 else None
+        fraction = _MILLIS_US.get(stamp[20:23])
+        if seconds is not None and fraction is not None and stamp[23] == "Z" and stamp[19] == ".":
+            ts = (seconds + fraction) / 1e6
+        else:
+            ts = self._iso_timestamp(stamp)
+            if ts is None:
+                return None
         if type(request_id) is not str:
-            request_id = _as_text(request_id)
+            request_id = "" if request_id is None else _as_text(request_id)
         if type(url) is not str:
-            url = _as_text(url)
+            url = "" if url is None else _as_text(url)
         if type(ip) is not str:
-            ip = _as_text(ip)
+            ip = "" if ip is None else _as_text(ip)
         if type(agent) is not str:
-            agent = _as_text(agent)
+            agent = "" if agent is None else _as_text(agent)
         if type(user) is not str:
-            user = _as_text(user)
+            user = "" if user is None else str(user) if type(user) is int else _as_text(user)
         if type(correlation) is not str:
-            correlation = _as_text(correlation)
-        probe = "\n".join((message, url, ip, agent, request_id, user, correlation))
-        if might_hold_secret_text(probe.lower()):
-            return None  # the generic path redacts
-        duration = record["duration"]
-        extra = {} if duration == took or duration is None else {"duration": duration}
+            correlation = "" if correlation is None else _as_text(correlation)
+        clean = self._clean_values
+        if message not in clean and not self._remember_clean(message):
+            return None
+        if agent not in clean and not self._remember_clean(agent):
+            return None
+        probe += (url, ip, request_id, user, correlation)
         return LogEvent(  # positional, in protocol field order (a test pins the order)
             ts, level, message, 0, self.service, self.host,
             correlation or request_id, "", request_id, method, "",
             url.split("?", 1)[0] if "?" in url else url, status, float(took),
-            ip, agent, user, "", "", "", "", source, raw, extra,
+            ip, agent, user, "", "", "", "", source, line.decode("utf-8", "replace"),
+            {} if duration == took or duration is None else {"duration": duration},
         )
+
+    def _remember_clean(self, value: str) -> bool:
+        """True (and remembered) when ``value`` cannot hold a secret."""
+        if might_hold_secret_text(value.lower()):
+            return False
+        clean = self._clean_values
+        if len(clean) >= _CACHE_LIMIT:
+            clean.clear()
+        clean.add(value)
+        return True
+
+    def _iso_timestamp(self, stamp: str) -> float | None:
+        """:func:`_timestamp` for text, memoized per second for ``…T15:00:00.123Z`` stamps
+        (the seed's; fromisoformat + timestamp cost a tenth of the whole fast path)."""
+        if len(stamp) == 24 and stamp[23] == "Z" and stamp[19] == ".":
+            seconds = self._iso_seconds.get(stamp[:19])
+            fraction = _MILLIS_US.get(stamp[20:23])
+            if fraction is not None:
+                if seconds is not None:
+                    return (seconds + fraction) / 1e6  # exactly what timestamp() computes
+                try:
+                    moment = datetime.fromisoformat(stamp)
+                except ValueError:
+                    return _timestamp(stamp)
+                if moment.utcoffset() == timedelta(0) and moment.microsecond == fraction:
+                    if len(self._iso_seconds) >= _CACHE_LIMIT:
+                        self._iso_seconds.clear()
+                    whole = moment.replace(microsecond=0)
+                    self._iso_seconds[stamp[:19]] = (whole - _EPOCH) // _MICROSECOND
+                return moment.timestamp()
+        return _timestamp(stamp)
 
     def _build(
         self, slots: dict[str, Any], extra: dict[str, Any], source: str, raw: str, now: float

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from obsview.backend import redact
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent, encode_events
-from obsview.backend.redact import REDACTED, is_secret_key, redact_mapping, redact_text
+from obsview.backend.redact import (
+    REDACTED,
+    is_secret_key,
+    lines_that_might_hold_secrets,
+    might_hold_secret,
+    redact_mapping,
+    redact_text,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 SECRETS = ("hunter2", "s3cr3t-value", "abcdef123456", "sid=42a", JWT, "AIzaSyD-key", "pa55word")
@@ -161,3 +173,94 @@ def test_hostile_lines_finish(hostile: str) -> None:
     for _ in range(3):
         norm.normalize_lines([hostile.encode(), b"level=info " + hostile.encode()], "f")
     redact_text(hostile)
+
+
+def test_json_escaped_slashes_do_not_hide_url_userinfo() -> None:
+    event, _ = normalize(b'{"message":"x","dsn":"postgres:\\/\\/app:hunter2@db:5432\\/blog"}')
+    assert_clean(event)
+
+
+@pytest.mark.parametrize("line", [
+    "pa\u017fsword=hunter2",  # long s: a case-insensitive "s"
+    '{"message":"x","to\u212aen":"hunter2"}',  # Kelvin sign: lower-cases to "k"
+    '{"message":"x","note":"\u0130nvalid; password=hunter2"}',
+    "Authorization: Bearer hunter2\u0131abcdef",
+])
+def test_case_twins_of_ascii_letters_do_not_slip_past_the_gate(line: str) -> None:
+    event, _ = normalize(line)
+    assert "hunter2" not in event_text(event)
+
+
+def test_crafted_lines_cannot_lend_their_record_to_a_neighbour() -> None:
+    # Parsed as one JSON array, the first two lines merge and the third splits in two, so
+    # the second line's event would carry the third line's record: every line is parsed
+    # on its own, and the third (not valid JSON) is redacted as text.
+    lines = [b'{"a":[{"b":1}', b'{"c":2}]}', b'{"message":"password=hunter2"},{"message":"x"}']
+    events = Normalizer().normalize_lines(lines, "f")
+    assert [e.parse_error for e in events] == [True, True, True]
+    assert all("hunter2" not in event_text(e) for e in events)
+
+
+def test_a_secret_in_one_seed_record_of_a_long_batch() -> None:
+    def record(url: str) -> bytes:
+        return orjson.dumps({
+            "timestamp": "2026-11-25T15:00:00.123Z", "level": "INFO",
+            "message": "Request completed",
+            "request": {"id": "r", "method": "GET", "url": url, "ip": "10.0.0.1"},
+            "response": {"statusCode": 200, "responseTime": 3}, "duration": 3})
+
+    lines = [record(f"/api/posts/{i}") for i in range(600)]
+    lines[300] = record("/api/posts?access_token=hunter2")
+    norm = Normalizer()
+    events = norm.normalize_lines(lines, "f")
+    assert len(events) == 600 and norm.redacted == 1
+    assert events[300].redacted and "hunter2" not in event_text(events[300])
+    assert events[300].path == "/api/posts" and events[300].status == 200
+    assert [e.raw for e in events[:300]] == [line.decode() for line in lines[:300]]
+
+
+# Fragments that make rules match, nearly match, or sit at a line or word boundary.
+_FRAGMENTS = st.sampled_from([
+    "password", "PassWord", "passwd", "pa\u017fsword", "to\u212aen", "\u0130", "\u0131", "token",
+    "secret", "session", "cookie:", "Set-Cookie: ", "Authorization", "bearer ", "Basic ",
+    "api_key", "api-key", "?key=", "&access_key=", "eyJ", "eyJhbGci", ".", "://", "https://",
+    "user", ":", "@", "=", ": ", '"', "'", " ", "\t", ",", ";", "&", "}", "]", "\\u", "\\/",
+    "abcdef123456", "hunter2", "x", "\n", "\u00e9",
+])
+_TEXTS = st.lists(_FRAGMENTS, max_size=12).map("".join)
+
+
+def _every_rule(text: str) -> str:
+    """redact_text as it was before its per-rule literal filters: every pattern, always."""
+    text = redact._BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+    text = redact._JWT.sub(REDACTED, text)
+    text = redact._USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
+    text = redact._COOKIE_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    text = redact._PAIR.sub(redact._redact_pair, text)
+    return redact._QUERY_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS)
+def test_filtered_rules_redact_exactly_what_every_rule_would(text: str) -> None:
+    assert redact_text(text) == _every_rule(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXTS.map(str.encode), max_size=8))
+def test_batch_gate_flags_exactly_the_lines_the_line_gate_flags(lines: list[bytes]) -> None:
+    lines = [line.replace(b"\n", b" ") for line in lines]  # a line holds no newline
+    expected = {i for i, line in enumerate(lines) if might_hold_secret(line.lower())}
+    found = lines_that_might_hold_secrets(lines)
+    if any(twin.encode() in line for line in lines for twin in redact._CASE_TWINS):
+        assert found == set(range(len(lines)))  # a twin anywhere: every line is a suspect
+    else:
+        assert found == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXTS)
+def test_gate_passes_only_text_no_rule_changes(text: str) -> None:
+    if not might_hold_secret(text.lower().encode()):
+        assert _every_rule(text) == text
+        assert not re.search("(?i)" + redact._KEY_WORDS_RE, text)
