@@ -65,6 +65,9 @@ _PRIORITY_ACTIONS: Final = frozenset({"open_filter", "ack_alert", "silence_alert
 
 class DashboardScreen(Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"
+    # Short terminals give the log the room: charts go first, then the tables (m on a panel
+    # still shows everything).
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (16, "-short"), (22, "-tall")]
 
     BINDINGS = [
         *(
@@ -91,6 +94,7 @@ class DashboardScreen(Screen[None]):
 
     DEFAULT_CSS = """
     DashboardScreen .panels { height: auto; }
+    DashboardScreen.-tiny .panels, DashboardScreen.-short #charts { display: none; }
     DashboardScreen #charts > * { width: 1fr; height: 5; }
     DashboardScreen #tables > * { height: 7; }
     DashboardScreen #health { width: 5fr; }

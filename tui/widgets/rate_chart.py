@@ -58,7 +58,7 @@ class RateChart(Vertical):
             self.border_subtitle = f"last {max(1, round(len(history) / 60))} min"
         if snapshot is None:
             return
-        self.query_one("#rate-now", Static).update(f"{format_rate(snapshot.rate_1m)} req")
+        self.query_one("#rate-now", Static).update(f"{snapshot.rate_1m:,.1f} req/s")
         errors = self.query_one("#errors-now", Static)
         errors.update(f"{format_percent(snapshot.error_rate_1m)} err")
         errors.remove_class(*SEVERITY_CLASSES)
