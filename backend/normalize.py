@@ -479,7 +479,12 @@ class Normalizer:
         error_type, error_message, stack = _error_fields(get("error"), get("stack"), extra)
 
         ts_value = get("ts")
-        ts = _timestamp(ts_value) if ts_value is not None else now
+        if ts_value is None:
+            ts = now
+        elif type(ts_value) is str:
+            ts = self._iso_timestamp(ts_value)
+        else:
+            ts = _timestamp(ts_value)
         return LogEvent(  # positional, in protocol field order (a test pins the order)
             now if ts is None else ts, level, message, 0,
             _as_text(get("service")) or self.service, _as_text(get("host")) or self.host,

@@ -42,14 +42,23 @@ class EventStore:
 
     def append(self, events: Sequence[LogEvent]) -> None:
         """Assign the next sequence numbers to ``events`` and buffer them, evicting the oldest."""
-        ring = self._ring
-        capacity = self.capacity
-        seq = self._last
-        for event in events:
-            seq += 1
+        first = self._last + 1
+        for seq, event in enumerate(events, first):
             event.seq = seq
-            ring[seq % capacity] = event
-        self._last = seq
+        count = len(events)
+        self._last += count
+        capacity = self.capacity
+        if count > capacity:  # only the newest fit
+            events = events[count - capacity :]
+            first += count - capacity
+            count = capacity
+        # Slice assignments (C loops) of at most two runs: up to the ring's end, then from 0.
+        ring = self._ring
+        start = first % capacity
+        head = min(count, capacity - start)
+        ring[start : start + head] = events[:head]
+        if head < count:
+            ring[: count - head] = events[head:]
 
     def since(self, seq: int, limit: int | None = None) -> tuple[list[LogEvent], int]:
         """Buffered events with ``seq`` greater than ``seq``, oldest first (at most ``limit``),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obsview.backend.protocol import LogEvent
 from obsview.backend.store import EventStore
@@ -71,3 +73,21 @@ def test_wraparound_keeps_order(batch: int) -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         EventStore(capacity=0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 7), st.lists(st.integers(0, 20), max_size=12))
+def test_ring_matches_a_plain_list_whatever_the_batch_sizes(
+    capacity: int, sizes: list[int]
+) -> None:
+    store = EventStore(capacity=capacity)
+    everything: list[LogEvent] = []
+    for size in sizes:
+        batch = events(size)
+        store.append(batch)
+        everything += batch
+        kept = everything[-capacity:]
+        found, missed = store.since(0)
+        assert [id(e) for e in found] == [id(e) for e in kept] == [id(e) for e in store.tail(7)]
+        assert missed == len(everything) - len(kept) == store.evicted
+    assert seqs(everything) == list(range(1, len(everything) + 1))
