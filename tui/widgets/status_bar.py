@@ -118,9 +118,10 @@ class StatusBar(Vertical):
         text = Text("agent ")
         text.append_text(safe_text(hello.agent_version, max_len=32))
         text.append(" · ")
-        text.append_text(safe_text(hello.service or "service?", max_len=40))
-        text.append("@")
-        text.append_text(safe_text(hello.host or "host?", max_len=60))
+        if hello.service:
+            text.append_text(safe_text(hello.service, max_len=40))
+            text.append("@")
+        text.append_text(safe_text(hello.host or "unknown host", max_len=60))
         label.update(text)
 
     def show_stream(self, *, gap: int, dropped: int, evicted: int) -> None:
