@@ -15,6 +15,8 @@ from obsview.tui.widgets.units import format_age, format_ms, format_percent
 
 _STATE_ORDER: Final = {"firing": 0, "pending": 1, "resolved": 2}
 _SEVERITY_ORDER: Final = {severity: rank for rank, severity in enumerate(SEVERITIES)}
+#: Labels that repeat a column (the rule name, the severity).
+_SHOWN_ELSEWHERE: Final = frozenset({"alertname", "severity"})
 _SEVERITY_LABELS: Final = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
 
 
@@ -137,7 +139,11 @@ class AlertFeed(DataTable[Text]):
         """The rule name, then its label values (which probe, which route) in muted text:
         one rule firing for two probes gives two rows that must read differently."""
         text = safe_text(alert.rule, max_len=48)
-        values = [value for _key, value in sorted(alert.labels.items()) if value]
+        values = [
+            value
+            for key, value in sorted(alert.labels.items())
+            if value and key not in _SHOWN_ELSEWHERE and value != alert.rule
+        ]
         if values:
             text.append_text(safe_text(" " + " ".join(values), style=self._style("muted"),
                                        max_len=60))

@@ -182,3 +182,20 @@ async def test_health_table_shows_one_row_per_probe_and_the_overall_status() -> 
         assert table.border_title == "Health · ✖ unhealthy"
         assert "✖ unhealthy" in text and "connect: connection refused" in text
         assert "42s ago" in text and "812 ms" in text
+
+
+async def test_alert_rows_name_what_differs_between_two_alerts_of_one_rule() -> None:
+    feed = AlertFeed()
+    app = Harness(feed)
+    alerts = [
+        AlertInfo(f"f{probe}", "probe_unhealthy", "critical", "firing", "health", ">=", 1.0, 1.0,
+                  "", labels={"alertname": "probe_unhealthy", "severity": "critical",
+                              "probe": probe}, fired_at=SAMPLE_NOW)
+        for probe in ("redis", "database")
+    ]
+    async with app.run_test(size=(110, 6)) as pilot:
+        feed.show(alerts, SAMPLE_NOW)
+        await pilot.pause()
+        text = assert_clean(app)
+        assert "probe_unhealthy redis" in text and "probe_unhealthy database" in text
+        assert "critical" not in text  # severity is its own column (CRIT)
