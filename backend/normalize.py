@@ -142,8 +142,8 @@ _SEED_TOP_FIELDS: Final = itemgetter("timestamp", "level", "message", "request",
 _SEED_RESPONSE_FIELDS: Final = itemgetter("statusCode", "responseTime")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND: Final = timedelta(microseconds=1)
-_MILLIS_US: Final = {f"{ms:03d}": ms * 1000 for ms in range(1000)}
-"""The three digits of a ``.123Z`` fraction → microseconds (also validates them)."""
+_FRACTION_Z_US: Final = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}
+"""A stamp's ``.123Z`` tail → microseconds: one lookup validates and converts it."""
 
 
 class Normalizer:
@@ -357,11 +357,20 @@ class Normalizer:
             return None
         if type(request) is not dict:
             return None
-        fields = list(map(request.get, _SEED_REQUEST))
-        # Only seed keys (a null counts as foreign: the generic path drops it).
-        if len(request) + fields.count(None) != 7:
+        get = request.get
+        request_id = get("id")
+        method = get("method")
+        url = get("url")
+        ip = get("ip")
+        agent = get("userAgent")
+        user = get("userId")
+        correlation = get("correlationId")
+        if len(request) != (  # only seed keys (a null counts as foreign: generic drops it)
+            (request_id is not None) + (method is not None) + (url is not None)
+            + (ip is not None) + (agent is not None) + (user is not None)
+            + (correlation is not None)
+        ):
             return None
-        request_id, method, url, ip, agent, user, correlation = fields
         if (
             type(status) is not int
             or not 100 <= status <= 999
@@ -376,9 +385,9 @@ class Normalizer:
         if level is None:
             return None
         # The seed's "2026-11-25T15:00:00.123Z", memoized per second (see _iso_timestamp).
-        seconds = self._iso_seconds.get(stamp[:19]) if len(stamp) == 24 else None
-        fraction = _MILLIS_US.get(stamp[20:23])
-        if seconds is not None and fraction is not None and stamp[23] == "Z" and stamp[19] == ".":
+        fraction = _FRACTION_Z_US.get(stamp[19:])
+        seconds = self._iso_seconds.get(stamp[:19])
+        if fraction is not None and seconds is not None:
             ts = (seconds + fraction) / 1e6
         else:
             ts = self._iso_timestamp(stamp)
@@ -423,23 +432,23 @@ class Normalizer:
     def _iso_timestamp(self, stamp: str) -> float | None:
         """:func:`_timestamp` for text, memoized per second for ``…T15:00:00.123Z`` stamps
         (the seed's; fromisoformat + timestamp cost a tenth of the whole fast path)."""
-        if len(stamp) == 24 and stamp[23] == "Z" and stamp[19] == ".":
-            seconds = self._iso_seconds.get(stamp[:19])
-            fraction = _MILLIS_US.get(stamp[20:23])
-            if fraction is not None:
-                if seconds is not None:
-                    return (seconds + fraction) / 1e6  # exactly what timestamp() computes
-                try:
-                    moment = datetime.fromisoformat(stamp)
-                except ValueError:
-                    return _timestamp(stamp)
-                if moment.utcoffset() == timedelta(0) and moment.microsecond == fraction:
-                    if len(self._iso_seconds) >= _CACHE_LIMIT:
-                        self._iso_seconds.clear()
-                    whole = moment.replace(microsecond=0)
-                    self._iso_seconds[stamp[:19]] = (whole - _EPOCH) // _MICROSECOND
-                return moment.timestamp()
-        return _timestamp(stamp)
+        fraction = _FRACTION_Z_US.get(stamp[19:])
+        if fraction is None:  # not 24 characters ending ".dddZ"
+            return _timestamp(stamp)
+        seconds = self._iso_seconds.get(stamp[:19])
+        if seconds is not None:
+            return (seconds + fraction) / 1e6  # exactly what timestamp() computes
+        try:
+            moment = datetime.fromisoformat(stamp)
+        except ValueError:
+            return _timestamp(stamp)
+        # Any other stamp with these 19 characters and a ".dddZ" tail parses the same way.
+        if moment.utcoffset() == timedelta(0) and moment.microsecond == fraction:
+            if len(self._iso_seconds) >= _CACHE_LIMIT:
+                self._iso_seconds.clear()
+            whole = moment.replace(microsecond=0)
+            self._iso_seconds[stamp[:19]] = (whole - _EPOCH) // _MICROSECOND
+        return moment.timestamp()
 
     def _build(
         self, slots: dict[str, Any], extra: dict[str, Any], source: str, raw: str, now: float

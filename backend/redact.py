@@ -72,6 +72,7 @@ _PAIR: Final = re.compile(
 _QUERY_SECRET: Final = re.compile(r"(?i)([?&](?:key|access_key)=)[^&#\s\"']*")
 
 _MAX_DEPTH: Final = 64
+_SCALARS: Final = (int, float, bool)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -211,8 +212,10 @@ def redact_mapping(obj: Any, _depth: int = 0) -> Any:
     if _depth >= _MAX_DEPTH:
         return REDACTED
     if isinstance(obj, dict):
-        return {
+        return {  # strings and plain scalars inline: a call per value measured ~1/3 of it
             key: REDACTED if isinstance(key, str) and is_secret_key(key) and value not in (None, "")
+            else redact_text(value) if type(value) is str
+            else value if value is None or type(value) in _SCALARS
             else redact_mapping(value, _depth + 1)
             for key, value in obj.items()
         }
