@@ -8,7 +8,14 @@ with ``orjson.loads`` and calls ``Log.write_lines`` with the messages. Measured 
 same wall time:
 
 * p99 event-loop delay: a 10 ms timer task's lateness (what a keypress would wait);
-* CPU share: process CPU time / wall time (1.0 = one core busy).
+* CPU share: process CPU time / wall time (1.0 = one core busy);
+* key-to-screen p50/p99: a key event handed to the app the way the terminal driver does
+  (``Driver.send_message``), until the first compositor update handed to ``App._display``
+  (what writes to the terminal; headless mode skips only that final write) in which the
+  status label that shows the key's effect was repainted showing it. Keys, in turn: ``p``
+  (pause/follow, label "following"/"paused") and ``4`` (toggle DEBUG: a new filter over the
+  whole buffer, label "levels … 4DBG" struck or not); the baseline's app binds ``p`` to
+  flip a label beside its ``Log``. A press every 50–150 ms after the previous one showed.
 
 Filter time: ``EventBuffer.set_filter`` (tui/model.py) for a free-text query and a level
 filter, beside a plain list comprehension doing the same test, same events.
@@ -20,16 +27,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
+from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
-from textual.widgets import Log
+from textual.widget import Widget
+from textual.widgets import Log, Static
 
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,10 +71,87 @@ def seed_events(count: int) -> list[LogEvent]:
 # --------------------------------------------------------------------------- load run
 
 
-async def _under_load(feed: Callable[[bytes], None], frames: Sequence[bytes], duration_s: float
-                      ) -> tuple[float, float]:
-    """Feed ``frames`` at RATE for ``duration_s`` while a timer measures the loop's lateness.
-    Returns (p99 lateness in ms, CPU share)."""
+@dataclass(slots=True)
+class LoadResult:
+    delay_p99_ms: float
+    cpu_share: float
+    #: Key-to-screen samples in ms, per key.
+    keys_ms: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class KeyProbe:
+    """One key and how to see its effect: ``label`` shows it once ``shows(text)`` holds for
+    what the label rendered, where ``text`` is the label's content."""
+
+    key: str
+    label: Widget
+    shows: Callable[[Text], bool]
+
+
+class KeyToScreen:
+    """Times key presses until a screen update shows their effect (see the module doc)."""
+
+    def __init__(self, app: App[Any], probes: Sequence[KeyProbe]) -> None:
+        self._app = app
+        self._probes = probes
+        self._rendered: dict[str, Text] = {}
+        self._waiting: tuple[KeyProbe, Callable[[Text], bool], float, asyncio.Future[float]] | None = None
+        self.samples: dict[str, list[float]] = {probe.key: [] for probe in probes}
+        for probe in probes:
+            self._watch_renders(probe)
+        display = app._display
+
+        def timed_display(screen: Any, renderable: Any) -> None:
+            display(screen, renderable)
+            waiting = self._waiting
+            if renderable is None or waiting is None:
+                return
+            probe, shows, started, done = waiting
+            rendered = self._rendered.get(probe.key)
+            if rendered is not None and shows(rendered) and not done.done():
+                done.set_result(time.perf_counter() - started)
+
+        app._display = timed_display  # type: ignore[method-assign]
+
+    def _watch_renders(self, probe: KeyProbe) -> None:
+        render_lines = probe.label.render_lines
+
+        def recording_render_lines(crop: Any) -> Any:
+            content = probe.label.content  # type: ignore[attr-defined]
+            self._rendered[probe.key] = content if isinstance(content, Text) else Text(str(content))
+            return render_lines(crop)
+
+        probe.label.render_lines = recording_render_lines  # type: ignore[method-assign]
+
+    async def run(self, until: float) -> None:
+        index = 0
+        while time.monotonic() < until:
+            probe = self._probes[index % len(self._probes)]
+            index += 1
+            before = probe.label.content  # type: ignore[attr-defined]
+            before_shown = probe.shows(before if isinstance(before, Text) else Text(str(before)))
+            # The state flips: the label must come to show the opposite of what it shows now.
+            expected: Callable[[Text], bool] = (
+                (lambda text, p=probe: not p.shows(text)) if before_shown else probe.shows
+            )
+            done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+            self._waiting = (probe, expected, time.perf_counter(), done)
+            driver = self._app._driver
+            assert driver is not None
+            driver.send_message(events.Key(probe.key, probe.key))
+            try:
+                self.samples[probe.key].append(await asyncio.wait_for(done, timeout=2.0) * 1000)
+            except TimeoutError:
+                self.samples[probe.key].append(2000.0)  # counted, never dropped
+            self._waiting = None
+            await asyncio.sleep(random.uniform(0.05, 0.15))
+
+
+async def _under_load(feed: Callable[[bytes], None], frames: Sequence[bytes], duration_s: float,
+                      keys: KeyToScreen) -> LoadResult:
+    """Feed ``frames`` at RATE for ``duration_s`` while a timer measures the loop's lateness
+    and ``keys`` times key presses."""
     per_tick = round(RATE * FEED_EVERY_S / FRAME)
     lateness: list[float] = []
     stop_at = time.monotonic() + duration_s
@@ -85,17 +174,38 @@ async def _under_load(feed: Callable[[bytes], None], frames: Sequence[bytes], du
             await asyncio.sleep(max(0.0, start + tick * FEED_EVERY_S - time.monotonic()))
 
     wall, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(probe(), feeder())
+    await asyncio.gather(probe(), feeder(), keys.run(stop_at))
     share = (time.process_time() - cpu) / (time.perf_counter() - wall)
-    return statistics.quantiles(lateness, n=100)[98] * 1000, share
+    return LoadResult(_p99(lateness) * 1000, share, keys.samples)
 
 
-async def obsview_app_load(frames: Sequence[bytes], duration_s: float) -> tuple[float, float]:
+def _p99(samples: Sequence[float]) -> float:
+    # inclusive: with a few dozen key presses, never a value beyond the worst one seen.
+    return statistics.quantiles(samples, n=100, method="inclusive")[98]
+
+
+def _following(text: Text) -> bool:
+    return text.plain.startswith("following")
+
+
+def _debug_shown(text: Text) -> bool:
+    """The levels label shows DEBUG as active (not struck through)."""
+    at = text.plain.find("4DBG")
+    return not any("strike" in str(span.style) for span in text.spans if span.start <= at < span.end)
+
+
+async def obsview_app_load(frames: Sequence[bytes], duration_s: float) -> LoadResult:
     app = ObsviewApp(url=None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         dashboard = app.dashboard
-        result = await _under_load(lambda frame: dashboard.enqueue(decode(frame)), frames, duration_s)
+        keys = KeyToScreen(app, [
+            KeyProbe("p", dashboard.query_one("#sb-follow", Static), _following),
+            KeyProbe("4", dashboard.query_one("#sb-levels", Static), _debug_shown),
+        ])
+        # What the websocket client does with every frame it receives.
+        result = await _under_load(lambda frame: dashboard.enqueue(decode(frame)), frames,
+                                   duration_s, keys)
         shown = dashboard.buffer.total
     if shown == 0:
         raise RuntimeError("the console never applied an event")
@@ -103,20 +213,28 @@ async def obsview_app_load(frames: Sequence[bytes], duration_s: float) -> tuple[
 
 
 class _LogApp(App[None]):
+    BINDINGS = [("p", "toggle", "Pause")]
+
     def compose(self) -> ComposeResult:
         yield Log(max_lines=100_000)
+        yield Static("following", id="state")
+
+    def action_toggle(self) -> None:
+        label = self.query_one("#state", Static)
+        label.update("paused" if str(label.content) == "following" else "following")
 
 
-async def raw_log_load(frames: Sequence[bytes], duration_s: float) -> tuple[float, float]:
+async def raw_log_load(frames: Sequence[bytes], duration_s: float) -> LoadResult:
     app = _LogApp()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         log = app.query_one(Log)
+        keys = KeyToScreen(app, [KeyProbe("p", app.query_one("#state", Static), _following)])
 
         def feed(frame: bytes) -> None:
             log.write_lines([event["message"] for event in orjson.loads(frame)["events"]])
 
-        return await _under_load(feed, frames, duration_s)
+        return await _under_load(feed, frames, duration_s, keys)
 
 
 # --------------------------------------------------------------------------- filters
@@ -156,22 +274,32 @@ def filter_figures(pool: Sequence[LogEvent], sizes: Sequence[int], rounds: int) 
 
 
 def run(quick: bool) -> list[Figure]:
-    duration_s = 2.0 if quick else 6.0
+    duration_s = 3.0 if quick else 10.0
     events = seed_events(20_000)
     frames = [encode_events(events[i : i + FRAME]) for i in range(0, len(events), FRAME)]
-    raw_delay, raw_cpu = asyncio.run(raw_log_load(frames, duration_s))
-    app_delay, app_cpu = asyncio.run(obsview_app_load(frames, duration_s))
+    raw = asyncio.run(raw_log_load(frames, duration_s))
+    app = asyncio.run(obsview_app_load(frames, duration_s))
+    baseline = "Textual Log.write_lines, same lines"
+    raw_keys = raw.keys_ms["p"]
     figures = [
-        figure("console @20k events/s p99 loop delay", app_delay, "ms", "Textual Log.write_lines, same lines",
-               raw_delay),
-        figure("console @20k events/s CPU share", app_cpu, "cores", "Textual Log.write_lines, same lines", raw_cpu),
+        figure("console @20k events/s p99 loop delay", app.delay_p99_ms, "ms", baseline, raw.delay_p99_ms),
+        figure("console @20k events/s CPU share", app.cpu_share, "cores", baseline, raw.cpu_share),
     ]
+    for key, what in (("p", "pause/follow"), ("4", "toggle DEBUG")):
+        samples = app.keys_ms[key]
+        figures += [
+            figure(f"console @20k events/s key {key} ({what}) to screen p50, n={len(samples)}",
+                   statistics.median(samples), "ms", f"{baseline}, key to label, n={len(raw_keys)}",
+                   statistics.median(raw_keys)),
+            figure(f"console @20k events/s key {key} ({what}) to screen p99", _p99(samples), "ms",
+                   f"{baseline}, key to label", _p99(raw_keys)),
+        ]
     return figures + filter_figures(events, (100_000, 1_000_000), rounds=1 if quick else 3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 s under load instead of 6 s, one filter round")
+    parser.add_argument("--quick", action="store_true", help="3 s under load instead of 10 s, one filter round")
     print_table(run(quick=parser.parse_args().quick))
 
 
