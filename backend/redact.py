@@ -72,6 +72,12 @@ _PAIR: Final = re.compile(
 _QUERY_SECRET: Final = re.compile(r"(?i)([?&](?:key|access_key)=)[^&#\s\"']*")
 
 _MAX_DEPTH: Final = 64
+# Short values that no rule changes, remembered: a record's level, message, e-mail or IP
+# repeat across lines, and "password" as a value (the seed's login record) hits the gate
+# every time. Only unchanged text is kept, so no secret lingers here.
+_UNCHANGED: Final[set[str]] = set()
+_UNCHANGED_LIMIT: Final = 4096
+_UNCHANGED_MAX_CHARS: Final = 128
 _SCALARS: Final = (int, float, bool)
 
 
@@ -145,6 +151,17 @@ def _redact_pair(match: re.Match[str]) -> str:
 def redact_text(text: str) -> str:
     """Replace credentials inside free text: Bearer/Basic values, JWTs, ``key=value`` pairs
     whose key names a secret, secret query parameters and URL userinfo passwords."""
+    if text in _UNCHANGED:
+        return text
+    result = _redact_text(text)
+    if result == text and len(text) <= _UNCHANGED_MAX_CHARS:
+        if len(_UNCHANGED) >= _UNCHANGED_LIMIT:
+            _UNCHANGED.clear()
+        _UNCHANGED.add(text)
+    return result
+
+
+def _redact_text(text: str) -> str:
     # Each rule runs only when its literal occurs: a case-insensitive pattern scan costs
     # ~60 ns a character here, a substring test a fraction of one. A replacement puts
     # «redacted» where it removes, so it never forms another rule's literal: one folded
