@@ -2,8 +2,8 @@
 widget fed the same lines, same run; and filter time over 100k and 1M buffered events.
 
 Feeding: every 50 ms, 1,000 events arrive as two 500-event frames (what the agent sends).
-The app's side decodes each frame with ``protocol.decode`` and hands it to the dashboard
-(``enqueue``, exactly what the websocket client does); the baseline parses the same frames
+The app's side decodes each frame and hands it to the dashboard (``tui/wire.decode_frame``
+then ``enqueue``, exactly what the websocket client does); the baseline parses the same frames
 with ``orjson.loads`` and calls ``Log.write_lines`` with the messages. Measured over the
 same wall time:
 
@@ -49,11 +49,12 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 from benchmarks.figures import Figure, figure, print_table
 from benchmarks.ingest import seed_lines
 from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent, decode, encode_events
+from obsview.backend.protocol import LogEvent, Message, UnknownMessage, encode_events
 from obsview.backend.store import EventStore
 from obsview.tui.app import ObsviewApp
 from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer
+from obsview.tui.wire import decode_frame
 
 RATE = 20_000
 FEED_EVERY_S = 0.05
@@ -194,7 +195,8 @@ def _debug_shown(text: Text) -> bool:
     return not any("strike" in str(span.style) for span in text.spans if span.start <= at < span.end)
 
 
-async def obsview_app_load(frames: Sequence[bytes], duration_s: float) -> LoadResult:
+async def obsview_app_load(frames: Sequence[bytes], duration_s: float,
+                           decode: Callable[[bytes], Message | UnknownMessage] = decode_frame) -> LoadResult:
     app = ObsviewApp(url=None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

@@ -32,9 +32,9 @@ from obsview.backend.protocol import (
     ProtocolError,
     Subscribe,
     UnknownMessage,
-    decode,
     encode,
 )
+from obsview.tui.wire import decode_frame
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class AgentClient:
 
     def _decode(self, frame: str | bytes) -> Message | None:
         try:
-            message = decode(frame)
+            message = decode_frame(frame)
         except ProtocolError as exc:
             log.warning("skipping a malformed frame from %s: %s", self.url, exc)
             self._set_state(bad_frames=self._state.bad_frames + 1)
