@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 from obsview.backend.protocol import Message
 from obsview.themes import load_themes
+from obsview.tui.collector import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.tui.render import clean
 from obsview.tui.screens.dashboard import DashboardScreen, Sender
 from obsview.tui.screens.help import HelpScreen, bindings_help
@@ -81,6 +82,7 @@ class ObsviewApp(App[None]):
         self._initial_messages = list(messages)
         self._client_worker: Worker[None] | None = None
         self._demo_task: asyncio.Task[None] | None = None
+        self._collection = ScheduledCollection()
         self.obsview_themes: list[Theme] = load_themes()
         for loaded in self.obsview_themes:
             self.register_theme(loaded)
@@ -93,6 +95,9 @@ class ObsviewApp(App[None]):
         return screen
 
     def on_mount(self) -> None:
+        # The event buffer makes the interpreter's own full collections stall the loop.
+        self._collection.start()
+        self.set_interval(FULL_COLLECTION_INTERVAL_S, self._collection.collect)
         self.install_screen(
             DashboardScreen(
                 clock=self.clock,
@@ -201,6 +206,7 @@ class ObsviewApp(App[None]):
                         markup=False)
 
     async def on_unmount(self) -> None:
+        self._collection.stop()
         # Our side of the websocket first: the demo agent then stops without waiting for a
         # console that no longer answers.
         await self.disconnect()
