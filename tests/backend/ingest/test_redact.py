@@ -271,3 +271,27 @@ def test_gate_passes_only_text_no_rule_changes(text: str) -> None:
     if not might_hold_secret(text.lower().encode()):
         assert _every_rule(text) == text
         assert not re.search("(?i)" + redact._KEY_WORDS_RE, text)
+
+
+def test_secrets_in_seed_records_around_other_lines_are_all_found() -> None:
+    # The chunk's probe holds each fast-path record's values in order: other lines between
+    # them must not shift which record a hit is pinned on.
+    def record(url: str) -> bytes:
+        return orjson.dumps({
+            "timestamp": "2026-11-25T15:00:00.123Z", "level": "INFO",
+            "message": "Request completed",
+            "request": {"id": "r", "method": "GET", "url": url, "ip": "10.0.0.1"},
+            "response": {"statusCode": 200, "responseTime": 3}, "duration": 3})
+
+    lines = [record(f"/api/tokens/{i}") for i in range(600)]  # "token": every chunk hits
+    for at in (10, 255, 256):
+        lines[at] = b'{"message":"User login failed","reason":"unknown email"}'
+    secret_at = {0, 11, 254, 257, 511, 599}
+    for at in secret_at:
+        lines[at] = record(f"/api/posts?token=hunter2&n={at}")
+    norm = Normalizer()
+    events = norm.normalize_lines(lines, "f")
+    assert {i for i, e in enumerate(events) if e.redacted} == secret_at
+    assert all("hunter2" not in event_text(e) for e in events)
+    assert [e.path for e in events if e.redacted] == ["/api/posts"] * len(secret_at)
+    assert events[12].raw == lines[12].decode() and events[12].path == "/api/tokens/12"
