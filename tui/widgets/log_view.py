@@ -222,7 +222,7 @@ class LogView(ScrollView, can_focus=True):
             self._seen_generation = buffer.generation
             self._seen_matched_evicted = buffer.matched_evicted
             self._seen_count = count
-            self.virtual_size = Size(0, count)
+            self._set_row_count(count)
             self._reanchor()
             self.refresh()
             return
@@ -232,7 +232,7 @@ class LogView(ScrollView, can_focus=True):
         self._seen_count = count
         if not shifted and not arrived:
             return
-        self.virtual_size = Size(0, count)
+        self._set_row_count(count)
         if self.following:
             self._follow_newest()
         else:
@@ -376,6 +376,17 @@ class LogView(ScrollView, can_focus=True):
             self._scroll_quietly(index)
         elif index >= top + height:
             self._scroll_quietly(index - height + 1)
+
+    def _set_row_count(self, count: int) -> None:
+        """The scrollable height, without the relayout of the whole screen that assigning
+        ``virtual_size`` asks for (it changes at every flush): the vertical scrollbar is always
+        shown (overflow-y: scroll) and the view's region never depends on its row count, so
+        updating the scrollbar and the scroll bounds is all a layout would do here."""
+        if count == self.virtual_size.height:
+            return
+        self.set_reactive(LogView.virtual_size, Size(0, count))
+        self._scroll_update(self.virtual_size)
+        self.refresh()
 
     def _follow_newest(self) -> None:
         count = len(self.buffer)

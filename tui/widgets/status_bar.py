@@ -74,6 +74,19 @@ def connection_help(state: ConnectionState, *, demo_key: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _show(label: Static, content: Text | str) -> None:
+    """Update ``label`` only if what it shows changes, and relayout only if its width does.
+
+    Most updates come from the flush timer and change nothing, or only a count's digits:
+    a relayout of the whole screen ten times a second for that showed in profiles.
+    """
+    text = content if isinstance(content, Text) else Text(content)
+    old = label.content
+    if isinstance(old, Text) and old == text and old.style == text.style:
+        return
+    label.update(text, layout=not isinstance(old, Text) or old.cell_len != text.cell_len)
+
+
 class StatusBar(Vertical):
     """Two lines docked at the bottom: the connection on top, the stream's state below."""
 
@@ -94,26 +107,26 @@ class StatusBar(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Static("○ not connected", id="sb-connection", classes="-muted")
-            yield Static("", id="sb-agent")
+            yield Static(Text("○ not connected"), id="sb-connection", classes="-muted")
+            yield Static(Text(), id="sb-agent")
         with Horizontal():
             yield Static(self.levels_text(frozenset(LEVELS)), id="sb-levels")
-            yield Static("", id="sb-count")
-            yield Static("", id="sb-stream")
-            yield Static("following", id="sb-follow")
+            yield Static(Text(), id="sb-count")
+            yield Static(Text(), id="sb-stream")
+            yield Static(Text("following"), id="sb-follow")
 
     def show_connection(self, kind: str, message: str) -> None:
         """``kind`` is a key of :data:`CONNECTION_CLASSES`; ``message`` may contain a URL."""
         css = CONNECTION_CLASSES.get(kind, "-muted")
         label = self.query_one("#sb-connection", Static)
-        label.update(Text(f"{_SYMBOLS[css]} ") + safe_text(message, max_len=300))
+        _show(label, Text(f"{_SYMBOLS[css]} ") + safe_text(message, max_len=300))
         label.remove_class(*_SYMBOLS)
         label.add_class(css)
 
     def show_agent(self, hello: Hello | None) -> None:
         label = self.query_one("#sb-agent", Static)
         if hello is None:
-            label.update("")
+            _show(label, "")
             return
         text = Text("agent ")
         text.append_text(safe_text(hello.agent_version, max_len=32))
@@ -122,7 +135,7 @@ class StatusBar(Vertical):
             text.append_text(safe_text(hello.service, max_len=40))
             text.append("@")
         text.append_text(safe_text(hello.host or "unknown host", max_len=60))
-        label.update(text)
+        _show(label, text)
 
     def show_stream(self, *, gap: int, dropped: int, evicted: int) -> None:
         """Events lost on the way: resumed too late (gap), slow link (dropped), buffer full."""
@@ -134,11 +147,11 @@ class StatusBar(Vertical):
         if evicted:
             parts.append(f"{format_count(evicted)} oldest evicted")
         label = self.query_one("#sb-stream", Static)
-        label.update(" · ".join(parts))
+        _show(label, " · ".join(parts))
         label.display = bool(parts)
 
     def show_levels(self, levels: frozenset[str]) -> None:
-        self.query_one("#sb-levels", Static).update(self.levels_text(levels))
+        _show(self.query_one("#sb-levels", Static), self.levels_text(levels))
 
     @staticmethod
     def levels_text(levels: frozenset[str]) -> Text:
@@ -155,9 +168,9 @@ class StatusBar(Vertical):
         if filter_text:
             text.append(" · filter ")
             text.append_text(safe_text(filter_text, style="bold", max_len=120))
-        self.query_one("#sb-count", Static).update(text)
+        _show(self.query_one("#sb-count", Static), text)
 
     def show_follow(self, *, following: bool, new: int) -> None:
         label = self.query_one("#sb-follow", Static)
-        label.update("following" if following else f"paused · {format_count(new)} new")
+        _show(label, "following" if following else f"paused · {format_count(new)} new")
         label.set_class(not following, "-paused")
