@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Final
 
 from obsview.backend.protocol import LEVEL_RANK, LEVELS, LogEvent
@@ -35,6 +36,7 @@ from obsview.backend.protocol import LEVEL_RANK, LEVELS, LogEvent
 ALL_LEVELS: Final = frozenset(LEVELS)
 
 Predicate = Callable[[LogEvent], bool]
+_level_of: Final = attrgetter("level")
 
 
 class FilterError(ValueError):
@@ -70,6 +72,19 @@ class Filter:
             if not term.test(event):
                 return False
         return True
+
+    def select(self, events: Iterable[LogEvent]) -> Iterator[bool]:
+        """``matches`` over many events, lazily; the buffer's one pass (with ``compress``).
+
+        Cheaper than calling :meth:`matches` per event: a level-only filter runs entirely in
+        C, and a query makes one Python call per event instead of three.
+        """
+        levels = self.levels
+        if not self.terms:
+            return map(levels.__contains__, map(_level_of, events))
+        if len(self.terms) == 1 and levels >= ALL_LEVELS:
+            return map(self.terms[0].test, events)
+        return map(self.matches, events)
 
     def with_levels(self, levels: Iterable[str]) -> Filter:
         """The same query with another set of toggled levels."""

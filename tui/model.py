@@ -4,7 +4,7 @@ Events live in a plain list with a moving base: the event appended as the N-th e
 the *absolute position* N for as long as it stays, and ``self._events[N - evicted]`` is it.
 The filtered index is a sorted list of absolute positions, so
 
-* appending tests only the new events against the filter (one call per event),
+* appending tests only the new events against the filter (`Filter.select`),
 * a new filter costs one pass over the buffer,
 * eviction removes the evicted prefix of the index with one bisect and one slice delete,
 * an absolute position is a stable key for caches and selections across filter changes.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
 
 from obsview.backend.protocol import LEVELS, LogEvent
 from obsview.tui.filters import Filter
@@ -97,11 +98,11 @@ class EventBuffer:
         self._matched_evicted = 0
         self._generation += 1
         base = self._evicted
+        positions = range(base, base + len(self._events))
         if new_filter.is_everything:
-            self._matched = list(range(base, base + len(self._events)))
+            self._matched = list(positions)
         else:
-            matches = new_filter.matches
-            self._matched = [base + i for i, event in enumerate(self._events) if matches(event)]
+            self._matched = list(compress(positions, new_filter.select(self._events)))
 
     def set_levels(self, levels: Iterable[str]) -> None:
         """Keep the query, change the toggled levels."""
@@ -125,12 +126,12 @@ class EventBuffer:
         counts = self._level_counts
         for event in events:
             counts[event.level] = counts.get(event.level, 0) + 1
+        positions = range(start, start + len(events))
         if self._filter.is_everything:
             added = len(events)
-            self._matched.extend(range(start, start + added))
+            self._matched.extend(positions)
         else:
-            matches = self._filter.matches
-            new = [start + i for i, event in enumerate(events) if matches(event)]
+            new = list(compress(positions, self._filter.select(events)))
             added = len(new)
             self._matched.extend(new)
         overflow = len(self._events) - self.capacity
