@@ -136,9 +136,11 @@ _CHUNK: Final = 256
 (orjson over 5,000 lines at once measured ~1.8x slower per line than over 256), enough to
 pay each secret scan's call cost once for many lines."""
 _CACHE_LIMIT: Final = 4096
+"""Entries per memo (timestamps per second, clean values); cleared when full."""
+_MEMO_MAX_CHARS: Final = 256
+"""Longer text is never memoized: 4096 hostile 64 KiB user agents would be 1 GiB."""
 _PROBED_PER_RECORD: Final = 5
 """Values each seed fast-path record adds to its chunk's secret probe, in record order."""
-"""Entries per memo (timestamps per second, clean values); cleared when full."""
 _SEED_TOP_FIELDS: Final = itemgetter("timestamp", "level", "message", "request", "response",
                                      "duration")
 _SEED_RESPONSE_FIELDS: Final = itemgetter("statusCode", "responseTime")
@@ -431,13 +433,14 @@ class Normalizer:
         )
 
     def _remember_clean(self, value: str) -> bool:
-        """True (and remembered) when ``value`` cannot hold a secret."""
+        """True (and remembered, when short) when ``value`` cannot hold a secret."""
         if might_hold_secret_text(value.lower()):
             return False
-        clean = self._clean_values
-        if len(clean) >= _CACHE_LIMIT:
-            clean.clear()
-        clean.add(value)
+        if len(value) <= _MEMO_MAX_CHARS:
+            clean = self._clean_values
+            if len(clean) >= _CACHE_LIMIT:
+                clean.clear()
+            clean.add(value)
         return True
 
     def _iso_timestamp(self, stamp: str) -> float | None:
@@ -544,9 +547,10 @@ class Normalizer:
                 when = datetime.strptime(ts, _ACCESS_TS_FORMAT).timestamp()
             except ValueError:
                 when = now
-            if len(self._access_times) >= 4096:  # bounded: one entry per distinct second
-                self._access_times.clear()
-            self._access_times[ts] = when
+            if len(ts) <= _MEMO_MAX_CHARS:  # "[^\]]+" may be a hostile 64 KiB
+                if len(self._access_times) >= _CACHE_LIMIT:  # one entry per distinct second
+                    self._access_times.clear()
+                self._access_times[ts] = when
         return LogEvent(
             ts=when,
             level="ERROR" if code >= 500 else "WARN" if code >= 400 else "INFO",

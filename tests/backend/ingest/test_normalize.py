@@ -354,3 +354,14 @@ def test_normalize_record_never_raises() -> None:
     event = norm.normalize_record({1: "int key", "message": "ok", "big": 2**70}, "asgi")
     assert event.level in LEVELS
     encode_events([event])
+
+
+def test_long_values_are_not_memoized() -> None:
+    # Memos are bounded in entries and in entry size: hostile 64 KiB values stay out.
+    norm = normalizer()
+    lines = [orjson.dumps(seed_request(userAgent=f"{i}" + "x" * 10_000)) for i in range(20)]
+    lines.append(b'1.2.3.4 - - [' + b"y" * 5_000 + b'] "GET / HTTP/1.1" 200 1')
+    events = norm.normalize_lines(lines, "f")
+    assert len(events) == 21 and events[0].user_agent.endswith("x" * 10)
+    assert all(len(value) <= 256 for value in norm._clean_values)
+    assert all(len(stamp) <= 256 for stamp in norm._access_times)
