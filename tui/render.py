@@ -21,6 +21,9 @@ C1 controls (U+0080–U+009F), e.g. CSI     ``�``
 bidi controls (U+202A–E, U+2066–9, …)     ``�``
 zero-width space/joiners, BOM, soft hyph  removed (invisible, and they break cell widths)
 other format characters, lone surrogates  ``�``
+a 3rd+ combining diacritic on one base    removed, the run followed by one ``�`` ("zalgo"
+                                          text: terminals put the excess marks in cells of
+                                          their own, which pushes everything after right)
 ========================================  ==================================================
 
 Text longer than ``max_len`` characters is cut and ends with ``… +N bytes`` (UTF-8 size of
@@ -29,6 +32,7 @@ what was cut), so truncation is never silent.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from rich.text import Text
@@ -51,6 +55,16 @@ _FORMAT_RANGES: Final = (
     (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438),
     (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
 )
+
+# The combining blocks that stacked "zalgo" text is made of. Scripts whose words legitimately
+# stack several marks (Hebrew, Arabic, Indic, Thai…) use marks of their own blocks, untouched.
+_COMBINING_DIACRITICS: Final = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+#: Combining diacritics kept on one base character (é, ǘ, ṏ need at most two).
+MAX_COMBINING: Final = 2
+_EXCESS_COMBINING: Final = re.compile(
+    f"(?<=[{_COMBINING_DIACRITICS}]{{{MAX_COMBINING}}})[{_COMBINING_DIACRITICS}]+"
+)
+
 
 def _translation_table(*, multiline: bool) -> dict[int, str]:
     table: dict[int, str] = {}
@@ -104,6 +118,8 @@ def clean(value: object, *, max_len: int = DEFAULT_MAX_LEN, multiline: bool = Fa
     # keeps, such as U+00A0): a C-speed pre-check that lets clean lines skip translate().
     if not text.isprintable():
         text = text.translate(_MULTI_LINE if multiline else _SINGLE_LINE)
+    if not text.isascii():  # O(1) for str: ASCII text has no combining marks
+        text = _EXCESS_COMBINING.sub(REPLACEMENT, text)
     return text + suffix
 
 

@@ -45,6 +45,7 @@ INJECTION_CORPUS: Final[tuple[tuple[str, str], ...]] = (
     ("invalid-utf8", b"caf\xc3 \xff\xfe \xed\xa0\x80 ok".decode("utf-8", errors="replace")),
     ("invalid-utf8-surrogateescape", b"bad \xff\xfe".decode("utf-8", errors="surrogateescape")),
     ("wide-and-combining", "日本語 e\u0301 " + "\u0301" * 50),
+    ("zalgo", "z\u0351\u0345\u0319a\u0334\u0330\u035c\u0308l\u0336\u0353\u0352" + "g\u0300\u0301\u0302\u0303\u0304" * 40 + "o\u20d2\u20d3\u20d8\u1ab0\u1dc0\ufe20"),
     ("huge-line", "A" * 200_000),
     ("huge-markup", "[bold]" * 20_000),
 )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 from rich.console import Console
@@ -96,3 +98,20 @@ def test_every_replaced_character_fails_the_isprintable_fast_path() -> None:
         for code, replacement in table.items():
             if replacement != chr(code):
                 assert not chr(code).isprintable(), hex(code)
+
+
+@pytest.mark.parametrize("hostile", CORPUS, ids=CORPUS_IDS)
+def test_no_base_character_carries_more_than_two_combining_diacritics(hostile: str) -> None:
+    cleaned = clean(hostile, max_len=1_000_000)
+    assert not re.search(f"[{render._COMBINING_DIACRITICS}]{{3}}", cleaned)
+
+
+def test_zalgo_keeps_two_marks_per_base_and_shows_the_cut() -> None:
+    assert clean("e\u0301") == "e\u0301"  # é as base + mark: untouched
+    assert clean("u\u0308\u0301") == "u\u0308\u0301"  # ǘ: two marks, untouched
+    assert clean("a\u0300\u0301\u0302\u0303b") == "a\u0300\u0301\ufffdb"
+    assert clean("x" + "\u0301" * 50) == "x\u0301\u0301\ufffd"
+    # Marks of scripts that stack them on purpose (Hebrew points and cantillation) are kept.
+    hebrew = "\u05d1\u05b0\u05bc\u0591\u05b8"
+    assert clean(hebrew) == hebrew
+
