@@ -24,6 +24,10 @@ from obsview.tui.filters import Filter
 DEFAULT_CAPACITY = 100_000
 
 
+def _timestamp(event: LogEvent) -> float:
+    return event.ts
+
+
 class EventBuffer:
     """Bounded buffer of the newest ``capacity`` events plus the events matching :attr:`filter`.
 
@@ -179,6 +183,14 @@ class EventBuffer:
     def nearest_index(self, position: int) -> int:
         """Index of the first matching event at or after ``position`` (clamped to the last)."""
         return min(bisect_left(self._matched, position), max(len(self._matched) - 1, 0))
+
+    def index_at_time(self, ts: float) -> int:
+        """Index of the first matching event stamped at or after ``ts`` (``len(self)`` if none).
+
+        A binary search: the buffer holds events in arrival order, which is time order give
+        or take the clock skew between sources (then it lands among the skewed events).
+        """
+        return bisect_left(self, ts, key=_timestamp)
 
     def trace(self, trace_id: str) -> list[LogEvent]:
         """Every held event of one trace (by trace or request ID), in time order."""

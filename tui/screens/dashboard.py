@@ -401,9 +401,12 @@ class DashboardScreen(Screen[None]):
         self.show_alert_logs(message.alert)
 
     def show_alert_logs(self, alert: AlertInfo) -> None:
+        """Its labels as the filter, and the log paused where the alert started."""
         try:
             self.apply_filter(self.buffer.filter.with_query(alert_query(alert)))
         except FilterError as exc:
             self.notify(clean(str(exc)), severity="error", markup=False)
             return
-        self.query_one(LogView).focus()
+        log = self.query_one(LogView)
+        log.show_time(alert.started_at)
+        log.focus()

@@ -252,6 +252,17 @@ class LogView(ScrollView, can_focus=True):
             self.following = False
             self.new_count = 0
 
+    def show_time(self, ts: float) -> None:
+        """Pause with the cursor on the first event at or after ``ts`` (the newest if none
+        is), in the middle of the view so the events just before it show too."""
+        count = len(self.buffer)
+        if not count:
+            return
+        index = min(self.buffer.index_at_time(ts), count - 1)
+        self.pause()
+        self._scroll_quietly(max(0, index - self._page_height // 2))
+        self._set_cursor(index)
+
     def follow(self) -> None:
         self.following = True
         self.new_count = 0

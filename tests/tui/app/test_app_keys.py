@@ -14,6 +14,7 @@ from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.screens.help import HelpScreen
 from obsview.tui.screens.trace import TraceScreen
 from obsview.tui.screenshots import SAMPLE_NOW, TRACE_ID, sample_clock, sample_messages
+from obsview.tui.widgets.alert_feed import AlertFeed
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.log_view import LogView
 
@@ -249,6 +250,13 @@ async def test_l_and_enter_on_an_alert_show_the_logs_behind_it(app: ObsviewApp) 
         buffer = dashboard(app).buffer
         assert buffer.filter.query == "route:/api/posts/:id level:warn+"
         assert isinstance(app.focused, LogView)
+        # Paused where the alert started, not at the newest line.
+        alert = app.dashboard.query_one(AlertFeed).selected_alert
+        assert alert is not None and not app.focused.following
+        selected = app.focused.cursor_event
+        assert selected is not None and selected.ts >= alert.started_at
+        index = buffer.index_at_time(alert.started_at)
+        assert index == 0 or buffer[index - 1].ts < alert.started_at
         await pilot.press("escape")
         app.dashboard.query_one("#alerts").focus()
         await pilot.press("up", "l")

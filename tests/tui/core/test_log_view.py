@@ -275,3 +275,21 @@ async def test_styles_follow_focus_and_theme() -> None:
         app.theme = "textual-light"
         await pilot.pause()
         assert row_colours() != dark
+
+
+async def test_show_time_pauses_on_the_first_event_at_or_after_it() -> None:
+    app = LogApp(EventBuffer())
+    async with app.run_test(size=(80, 12)) as pilot:
+        view = app.view
+        app.feed(make(1, 200))
+        await pilot.pause()
+        view.show_time(50.5)
+        await pilot.pause()
+        assert not view.following
+        assert view.cursor_event is not None and view.cursor_event.seq == 51
+        assert view.scroll_offset.y < 50 < view.scroll_offset.y + view.scrollable_content_region.height
+        app.feed(make(201, 3))
+        await pilot.pause()
+        assert view.cursor_event.seq == 51 and view.new_count == 3  # held still
+        view.show_time(10_000.0)  # after everything: the newest
+        assert view.cursor_event is not None and view.cursor_event.seq == 203

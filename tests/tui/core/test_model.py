@@ -115,3 +115,15 @@ def test_clear_counts_as_eviction() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         EventBuffer(0)
+
+
+def test_index_at_time_finds_the_first_matching_event_at_or_after_a_time() -> None:
+    buffer = EventBuffer(capacity=100)
+    buffer.append([LogEvent(ts=float(i), level="INFO" if i % 2 else "ERROR", message=str(i), seq=i)
+                   for i in range(1, 51)])
+    assert buffer.index_at_time(0.0) == 0
+    assert buffer[buffer.index_at_time(10.0)].seq == 10
+    assert buffer[buffer.index_at_time(10.5)].seq == 11
+    assert buffer.index_at_time(99.0) == len(buffer)
+    buffer.set_levels({"ERROR"})  # only even seqs match now
+    assert buffer[buffer.index_at_time(11.0)].seq == 12
