@@ -1,0 +1,230 @@
+"""OTLP/HTTP logs receiver: OpenTelemetry SDKs export their logs straight to the agent.
+
+``POST /v1/logs`` with the OTLP JSON encoding (``Content-Type: application/json``), as sent by
+``@opentelemetry/exporter-logs-otlp-http`` and by any SDK set to
+``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json``. The protobuf encoding is answered with 415 and
+a message saying so (decoding it needs ``opentelemetry-proto``, not a dependency yet).
+
+The response is written only after every batch of the request was emitted: a busy agent
+slows the exporter down (its own retry/timeout logic applies) and nothing is lost in between.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Final
+
+import orjson
+
+from obsview.backend.normalize import Normalizer
+from obsview.backend.protocol import LogEvent
+from obsview.backend.sources.base import Emit
+from obsview.backend.sources.otlp_http import (
+    MAX_HEAD_BYTES,
+    HttpError,
+    Request,
+    decode_content,
+    error_body,
+    read_request,
+    response_bytes,
+)
+from obsview.backend.sources.otlp_json import Rejected, RequestError, iter_records
+
+log = logging.getLogger(__name__)
+
+LOGS_PATH: Final = "/v1/logs"
+BATCH_RECORDS: Final = 5000
+"""Records normalized and emitted together; a big request is emitted in several batches."""
+PROTOBUF_MESSAGE: Final = (
+    "OTLP protobuf is not supported yet; use the JSON encoding"
+    " (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json, Content-Type: application/json)"
+)
+_WRITE_TIMEOUT_S: Final = 10.0
+
+
+class OtlpHttpSource:
+    """Serves OTLP/HTTP JSON log exports to at most ``max_connections`` clients at once."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        normalizer: Normalizer,
+        *,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        max_connections: int = 64,
+        idle_timeout_s: float = 30.0,
+        body_timeout_s: float = 30.0,
+    ) -> None:
+        self.name = f"otlp:{host}:{port}"
+        self._host = host
+        self._requested_port = port
+        self._normalizer = normalizer
+        self._max_body_bytes = max_body_bytes
+        self._max_connections = max_connections
+        self._idle_timeout_s = idle_timeout_s
+        self._body_timeout_s = body_timeout_s
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.port = 0
+        """The bound port (useful with port 0); set once ``listening`` is set."""
+        self.listening = asyncio.Event()
+        self.connections_total = 0
+        self.connections_refused = 0
+        """Connections closed at once because ``max_connections`` were open."""
+        self.requests = 0
+        self.requests_failed = 0
+        """Requests answered with an HTTP error (4xx)."""
+        self.records_accepted = 0
+        self.records_rejected = 0
+        """Log records reported back to the exporter as rejected (malformed)."""
+
+    @property
+    def connections(self) -> int:
+        return len(self._handlers)
+
+    async def run(self, emit: Emit) -> None:
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            # Python 3.11's start_server callback calls exception() on a cancelled handler
+            # and logs a traceback; the handler ends quietly instead (run() awaits it).
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serve(reader, writer, emit)
+
+        # A bind failure raises OSError: the agent turns it into one clear StartupError.
+        server = await asyncio.start_server(
+            on_connect, self._host, self._requested_port, limit=MAX_HEAD_BYTES
+        )
+        try:
+            self.port = server.sockets[0].getsockname()[1]
+            self.name = f"otlp:{self._host}:{self.port}"
+            self.listening.set()
+            await asyncio.Future()  # serve until cancelled
+        finally:
+            server.close()
+            handlers = list(self._handlers)
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
+            await server.wait_closed()
+            self.listening.clear()
+
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit
+    ) -> None:
+        if len(self._handlers) >= self._max_connections:
+            self.connections_refused += 1
+            await _close(writer)
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        self.connections_total += 1
+        peer = writer.get_extra_info("peername")
+        source = f"otlp:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "otlp"
+        try:
+            while await self._one_exchange(reader, writer, emit, source):
+                pass
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            log.debug("OTLP client %s dropped: %s", source, exc)
+        finally:
+            self._handlers.discard(task)
+            await _close(writer)
+
+    async def _one_exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str
+    ) -> bool:
+        """Answer one request; False when the connection is to be closed."""
+        request: Request | None = None
+        try:
+            request = await read_request(
+                reader, max_body_bytes=self._max_body_bytes,
+                idle_timeout_s=self._idle_timeout_s, body_timeout_s=self._body_timeout_s,
+            )
+            if request is None:
+                return False
+            self.requests += 1
+            status, body, headers = await self._handle(request, emit, source)
+            keep = request.keep_alive
+        except HttpError as exc:
+            self.requests_failed += 1
+            status, body = exc.status, error_body(exc.status, exc.message)
+            headers = (("Allow", "POST"),) if exc.status == 405 else ()
+            keep = not exc.close and request is not None and request.keep_alive
+        writer.write(response_bytes(status, body, close=not keep, extra_headers=headers))
+        async with asyncio.timeout(_WRITE_TIMEOUT_S):  # a client that stopped reading
+            await writer.drain()
+            if not keep:
+                await _linger(reader, writer, self._max_body_bytes)
+        return keep
+
+    async def _handle(
+        self, request: Request, emit: Emit, source: str
+    ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
+        if request.path != LOGS_PATH:
+            raise HttpError(404, f"no such path; OTLP logs go to POST {LOGS_PATH}")
+        if request.method != "POST":
+            raise HttpError(405, f"{LOGS_PATH} accepts POST only")
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type == "application/x-protobuf":
+            raise HttpError(415, PROTOBUF_MESSAGE)
+        if content_type != "application/json":
+            raise HttpError(415, f"Content-Type must be application/json, got {content_type!r}")
+        try:
+            export = orjson.loads(decode_content(request, self._max_body_bytes))
+        except orjson.JSONDecodeError as exc:
+            raise HttpError(400, f"body is not valid JSON: {exc}") from None
+        try:
+            accepted, rejected, reason = await self._ingest(export, emit, source)
+        except RequestError as exc:
+            raise HttpError(400, str(exc)) from None
+        self.records_accepted += accepted
+        self.records_rejected += rejected
+        partial: dict[str, Any] = {}
+        if rejected:
+            # int64 travels as a decimal string in OTLP JSON.
+            partial = {"rejectedLogRecords": str(rejected), "errorMessage": reason}
+        return 200, orjson.dumps({"partialSuccess": partial}), ()
+
+    async def _ingest(self, export: Any, emit: Emit, source: str) -> tuple[int, int, str]:
+        """Normalize and emit every record in batches; (accepted, rejected, first reason)."""
+        accepted = rejected = 0
+        reason = ""
+        batch: list[LogEvent] = []
+        normalize = self._normalizer.normalize_record
+        for item in iter_records(export):
+            if isinstance(item, Rejected):
+                rejected += 1
+                reason = reason or item.reason
+                continue
+            batch.append(normalize(item, source))
+            if len(batch) >= BATCH_RECORDS:
+                accepted += len(batch)
+                await emit(batch)
+                batch = []
+        if batch:
+            accepted += len(batch)
+            await emit(batch)
+        if rejected:
+            reason = f"{rejected} log record(s) rejected, first: {reason}"
+        return accepted, rejected, reason
+
+
+async def _linger(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, max_bytes: int
+) -> None:
+    """Half-close, then discard what the client still sends (bounded, under the caller's
+    timeout): closing with unread input makes the kernel reset the connection, and the
+    client would lose the error response it has not read yet (a 413 for a body in flight)."""
+    if not writer.can_write_eof():
+        return
+    writer.write_eof()
+    discarded = 0
+    while discarded <= max_bytes and (data := await reader.read(1 << 16)):
+        discarded += len(data)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()

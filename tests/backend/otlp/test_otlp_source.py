@@ -1,0 +1,261 @@
+"""The OTLP/HTTP source over real loopback HTTP: httpx posting OTLP JSON, raw sockets for
+what httpx will not send (bad framing, slow clients)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from obsview.backend.sources.otlp import BATCH_RECORDS
+from otlp_testkit import (
+    SPAN_ID,
+    TRACE_ID,
+    Collector,
+    export_of,
+    js_exporter_payload,
+    running_source,
+    string,
+    wait_until,
+)
+
+JSON = {"Content-Type": "application/json"}
+
+
+def url(port: int, path: str = "/v1/logs") -> str:
+    return f"http://127.0.0.1:{port}{path}"
+
+
+async def test_js_exporter_payload_is_normalized() -> None:
+    collector = Collector()
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), json=js_exporter_payload())
+    assert response.status_code == 200
+    assert response.json() == {"partialSuccess": {}}
+    completed, failed, warned = collector.events
+    assert (completed.level, completed.message, completed.service, completed.host) == (
+        "INFO", "Request completed", "blog-api", "web-1")
+    assert completed.ts == pytest.approx(1764079200.123)
+    assert (completed.trace_id, completed.span_id) == (TRACE_ID, SPAN_ID)
+    assert (completed.method, completed.path, completed.route, completed.status) == (
+        "GET", "/api/posts/42", "/api/posts/:id", 200)
+    assert completed.duration_ms == pytest.approx(12.5) and completed.is_access
+    assert (completed.ip, completed.user_agent, completed.user_id) == (
+        "203.0.113.7", "Mozilla/5.0 (X11; Linux x86_64)", "user-17")
+    assert completed.extra["authorization"] == "«redacted»" and completed.redacted
+    assert "abcdef0123456789" not in completed.raw
+    assert completed.extra["resource"]["telemetry.sdk.language"] == "nodejs"
+    assert completed.source.startswith("otlp:127.0.0.1:")
+    assert (failed.level, failed.error_type, failed.error_message) == (
+        "ERROR", "TimeoutError", "query timed out after 5000 ms")
+    assert "db.js:42" in failed.stack and failed.trace_id == TRACE_ID
+    # timeUnixNano 0: the observed time; a kvlist body is fields, its "message" the message.
+    assert (warned.level, warned.message, warned.trace_id) == ("WARN", "Slow request", "")
+    assert warned.ts == pytest.approx(1764079200.789) and warned.extra["threshold_ms"] == 1000
+    assert source.records_accepted == 3
+
+
+async def test_severity_text_is_used_without_a_severity_number() -> None:
+    collector = Collector()
+    records = [{"severityText": text, "body": {"stringValue": text}} for text in ("WARNING", "debug", "Fatal")]
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), json=export_of(*records))
+    assert response.status_code == 200
+    assert [e.level for e in collector.events] == ["WARN", "DEBUG", "ERROR"]
+
+
+async def test_bad_records_are_rejected_and_the_rest_kept() -> None:
+    collector = Collector()
+    records = [
+        {"body": {"stringValue": "fine"}},
+        {"body": {"stringValue": "bad"}, "traceId": "not-hex"},
+        {"body": {"madeUpValue": 1}},
+    ]
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), json=export_of(*records))
+    assert response.status_code == 200
+    partial = response.json()["partialSuccess"]
+    assert partial["rejectedLogRecords"] == "2"
+    assert "traceId must be 32 hex digits" in partial["errorMessage"]
+    assert [e.message for e in collector.events] == ["fine"]
+    assert (source.records_accepted, source.records_rejected) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"{not json", 400), (b"[1, 2]", 400), (b'{"resourceLogs": {}}', 400)],
+)
+async def test_malformed_requests_are_400(body: bytes, status: int) -> None:
+    collector = Collector()
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), content=body, headers=JSON)
+    assert response.status_code == status
+    assert response.json()["message"]
+    assert collector.events == []
+
+
+async def test_protobuf_is_415_with_a_way_out() -> None:
+    async with running_source(Collector()) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(
+            url(source.port), content=b"\x0a\x00", headers={"Content-Type": "application/x-protobuf"}
+        )
+        other = await client.post(url(source.port), content=b"x", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 415
+    assert "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json" in response.json()["message"]
+    assert other.status_code == 415
+
+
+async def test_other_paths_are_404_and_other_methods_405() -> None:
+    async with running_source(Collector()) as source, httpx.AsyncClient(timeout=5) as client:
+        missing = await client.post(url(source.port, "/v1/traces"), json={}, headers=JSON)
+        wrong_method = await client.get(url(source.port))
+    assert missing.status_code == 404
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
+
+
+async def test_oversized_body_is_413_and_nothing_is_emitted() -> None:
+    collector = Collector()
+    big = export_of(*[{"body": {"stringValue": "x" * 100}}] * 50)
+    async with running_source(collector, max_body_bytes=2000) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), content=orjson.dumps(big), headers=JSON)
+    assert response.status_code == 413
+    assert collector.events == []
+
+
+async def test_gzip_body_is_accepted_and_a_gzip_bomb_is_413() -> None:
+    collector = Collector()
+    payload = orjson.dumps(js_exporter_payload())
+    bomb = gzip.compress(b" " * 100_000)
+    headers = {**JSON, "Content-Encoding": "gzip"}
+    async with running_source(collector, max_body_bytes=50_000) as source, httpx.AsyncClient(timeout=5) as client:
+        ok = await client.post(url(source.port), content=gzip.compress(payload), headers=headers)
+        too_big = await client.post(url(source.port), content=bomb, headers=headers)
+    assert ok.status_code == 200 and len(collector.events) == 3
+    assert too_big.status_code == 413
+
+
+async def test_a_slow_emit_delays_the_response() -> None:
+    release = asyncio.Event()
+    received: list[int] = []
+
+    async def slow_emit(events: list[Any]) -> None:
+        received.append(len(events))
+        await release.wait()
+
+    async with running_source(slow_emit) as source, httpx.AsyncClient(timeout=5) as client:
+        post = asyncio.create_task(client.post(url(source.port), json=js_exporter_payload()))
+        await wait_until(lambda: received == [3])
+        await asyncio.sleep(0.05)  # the response must still be held back
+        assert not post.done()
+        release.set()
+        response = await post
+    assert response.status_code == 200
+
+
+async def test_a_big_request_is_emitted_in_bounded_batches() -> None:
+    collector = Collector()
+    records = [{"body": {"stringValue": f"line {n}"}} for n in range(BATCH_RECORDS * 2 + 10)]
+    async with running_source(collector, max_body_bytes=8 << 20) as source, httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(url(source.port), json=export_of(*records))
+    assert response.status_code == 200
+    assert collector.batches == [BATCH_RECORDS, BATCH_RECORDS, 10]
+    assert collector.events[-1].message == f"line {BATCH_RECORDS * 2 + 9}"
+
+
+async def test_many_requests_share_one_keep_alive_connection() -> None:
+    collector = Collector()
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        for n in range(20):
+            response = await client.post(url(source.port), json=export_of({"body": {"stringValue": f"m{n}"}}))
+            assert response.status_code == 200
+        bad = await client.get(url(source.port, "/nope"))  # an error keeps the connection too
+        last = await client.post(url(source.port), json=export_of({"body": {"stringValue": "last"}}))
+    assert bad.status_code == 404 and last.status_code == 200
+    assert [e.message for e in collector.events] == [*(f"m{n}" for n in range(20)), "last"]
+    assert source.connections_total == 1 and source.requests == 22
+
+
+async def raw_exchange(port: int, data: bytes) -> bytes:
+    reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 5)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 5)  # until the server closes
+    finally:
+        writer.close()
+
+
+async def test_post_without_content_length_is_411_and_closed() -> None:
+    async with running_source(Collector()) as source:
+        answer = await raw_exchange(source.port, b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 411 ") and b"Connection: close" in answer
+
+
+async def test_chunked_body_is_accepted() -> None:
+    collector = Collector()
+    body = orjson.dumps(export_of({"body": {"stringValue": "chunked"}}))
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
+    request = (
+        b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n"
+    )
+    async with running_source(collector) as source:
+        answer = await raw_exchange(source.port, request)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert [e.message for e in collector.events] == ["chunked"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"BREW /v1/logs HTCPCP/1.0\r\n\r\n", b"400"),
+        (b"POST /v1/logs HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", b"400"),
+        (b"POST /v1/logs HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", b"400"),
+        (b"POST /v1/logs HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", b"411"),
+        (b"POST /v1/logs HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 40_000 + b"\r\n\r\n", b"431"),
+    ],
+)
+async def test_bad_framing_is_refused_and_closed(request_bytes: bytes, status: bytes) -> None:
+    async with running_source(Collector()) as source:
+        answer = await raw_exchange(source.port, request_bytes)
+    assert answer.startswith(b"HTTP/1.1 " + status + b" ")
+
+
+async def test_a_client_too_slow_with_its_body_gets_408() -> None:
+    async with running_source(Collector(), body_timeout_s=0.2) as source:
+        answer = await raw_exchange(
+            source.port, b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+    assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_an_idle_connection_is_closed() -> None:
+    async with running_source(Collector(), idle_timeout_s=0.2) as source:
+        assert await raw_exchange(source.port, b"") == b""
+        await wait_until(lambda: source.connections == 0)
+
+
+async def test_connections_over_the_limit_are_closed_and_counted() -> None:
+    collector = Collector()
+    async with running_source(collector, max_connections=1) as source:
+        _reader, kept = await asyncio.open_connection("127.0.0.1", source.port)
+        await wait_until(lambda: source.connections == 1)
+        assert await raw_exchange(source.port, b"") == b""
+        assert source.connections_refused == 1
+        kept.close()
+        await wait_until(lambda: source.connections == 0)
+        async with httpx.AsyncClient(timeout=5) as client:
+            response = await client.post(url(source.port), json=export_of({"body": {"stringValue": "after"}}))
+    assert response.status_code == 200
+
+
+async def test_stopping_closes_open_connections() -> None:
+    async with running_source(Collector()) as source:
+        reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
+        await wait_until(lambda: source.connections == 1)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
