@@ -47,6 +47,7 @@ from obsview.backend.routes import RouteTemplater
 from obsview.backend.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.sources.base import Source
 from obsview.backend.sources.file_tail import FileTailSource
+from obsview.backend.sources.otlp import OtlpHttpSource
 from obsview.backend.sources.stdin import StdinSource
 from obsview.backend.sources.tcp import TcpSource
 from obsview.backend.store import EventStore
@@ -152,13 +153,14 @@ class Agent:
             self._spawn(self._health.run(), "health")
             self._spawn(self._notifier.run(), "notifier")
             self._sources = self._build_sources()
-            tcp_starts = []
+            listener_starts = []
             for source in self._sources:
                 task = self._spawn(source.run(self.ingest), source.name)
-                if isinstance(source, TcpSource):
-                    tcp_starts.append((source, task))
-            # TcpSources are built in config.tcp order.
-            for address, (source, task) in zip(self.config.tcp, tcp_starts):
+                if isinstance(source, (TcpSource, OtlpHttpSource)):
+                    listener_starts.append((source, task))
+            # Listening sources are built in config.tcp, then config.otlp order.
+            addresses = [*self.config.tcp, *self.config.otlp]
+            for address, (source, task) in zip(addresses, listener_starts):
                 await _wait_listening(address, source, task)
         except BaseException:
             await self.stop()
@@ -240,6 +242,8 @@ class Agent:
             sources.append(FileTailSource(config.tail, self.normalizer, from_start=config.from_start))
         for host, port in config.tcp:
             sources.append(TcpSource(host, port, self.normalizer))
+        for host, port in config.otlp:
+            sources.append(OtlpHttpSource(host, port, self.normalizer))
         if config.stdin:
             sources.append(StdinSource(self.normalizer))
         return sources
@@ -344,9 +348,10 @@ class _AgentView:
 
 
 async def _wait_listening(
-    address: tuple[str, int], source: TcpSource, task: asyncio.Task[Any]
+    address: tuple[str, int], source: TcpSource | OtlpHttpSource, task: asyncio.Task[Any]
 ) -> None:
-    """A TCP source that cannot bind must fail ``start``, not die quietly later."""
+    """A listening source that cannot bind must fail ``start``, not die quietly later."""
+    kind = "OTLP/HTTP log source" if isinstance(source, OtlpHttpSource) else "TCP log source"
     listening = asyncio.ensure_future(source.listening.wait())
     try:
         done, _ = await asyncio.wait(
@@ -355,12 +360,12 @@ async def _wait_listening(
     finally:
         listening.cancel()
     if not done:
-        raise StartupError(f"TCP log source {source.name} did not start listening")
+        raise StartupError(f"{kind} {source.name} did not start listening")
     if task in done and not task.cancelled() and task.exception() is not None:
         exc = task.exception()
         if isinstance(exc, OSError):
-            raise StartupError(f"TCP log source: {_bind_problem(address, exc)}")
-        raise StartupError(f"TCP log source {source.name}: {exc}")
+            raise StartupError(f"{kind}: {_bind_problem(address, exc)}")
+        raise StartupError(f"{kind} {source.name}: {exc}")
 
 
 def _bind_problem(listen: tuple[str, int], exc: OSError) -> str:

@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="log file to tail; - reads stdin")
     parser.add_argument("--tail", action="append", default=[], metavar="PATH", help="log file or glob to tail (repeatable)")
     parser.add_argument("--tcp", action="append", default=[], metavar="HOST:PORT", help="listen for JSON log lines over TCP (repeatable)")
+    parser.add_argument("--otlp", action="append", default=[], metavar="HOST:PORT", help="receive OpenTelemetry logs, OTLP/HTTP JSON on POST /v1/logs (repeatable; usually 127.0.0.1:4318)")
     parser.add_argument("--listen", metavar="HOST:PORT", help="websocket + HTTP address (default 127.0.0.1:8765)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file (default: the user config dir's obsview/agent.toml, if present)")
     parser.add_argument("--from-start", action="store_true", default=None, help="read tailed files from the beginning")
@@ -58,6 +59,8 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         config.stdin = config.stdin or "-" in paths
     if args.tcp:
         config.tcp = [parse_host_port(value, what="--tcp") for value in args.tcp]
+    if args.otlp:
+        config.otlp = [parse_host_port(value, what="--otlp") for value in args.otlp]
     if args.listen is not None:
         config.listen = parse_host_port(args.listen, what="--listen")
     if args.from_start:

@@ -37,6 +37,8 @@ class AgentConfig:
     tail: list[str] = field(default_factory=list)
     from_start: bool = False
     tcp: list[tuple[str, int]] = field(default_factory=list)
+    otlp: list[tuple[str, int]] = field(default_factory=list)
+    """OTLP/HTTP JSON log receivers (``POST /v1/logs``), e.g. ``127.0.0.1:4318``."""
     stdin: bool = False
     service: str = ""
     token_file: Path | None = None
@@ -98,7 +100,7 @@ _SCALAR_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
     "state_dir": str,
     "metrics_interval_s": (int, float),
 }
-_LIST_OF_STR_KEYS: Final = ("tail", "tcp", "allowed_origins")
+_LIST_OF_STR_KEYS: Final = ("tail", "tcp", "otlp", "allowed_origins")
 _SECTION_KEYS: Final = ("probes", "alerts", "notify", "routes")
 KNOWN_KEYS: Final = frozenset((*_SCALAR_KEYS, *_LIST_OF_STR_KEYS, *_SECTION_KEYS))
 
@@ -166,6 +168,7 @@ def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) 
     if "listen" in data:
         config.listen = _in_section(fail, "listen", parse_host_port, data["listen"])
     config.tcp = [_in_section(fail, "tcp", parse_host_port, v) for v in data.get("tcp", [])]
+    config.otlp = [_in_section(fail, "otlp", parse_host_port, v) for v in data.get("otlp", [])]
     config.tail = list(data.get("tail", []))
     config.allowed_origins = list(data.get("allowed_origins", []))
     config.from_start = data.get("from_start", False)
