@@ -400,6 +400,7 @@ class Normalizer:
         # The seed's "2026-11-25T15:00:00.123Z", memoized per second (see _iso_timestamp).
         fraction = _FRACTION_Z_US.get(stamp[19:])
         seconds = self._iso_seconds.get(stamp[:19])
+        ts: float | None
         if fraction is not None and seconds is not None:
             ts = (seconds + fraction) / 1e6
         else:
@@ -502,6 +503,7 @@ class Normalizer:
         error_type, error_message, stack = _error_fields(get("error"), get("stack"), extra)
 
         ts_value = get("ts")
+        ts: float | None
         if ts_value is None:
             ts = now
         elif type(ts_value) is str:

@@ -58,7 +58,7 @@ class FakeDependency:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._handlers.add(task)  # type: ignore[arg-type]
+        self._handlers.add(task)
         self._writers.add(writer)
         try:
             while line := await reader.readline():
@@ -70,7 +70,7 @@ class FakeDependency:
             pass
         finally:
             self._writers.discard(writer)
-            self._handlers.discard(task)  # type: ignore[arg-type]
+            self._handlers.discard(task)
             writer.close()
 
 

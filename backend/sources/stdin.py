@@ -32,11 +32,11 @@ class StdinSource:
         reader = self._reader
         transport: asyncio.BaseTransport | None = None
         if reader is None:
-            reader = asyncio.StreamReader(limit=_READ_BYTES)
+            pipe_reader = reader = asyncio.StreamReader(limit=_READ_BYTES)
             loop = asyncio.get_running_loop()
             try:
                 transport, _protocol = await loop.connect_read_pipe(
-                    lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer
+                    lambda: asyncio.StreamReaderProtocol(pipe_reader), sys.stdin.buffer
                 )
             except ValueError:  # a regular file: the loop cannot poll it
                 reader = None
