@@ -146,15 +146,17 @@ class OtlpHttpSource:
             self.requests += 1
             status, body, headers = await self._handle(request, emit, source)
             keep = request.keep_alive
+            unread_input = False
         except HttpError as exc:
             self.requests_failed += 1
             status, body = exc.status, error_body(exc.status, exc.message)
             headers = (("Allow", "POST"),) if exc.status == 405 else ()
             keep = not exc.close and request is not None and request.keep_alive
+            unread_input = exc.close
         writer.write(response_bytes(status, body, close=not keep, extra_headers=headers))
         async with asyncio.timeout(_WRITE_TIMEOUT_S):  # a client that stopped reading
             await writer.drain()
-            if not keep:
+            if unread_input:
                 await _linger(reader, writer, self._max_body_bytes)
         return keep
 

@@ -148,10 +148,10 @@ def _parse_head(head: bytes) -> tuple[str, str, str, dict[str, str]]:
 
 
 def _keep_alive(minor_version: str, connection: str) -> bool:
+    """HTTP/1.1 keeps the connection unless told otherwise; 1.0 clients get one request
+    (every OTLP exporter speaks 1.1, and 1.0 keep-alive needs extra headers both ways)."""
     tokens = {token.strip().lower() for token in connection.split(",")}
-    if minor_version == "0":
-        return "keep-alive" in tokens
-    return "close" not in tokens
+    return minor_version == "1" and "close" not in tokens
 
 
 async def _read_body(

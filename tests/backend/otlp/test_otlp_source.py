@@ -259,3 +259,13 @@ async def test_stopping_closes_open_connections() -> None:
         await wait_until(lambda: source.connections == 1)
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
+
+
+async def test_an_http_1_0_client_gets_one_answer_then_the_close() -> None:
+    collector = Collector()
+    body = orjson.dumps(export_of({"body": {"stringValue": "old client"}}))
+    request = b"POST /v1/logs HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    async with running_source(collector) as source:
+        answer = await raw_exchange(source.port, request)
+    assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in answer
+    assert [e.message for e in collector.events] == ["old client"]
