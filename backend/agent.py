@@ -23,7 +23,7 @@ import orjson
 from obsview.backend import prometheus
 from obsview.backend.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.auth import default_token_path, token_for
-from obsview.backend.config import AgentConfig, format_host_port
+from obsview.backend.config import AgentConfig, format_host_port, is_loopback
 from obsview.backend.errors import StartupError
 from obsview.backend.health import HealthMonitor, health_json, http_status
 from obsview.backend.metrics import RequestMetrics
@@ -243,7 +243,9 @@ class Agent:
         for host, port in config.tcp:
             sources.append(TcpSource(host, port, self.normalizer))
         for host, port in config.otlp:
-            sources.append(OtlpHttpSource(host, port, self.normalizer))
+            # As for the websocket: a receiver reachable from other hosts needs the token.
+            token = None if is_loopback(host) else token_for((host, port), config.token_file)
+            sources.append(OtlpHttpSource(host, port, self.normalizer, token=token))
         if config.stdin:
             sources.append(StdinSource(self.normalizer))
         return sources

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import orjson
 
+from obsview.backend.auth import bearer_matches
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
 from obsview.backend.sources.base import Emit
@@ -57,6 +58,7 @@ class OtlpHttpSource:
         max_connections: int = 64,
         idle_timeout_s: float = 30.0,
         body_timeout_s: float = 30.0,
+        token: str | None = None,
     ) -> None:
         self.name = f"otlp:{host}:{port}"
         self._host = host
@@ -66,6 +68,8 @@ class OtlpHttpSource:
         self._max_connections = max_connections
         self._idle_timeout_s = idle_timeout_s
         self._body_timeout_s = body_timeout_s
+        self._token = token
+        """When set, every request needs ``Authorization: Bearer <token>`` (401 otherwise)."""
         self._handlers: set[asyncio.Task[None]] = set()
         self.port = 0
         """The bound port (useful with port 0); set once ``listening`` is set."""
@@ -140,6 +144,7 @@ class OtlpHttpSource:
             request = await read_request(
                 reader, max_body_bytes=self._max_body_bytes,
                 idle_timeout_s=self._idle_timeout_s, body_timeout_s=self._body_timeout_s,
+                check_headers=self._authenticate if self._token is not None else None,
             )
             if request is None:
                 return False
@@ -159,6 +164,12 @@ class OtlpHttpSource:
             if unread_input:
                 await _linger(reader, writer, self._max_body_bytes)
         return keep
+
+    def _authenticate(self, headers: dict[str, str]) -> None:
+        assert self._token is not None
+        if not bearer_matches(headers.get("authorization"), self._token):
+            # Closed at once: the body of a stranger is never read.
+            raise HttpError(401, "missing or wrong bearer token (Authorization: Bearer …)", close=True)
 
     async def _handle(
         self, request: Request, emit: Emit, source: str

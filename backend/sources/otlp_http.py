@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Final
@@ -22,7 +23,7 @@ MAX_HEADERS: Final = 100
 _REQUEST_LINE: Final = re.compile(rb"([A-Z]{1,16}) (\S{1,8192}) HTTP/1\.([01])")
 _HEADER_NAME: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,8})(?:;[^\r\n]*)?")
-_GRPC_CODES: Final = {400: 3, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 431: 8}
+_GRPC_CODES: Final = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 431: 8}
 """google.rpc.Status codes for the error bodies OTLP/HTTP asks for."""
 
 
@@ -49,12 +50,14 @@ class Request:
 
 async def read_request(
     reader: asyncio.StreamReader, *, max_body_bytes: int, idle_timeout_s: float,
-    body_timeout_s: float,
+    body_timeout_s: float, check_headers: Callable[[dict[str, str]], None] | None = None,
 ) -> Request | None:
     """The next request on the connection; None when the client closed it between requests.
 
     The head must arrive within ``idle_timeout_s`` of the previous response (a slow head is
     treated like an idle keep-alive connection); the body within ``body_timeout_s``.
+    ``check_headers`` runs before the body is read (authentication: no data from a stranger
+    is buffered) and may raise :class:`HttpError`.
     """
     try:
         async with asyncio.timeout(idle_timeout_s):
@@ -68,6 +71,8 @@ async def read_request(
     except TimeoutError:
         return None  # idle keep-alive connection (or a client too slow to send a head)
     method, path, version, headers = _parse_head(head)
+    if check_headers is not None:
+        check_headers(headers)
     keep_alive = _keep_alive(version, headers.get("connection", ""))
     try:
         async with asyncio.timeout(body_timeout_s):

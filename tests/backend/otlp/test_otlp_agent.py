@@ -79,3 +79,9 @@ def test_otlp_flag_is_repeatable_and_overrides_the_file(config: AgentConfig, tmp
     )
     assert config_from_args(args).otlp == [("127.0.0.1", 4318), ("::1", 4319)]
     assert config_from_args(build_parser().parse_args(["--config", str(file)])).otlp == [("127.0.0.1", 1111)]
+
+
+async def test_a_non_loopback_receiver_without_a_token_is_refused(config: AgentConfig) -> None:
+    config.otlp = [("0.0.0.0", 0)]  # refused before anything binds
+    with pytest.raises(StartupError, match=r"0.0.0.0:0 \(not loopback\) needs a token"):
+        await Agent(config).start()

@@ -269,3 +269,15 @@ async def test_an_http_1_0_client_gets_one_answer_then_the_close() -> None:
         answer = await raw_exchange(source.port, request)
     assert answer.startswith(b"HTTP/1.1 200 ") and b"Connection: close" in answer
     assert [e.message for e in collector.events] == ["old client"]
+
+
+async def test_a_token_is_required_when_set() -> None:
+    collector = Collector()
+    export = export_of({"body": {"stringValue": "authorized"}})
+    async with running_source(collector, token="s3cret-token") as source, httpx.AsyncClient(timeout=5) as client:
+        missing = await client.post(url(source.port), json=export)
+        wrong = await client.post(url(source.port), json=export, headers={"Authorization": "Bearer nope"})
+        right = await client.post(url(source.port), json=export, headers={"Authorization": "Bearer s3cret-token"})
+    assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert "bearer token" in missing.json()["message"]
+    assert [e.message for e in collector.events] == ["authorized"]
