@@ -47,7 +47,7 @@ from obsview.backend.routes import RouteTemplater
 from obsview.backend.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.sources.base import Source
 from obsview.backend.sources.file_tail import FileTailSource
-from obsview.backend.sources.otlp import OtlpHttpSource
+from obsview.backend.sources.otlp import OtlpHttpSource, otlp_counters
 from obsview.backend.sources.stdin import StdinSource
 from obsview.backend.sources.tcp import TcpSource
 from obsview.backend.store import EventStore
@@ -213,7 +213,7 @@ class Agent:
         """The agent's own counters, for MetricsSnapshot.agent and /metrics."""
         server = self._server
         notify = {f"notify_{name}": value for name, value in self._notifier.counters.items()}
-        return notify | {
+        return notify | otlp_counters(self._sources) | {
             "events_ingested": self.events_ingested,
             "parse_errors": self.normalizer.parse_errors,
             "truncated": self.normalizer.truncated,

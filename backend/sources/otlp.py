@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from typing import Any, Final
 
 import orjson
@@ -221,6 +222,17 @@ class OtlpHttpSource:
         if rejected:
             reason = f"{rejected} log record(s) rejected, first: {reason}"
         return accepted, rejected, reason
+
+
+def otlp_counters(sources: Iterable[object]) -> dict[str, int]:
+    """The OTLP receivers' counters summed, for the agent's own counters (/metrics); empty
+    when there is no receiver, so agents without one show no always-zero figures."""
+    receivers = [source for source in sources if isinstance(source, OtlpHttpSource)]
+    if not receivers:
+        return {}
+    names = ("requests", "requests_failed", "records_accepted", "records_rejected",
+             "connections_total", "connections_refused")
+    return {f"otlp_{name}": sum(getattr(r, name) for r in receivers) for name in names}
 
 
 async def _linger(

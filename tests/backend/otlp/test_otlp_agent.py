@@ -51,6 +51,8 @@ async def test_an_exported_record_reaches_a_console(config: AgentConfig) -> None
         "INFO", "Request completed", "blog-api", TRACE_ID)
     assert first.extra["authorization"] == "«redacted»"
     assert agent.metrics.snapshot().requests_total == 1  # the access record fed the metrics
+    counters = agent.counters()
+    assert (counters["otlp_requests"], counters["otlp_records_accepted"], counters["otlp_records_rejected"]) == (1, 3, 0)
 
 
 async def test_otlp_port_in_use_is_a_clear_startup_error(config: AgentConfig) -> None:
@@ -85,3 +87,8 @@ async def test_a_non_loopback_receiver_without_a_token_is_refused(config: AgentC
     config.otlp = [("0.0.0.0", 0)]  # refused before anything binds
     with pytest.raises(StartupError, match=r"0.0.0.0:0 \(not loopback\) needs a token"):
         await Agent(config).start()
+
+
+def test_an_agent_without_a_receiver_shows_no_otlp_counters(config: AgentConfig) -> None:
+    config.otlp = []
+    assert not [name for name in Agent(config).counters() if name.startswith("otlp_")]
