@@ -143,7 +143,7 @@ class OtlpHttpSource:
         request: Request | None = None
         try:
             request = await read_request(
-                reader, max_body_bytes=self._max_body_bytes,
+                reader, writer, max_body_bytes=self._max_body_bytes,
                 idle_timeout_s=self._idle_timeout_s, body_timeout_s=self._body_timeout_s,
                 check_headers=self._authenticate if self._token is not None else None,
             )

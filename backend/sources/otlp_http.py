@@ -23,7 +23,9 @@ MAX_HEADERS: Final = 100
 _REQUEST_LINE: Final = re.compile(rb"([A-Z]{1,16}) (\S{1,8192}) HTTP/1\.([01])")
 _HEADER_NAME: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,8})(?:;[^\r\n]*)?")
-_GRPC_CODES: Final = {400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 431: 8}
+_GRPC_CODES: Final = {
+    400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 417: 3, 431: 8,
+}
 """google.rpc.Status codes for the error bodies OTLP/HTTP asks for."""
 
 
@@ -49,7 +51,8 @@ class Request:
 
 
 async def read_request(
-    reader: asyncio.StreamReader, *, max_body_bytes: int, idle_timeout_s: float,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, max_body_bytes: int,
+    idle_timeout_s: float,
     body_timeout_s: float, check_headers: Callable[[dict[str, str]], None] | None = None,
 ) -> Request | None:
     """The next request on the connection; None when the client closed it between requests.
@@ -57,7 +60,8 @@ async def read_request(
     The head must arrive within ``idle_timeout_s`` of the previous response (a slow head is
     treated like an idle keep-alive connection); the body within ``body_timeout_s``.
     ``check_headers`` runs before the body is read (authentication: no data from a stranger
-    is buffered) and may raise :class:`HttpError`.
+    is buffered) and may raise :class:`HttpError`. ``writer`` answers ``Expect:
+    100-continue`` (curl sends it for bodies over 1 KiB, then waits a second without it).
     """
     try:
         async with asyncio.timeout(idle_timeout_s):
@@ -73,6 +77,11 @@ async def read_request(
     method, path, version, headers = _parse_head(head)
     if check_headers is not None:
         check_headers(headers)
+    expect = headers.get("expect")
+    if expect is not None:
+        if expect.lower() != "100-continue":
+            raise HttpError(417, f"Expect {expect!r} is not supported", close=True)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     keep_alive = _keep_alive(version, headers.get("connection", ""))
     try:
         async with asyncio.timeout(body_timeout_s):

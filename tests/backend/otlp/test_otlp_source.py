@@ -281,3 +281,18 @@ async def test_a_token_is_required_when_set() -> None:
     assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
     assert "bearer token" in missing.json()["message"]
     assert [e.message for e in collector.events] == ["authorized"]
+
+
+async def test_expect_100_continue_is_answered_before_the_body() -> None:
+    collector = Collector()
+    body = orjson.dumps(export_of({"body": {"stringValue": "after continue"}}))
+    head = b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    async with running_source(collector) as source:
+        reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
+        writer.write(head)
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        final = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+    assert final.startswith(b"HTTP/1.1 200 ")
+    assert [e.message for e in collector.events] == ["after continue"]
