@@ -132,6 +132,9 @@ class OtlpHttpSource:
                 pass
         except (ConnectionError, OSError, TimeoutError) as exc:
             log.debug("OTLP client %s dropped: %s", source, exc)
+        except Exception:  # noqa: BLE001 - e.g. emit failed: drop this client, keep serving
+            # No answer: the exporter sees a dropped connection and retries the export.
+            log.exception("OTLP client %s: request failed", source)
         finally:
             self._handlers.discard(task)
             await _close(writer)
@@ -150,7 +153,8 @@ class OtlpHttpSource:
             if request is None:
                 return False
             self.requests += 1
-            status, body, headers = await self._handle(request, emit, source)
+            status, body = 200, await self._handle(request, emit, source)
+            headers: tuple[tuple[str, str], ...] = ()
             keep = request.keep_alive
             unread_input = False
         except HttpError as exc:
@@ -172,9 +176,8 @@ class OtlpHttpSource:
             # Closed at once: the body of a stranger is never read.
             raise HttpError(401, "missing or wrong bearer token (Authorization: Bearer …)", close=True)
 
-    async def _handle(
-        self, request: Request, emit: Emit, source: str
-    ) -> tuple[int, bytes, tuple[tuple[str, str], ...]]:
+    async def _handle(self, request: Request, emit: Emit, source: str) -> bytes:
+        """The 200 answer's body once every record is emitted; HttpError for the rest."""
         if request.path != LOGS_PATH:
             raise HttpError(404, f"no such path; OTLP logs go to POST {LOGS_PATH}")
         if request.method != "POST":
@@ -198,7 +201,7 @@ class OtlpHttpSource:
         if rejected:
             # int64 travels as a decimal string in OTLP JSON.
             partial = {"rejectedLogRecords": str(rejected), "errorMessage": reason}
-        return 200, orjson.dumps({"partialSuccess": partial}), ()
+        return orjson.dumps({"partialSuccess": partial})
 
     async def _ingest(self, export: Any, emit: Emit, source: str) -> tuple[int, int, str]:
         """Normalize and emit every record in batches; (accepted, rejected, first reason)."""

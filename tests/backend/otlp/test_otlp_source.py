@@ -296,3 +296,23 @@ async def test_expect_100_continue_is_answered_before_the_body() -> None:
         writer.close()
     assert final.startswith(b"HTTP/1.1 200 ")
     assert [e.message for e in collector.events] == ["after continue"]
+
+
+async def test_a_failing_emit_drops_that_connection_and_the_source_keeps_serving() -> None:
+    collector = Collector()
+    calls = 0
+
+    async def flaky_emit(events: list[Any]) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("store broke")
+        await collector(events)
+
+    export = export_of({"body": {"stringValue": "retried"}})
+    async with running_source(flaky_emit) as source, httpx.AsyncClient(timeout=5) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post(url(source.port), json=export)
+        retried = await client.post(url(source.port), json=export)
+    assert retried.status_code == 200
+    assert [e.message for e in collector.events] == ["retried"]
