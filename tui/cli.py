@@ -110,6 +110,20 @@ def resolve_theme(name: str | None, available: Sequence[str]) -> str | None:
     raise UsageError(f"unknown theme {name!r}; choose from {', '.join(sorted(available))}")
 
 
+def pick_theme(requested: str | None, remembered: str, config_path: Path,
+               available: Sequence[str]) -> str | None:
+    """``--theme`` if given, and then remembered as a ctrl+t switch is; else the remembered
+    theme, unless it no longer exists (a stale config must not stop the console)."""
+    chosen = resolve_theme(requested, available)
+    if chosen is not None:
+        save_theme(config_path, chosen)
+        return chosen
+    try:
+        return resolve_theme(remembered or None, available)
+    except UsageError:
+        return None
+
+
 def read_token(path: Path | None, *, required: bool) -> str | None:
     if path is None:
         return None
@@ -143,7 +157,7 @@ def run(argv: Sequence[str]) -> int:
     config_path = console_config_path()
     config = load_console_config(config_path)
     themes = [theme.name for theme in load_themes()]
-    theme = resolve_theme(args.theme, themes) or resolve_theme(config.theme or None, themes)
+    theme = pick_theme(args.theme, config.theme, config_path, themes)
     explicit_token = args.token_file is not None
     token_file = args.token_file or config.token_file or config_dir() / "token"
     token = read_token(token_file, required=explicit_token)

@@ -12,6 +12,7 @@ from obsview.tui.cli import (
     load_console_config,
     main,
     parse_args,
+    pick_theme,
     read_token,
     resolve_theme,
     save_theme,
@@ -64,6 +65,16 @@ def test_theme_is_remembered_next_to_other_settings(tmp_path: Path) -> None:
     path.write_text('url = "ws://127.0.0.1:9999"\n', encoding="utf-8")
     save_theme(path, "obsview-light")
     assert load_console_config(path) == ConsoleConfig(url="ws://127.0.0.1:9999", theme="obsview-light")
+
+
+def test_theme_flag_is_remembered_and_a_stale_remembered_theme_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "console.toml"
+    assert pick_theme("light", "", path, THEMES) == "obsview-light"
+    assert load_console_config(path).theme == "obsview-light"  # as if switched with ctrl+t
+    assert pick_theme(None, "obsview-light", path, THEMES) == "obsview-light"
+    assert pick_theme(None, "a-theme-since-removed", path, THEMES) is None
+    with pytest.raises(UsageError):
+        pick_theme("neon", "", path, THEMES)
 
 
 def test_a_missing_config_means_defaults_and_a_broken_one_names_the_file(tmp_path: Path) -> None:
