@@ -226,13 +226,26 @@ def shot_steps() -> dict[str, Step]:
     async def help_screen(pilot: Pilot[None]) -> None:
         await pilot.press("question_mark")
 
-    return {
+    steps = {
         "dashboard": _nothing,
         "filter": filter_active,
         "detail": detail,
         "trace": trace,
         "help": help_screen,
     }
+    return {name: _without_toasts(step) for name, step in steps.items()}
+
+
+def _without_toasts(step: Step) -> Step:
+    """``step``, then the "alert firing" toasts dismissed: in a still picture they only
+    cover the log (they are tested on their own)."""
+
+    async def run(pilot: Pilot[None]) -> None:
+        await step(pilot)
+        await pilot.pause()
+        pilot.app.clear_notifications()
+
+    return run
 
 
 async def write_all(out: Path) -> list[Path]:
@@ -240,8 +253,9 @@ async def write_all(out: Path) -> list[Path]:
     written = [await _take(out, name, None, steps) for name, steps in shot_steps().items()]
     from obsview.themes import load_themes
 
+    dashboard = shot_steps()["dashboard"]
     for theme in load_themes():
-        written.append(await _take(out, f"theme-{theme.name}", theme.name, _nothing))
+        written.append(await _take(out, f"theme-{theme.name}", theme.name, dashboard))
     return written
 
 

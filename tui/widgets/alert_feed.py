@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 
 from obsview.backend.protocol import ALERT_STATES, SEVERITIES, AlertInfo
 from obsview.tui.render import safe_text
+from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms, format_percent
 
 _STATE_ORDER: Final = {"firing": 0, "pending": 1, "resolved": 2}
@@ -18,6 +19,19 @@ _SEVERITY_ORDER: Final = {severity: rank for rank, severity in enumerate(SEVERIT
 #: Labels that repeat a column (the rule name, the severity).
 _SHOWN_ELSEWHERE: Final = frozenset({"alertname", "severity"})
 _SEVERITY_LABELS: Final = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
+#: Column headers in order of importance: a narrow table cuts from the end of this list.
+_COLUMNS: Final = {
+    "severity": Text("Sev"),
+    "rule": Text("Alert"),
+    "value": Text("Value / threshold", justify="right", overflow="ellipsis", no_wrap=True),
+    "state": Text("State"),  # the state, then since when: cut from the right, since goes first
+    "ack": Text("Ack"),
+}
+#: Columns cut (ellipsis) when the table is too narrow, first to last, and down to how narrow
+#: (before them, the value column's header down to the widest value).
+_SHRINK_ORDER: Final = (("ack", 4), ("state", 10), ("rule", 14))
+#: Columns then left out altogether, first to last.
+_DROP_ORDER: Final = ("ack", "state")
 
 
 def format_metric_value(metric: str, value: float | None) -> str:
@@ -83,14 +97,14 @@ class AlertFeed(DataTable[Text]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.alerts: list[AlertInfo] = []
+        self._now = 0.0
 
     def on_mount(self) -> None:
         self.border_title = "Alerts"
-        self.add_column("Sev", key="severity")
-        self.add_column("Alert", key="rule")
-        self.add_column(Text("Value / threshold", justify="right"), key="value")
-        self.add_column("State", key="state")
-        self.add_column("Ack", key="ack")
+        self.show([], 0.0)
+
+    def on_resize(self) -> None:
+        self.show(self.alerts, self._now)  # the columns fit the new width
 
     @property
     def selected_alert(self) -> AlertInfo | None:
@@ -102,16 +116,31 @@ class AlertFeed(DataTable[Text]):
         """Replace the rows; the cursor stays on the same alert when it is still listed."""
         previous = self.selected_alert
         self.alerts = sort_alerts(alerts)
+        self._now = now
         firing = sum(1 for alert in self.alerts if alert.state == "firing")
         self.border_title = f"Alerts · {firing} firing" if firing else "Alerts"
         self.set_class(firing > 0, "-firing")
-        self.clear()
-        for alert in self.alerts:
-            self.add_row(*self.cells(alert, now), key=alert.fingerprint)
+        rows = [dict(zip(_COLUMNS, self.cells(alert, now))) for alert in self.alerts]
+        natural = natural_widths(_COLUMNS, rows)
+        # The value header may be cut first ("Value / thr…"), never a value.
+        values_width = max([len("Value"), *(row["value"].cell_len for row in rows)])
+        widths = self._fit(natural, values_width, len(rows))
+        self.clear(columns=True)
+        for key, width in widths.items():
+            self.add_column(_COLUMNS[key], key=key, width=width)
+        for alert, row in zip(self.alerts, rows):
+            self.add_row(*(row[key] for key in widths), key=alert.fingerprint)
         if previous is not None:
             keep = [i for i, alert in enumerate(self.alerts) if alert.fingerprint == previous.fingerprint]
             if keep:
                 self.move_cursor(row=keep[0])
+
+    def _fit(self, natural: dict[str, int], values_width: int, row_count: int) -> dict[str, int]:
+        available = available_width(self, row_count)
+        if not available:  # not laid out yet: on_resize comes next
+            return natural
+        shrink = (("value", values_width), *_SHRINK_ORDER)
+        return fit_widths(natural, available, self.cell_padding, shrink=shrink, drop=_DROP_ORDER)
 
     def cells(self, alert: AlertInfo, now: float) -> tuple[Text, ...]:
         muted = self._style("muted")  # a Rich style string, e.g. "#8a94a0"
@@ -123,7 +152,7 @@ class AlertFeed(DataTable[Text]):
         if alert.silenced_by:
             state.append(" silenced", style=muted)
         ack = safe_text(alert.ack.by, max_len=24) if alert.ack else Text("—", style=muted)
-        return (
+        return clipped((
             safe_text(_SEVERITY_LABELS.get(alert.severity, alert.severity),
                       style=self._style(alert.severity), max_len=12),
             self.name_text(alert),
@@ -133,7 +162,7 @@ class AlertFeed(DataTable[Text]):
             ),
             state,
             ack,
-        )
+        ))
 
     def name_text(self, alert: AlertInfo) -> Text:
         """The rule name, then its label values (which probe, which route) in muted text:

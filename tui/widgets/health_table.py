@@ -9,9 +9,21 @@ from textual.widgets import DataTable
 
 from obsview.backend.protocol import HealthReport
 from obsview.tui.render import safe_text
+from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms
 
 STATUS_SYMBOLS: Final = {"healthy": "●", "degraded": "▲", "unhealthy": "✖"}
+_COLUMNS: Final = {
+    "probe": Text("Probe"),
+    "status": Text("Status"),
+    "latency": Text("Latency", justify="right"),
+    "changed": Text("Changed"),
+    "error": Text("Error"),
+}
+#: A narrow panel cuts the error (ellipsis), then the probe name; then leaves out the error,
+#: then the age: the status and latency of every probe stay in view.
+_SHRINK: Final = (("error", 6), ("probe", 10))
+_DROP: Final = ("error", "changed")
 
 
 class HealthTable(DataTable[Text]):
@@ -36,33 +48,51 @@ class HealthTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.report: HealthReport | None = None
+        self._now = 0.0
 
     def on_mount(self) -> None:
         self.border_title = "Health"
-        self.add_column("Probe", key="probe")
-        self.add_column("Status", key="status")
-        self.add_column(Text("Latency", justify="right"), key="latency")
-        self.add_column("Changed", key="changed")
-        self.add_column("Error", key="error")
+        self._set_columns(natural_widths(_COLUMNS, []), 0)
+
+    def on_resize(self) -> None:
+        if self.report is not None:
+            self.show(self.report, self._now)  # the columns fit the new width
+        else:
+            self.clear(columns=True)
+            self._set_columns(natural_widths(_COLUMNS, []), 0)
+
+    def _set_columns(self, natural: dict[str, int], row_count: int) -> list[str]:
+        available = available_width(self, row_count)
+        widths = (fit_widths(natural, available, self.cell_padding, shrink=_SHRINK, drop=_DROP)
+                  if available else natural)
+        for key, width in widths.items():
+            self.add_column(_COLUMNS[key], key=key, width=width)
+        return list(widths)
 
     def show(self, report: HealthReport, now: float) -> None:
         """Replace the rows with ``report``; ages are relative to ``now``."""
         self.report = report
+        self._now = now
         self.border_title = f"Health · {STATUS_SYMBOLS.get(report.status, '?')} {report.status}"
         self.set_class(report.status == "healthy", "-healthy")
         self.set_class(report.status == "degraded", "-degraded")
         self.set_class(report.status == "unhealthy", "-unhealthy")
         cursor = self.cursor_row
-        self.clear()
         muted = self.get_component_rich_style("health-table--muted", partial=True)
+        rows = []
         for probe in report.probes:
-            self.add_row(
+            cells = clipped((
                 safe_text(probe.name, max_len=40),
                 self.status_text(probe.status),
                 Text(format_ms(probe.latency_ms), justify="right"),
                 Text(f"{format_age(now - probe.changed_at)} ago", style=muted),
                 safe_text(probe.error or "", max_len=200),
-            )
+            ))
+            rows.append(dict(zip(_COLUMNS, cells)))
+        self.clear(columns=True)
+        shown = self._set_columns(natural_widths(_COLUMNS, rows), len(rows))
+        for row in rows:
+            self.add_row(*(row[key] for key in shown))
         if report.probes:
             self.move_cursor(row=min(cursor, len(report.probes) - 1))
 

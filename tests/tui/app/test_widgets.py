@@ -19,8 +19,9 @@ from obsview.backend.protocol import (
     LogEvent,
     ProbeStatus,
 )
-from obsview.tui.screenshots import SAMPLE_NOW, sample_messages
+from obsview.tui.screenshots import SAMPLE_NOW, sample_app, sample_messages
 from obsview.tui.widgets.alert_feed import AlertFeed, format_metric_value
+from obsview.tui.widgets.columns import fit_widths
 from obsview.tui.widgets.event_detail import EventDetail
 from obsview.tui.widgets.health_table import HealthTable
 from obsview.tui.widgets.latency import LatencyPanel
@@ -199,3 +200,33 @@ async def test_alert_rows_name_what_differs_between_two_alerts_of_one_rule() -> 
         text = assert_clean(app)
         assert "probe_unhealthy redis" in text and "probe_unhealthy database" in text
         assert "critical" not in text  # severity is its own column (CRIT)
+
+
+def test_alert_columns_give_way_least_important_first() -> None:
+    natural = {"severity": 4, "rule": 30, "value": 17, "state": 12, "ack": 8}
+    padding_total = 2 * 5
+    alert_feed = {"shrink": (("value", 13), ("ack", 4), ("state", 10), ("rule", 14)),
+                  "drop": ("ack", "state")}
+    assert fit_widths(natural, 71 + padding_total, 1, **alert_feed) == natural  # it fits
+    # 6 too many: the value header first (17 -> 13), then the acker (8 -> 6).
+    assert fit_widths(natural, 65 + padding_total, 1, **alert_feed) == {
+        **natural, "value": 13, "ack": 6}
+    # Ack, then state (since goes first: cut from the right), then the name, each to a minimum.
+    assert fit_widths(natural, 48 + padding_total, 1, **alert_feed) == {
+        "severity": 4, "rule": 17, "value": 13, "state": 10, "ack": 4}
+    # Narrower still: ack, then state are left out and the name takes back what it can.
+    assert fit_widths(natural, 40, 1, **alert_feed) == {"severity": 4, "rule": 17, "value": 13}
+    # Severity and the value itself are never cut.
+    tiny = fit_widths(natural, 10, 1, **alert_feed)
+    assert tiny["severity"] == 4 and tiny["value"] == 13
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24), (100, 30)])
+async def test_the_tables_fit_their_panels_without_sideways_scrolling(size: tuple[int, int]) -> None:
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        for table in (app.dashboard.query_one(AlertFeed), app.dashboard.query_one(HealthTable)):
+            assert table.virtual_size.width <= table.scrollable_content_region.width, table
+        assert "Value" in screen_text(app)
