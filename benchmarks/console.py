@@ -18,7 +18,8 @@ same wall time:
   flip a label beside its ``Log``. A press every 50–150 ms after the previous one showed.
 
 Filter time: ``EventBuffer.set_filter`` (tui/model.py) for a free-text query and a level
-filter, beside a plain list comprehension doing the same test, same events.
+filter, beside a plain list comprehension doing the same test, same events (for free text:
+a case-insensitive substring of the message or of the raw line, lower-cased per event).
 
     uv run python benchmarks/console.py [--quick]
 """
@@ -264,11 +265,14 @@ def filter_figures(pool: Sequence[LogEvent], sizes: Sequence[int], rounds: int) 
         buffer.append(events)
         label = f"{size // 1000}k" if size < 1_000_000 else f"{size // 1_000_000}M"
         text_ms = _best(lambda: buffer.set_filter(text_filter), rounds)
-        text_raw = _best(lambda: [e for e in events if "login" in e.message.lower()], rounds)
+        # The same test the filter makes (message or raw line, case-insensitive), inline.
+        text_raw = _best(lambda: [e for e in events
+                                  if "login" in e.message.lower() or "login" in e.raw.lower()], rounds)
         level_ms = _best(lambda: buffer.set_filter(level_filter), rounds)
         level_raw = _best(lambda: [e for e in events if e.level in wanted_levels], rounds)
         figures += [
-            figure(f"filter text over {label} events", text_ms, "ms", "list comprehension, substring", text_raw),
+            figure(f"filter text over {label} events", text_ms, "ms", "list comprehension, same test",
+                   text_raw),
             figure(f"filter level:warn+ over {label} events", level_ms, "ms", "list comprehension, level set",
                    level_raw),
         ]
