@@ -243,7 +243,10 @@ def _map_semantic_attributes(attributes: dict[str, Any], record: dict[str, Any])
     for key in _FULL_URL_KEYS:
         value = attributes.get(key)
         if "path" not in record and isinstance(value, str):
-            path = urlsplit(value).path
+            try:
+                path = urlsplit(value).path
+            except ValueError:  # e.g. "http://[::1": the URL stays an extra field only
+                continue
             if path:
                 record["path"] = path
     for key, scale in _DURATION_SCALES.items():

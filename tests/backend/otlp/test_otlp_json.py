@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.otlp_json import (
@@ -64,6 +66,11 @@ def test_older_http_conventions_and_full_urls_map_too() -> None:
     event = Normalizer().normalize_record(record, "otlp")
     assert (event.method, event.path, event.status, event.duration_ms, event.user_agent) == (
         "POST", "/api/posts", 503, 7.5, "curl/8")
+
+
+def test_an_unparsable_full_url_stays_an_extra_field() -> None:
+    (record,) = mapped({"attributes": [string("url.full", "http://[::1/broken")]})
+    assert "path" not in record and record["url.full"] == "http://[::1/broken"
 
 
 def test_fields_never_overwrite_what_the_record_already_says() -> None:
@@ -126,3 +133,26 @@ def test_a_request_that_is_not_an_export_is_a_request_error(export: Any) -> None
 
 def test_an_empty_export_is_fine() -> None:
     assert list(iter_records({})) == [] and list(iter_records({"resourceLogs": []})) == []
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+_otlp_keys = st.sampled_from([
+    "body", "attributes", "severityNumber", "severityText", "timeUnixNano", "traceId", "spanId",
+    "stringValue", "intValue", "kvlistValue", "arrayValue", "values", "key", "value",
+])
+_log_record = st.dictionaries(_otlp_keys, _json, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_log_record | _json, max_size=4))
+def test_any_json_maps_or_is_rejected_and_never_raises_past_normalize(log_records: list[Any]) -> None:
+    normalizer = Normalizer()
+    for item in iter_records(export_of(*log_records)):
+        if isinstance(item, Rejected):
+            assert item.reason
+        else:
+            assert normalizer.normalize_record(item, "otlp").level in ("ERROR", "WARN", "INFO", "DEBUG", "TRACE")
