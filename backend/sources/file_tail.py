@@ -14,18 +14,34 @@ file per poll is cheap. Files are identified by (device, inode), not by name:
 * **deleted and recreated**: the old inode is drained, the new file read from its start.
 * **globs** are re-expanded every ``rescan_interval``; a file that appears later is read from
   its start. Only files present at startup start at their end (unless ``from_start``).
+
+**Checkpoint** (``checkpoint_path``): the offset of the last line handed to ``emit`` and
+awaited (never a held partial line) is saved per file, with what identifies the file: device,
+inode, and hashes of its first bytes and of the bytes just before the offset (an inode reused
+by a new file is not mistaken for the old one). On start, a file that still holds what the
+checkpoint saw is resumed at its offset, even with ``from_start`` (it asks not to skip
+history, and the checkpoint proves that part was read). A file rotated while the agent was
+down has the rest of its old content read first (the renamed ``app.log.1``/``app.log-*`` found
+by inode, or for copytruncate the copy whose bytes match at the offset), then the new file from
+its start. Without a usable checkpoint the file starts as it would without one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import hashlib
 import io
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
 
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.base import Emit
@@ -36,6 +52,47 @@ log = logging.getLogger(__name__)
 _FINGERPRINT_BYTES = 64
 """How many bytes before the read offset identify "the same content" across truncation."""
 _MAX_COPY_CANDIDATES = 5
+_HEAD_BYTES = 256
+"""How many first bytes of a file identify it in the checkpoint, beside device and inode."""
+CHECKPOINT_VERSION: Final = 1
+
+_Ident = tuple[int, int]
+
+
+@dataclass(slots=True, frozen=True)
+class _Mark:
+    """One checkpoint entry: where reading ``path``'s file stopped, and how to recognise it."""
+
+    path: str
+    """The watched name (a rotated file keeps the name it was followed under)."""
+    dev: int
+    ino: int
+    offset: int
+    head_len: int
+    head_hash: str
+    """Hash of the file's first ``head_len`` bytes (``min(256, offset)``)."""
+    tail_len: int
+    tail_hash: str
+    """Hash of the ``tail_len`` bytes (up to 64) ending at ``offset``."""
+
+    @property
+    def ident(self) -> _Ident:
+        return (self.dev, self.ino)
+
+    def describes(self, fd: int) -> bool:
+        """True when the open file still holds, up to ``offset``, what this mark saw."""
+        return (
+            os.fstat(fd).st_size >= self.offset
+            and _hash(os.pread(fd, self.head_len, 0)) == self.head_hash
+            and self.matches_tail(os.pread(fd, self.tail_len, self.offset - self.tail_len))
+        )
+
+    def matches_tail(self, data: bytes) -> bool:
+        return len(data) == self.tail_len and _hash(data) == self.tail_hash
+
+
+def _hash(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)
@@ -50,6 +107,10 @@ class _Followed:
     detached_at: float | None = None
     """When ``path`` stopped naming this file (rotated away or deleted)."""
     last_data_at: float = 0.0
+    emitted: int = 0
+    """End of the last line handed to ``emit`` and awaited: what the checkpoint may record."""
+    mark: _Mark | None = None
+    """The checkpoint entry last computed for this file."""
 
 
 class FileTailSource:
@@ -65,7 +126,14 @@ class FileTailSource:
         batch_lines: int = 5000,
         chunk_bytes: int = 1 << 20,
         clock: Callable[[], float] = time.monotonic,
+        checkpoint_path: Path | None = None,
+        checkpoint_interval: float = 1.0,
+        checkpoint_grace: float = 300.0,
     ) -> None:
+        """``checkpoint_path``: the JSON file where offsets are saved (atomically, at most every
+        ``checkpoint_interval`` seconds when they changed, and when ``run`` ends); None keeps
+        none. An entry for a file no longer followed is kept ``checkpoint_grace`` seconds (it
+        may come back), then dropped."""
         self.name = "file:" + ",".join(paths)
         self._literal_paths = [p for p in paths if not glob.has_magic(p)]
         self._glob_patterns = [p for p in paths if glob.has_magic(p)]
@@ -80,8 +148,17 @@ class FileTailSource:
         self._by_path: dict[str, _Followed] = {}
         self._followed: dict[tuple[int, int], _Followed] = {}
         self._glob_matches: set[str] = set()
-        self._resume_at: dict[tuple[int, int], int] = {}
+        self._resume_at: dict[_Ident, int] = {}
         """Offsets of files dropped after a read error, to resume without repeating lines."""
+        self._checkpoint_path = checkpoint_path
+        self._checkpoint_interval = checkpoint_interval
+        self._checkpoint_grace = checkpoint_grace
+        self._saved: dict[_Ident, tuple[_Mark, float]] = {}
+        """Checkpoint entries of files not followed now, with when they were last followed."""
+        self._checkpointed_paths: set[str] = set()
+        """Names the loaded checkpoint knew: a new file there was written while we were down."""
+        self._last_saved: list[_Mark] | None = None
+        self._save_failing = False
         self.lines_read = 0
         self.rotations = 0
         """Files whose name moved to a new file (rename rotation, delete + recreate)."""
@@ -97,9 +174,13 @@ class FileTailSource:
 
     async def run(self, emit: Emit) -> None:
         try:
+            if self._checkpoint_path is not None:
+                self._load_checkpoint(self._checkpoint_path)
             self._expand_globs()
             self._check_paths(initial=True)
+            self._checkpointed_paths.clear()
             next_scan = self._clock() + self._rescan_interval
+            next_checkpoint = self._clock() + self._checkpoint_interval
             while True:
                 busy = False
                 for followed in list(self._followed.values()):
@@ -107,15 +188,24 @@ class FileTailSource:
                         busy |= await self._read(followed, emit)
                     except OSError as exc:  # e.g. a network filesystem went away
                         log.warning("reading %s failed, will retry: %s", followed.path, exc)
-                        self._resume_at[followed.ident] = followed.offset
+                        # From the last line boundary: the new splitter holds no partial line.
+                        self._resume_at[followed.ident] = followed.emitted
+                        if (mark := self._mark(followed)) is not None:  # kept for a restart
+                            self._saved[followed.ident] = (mark, self._clock())
                         self._forget(followed)
                 await self._retire_quiet_files(emit)
                 if self._clock() >= next_scan:
                     self._expand_globs()
                     next_scan = self._clock() + self._rescan_interval
                 self._check_paths(initial=False)
+                if self._checkpoint_path is not None and self._clock() >= next_checkpoint:
+                    self._save_checkpoint(self._checkpoint_path)
+                    next_checkpoint = self._clock() + self._checkpoint_interval
                 await asyncio.sleep(0 if busy else self._poll_interval)
         finally:
+            # Synchronous on purpose: a cancelled task must still leave its last offsets.
+            if self._checkpoint_path is not None and self._last_saved is not None:
+                self._save_checkpoint(self._checkpoint_path)
             for followed in self._followed.values():
                 followed.file.close()
             self._followed.clear()
@@ -131,49 +221,120 @@ class FileTailSource:
 
     def _check_paths(self, *, initial: bool) -> None:
         """Bind every watched path to the file it names now; notice rotations."""
+        found: list[tuple[str, os.stat_result]] = []
         for path in (*self._literal_paths, *self._glob_matches):
             try:
-                stat = os.stat(path)
+                found.append((path, os.stat(path)))
             except OSError:
                 self._detach(path)
-                continue
-            ident = (stat.st_dev, stat.st_ino)
-            current = self._by_path.get(path)
-            if current is not None and current.ident == ident:
-                continue
-            if current is not None:
-                self.rotations += 1
-                self._detach(path)
-            known = self._followed.get(ident)
-            if known is not None:  # a followed file renamed onto a watched name
-                known.path = path
-                known.detached_at = None
-                self._by_path[path] = known
-                continue
-            start_at_end = initial and not self._from_start
-            offset = self._resume_at.pop(ident, stat.st_size if start_at_end else 0)
-            self._open(path, ident, min(offset, stat.st_size))
+        if initial and self._saved:
+            current = {(stat.st_dev, stat.st_ino) for _path, stat in found}
+            self._open_rotated_while_down(current)
+            # Older content first: files the checkpoint knows before files new to it.
+            found.sort(key=lambda item: (item[1].st_dev, item[1].st_ino) not in self._saved)
+        for path, stat in found:
+            self._bind(path, stat, initial=initial)
 
-    def _open(self, path: str, ident: tuple[int, int], offset: int) -> None:
+    def _bind(self, path: str, stat: os.stat_result, *, initial: bool) -> None:
+        ident = (stat.st_dev, stat.st_ino)
+        current = self._by_path.get(path)
+        if current is not None and current.ident == ident:
+            return
+        if current is not None:
+            self.rotations += 1
+            self._detach(path)
+        known = self._followed.get(ident)
+        if known is not None:  # a followed file renamed onto a watched name
+            known.path = path
+            known.detached_at = None
+            self._by_path[path] = known
+            return
+        file = self._open_file(path, ident)
+        if file is None:
+            return  # vanished or replaced since the stat: the next poll sees what is there
         try:
-            file = io.FileIO(path, "r")
+            offset = self._start_offset(path, ident, file, initial=initial)
         except OSError:
-            return  # vanished or unreadable between stat and open: next poll retries
+            file.close()
+            return
+        self._follow(path, file, ident, offset)
+
+    def _start_offset(self, path: str, ident: _Ident, file: io.FileIO, *, initial: bool) -> int:
+        size = os.fstat(file.fileno()).st_size
+        resume_at = self._resume_at.pop(ident, None)
+        saved = self._saved.pop(ident, None)
+        if resume_at is not None:
+            return min(resume_at, size)
+        if saved is not None:
+            mark = saved[0]
+            if mark.describes(file.fileno()):
+                return mark.offset
+            # Same inode, other content: truncated (copytruncate) while nobody read it, or the
+            # inode went to a new file. The old content's rest may survive in a copy.
+            self._open_copy_of(mark)
+            return 0
+        if path in self._checkpointed_paths:
+            return 0  # a new file where the checkpoint knew another: all of it is unread
+        return size if initial and not self._from_start else 0
+
+    def _open_rotated_while_down(self, current: set[_Ident]) -> None:
+        """Follow, from their checkpointed offset, files renamed away while the agent was down."""
+        for ident, (mark, _since) in list(self._saved.items()):
+            if ident in current:
+                continue  # still watched under some name: resumed when bound
+            for location, stat in self._siblings(mark.path):
+                if (stat.st_dev, stat.st_ino) != ident:
+                    continue
+                file = self._open_file(location, ident)
+                if file is None:
+                    break
+                try:
+                    same = mark.describes(file.fileno())
+                except OSError:
+                    same = False
+                if not same:  # the inode went to another file
+                    file.close()
+                    break
+                del self._saved[ident]
+                self._follow(mark.path, file, ident, mark.offset, detached=True)
+                break
+
+    def _open_copy_of(self, mark: _Mark) -> None:
+        """Follow the rest of a copytruncated file from its copy, if one matches at the offset."""
+        copy = self._open_rotated_copy(mark.path, mark.offset, mark.tail_len, mark.matches_tail)
+        if copy is None:
+            return
+        real = os.fstat(copy.fileno())
+        self._follow(mark.path, copy, (real.st_dev, real.st_ino), mark.offset, detached=True)
+
+    def _open_file(self, location: str, ident: _Ident) -> io.FileIO | None:
+        """``location`` opened for reading if it is still the file ``ident``, else None."""
+        try:
+            file = io.FileIO(location, "r")
+        except OSError:
+            return None  # vanished or unreadable between stat and open: next poll retries
         real = os.fstat(file.fileno())
         if (real.st_dev, real.st_ino) != ident:  # replaced in between: next poll sees it
             file.close()
-            return
+            return None
+        return file
+
+    def _follow(
+        self, path: str, file: io.FileIO, ident: _Ident, offset: int, *, detached: bool = False
+    ) -> None:
         fingerprint = b""
         if offset:
             file.seek(max(0, offset - _FINGERPRINT_BYTES))
             fingerprint = file.read(min(offset, _FINGERPRINT_BYTES))
         file.seek(offset)
+        now = self._clock()
         followed = _Followed(
             path, file, ident, offset, LineSplitter(self._normalizer.max_line_bytes),
-            fingerprint, last_data_at=self._clock(),
+            fingerprint, detached_at=now if detached else None, last_data_at=now, emitted=offset,
         )
         self._followed[ident] = followed
-        self._by_path[path] = followed
+        if not detached:
+            self._by_path[path] = followed
 
     def _forget(self, followed: _Followed) -> None:
         """Close a file and stop following it."""
@@ -196,7 +357,7 @@ class FileTailSource:
             if now - max(followed.detached_at, followed.last_data_at) >= self._rotate_grace:
                 self._forget(followed)
                 # Its last line may lack a newline: the file is complete, so it is a line.
-                await self._emit_lines(followed.lines.flush(), followed.path, emit)
+                await self._emit_lines(followed.lines.flush(), followed, emit)
 
     # ------------------------------------------------------------------ reading
 
@@ -219,7 +380,9 @@ class FileTailSource:
                 -_FINGERPRINT_BYTES:
             ]
             followed.last_data_at = self._clock()
-            await self._emit_lines(followed.lines.feed(data), followed.path, emit)
+            lines = followed.lines.feed(data)
+            end = followed.offset - followed.lines.held_bytes
+            await self._emit_lines(lines, followed, emit, end)
             # Yield even when emit did not: a huge backlog must not starve the event loop.
             await asyncio.sleep(0)
             if len(data) < self._chunk_bytes:
@@ -239,59 +402,208 @@ class FileTailSource:
 
     async def _after_truncation(self, followed: _Followed, emit: Emit) -> None:
         self.truncations += 1
-        copy = self._open_rotated_copy(followed)
+        fingerprint = followed.fingerprint
+        copy = self._open_rotated_copy(
+            followed.path, followed.offset, len(fingerprint), fingerprint.__eq__
+        )
+        # ``emitted`` stays put meanwhile: the checkpoint keeps pointing at the old content,
+        # whose rest a restart would find in the copy again.
         if copy is not None:
             with copy:
                 while data := copy.read(self._chunk_bytes):
                     lines = followed.lines.feed(data)
                     self.recovered_from_copy += len(lines)
-                    await self._emit_lines(lines, followed.path, emit)
+                    await self._emit_lines(lines, followed, emit)
         # The old content ended here, newline or not.
-        await self._emit_lines(followed.lines.flush(), followed.path, emit)
+        await self._emit_lines(followed.lines.flush(), followed, emit)
         followed.offset = 0
+        followed.emitted = 0
         followed.fingerprint = b""
         followed.file.seek(0)
 
-    def _open_rotated_copy(self, followed: _Followed) -> io.FileIO | None:
-        """The copy a copytruncate made, positioned at our offset: it holds the lines written
-        between our last read and the truncation. None when no sibling matches."""
-        if not followed.fingerprint:
-            return None
-        folder = os.path.dirname(followed.path) or "."
-        base = os.path.basename(followed.path)
-        try:
-            names = [n for n in os.listdir(folder) if n.startswith(base) and n != base]
-        except OSError:
+    def _open_rotated_copy(
+        self, path: str, offset: int, fingerprint_len: int, matches: Callable[[bytes], bool]
+    ) -> io.FileIO | None:
+        """The copy a copytruncate of ``path`` made, positioned at ``offset``: it holds the
+        lines written after that point and before the truncation. ``matches`` recognises the
+        ``fingerprint_len`` bytes before ``offset``. None when no sibling matches."""
+        if not fingerprint_len:
             return None
         candidates = []
-        for name in names:
-            path = os.path.join(folder, name)
-            try:
-                stat = os.stat(path)
-            except OSError:
-                continue
+        for location, stat in self._siblings(path):
             if (stat.st_dev, stat.st_ino) in self._followed:
                 continue  # followed on its own (the glob matches it): reading it here repeats
-            if stat.st_size >= followed.offset:
-                candidates.append((stat.st_mtime, path))
-        for _mtime, path in sorted(candidates, reverse=True)[:_MAX_COPY_CANDIDATES]:
+            if stat.st_size >= offset:
+                candidates.append((stat.st_mtime, location))
+        for _mtime, location in sorted(candidates, reverse=True)[:_MAX_COPY_CANDIDATES]:
             try:
-                copy = io.FileIO(path, "r")
+                copy = io.FileIO(location, "r")
             except OSError:
                 continue
-            copy.seek(followed.offset - len(followed.fingerprint))
-            if copy.read(len(followed.fingerprint)) == followed.fingerprint:
+            copy.seek(offset - fingerprint_len)
+            if matches(copy.read(fingerprint_len)):
                 return copy
             copy.close()
         return None
 
-    async def _emit_lines(self, lines: list[bytes], path: str, emit: Emit) -> None:
+    @staticmethod
+    def _siblings(path: str) -> list[tuple[str, os.stat_result]]:
+        """Files named like rotated copies of ``path`` (``app.log.1``, ``app.log-20261125``)."""
+        folder = os.path.dirname(path) or "."
+        base = os.path.basename(path)
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(base) and n != base]
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            location = os.path.join(folder, name)
+            try:
+                found.append((location, os.stat(location)))
+            except OSError:
+                continue
+        return found
+
+    async def _emit_lines(
+        self, lines: list[bytes], followed: _Followed, emit: Emit, end: int | None = None
+    ) -> None:
+        """Normalize and emit in batches. ``end``: the file offset just past ``lines``; when
+        given, ``followed.emitted`` advances batch by batch, only once ``emit`` returned."""
         if not lines:
             return
         self.lines_read += len(lines)
         step = self._batch_lines
         normalize = self._normalizer.normalize_lines
+        path = followed.path
+        # Bytes of the lines after the current batch. Counted from the end because only the
+        # first line may be shorter than its bytes in the file (an over-long line cut).
+        after = 0 if len(lines) <= step else sum(map(len, lines[step:])) + len(lines) - step
         for start in range(0, len(lines), step):
-            events = normalize(lines[start : start + step], path)
+            batch = lines[start : start + step]
+            events = normalize(batch, path)
             if events:
                 await emit(events)
+            if end is not None:
+                if start:
+                    after -= sum(map(len, batch)) + len(batch)
+                followed.emitted = end - after
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def _load_checkpoint(self, location: Path) -> None:
+        marks = _load_marks(location)
+        now = self._clock()
+        self._saved = {mark.ident: (mark, now) for mark in marks}
+        self._checkpointed_paths = {mark.path for mark in marks}
+        self._last_saved = marks
+
+    def _save_checkpoint(self, location: Path) -> None:
+        """Write the offsets if they changed since the last write; warn (once) on failure."""
+        now = self._clock()
+        for ident, (_mark, since) in list(self._saved.items()):
+            if now - since >= self._checkpoint_grace:
+                del self._saved[ident]
+                self._resume_at.pop(ident, None)
+        marks = [mark for followed in self._followed.values() if (mark := self._mark(followed))]
+        marks.extend(mark for mark, _since in self._saved.values())
+        if marks == self._last_saved:
+            return
+        try:
+            _write_atomically(location, _encode_marks(marks))
+        except OSError as exc:
+            if not self._save_failing:
+                log.warning("cannot save file tail offsets to %s: %s", location, exc)
+            self._save_failing = True
+            return
+        self._save_failing = False
+        self._last_saved = marks
+
+    def _mark(self, followed: _Followed) -> _Mark | None:
+        """The checkpoint entry for ``followed`` now, or its last one when the file cannot
+        confirm what was read (truncated under us, read error)."""
+        mark = followed.mark
+        if mark is not None and mark.offset == followed.emitted and mark.path == followed.path:
+            return mark
+        fd = followed.file.fileno()
+        emitted = followed.emitted
+        try:
+            fingerprint = followed.fingerprint
+            if os.pread(fd, len(fingerprint), followed.offset - len(fingerprint)) != fingerprint:
+                return mark  # content replaced since we read it: the next read handles that
+            head_len = min(_HEAD_BYTES, emitted)
+            tail_len = min(_FINGERPRINT_BYTES, emitted)
+            head = os.pread(fd, head_len, 0)
+            tail = os.pread(fd, tail_len, emitted - tail_len)
+        except (OSError, ValueError):
+            return mark
+        dev, ino = followed.ident
+        followed.mark = _Mark(
+            followed.path, dev, ino, emitted, head_len, _hash(head), tail_len, _hash(tail)
+        )
+        return followed.mark
+
+
+def _encode_marks(marks: list[_Mark]) -> bytes:
+    return orjson.dumps({
+        "version": CHECKPOINT_VERSION,
+        "files": [
+            {
+                "path": m.path, "dev": m.dev, "ino": m.ino, "offset": m.offset,
+                "head": [m.head_len, m.head_hash], "tail": [m.tail_len, m.tail_hash],
+            }
+            for m in marks
+        ],
+    })
+
+
+def _load_marks(location: Path) -> list[_Mark]:
+    """The saved entries; none (with a warning) when the file is unreadable or corrupt."""
+    try:
+        data = orjson.loads(location.read_bytes())
+    except FileNotFoundError:
+        return []
+    except (OSError, orjson.JSONDecodeError) as exc:
+        log.warning("file tail offsets %s are unreadable (%s); tailing as without them",
+                    location, exc)
+        return []
+    try:
+        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
+            raise ValueError("unknown version")
+        return [_decode_mark(item) for item in data["files"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        log.warning("file tail offsets %s are corrupt (%s); tailing as without them",
+                    location, exc)
+        return []
+
+
+def _decode_mark(item: Any) -> _Mark:
+    head_len, head_hash = item["head"]
+    tail_len, tail_hash = item["tail"]
+    mark = _Mark(item["path"], item["dev"], item["ino"], item["offset"],
+                 head_len, head_hash, tail_len, tail_hash)
+    numbers = (mark.dev, mark.ino, mark.offset, mark.head_len, mark.tail_len)
+    if not (
+        isinstance(mark.path, str) and isinstance(mark.head_hash, str)
+        and isinstance(mark.tail_hash, str)
+        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers)
+        and mark.head_len <= min(_HEAD_BYTES, mark.offset)
+        and mark.tail_len <= min(_FINGERPRINT_BYTES, mark.offset)
+    ):
+        raise ValueError(f"bad entry {item!r:.200}")
+    return mark
+
+
+def _write_atomically(location: Path, body: bytes) -> None:
+    """A crash mid-write leaves the previous file whole: a temporary file in the same
+    directory, flushed to disk, then renamed over the old one."""
+    location.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{location.name}.", dir=location.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(body)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp, location)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
