@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -105,6 +105,16 @@ class StatusBar(Vertical):
     StatusBar #sb-follow.-paused { color: $warning; text-style: bold; }
     """
 
+    #: Narrower than this, the levels lose their "levels" caption so the filter stays visible.
+    COMPACT_BELOW: ClassVar[int] = 100
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._levels = frozenset(LEVELS)
+
+    def on_resize(self) -> None:
+        self.show_levels(self._levels)
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(Text("○ not connected"), id="sb-connection", classes="-muted")
@@ -151,14 +161,17 @@ class StatusBar(Vertical):
         label.display = bool(parts)
 
     def show_levels(self, levels: frozenset[str]) -> None:
-        _show(self.query_one("#sb-levels", Static), self.levels_text(levels))
+        self._levels = levels
+        compact = 0 < self.size.width < self.COMPACT_BELOW
+        _show(self.query_one("#sb-levels", Static), self.levels_text(levels, caption=not compact))
 
     @staticmethod
-    def levels_text(levels: frozenset[str]) -> Text:
+    def levels_text(levels: frozenset[str], *, caption: bool = True) -> Text:
         """``levels 1ERR 2WRN 3INF 4DBG 5TRC``: active ones bold, inactive ones struck through."""
-        text = Text("levels")
+        text = Text("levels " if caption else "")
         for number, level in enumerate(LEVELS, start=1):
-            text.append(" ")
+            if number > 1:
+                text.append(" ")
             active = level in levels
             text.append(f"{number}{_SHORT_LEVELS[level]}", style="bold" if active else "dim strike")
         return text

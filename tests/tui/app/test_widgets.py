@@ -171,6 +171,18 @@ async def test_status_bar_shows_levels_counts_losses_and_follow_state() -> None:
         assert "levels 1ERR 2WRN 3INF 4DBG 5TRC" in text
 
 
+async def test_at_80_columns_the_filter_stays_readable_in_the_status_bar() -> None:
+    bar = StatusBar()
+    app = Harness(bar)
+    async with app.run_test(size=(80, 4)) as pilot:
+        bar.show_count(21, 1044, "status:5xx")
+        bar.show_follow(following=True, new=0)
+        await pilot.pause()
+        text = assert_clean(app)
+        assert "21 of 1,044 events · filter status:5xx" in text
+        assert "1ERR 2WRN 3INF 4DBG 5TRC" in text and "levels" not in text
+
+
 async def test_health_table_shows_one_row_per_probe_and_the_overall_status() -> None:
     report = sample(Health).report  # type: ignore[attr-defined]
     table = HealthTable()
