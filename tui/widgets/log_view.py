@@ -86,7 +86,9 @@ class _RowStyles:
         )
 
 
-class LogView(ScrollView, can_focus=True):
+# inherit_bindings=False: Widget's keys scroll sideways (useless: rows are cut at the width,
+# overflow-x hidden) or duplicate the ones below; inherited, they only cluttered the help.
+class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     """Rows of log events from ``buffer`` (only the visible ones are ever rendered)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
