@@ -25,6 +25,7 @@ from obsview.backend.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.auth import default_token_path, token_for
 from obsview.backend.config import AgentConfig, format_host_port, is_loopback
 from obsview.backend.errors import StartupError
+from obsview.backend.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.backend.health import HealthMonitor, health_json, http_status
 from obsview.backend.metrics import RequestMetrics
 from obsview.backend.normalize import Normalizer
@@ -85,6 +86,7 @@ class Agent:
         # The notifier re-reads current alerts for repeats and for alerts firing across restarts.
         self._notifier = Notifier(config.notifiers, clock=clock, current_alerts=self._alerts.alerts)
         self._server: StreamServer | None = None
+        self._collection = ScheduledCollection()
         self._tasks: list[asyncio.Task[Any]] = []
         self._sources: list[Source] = []
         self._alerts_version = -1
@@ -150,6 +152,9 @@ class Agent:
         try:
             self._spawn(ws_server.serve_forever(), "serve")
             self._spawn(self._tick_forever(), "ticker")
+            # The store's events make the interpreter's own full collections stall ingest.
+            self._collection.start()
+            self._spawn(self._collect_forever(), "gc")
             self._spawn(self._health.run(), "health")
             self._spawn(self._notifier.run(), "notifier")
             self._sources = self._build_sources()
@@ -174,6 +179,7 @@ class Agent:
             task.cancel()
         # Awaiting the serve task matters: websockets' server otherwise keeps the loop alive.
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._collection.stop()
         self._alerts.save()
 
     async def __aenter__(self) -> Agent:
@@ -249,6 +255,11 @@ class Agent:
         if config.stdin:
             sources.append(StdinSource(self.normalizer))
         return sources
+
+    async def _collect_forever(self) -> None:
+        while True:
+            await asyncio.sleep(FULL_COLLECTION_INTERVAL_S)
+            self._collection.collect()
 
     async def _tick_forever(self) -> None:
         while True:

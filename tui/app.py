@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 from obsview.backend.protocol import Message
 from obsview.themes import load_themes
-from obsview.tui.collector import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
+from obsview.backend.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.tui.render import clean
 from obsview.tui.screens.dashboard import DashboardScreen, Sender
 from obsview.tui.screens.help import HelpScreen, bindings_help
