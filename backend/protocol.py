@@ -436,7 +436,7 @@ def event_from_wire(data: Any) -> LogEvent:
         except TypeError as exc:
             raise ProtocolError(f"bad event: {exc}") from None
     # Every slot is checked, not just a few: the console formats these values directly.
-    for name, types in _EVENT_TYPES:
+    for name, types in EVENT_FIELD_TYPES:
         value = getattr(event, name)
         if not isinstance(value, types) or (value.__class__ is bool and bool not in types):
             raise ProtocolError(f"bad event: {name} has the wrong type")
@@ -456,7 +456,9 @@ def _runtime_types(hint: Any) -> tuple[type, ...]:
     return (typing.get_origin(hint) or hint,)
 
 
-_EVENT_TYPES: Final = tuple(
+#: ``(field name, accepted runtime types)`` for every LogEvent field, in declaration order;
+#: what :func:`event_from_wire` checks, and what a batch decoder must check too.
+EVENT_FIELD_TYPES: Final = tuple(
     (name, _runtime_types(hint)) for name, hint in typing.get_type_hints(LogEvent).items()
 )
 _HINTS: dict[type, dict[str, Any]] = {}

@@ -24,7 +24,7 @@ from obsview.backend.protocol import LEVEL_RANK, VERSION, Events, LogEvent, Mess
 _FIELD_NAMES: Final = tuple(field.name for field in dataclasses.fields(LogEvent))
 # The exact types orjson may produce for each field, in field order. orjson never builds
 # subclasses, so an exact type test is the protocol's isinstance test (bool apart, as there).
-_FIELD_TYPES: Final = tuple(frozenset(dict(protocol._EVENT_TYPES)[name]) for name in _FIELD_NAMES)
+_FIELD_TYPES: Final = tuple(frozenset(dict(protocol.EVENT_FIELD_TYPES)[name]) for name in _FIELD_NAMES)
 _LEVEL_COLUMN: Final = _FIELD_NAMES.index("level")
 _LEVELS: Final = frozenset(LEVEL_RANK)
 _DICT_ONLY: Final = frozenset({dict})
