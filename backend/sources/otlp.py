@@ -23,6 +23,7 @@ from obsview.backend.auth import bearer_matches
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
 from obsview.backend.sources.base import Emit
+from obsview.backend.sources.listener import StreamListener, close_writer
 from obsview.backend.sources.otlp_http import (
     MAX_HEAD_BYTES,
     HttpError,
@@ -46,7 +47,7 @@ PROTOBUF_MESSAGE: Final = (
 _WRITE_TIMEOUT_S: Final = 10.0
 
 
-class OtlpHttpSource:
+class OtlpHttpSource(StreamListener):
     """Serves OTLP/HTTP JSON log exports to at most ``max_connections`` clients at once."""
 
     def __init__(
@@ -61,23 +62,14 @@ class OtlpHttpSource:
         body_timeout_s: float = 30.0,
         token: str | None = None,
     ) -> None:
-        self.name = f"otlp:{host}:{port}"
-        self._host = host
-        self._requested_port = port
+        super().__init__("otlp", host, port, max_connections=max_connections,
+                         read_limit=MAX_HEAD_BYTES)
         self._normalizer = normalizer
         self._max_body_bytes = max_body_bytes
-        self._max_connections = max_connections
         self._idle_timeout_s = idle_timeout_s
         self._body_timeout_s = body_timeout_s
         self._token = token
         """When set, every request needs ``Authorization: Bearer <token>`` (401 otherwise)."""
-        self._handlers: set[asyncio.Task[None]] = set()
-        self.port = 0
-        """The bound port (useful with port 0); set once ``listening`` is set."""
-        self.listening = asyncio.Event()
-        self.connections_total = 0
-        self.connections_refused = 0
-        """Connections closed at once because ``max_connections`` were open."""
         self.requests = 0
         self.requests_failed = 0
         """Requests answered with an HTTP error (4xx)."""
@@ -85,48 +77,9 @@ class OtlpHttpSource:
         self.records_rejected = 0
         """Log records reported back to the exporter as rejected (malformed)."""
 
-    @property
-    def connections(self) -> int:
-        return len(self._handlers)
-
-    async def run(self, emit: Emit) -> None:
-        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            # Python 3.11's start_server callback calls exception() on a cancelled handler
-            # and logs a traceback; the handler ends quietly instead (run() awaits it).
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._serve(reader, writer, emit)
-
-        # A bind failure raises OSError: the agent turns it into one clear StartupError.
-        server = await asyncio.start_server(
-            on_connect, self._host, self._requested_port, limit=MAX_HEAD_BYTES
-        )
-        try:
-            self.port = server.sockets[0].getsockname()[1]
-            self.name = f"otlp:{self._host}:{self.port}"
-            self.listening.set()
-            await asyncio.Future()  # serve until cancelled
-        finally:
-            server.close()
-            handlers = list(self._handlers)
-            for task in handlers:
-                task.cancel()
-            await asyncio.gather(*handlers, return_exceptions=True)
-            await server.wait_closed()
-            self.listening.clear()
-
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit
+    async def _handle_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str
     ) -> None:
-        if len(self._handlers) >= self._max_connections:
-            self.connections_refused += 1
-            await _close(writer)
-            return
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
-        self.connections_total += 1
-        peer = writer.get_extra_info("peername")
-        source = f"otlp:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "otlp"
         try:
             while await self._one_exchange(reader, writer, emit, source):
                 pass
@@ -135,9 +88,6 @@ class OtlpHttpSource:
         except Exception:  # noqa: BLE001 - e.g. emit failed: drop this client, keep serving
             # No answer: the exporter sees a dropped connection and retries the export.
             log.exception("OTLP client %s: request failed", source)
-        finally:
-            self._handlers.discard(task)
-            await _close(writer)
 
     async def _one_exchange(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str
@@ -250,9 +200,3 @@ async def _linger(
     discarded = 0
     while discarded <= max_bytes and (data := await reader.read(1 << 16)):
         discarded += len(data)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
