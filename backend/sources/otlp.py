@@ -12,7 +12,6 @@ slows the exporter down (its own retry/timeout logic applies) and nothing is los
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 from typing import Any, Final
