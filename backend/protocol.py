@@ -436,9 +436,9 @@ def event_from_wire(data: Any) -> LogEvent:
         except TypeError as exc:
             raise ProtocolError(f"bad event: {exc}") from None
     # Every slot is checked, not just a few: the console formats these values directly.
-    for name, types in EVENT_FIELD_TYPES:
+    for name, accepted in EVENT_FIELD_TYPES:
         value = getattr(event, name)
-        if not isinstance(value, types) or (value.__class__ is bool and bool not in types):
+        if not isinstance(value, accepted) or (value.__class__ is bool and bool not in accepted):
             raise ProtocolError(f"bad event: {name} has the wrong type")
     if event.level not in LEVEL_RANK:
         raise ProtocolError(f"bad event: unknown level {event.level!r}")

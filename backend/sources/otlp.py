@@ -22,7 +22,7 @@ from obsview.backend.auth import bearer_matches
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
 from obsview.backend.sources.base import Emit
-from obsview.backend.sources.listener import StreamListener, close_writer
+from obsview.backend.sources.listener import StreamListener
 from obsview.backend.sources.otlp_http import (
     MAX_HEAD_BYTES,
     HttpError,

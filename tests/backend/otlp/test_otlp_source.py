@@ -19,7 +19,6 @@ from otlp_testkit import (
     export_of,
     js_exporter_payload,
     running_source,
-    string,
     wait_until,
 )
 
