@@ -130,9 +130,9 @@ class FileTailSource:
         checkpoint_interval: float = 1.0,
         checkpoint_grace: float = 300.0,
     ) -> None:
-        """``checkpoint_path``: the JSON file where offsets are saved (atomically, at most every
-        ``checkpoint_interval`` seconds when they changed, and when ``run`` ends); None keeps
-        none. An entry for a file no longer followed is kept ``checkpoint_grace`` seconds (it
+        """``checkpoint_path``: the JSON file where offsets are saved (atomically: when they
+        changed and the last write is ``checkpoint_interval`` seconds old, plus once at start
+        and once when ``run`` ends); None keeps none. An entry for a file no longer followed is kept ``checkpoint_grace`` seconds (it
         may come back), then dropped."""
         self.name = "file:" + ",".join(paths)
         self._literal_paths = [p for p in paths if not glob.has_magic(p)]
@@ -158,6 +158,7 @@ class FileTailSource:
         self._checkpointed_paths: set[str] = set()
         """Names the loaded checkpoint knew: a new file there was written while we were down."""
         self._last_saved: list[_Mark] | None = None
+        self._next_save_at = float("-inf")
         self._save_failing = False
         self.lines_read = 0
         self.rotations = 0
@@ -179,8 +180,11 @@ class FileTailSource:
             self._expand_globs()
             self._check_paths(initial=True)
             self._checkpointed_paths.clear()
+            if self._checkpoint_path is not None:
+                # Where each file starts, at once: a crash before the first line must not
+                # skip what is written while down. Outside the interval, like the last write.
+                self._save_checkpoint(self._checkpoint_path)
             next_scan = self._clock() + self._rescan_interval
-            next_checkpoint = self._clock() + self._checkpoint_interval
             while True:
                 busy = False
                 for followed in list(self._followed.values()):
@@ -198,9 +202,7 @@ class FileTailSource:
                     self._expand_globs()
                     next_scan = self._clock() + self._rescan_interval
                 self._check_paths(initial=False)
-                if self._checkpoint_path is not None and self._clock() >= next_checkpoint:
-                    self._save_checkpoint(self._checkpoint_path)
-                    next_checkpoint = self._clock() + self._checkpoint_interval
+                self._checkpoint_if_due()
                 await asyncio.sleep(0 if busy else self._poll_interval)
         finally:
             # Synchronous on purpose: a cancelled task must still leave its last offsets.
@@ -487,6 +489,9 @@ class FileTailSource:
                 if start:
                     after -= sum(map(len, batch)) + len(batch)
                 followed.emitted = end - after
+                # Before anything yields: the agent has not sent these events to a console
+                # yet, so when due, the offset is on disk before anyone can see them.
+                self._checkpoint_if_due()
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -497,8 +502,18 @@ class FileTailSource:
         self._checkpointed_paths = {mark.path for mark in marks}
         self._last_saved = marks
 
-    def _save_checkpoint(self, location: Path) -> None:
-        """Write the offsets if they changed since the last write; warn (once) on failure."""
+    def _checkpoint_if_due(self) -> None:
+        """Save changed offsets at once, unless the last write is under an interval old:
+        sparse lines are on disk before a console sees them, and a busy file costs at most
+        one write per interval."""
+        if self._checkpoint_path is None or self._clock() < self._next_save_at:
+            return
+        if self._save_checkpoint(self._checkpoint_path):
+            self._next_save_at = self._clock() + self._checkpoint_interval
+
+    def _save_checkpoint(self, location: Path) -> bool:
+        """Write the offsets if they changed since the last write (True when written); warn
+        (once) on failure."""
         now = self._clock()
         for ident, (_mark, since) in list(self._saved.items()):
             if now - since >= self._checkpoint_grace:
@@ -507,16 +522,17 @@ class FileTailSource:
         marks = [mark for followed in self._followed.values() if (mark := self._mark(followed))]
         marks.extend(mark for mark, _since in self._saved.values())
         if marks == self._last_saved:
-            return
+            return False
         try:
             _write_atomically(location, _encode_marks(marks))
         except OSError as exc:
             if not self._save_failing:
                 log.warning("cannot save file tail offsets to %s: %s", location, exc)
             self._save_failing = True
-            return
+            return True  # retried after an interval, not at every batch
         self._save_failing = False
         self._last_saved = marks
+        return True
 
     def _mark(self, followed: _Followed) -> _Mark | None:
         """The checkpoint entry for ``followed`` now, or its last one when the file cannot

@@ -239,16 +239,45 @@ async def test_the_final_checkpoint_is_written_on_cancel(
 ) -> None:
     log, checkpoint = tmp_path / "app.log", tmp_path / "offsets.json"
     log.write_bytes(lines(range(0, 30)))
+    first_read = log.stat().st_size
     source = tail(log, checkpoint, from_start=True, checkpoint_interval=3600.0)
     task = asyncio.create_task(source.run(collector))
     try:
         await wait_until(lambda: len(collector.events) == 30)
-        assert not checkpoint.exists()  # the interval has not come yet
+        append(log, lines(range(30, 40)))
+        await wait_until(lambda: len(collector.events) == 40)
+        # Written at once for the first lines, then not again before the interval.
+        assert entries(checkpoint)[0]["offset"] == first_read
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert entries(checkpoint)[0]["offset"] == log.stat().st_size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.log", "offsets.json"]  # no temp
+
+
+async def test_sparse_lines_are_on_disk_before_another_task_sees_them(
+    tmp_path: Path, wait_until: Any
+) -> None:
+    """What a SIGKILL right after a console saw a line needs: like the agent's broadcast,
+    ``emit`` only wakes a sender task, and by the time it runs the offset is saved."""
+    log, checkpoint = tmp_path / "app.log", tmp_path / "offsets.json"
+    log.write_bytes(b"")
+    size_when_sent: list[int] = []
+    source = tail(log, checkpoint)
+
+    async def emit(events: list[LogEvent]) -> None:
+        asyncio.get_running_loop().call_soon(
+            lambda: size_when_sent.append(entries(checkpoint)[0]["offset"]))
+
+    task = asyncio.create_task(source.run(emit))
+    try:
+        await wait_until(lambda: source.files == [str(log)])
+        append(log, lines(range(0, 3)))
+        await wait_until(lambda: bool(size_when_sent))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert size_when_sent == [log.stat().st_size]
 
 
 async def test_offsets_are_saved_while_running(
