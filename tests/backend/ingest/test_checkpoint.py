@@ -125,6 +125,23 @@ async def test_rename_rotation_while_down_reads_the_old_rest_then_the_new_file(
     assert {event.source for event in collector.events} == {str(log)}
 
 
+async def test_rotation_while_down_onto_a_name_the_glob_also_matches(
+    tmp_path: Path, collector: Any, wait_until: Any
+) -> None:
+    log, checkpoint = tmp_path / "app.log", tmp_path / "offsets.json"
+    watched = tmp_path / "app.log*"
+    log.write_bytes(lines(range(0, 50)))
+    await run_until(tail(watched, checkpoint, from_start=True), collector, wait_until, 50)
+    append(log, lines(range(50, 60)))
+    log.rename(tmp_path / "app.log.1")
+    log.write_bytes(lines(range(60, 70)))
+
+    collector.events.clear()
+    await run_until(tail(watched, checkpoint), collector, wait_until, 20)
+    assert collector.numbers() == list(range(50, 70))  # resumed by inode, not read again
+    assert [e.source for e in collector.events] == [str(log) + ".1"] * 10 + [str(log)] * 10
+
+
 async def test_rename_rotation_while_down_without_the_old_file_reads_the_new_one(
     tmp_path: Path, collector: Any, wait_until: Any
 ) -> None:
