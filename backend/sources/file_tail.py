@@ -99,7 +99,7 @@ def _hash(data: bytes) -> str:
 class _Followed:
     path: str
     file: io.FileIO
-    ident: tuple[int, int]
+    ident: _Ident
     offset: int
     lines: LineSplitter
     fingerprint: bytes = b""
@@ -146,7 +146,7 @@ class FileTailSource:
         self._chunk_bytes = chunk_bytes
         self._clock = clock
         self._by_path: dict[str, _Followed] = {}
-        self._followed: dict[tuple[int, int], _Followed] = {}
+        self._followed: dict[_Ident, _Followed] = {}
         self._glob_matches: set[str] = set()
         self._resume_at: dict[_Ident, int] = {}
         """Offsets of files dropped after a read error, to resume without repeating lines."""
@@ -540,9 +540,9 @@ class FileTailSource:
         mark = followed.mark
         if mark is not None and mark.offset == followed.emitted and mark.path == followed.path:
             return mark
-        fd = followed.file.fileno()
         emitted = followed.emitted
         try:
+            fd = followed.file.fileno()
             fingerprint = followed.fingerprint
             if os.pread(fd, len(fingerprint), followed.offset - len(fingerprint)) != fingerprint:
                 return mark  # content replaced since we read it: the next read handles that
