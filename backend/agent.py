@@ -245,7 +245,11 @@ class Agent:
         config = self.config
         sources: list[Source] = []
         if config.tail:
-            sources.append(FileTailSource(config.tail, self.normalizer, from_start=config.from_start))
+            sources.append(FileTailSource(
+                config.tail, self.normalizer, from_start=config.from_start,
+                # Lines written while the agent was down are read after a restart.
+                checkpoint_path=config.resolved_state_dir() / "tail-offsets.json",
+            ))
         for host, port in config.tcp:
             sources.append(TcpSource(host, port, self.normalizer))
         for host, port in config.otlp:
