@@ -8,8 +8,6 @@ or corrupt one is logged and ignored: losing acks is better than an agent that w
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +15,7 @@ from typing import Any, Final
 
 import orjson
 
+from obsview.backend.atomic_file import write_atomically
 from obsview.backend.protocol import AckInfo, AlertInfo, SilenceInfo
 
 FORMAT_VERSION: Final = 1
@@ -30,17 +29,7 @@ def save_state(path: Path, alerts: Sequence[AlertInfo], silences: Sequence[Silen
         "alerts": [asdict(alert) for alert in alerts],
         "silences": [asdict(silence) for silence in silences],
     })
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, body)
 
 
 def load_state(path: Path) -> tuple[list[AlertInfo], list[SilenceInfo]]:

@@ -30,76 +30,33 @@ from __future__ import annotations
 
 import asyncio
 import glob
-import hashlib
 import io
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
 
-import orjson
 
+from obsview.backend.atomic_file import write_atomically
 from obsview.backend.normalize import Normalizer
 from obsview.backend.sources.base import Emit
+from obsview.backend.sources.checkpoint import (
+    FINGERPRINT_BYTES, HEAD_BYTES, Ident, Mark, encode_marks, hash_bytes, load_marks,
+)
 from obsview.backend.sources.lines import LineSplitter
 
 log = logging.getLogger(__name__)
 
-_FINGERPRINT_BYTES = 64
-"""How many bytes before the read offset identify "the same content" across truncation."""
 _MAX_COPY_CANDIDATES = 5
-_HEAD_BYTES = 256
-"""How many first bytes of a file identify it in the checkpoint, beside device and inode."""
-CHECKPOINT_VERSION: Final = 1
-
-_Ident = tuple[int, int]
-
-
-@dataclass(slots=True, frozen=True)
-class _Mark:
-    """One checkpoint entry: where reading ``path``'s file stopped, and how to recognise it."""
-
-    path: str
-    """The watched name (a rotated file keeps the name it was followed under)."""
-    dev: int
-    ino: int
-    offset: int
-    head_len: int
-    head_hash: str
-    """Hash of the file's first ``head_len`` bytes (``min(256, offset)``)."""
-    tail_len: int
-    tail_hash: str
-    """Hash of the ``tail_len`` bytes (up to 64) ending at ``offset``."""
-
-    @property
-    def ident(self) -> _Ident:
-        return (self.dev, self.ino)
-
-    def describes(self, fd: int) -> bool:
-        """True when the open file still holds, up to ``offset``, what this mark saw."""
-        return (
-            os.fstat(fd).st_size >= self.offset
-            and _hash(os.pread(fd, self.head_len, 0)) == self.head_hash
-            and self.matches_tail(os.pread(fd, self.tail_len, self.offset - self.tail_len))
-        )
-
-    def matches_tail(self, data: bytes) -> bool:
-        return len(data) == self.tail_len and _hash(data) == self.tail_hash
-
-
-def _hash(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 @dataclass(slots=True)
 class _Followed:
     path: str
     file: io.FileIO
-    ident: _Ident
+    ident: Ident
     offset: int
     lines: LineSplitter
     fingerprint: bytes = b""
@@ -109,7 +66,7 @@ class _Followed:
     last_data_at: float = 0.0
     emitted: int = 0
     """End of the last line handed to ``emit`` and awaited: what the checkpoint may record."""
-    mark: _Mark | None = None
+    mark: Mark | None = None
     """The checkpoint entry last computed for this file."""
 
 
@@ -146,18 +103,18 @@ class FileTailSource:
         self._chunk_bytes = chunk_bytes
         self._clock = clock
         self._by_path: dict[str, _Followed] = {}
-        self._followed: dict[_Ident, _Followed] = {}
+        self._followed: dict[Ident, _Followed] = {}
         self._glob_matches: set[str] = set()
-        self._resume_at: dict[_Ident, int] = {}
+        self._resume_at: dict[Ident, int] = {}
         """Offsets of files dropped after a read error, to resume without repeating lines."""
         self._checkpoint_path = checkpoint_path
         self._checkpoint_interval = checkpoint_interval
         self._checkpoint_grace = checkpoint_grace
-        self._saved: dict[_Ident, tuple[_Mark, float]] = {}
+        self._saved: dict[Ident, tuple[Mark, float]] = {}
         """Checkpoint entries of files not followed now, with when they were last followed."""
         self._checkpointed_paths: set[str] = set()
         """Names the loaded checkpoint knew: a new file there was written while we were down."""
-        self._last_saved: list[_Mark] | None = None
+        self._last_saved: list[Mark] | None = None
         self._next_save_at = float("-inf")
         self._save_failing = False
         self.lines_read = 0
@@ -261,7 +218,7 @@ class FileTailSource:
             return
         self._follow(path, file, ident, offset)
 
-    def _start_offset(self, path: str, ident: _Ident, file: io.FileIO, *, initial: bool) -> int:
+    def _start_offset(self, path: str, ident: Ident, file: io.FileIO, *, initial: bool) -> int:
         size = os.fstat(file.fileno()).st_size
         resume_at = self._resume_at.pop(ident, None)
         saved = self._saved.pop(ident, None)
@@ -279,7 +236,7 @@ class FileTailSource:
             return 0  # a new file where the checkpoint knew another: all of it is unread
         return size if initial and not self._from_start else 0
 
-    def _open_rotated_while_down(self, current: set[_Ident]) -> None:
+    def _open_rotated_while_down(self, current: set[Ident]) -> None:
         """Follow, from their checkpointed offset, files renamed away while the agent was down."""
         for ident, (mark, _since) in list(self._saved.items()):
             if ident in current:
@@ -301,7 +258,7 @@ class FileTailSource:
                 self._follow(mark.path, file, ident, mark.offset, detached=True)
                 break
 
-    def _open_copy_of(self, mark: _Mark) -> None:
+    def _open_copy_of(self, mark: Mark) -> None:
         """Follow the rest of a copytruncated file from its copy, if one matches at the offset."""
         copy = self._open_rotated_copy(mark.path, mark.offset, mark.tail_len, mark.matches_tail)
         if copy is None:
@@ -309,7 +266,7 @@ class FileTailSource:
         real = os.fstat(copy.fileno())
         self._follow(mark.path, copy, (real.st_dev, real.st_ino), mark.offset, detached=True)
 
-    def _open_file(self, location: str, ident: _Ident) -> io.FileIO | None:
+    def _open_file(self, location: str, ident: Ident) -> io.FileIO | None:
         """``location`` opened for reading if it is still the file ``ident``, else None."""
         try:
             file = io.FileIO(location, "r")
@@ -322,12 +279,12 @@ class FileTailSource:
         return file
 
     def _follow(
-        self, path: str, file: io.FileIO, ident: _Ident, offset: int, *, detached: bool = False
+        self, path: str, file: io.FileIO, ident: Ident, offset: int, *, detached: bool = False
     ) -> None:
         fingerprint = b""
         if offset:
-            file.seek(max(0, offset - _FINGERPRINT_BYTES))
-            fingerprint = file.read(min(offset, _FINGERPRINT_BYTES))
+            file.seek(max(0, offset - FINGERPRINT_BYTES))
+            fingerprint = file.read(min(offset, FINGERPRINT_BYTES))
         file.seek(offset)
         now = self._clock()
         followed = _Followed(
@@ -378,8 +335,8 @@ class FileTailSource:
                 break
             busy = True
             followed.offset += len(data)
-            followed.fingerprint = (followed.fingerprint + data[-_FINGERPRINT_BYTES:])[
-                -_FINGERPRINT_BYTES:
+            followed.fingerprint = (followed.fingerprint + data[-FINGERPRINT_BYTES:])[
+                -FINGERPRINT_BYTES:
             ]
             followed.last_data_at = self._clock()
             lines = followed.lines.feed(data)
@@ -496,7 +453,7 @@ class FileTailSource:
     # ------------------------------------------------------------------ checkpoint
 
     def _load_checkpoint(self, location: Path) -> None:
-        marks = _load_marks(location)
+        marks = load_marks(location)
         now = self._clock()
         self._saved = {mark.ident: (mark, now) for mark in marks}
         self._checkpointed_paths = {mark.path for mark in marks}
@@ -524,7 +481,7 @@ class FileTailSource:
         if marks == self._last_saved:
             return False
         try:
-            _write_atomically(location, _encode_marks(marks))
+            write_atomically(location, encode_marks(marks))
         except OSError as exc:
             if not self._save_failing:
                 log.warning("cannot save file tail offsets to %s: %s", location, exc)
@@ -534,7 +491,7 @@ class FileTailSource:
         self._last_saved = marks
         return True
 
-    def _mark(self, followed: _Followed) -> _Mark | None:
+    def _mark(self, followed: _Followed) -> Mark | None:
         """The checkpoint entry for ``followed`` now, or its last one when the file cannot
         confirm what was read (truncated under us, read error)."""
         mark = followed.mark
@@ -546,80 +503,14 @@ class FileTailSource:
             fingerprint = followed.fingerprint
             if os.pread(fd, len(fingerprint), followed.offset - len(fingerprint)) != fingerprint:
                 return mark  # content replaced since we read it: the next read handles that
-            head_len = min(_HEAD_BYTES, emitted)
-            tail_len = min(_FINGERPRINT_BYTES, emitted)
+            head_len = min(HEAD_BYTES, emitted)
+            tail_len = min(FINGERPRINT_BYTES, emitted)
             head = os.pread(fd, head_len, 0)
             tail = os.pread(fd, tail_len, emitted - tail_len)
         except (OSError, ValueError):
             return mark
         dev, ino = followed.ident
-        followed.mark = _Mark(
-            followed.path, dev, ino, emitted, head_len, _hash(head), tail_len, _hash(tail)
+        followed.mark = Mark(
+            followed.path, dev, ino, emitted, head_len, hash_bytes(head), tail_len, hash_bytes(tail)
         )
         return followed.mark
-
-
-def _encode_marks(marks: list[_Mark]) -> bytes:
-    return orjson.dumps({
-        "version": CHECKPOINT_VERSION,
-        "files": [
-            {
-                "path": m.path, "dev": m.dev, "ino": m.ino, "offset": m.offset,
-                "head": [m.head_len, m.head_hash], "tail": [m.tail_len, m.tail_hash],
-            }
-            for m in marks
-        ],
-    })
-
-
-def _load_marks(location: Path) -> list[_Mark]:
-    """The saved entries; none (with a warning) when the file is unreadable or corrupt."""
-    try:
-        data = orjson.loads(location.read_bytes())
-    except FileNotFoundError:
-        return []
-    except (OSError, orjson.JSONDecodeError) as exc:
-        log.warning("file tail offsets %s are unreadable (%s); tailing as without them",
-                    location, exc)
-        return []
-    try:
-        if not isinstance(data, dict) or data.get("version") != CHECKPOINT_VERSION:
-            raise ValueError("unknown version")
-        return [_decode_mark(item) for item in data["files"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        log.warning("file tail offsets %s are corrupt (%s); tailing as without them",
-                    location, exc)
-        return []
-
-
-def _decode_mark(item: Any) -> _Mark:
-    head_len, head_hash = item["head"]
-    tail_len, tail_hash = item["tail"]
-    mark = _Mark(item["path"], item["dev"], item["ino"], item["offset"],
-                 head_len, head_hash, tail_len, tail_hash)
-    numbers = (mark.dev, mark.ino, mark.offset, mark.head_len, mark.tail_len)
-    if not (
-        isinstance(mark.path, str) and isinstance(mark.head_hash, str)
-        and isinstance(mark.tail_hash, str)
-        and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers)
-        and mark.head_len <= min(_HEAD_BYTES, mark.offset)
-        and mark.tail_len <= min(_FINGERPRINT_BYTES, mark.offset)
-    ):
-        raise ValueError(f"bad entry {item!r:.200}")
-    return mark
-
-
-def _write_atomically(location: Path, body: bytes) -> None:
-    """A crash mid-write leaves the previous file whole: a temporary file in the same
-    directory, flushed to disk, then renamed over the old one."""
-    location.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{location.name}.", dir=location.parent)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(body)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp, location)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
