@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.figures import Figure, figure, print_table
+from obsview.backend.gc_schedule import ScheduledCollection
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
 from obsview.backend.sources.file_tail import FileTailSource
@@ -158,12 +159,18 @@ def file_to_store_rate(path: Path, count: int) -> float:
 def run(quick: bool) -> list[Figure]:
     count = 100_000 if quick else 300_000
     lines = seed_lines(count)
+    # The pipeline runs under the agent's garbage-collection regime (see gc_schedule).
+    collection = ScheduledCollection()
     with tempfile.TemporaryDirectory(prefix="obsview-bench-") as folder:
         path = Path(folder) / "app.log"
         path.write_bytes(b"\n".join(lines) + b"\n")
         raw = raw_parse_rate(lines)
-        end_to_end = file_to_store_rate(path, count)
-    normalized = normalize_rate(lines)
+        collection.start()
+        try:
+            end_to_end = file_to_store_rate(path, count)
+            normalized = normalize_rate(lines)
+        finally:
+            collection.stop()
     return [
         figure("ingest file→normalize→store", end_to_end, "lines/s", "orjson.loads per line", raw),
         figure("ingest normalize+store only", normalized, "lines/s", "orjson.loads per line", raw),
