@@ -218,7 +218,8 @@ def _instances(rule: AlertRule, snapshot: MetricsSnapshot, health: HealthReport 
 
 def _requests_in(snapshot: MetricsSnapshot, window: str) -> float:
     rate: float = getattr(snapshot, f"rate_{window}")
-    return rate * _WINDOW_S[window]
+    # Rates cover only the seconds since start while the window is not yet full.
+    return rate * min(_WINDOW_S[window], max(snapshot.uptime_s, 1.0))
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:

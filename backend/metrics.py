@@ -297,7 +297,10 @@ class RequestMetrics:
     def _rates(self, seconds: int) -> tuple[float, float]:
         requests = self._window_sum(self._ring_requests, seconds)
         errors = self._window_sum(self._ring_errors, seconds)
-        return requests / seconds, (errors / requests if requests else 0.0)
+        # Just after start a window is not full yet: 120 requests in the first 10 s are
+        # 12/s, not 2/s over a minute that mostly has not happened.
+        covered = min(seconds, self._sec - int(self._started) + 1)
+        return requests / covered, (errors / requests if requests else 0.0)
 
     def _window_min_max(self) -> tuple[float | None, float | None]:
         if not self._window_total.requests:

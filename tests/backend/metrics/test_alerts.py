@@ -14,7 +14,7 @@ from obsview.backend.errors import ConfigError
 from obsview.backend.protocol import HealthReport, MetricsSnapshot, ProbeStatus
 
 BASE = MetricsSnapshot(
-    ts=0.0, uptime_s=0.0, requests_total=0, errors_total=0, rate_1m=1.0, rate_5m=1.0, rate_15m=1.0,
+    ts=0.0, uptime_s=3600.0, requests_total=0, errors_total=0, rate_1m=1.0, rate_5m=1.0, rate_15m=1.0,
     error_rate_1m=0.0, error_rate_5m=0.0, error_rate_15m=0.0, latency_avg_ms=None, latency_min_ms=None,
     latency_max_ms=None, p50_ms=None, p95_ms=None, p99_ms=None, cache_hit_rate=None, cpu_percent=1.0,
     memory_percent=10.0, disk_percent=10.0, load_1m=0.1,
@@ -227,3 +227,12 @@ def test_parse_rules_reads_every_key() -> None:
 def test_parse_rules_errors_name_the_rule(table: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_rules([table])
+
+
+def test_min_requests_counts_only_the_seconds_since_start(clock: Any) -> None:
+    # Ten seconds after start, 1 req/s is ten requests, not sixty: no evidence yet.
+    rule = replace(ERRORS, min_requests=20)
+    engine = AlertEngine([rule], clock=clock)
+    young = snap(uptime_s=10.0, rate_1m=1.0, error_rate_1m=0.5)
+    assert run(engine, clock, 3, young) == []
+    assert run(engine, clock, 1, replace(young, uptime_s=30.0)) == [("inactive", "pending")]
