@@ -158,7 +158,7 @@ async def test_rename_rotation_under_continuous_writing(
     log = tmp_path / "app.log"
     writer = Writer(log)
     source = tail([str(log)], rotate_grace=0.3)
-    total = 20_000
+    total = 100_000  # issue 3: 100k numbered lines across rotations
     async with running(source, collector):
         await wait_until(lambda: source.files == [str(log)])
         await write_with_rotations(writer, total, writer.rotate_by_rename, 5,
@@ -176,7 +176,7 @@ async def test_copytruncate_under_continuous_writing(
     log = tmp_path / "app.log"
     writer = Writer(log)
     source = tail([str(log)])
-    total = 20_000
+    total = 100_000  # issue 3: 100k numbered lines across rotations
     seen_at_rotation = [0]
 
     def ready() -> bool:
