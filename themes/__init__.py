@@ -48,14 +48,15 @@ def parse_theme(text: str, filename: str) -> Theme:
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise ThemeError(f"{filename}: key 'name' must be a non-empty string")
-    colors = {key: _color(data, key, filename) for key in _COLOR_KEYS if key in data}
+    colors: dict[str, str] = {key: _color(data, key, filename) for key in _COLOR_KEYS if key in data}
     if "primary" not in colors:
         raise ThemeError(f"{filename}: key 'primary' is required")
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
         raise ThemeError(f"{filename}: key 'dark' must be true or false")
-    floats = {key: _number(data, key, filename) for key in _FLOAT_KEYS if key in data}
-    return Theme(name=name, dark=dark, variables=_variables(data, filename), **colors, **floats)
+    floats: dict[str, float] = {key: _number(data, key, filename) for key in _FLOAT_KEYS if key in data}
+    options: dict[str, Any] = {**colors, **floats}
+    return Theme(name=name, dark=dark, variables=_variables(data, filename), **options)
 
 
 def _color(data: dict[str, Any], key: str, filename: str) -> str:

@@ -30,6 +30,7 @@ from obsview.backend.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCol
 from obsview.tui.render import clean
 from obsview.tui.screens.dashboard import DashboardScreen, Sender
 from obsview.tui.screens.help import HelpScreen, bindings_help
+from obsview.tui.widgets.log_view import local_time
 from obsview.tui.widgets.status_bar import connection_help, describe_connection
 
 DEFAULT_THEME = "obsview-dark"
@@ -103,7 +104,7 @@ class ObsviewApp(App[None]):
                 clock=self.clock,
                 send=self.send_override or self._send,
                 bell=self.bell_on_alert,
-                **({"time_format": self.time_format} if self.time_format else {}),
+                time_format=self.time_format or local_time,
             ),
             "dashboard",
         )

@@ -140,6 +140,7 @@ def _events() -> tuple[LogEvent, ...]:
     events = []
     for seq in range(1, 181):
         ts = SAMPLE_NOW - 180 + seq
+        status: int | None
         method, route, path, status = rng.choice(_ROUTES)
         duration = round(rng.lognormvariate(3.6, 0.6), 1)
         level, message = "INFO", "request completed"
@@ -158,7 +159,7 @@ def _events() -> tuple[LogEvent, ...]:
                      ip="203.0.113.7", user_agent="Mozilla/5.0", source="/var/log/blog/app.log",
                      raw=f'{{"level":"{level.lower()}","message":"{message}","path":"{path}"}}')
         )
-    steps = (
+    steps: tuple[tuple[str, str, int | None, float | None], ...] = (
         ("INFO", "request started", None, None),
         ("DEBUG", "cache miss for post 42", None, None),
         ("DEBUG", "SELECT * FROM posts WHERE id = $1", None, None),
@@ -166,12 +167,13 @@ def _events() -> tuple[LogEvent, ...]:
         ("ERROR", "database query failed: timeout after 1000 ms", 500, 1212.5),
     )
     offsets = (0.0, 0.004, 0.006, 1.19, 1.2125)
-    for i, ((level, message, status, duration), offset) in enumerate(zip(steps, offsets)):
+    step_duration: float | None
+    for i, ((level, message, status, step_duration), offset) in enumerate(zip(steps, offsets)):
         events.append(
             LogEvent(ts=SAMPLE_NOW - 5 + offset, level=level, message=message, seq=181 + i,
                      service="blog-api", host="web-1", trace_id=TRACE_ID, method="GET",
                      route="/api/posts/:id", path="/api/posts/42", status=status,
-                     duration_ms=duration, source="/var/log/blog/app.log",
+                     duration_ms=step_duration, source="/var/log/blog/app.log",
                      raw=f'{{"level":"{level.lower()}","message":"{message}"}}')
         )
     return tuple(events)

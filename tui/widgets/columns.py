@@ -10,6 +10,7 @@ most important first.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -44,7 +45,7 @@ def fit_widths(
     return widths
 
 
-def available_width(table: DataTable[object], row_count: int) -> int:
+def available_width(table: DataTable[Any], row_count: int) -> int:
     """Cells the columns may use: the content width, less the vertical scrollbar when the
     rows will not fit (0 before the table is laid out)."""
     region = table.content_region
