@@ -54,9 +54,10 @@ _LEVELS: Final[dict[Any, str]] = {
     10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "ERROR",
 }
 
-_HTTP_METHODS: Final = frozenset(
-    ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")
-)
+_HTTP_METHODS: Final = {
+    name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")
+}
+"""Each method → its one shared string: 100k buffered events then hold pointers, not copies."""
 
 # Record key → slot. One dict lookup per key; anything not listed goes to ``extra``.
 _TOP_ALIASES: Final = {
@@ -169,8 +170,10 @@ class Normalizer:
         self._access_times: dict[str, float] = {}
         # "2026-11-25T15:00:00" → its epoch in microseconds, for ``.123Z`` stamps (the seed's).
         self._iso_seconds: dict[str, int] = {}
-        # Message and user-agent values already found free of secrets (few distinct values).
-        self._clean_values: set[str] = set()
+        # Message and user-agent values already found free of secrets (few distinct values),
+        # each mapped to one shared instance: the store holds pointers to it, not 100k copies
+        # (measured: ~230 of ~1,240 bytes per buffered seed event).
+        self._clean_values: dict[str, str] = {}
         self.parse_errors = 0
         """Lines that started with ``{`` but were not valid JSON objects."""
         self.truncated = 0
@@ -420,10 +423,11 @@ class Normalizer:
         if type(correlation) is not str:
             correlation = "" if correlation is None else _as_text(correlation)
         clean = self._clean_values
-        if message not in clean and not self._remember_clean(message):
+        message = clean.get(message) or self._remember_clean(message)
+        agent = clean.get(agent) or self._remember_clean(agent)
+        if message is None or agent is None:
             return None
-        if agent not in clean and not self._remember_clean(agent):
-            return None
+        method = _HTTP_METHODS[method]
         probe += (url, ip, request_id, user, correlation)  # _PROBED_PER_RECORD values
         return LogEvent(  # positional, in protocol field order (a test pins the order)
             ts, level, message, 0, self.service, self.host,
@@ -433,16 +437,16 @@ class Normalizer:
             {} if duration == took or duration is None else {"duration": duration},
         )
 
-    def _remember_clean(self, value: str) -> bool:
-        """True (and remembered, when short) when ``value`` cannot hold a secret."""
+    def _remember_clean(self, value: str) -> str | None:
+        """``value`` (remembered, when short) when it cannot hold a secret, else None."""
         if might_hold_secret_text(value.lower()):
-            return False
+            return None
         if len(value) <= _MEMO_MAX_CHARS:
             clean = self._clean_values
             if len(clean) >= _CACHE_LIMIT:
                 clean.clear()
-            clean.add(value)
-        return True
+            clean[value] = value
+        return value
 
     def _iso_timestamp(self, stamp: str) -> float | None:
         """:func:`_timestamp` for text, memoized per second for ``…T15:00:00.123Z`` stamps
