@@ -26,7 +26,6 @@ a case-insensitive substring of the message or of the raw line, lower-cased per 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import statistics
@@ -47,7 +46,7 @@ from textual.widgets import Log, Static
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.figures import Figure, figure, print_table
+from benchmarks.figures import Figure, figure, run_alone
 from benchmarks.ingest import seed_lines
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent, Message, UnknownMessage, encode_events
@@ -303,11 +302,6 @@ def run(quick: bool) -> list[Figure]:
     return figures + filter_figures(events, (100_000, 1_000_000), rounds=1 if quick else 3)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 s under load instead of 10 s, one filter round")
-    print_table(run(quick=parser.parse_args().quick))
-
 
 if __name__ == "__main__":
-    main()
+    run_alone(run, __doc__, "3 s under load instead of 10 s, one filter round")

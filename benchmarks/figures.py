@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from typing import TypedDict
 
 
@@ -38,3 +40,10 @@ def print_table(figures: list[Figure]) -> None:
     widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
     for row in (header, *rows):
         print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)))
+
+
+def run_alone(run: Callable[[bool], list[Figure]], doc: str | None, quick_help: str) -> None:
+    """``python benchmarks/NAME.py [--quick]``: one benchmark on its own, as a table."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    print_table(run(parser.parse_args().quick))

@@ -13,7 +13,6 @@ default 100,000 events, so the long run measures a full ring that evicts.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import random
 import sys
@@ -26,7 +25,7 @@ import orjson
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.figures import Figure, figure, print_table
+from benchmarks.figures import Figure, figure, run_alone
 from obsview.backend.gc_schedule import ScheduledCollection
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
@@ -177,11 +176,6 @@ def run(quick: bool) -> list[Figure]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100k lines instead of 300k")
-    print_table(run(quick=parser.parse_args().quick))
-
 
 if __name__ == "__main__":
-    main()
+    run_alone(run, __doc__, "100k lines instead of 300k")

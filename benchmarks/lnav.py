@@ -16,7 +16,6 @@ of every line of the same file, and the figure's baseline name says so.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import shutil
@@ -31,7 +30,7 @@ import orjson
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.figures import Figure, figure, print_table
+from benchmarks.figures import Figure, figure, run_alone
 from benchmarks.ingest import seed_lines
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
@@ -132,11 +131,6 @@ def run(quick: bool) -> list[Figure]:
     return [figure(name, obsview, "s", baseline, lnav_s)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="100k lines instead of 1M")
-    print_table(run(quick=parser.parse_args().quick))
-
 
 if __name__ == "__main__":
-    main()
+    run_alone(run, __doc__, "100k lines instead of 1M")

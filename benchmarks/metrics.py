@@ -9,7 +9,6 @@ than the parse step (ratio of rates > 1). Also reports the cost of one snapshot.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
@@ -20,7 +19,7 @@ import orjson
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.figures import Figure, figure, print_table
+from benchmarks.figures import Figure, figure, run_alone
 from obsview.backend.hostinfo import EMPTY_SAMPLE
 from obsview.backend.metrics import RequestMetrics
 from obsview.backend.normalize import Normalizer
@@ -84,13 +83,6 @@ def run(quick: bool) -> list[Figure]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer events (a few seconds)")
-    args = parser.parse_args(argv)
-    print_table(run(args.quick))
-    return 0
-
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_alone(run, __doc__, "fewer events (a few seconds)")

@@ -8,7 +8,6 @@ the middleware adds to every request. Issue 6 target: under 20 µs per request.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import sys
@@ -25,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from benchmarks.figures import Figure, figure, print_table
+from benchmarks.figures import Figure, figure, run_alone
 from obsview.backend.instrument import ObsviewMiddleware
 
 Scope = dict[str, Any]
@@ -132,13 +131,6 @@ def run(quick: bool) -> list[Figure]:
     return asyncio.run(_measure(quick))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer iterations (a few seconds)")
-    args = parser.parse_args(argv)
-    print_table(run(args.quick))
-    return 0
-
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run_alone(run, __doc__, "fewer iterations (a few seconds)")
