@@ -6,14 +6,14 @@ redacted here, before anything is stored, shown or sent.
 
 The batch path is the agent's hot loop (hundreds of thousands of lines a second), so:
 
-* a batch is worked in chunks of :data:`_CHUNK` lines, parsed with ``map(orjson.loads, …)``
-  (no Python loop, and each record parsed from its own line: one ``loads`` over a joined
-  array could pair a crafted line's objects with its neighbours' events);
-* the secret check is a few ``in`` scans over lower-cased text of a whole chunk: the seed's
-  request record contributes only its string values (message and user agent are verdicts
-  cached per distinct value), other lines their raw bytes; only lines that hit get
-  per-field redaction (:mod:`redact`);
-* per-record work is one pass over the record's keys through an alias table.
+* the seed's "Request completed" record, the bulk of a busy log, is decoded by msgspec into
+  typed structs (checked in C, never tracked by the cyclic GC) and taken only when it
+  re-encodes to its very line; anything else goes the generic way, ``orjson`` and an alias
+  table over the record's keys;
+* the secret check is a few ``in`` scans over lower-cased text of a chunk of :data:`_CHUNK`
+  lines: a fast-path record contributes only its string values (message and user agent are
+  verdicts cached per distinct value), other lines their raw bytes; only lines that hit get
+  per-field redaction (:mod:`redact`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from operator import itemgetter
 from typing import Any, Final
 
+import msgspec
 import orjson
 
 from obsview.backend.protocol import LogEvent
@@ -103,7 +103,6 @@ _RESPONSE_ALIASES: Final = {
     "statusCode": "status", "status": "status", "responseTime": "duration",
     "duration": "duration",
 }
-_SEED_REQUEST: Final = ("id", "method", "url", "ip", "userAgent", "userId", "correlationId")
 _USER_ALIASES: Final = {"id": "user_id"}
 _HEADER_SLOTS: Final = {
     "x-trace-id": "trace_id", "traceparent": "traceparent", "x-correlation-id": "correlation",
@@ -133,22 +132,51 @@ _TRACEPARENT: Final = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-
 _ACCESS_TS_FORMAT: Final = "%d/%b/%Y:%H:%M:%S %z"
 
 _CHUNK: Final = 256
-"""Lines worked together. Few enough parsed records alive at once to stay in the CPU cache
-(orjson over 5,000 lines at once measured ~1.8x slower per line than over 256), enough to
-pay each secret scan's call cost once for many lines."""
+"""Lines whose secret checks run together: enough to pay each scan's call cost once for
+many lines, few enough that a hit rechecks little."""
 _CACHE_LIMIT: Final = 4096
 """Entries per memo (timestamps per second, clean values); cleared when full."""
 _MEMO_MAX_CHARS: Final = 256
 """Longer text is never memoized: 4096 hostile 64 KiB user agents would be 1 GiB."""
 _PROBED_PER_RECORD: Final = 5
 """Values each seed fast-path record adds to its chunk's secret probe, in record order."""
-_SEED_TOP_FIELDS: Final = itemgetter("timestamp", "level", "message", "request", "response",
-                                     "duration")
-_SEED_RESPONSE_FIELDS: Final = itemgetter("statusCode", "responseTime")
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _FRACTION_Z_US: Final = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}
 """A stamp's ``.123Z`` tail → microseconds: one lookup validates and converts it."""
+
+
+class _SeedRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """The seed's ``logEvent`` ``request`` object, fields in its ``JSON.stringify`` order
+    (``undefined`` ones are left out, as they are here when None)."""
+
+    id: str | None = None
+    method: str | None = None
+    url: str | None = None
+    ip: str | None = None
+    userAgent: str | None = None  # noqa: N815 - the seed's key
+    userId: int | str | None = None  # noqa: N815
+    correlationId: str | None = None  # noqa: N815
+
+
+class _SeedResponse(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    statusCode: int  # noqa: N815
+    responseTime: int | float  # noqa: N815
+
+
+class _SeedRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
+    """The seed's "Request completed" record: ``logEvent(...)`` with ``{duration}``."""
+
+    timestamp: str
+    level: str
+    message: str
+    request: _SeedRequest
+    response: _SeedResponse
+    duration: int | float | None = None
+
+
+_SEED_DECODER: Final = msgspec.json.Decoder(_SeedRecord)
+_SEED_ENCODE_INTO: Final = msgspec.json.Encoder().encode_into
 
 
 class Normalizer:
@@ -174,6 +202,7 @@ class Normalizer:
         # each mapped to one shared instance: the store holds pointers to it, not 100k copies
         # (measured: ~230 of ~1,240 bytes per buffered seed event).
         self._clean_values: dict[str, str] = {}
+        self._encoded = bytearray()  # the seed fast path's re-encoding of each record
         self.parse_errors = 0
         """Lines that started with ``{`` but were not valid JSON objects."""
         self.truncated = 0
@@ -233,31 +262,34 @@ class Normalizer:
     def _normalize_chunk(
         self, chunk: list[bytes], source: str, now: float, events: list[LogEvent]
     ) -> None:
-        try:
-            records: list[Any] = list(map(orjson.loads, chunk))
-        except orjson.JSONDecodeError:
-            records = [_parse_one(line) if line[0] == 0x7B else None for line in chunk]
         base = len(events)
         append = events.append
-        seed_request = self._seed_request
+        decode = _SEED_DECODER.decode
+        seed_event = self._seed_event
         probe: list[str] = []  # string values of the fast-path records, checked together
         rest: list[int] = []
-        for index, record in enumerate(records):
-            if type(record) is dict:
-                event = seed_request(record, source, chunk[index], now, probe)
-                if event is not None:
-                    append(event)
-                    continue
-            append(None)  # type: ignore[arg-type]  # filled below
-            rest.append(index)
+        for index, line in enumerate(chunk):
+            try:
+                record = decode(line)
+            except (msgspec.DecodeError, UnicodeDecodeError):  # not the seed's record
+                event = None
+            else:
+                event = seed_event(record, line, source, now, probe)
+            if event is None:
+                append(None)  # type: ignore[arg-type]  # filled below
+                rest.append(index)
+            else:
+                append(event)
         if rest:
-            suspects = lines_that_might_hold_secrets([chunk[index] for index in rest])
-            for position, index in enumerate(rest):
+            lines = [chunk[index] for index in rest]
+            suspects = lines_that_might_hold_secrets(lines)
+            for position, (index, line) in enumerate(zip(rest, lines)):
+                parsed = _parse_one(line) if line[0] == 0x7B else None
                 events[base + index] = self._careful(
-                    records[index], chunk[index], source, now, position in suspects
+                    parsed, line, source, now, position in suspects
                 )
         if probe and might_hold_secret_text("\n".join(probe).lower()):
-            self._recheck_seed_records(chunk, records, rest, probe, source, now, events, base)
+            self._recheck_seed_records(chunk, rest, probe, source, now, events, base)
 
     def _careful(
         self, record: Any, line: bytes, source: str, now: float, secret: bool
@@ -272,8 +304,8 @@ class Normalizer:
         return event
 
     def _recheck_seed_records(
-        self, chunk: list[bytes], records: list[Any], rest: list[int], probe: list[str],
-        source: str, now: float, events: list[LogEvent], base: int,
+        self, chunk: list[bytes], rest: list[int], probe: list[str], source: str, now: float,
+        events: list[LogEvent], base: int,
     ) -> None:
         """Some fast-path record of the chunk may hold a secret: find which, and send those
         through the generic path, which redacts (a chunk's values hit the gate: rare, but
@@ -291,7 +323,8 @@ class Normalizer:
             # route such as /api/tokens/7 holds a gate word in every line, not a secret.
             if all(redact_text(value) == value for value in values) and redact_text(raw) == raw:
                 continue
-            events[base + index] = self._from_record(records[index], source, raw, now, True)
+            record = orjson.loads(chunk[index])  # decoded once already: valid, a JSON object
+            events[base + index] = self._from_record(record, source, raw, now, True)
 
     def normalize_record(
         self, record: Mapping[str, Any], source: str, raw: str = ""
@@ -352,55 +385,39 @@ class Normalizer:
             self.redacted += 1
         return event
 
-    def _seed_request(
-        self, record: dict[str, Any], source: str, line: bytes, now: float, probe: list[str]
+    def _seed_event(
+        self, record: _SeedRecord, line: bytes, source: str, now: float, probe: list[str]
     ) -> LogEvent | None:
         """Fast path for the seed's "Request completed" record, the bulk of a busy log.
 
-        Same result as the generic path, with C-level key access and positional
-        construction (~3x less per-event Python). Returns None for anything off-shape.
-        Appends the string values that could hold a secret to ``probe``; the caller checks
-        them, for a whole chunk at once, before the event may be kept as it is.
+        ``record`` was decoded and type-checked by msgspec; this builds the very event the
+        generic path would, or returns None for anything it would not take. Appends the
+        string values that could hold a secret to ``probe``; the caller checks them, for a
+        whole chunk at once, before the event may be kept as it is.
         """
-        if len(record) != 6:
+        # Only a line exactly as the seed's logger writes it: re-encoding gives it back byte
+        # for byte, so it holds no duplicate key, escape or null that the decoded values hide
+        # (a duplicate "url" would leave its first value, unprobed, in the raw line).
+        encoded = self._encoded
+        _SEED_ENCODE_INTO(record, encoded)  # into a reused buffer: no allocation per line
+        if encoded != line:
             return None
-        try:
-            stamp, level, message, request, response, duration = _SEED_TOP_FIELDS(record)
-            if type(response) is not dict or len(response) != 2:
-                return None
-            status, took = _SEED_RESPONSE_FIELDS(response)
-        except KeyError:
-            return None
-        if type(request) is not dict:
-            return None
-        get = request.get
-        request_id = get("id")
-        method = get("method")
-        url = get("url")
-        ip = get("ip")
-        agent = get("userAgent")
-        user = get("userId")
-        correlation = get("correlationId")
-        if len(request) != (  # only seed keys (a null counts as foreign: generic drops it)
-            (request_id is not None) + (method is not None) + (url is not None)
-            + (ip is not None) + (agent is not None) + (user is not None)
-            + (correlation is not None)
-        ):
-            return None
+        request = record.request
+        response = record.response
+        status = response.statusCode
+        took = response.responseTime
+        duration = record.duration
+        level = _LEVELS.get(record.level)
+        method = _HTTP_METHODS.get(request.method)  # type: ignore[arg-type]  # None: no entry
         if (
-            type(status) is not int
+            level is None
+            or method is None
             or not 100 <= status <= 999
-            or type(took) not in (int, float)
-            or type(message) is not str
-            or type(stamp) is not str
-            or type(method) is not str
-            or method not in _HTTP_METHODS
+            or (duration is not None and duration != took)  # generic keeps both: rare
         ):
-            return None
-        level = _LEVELS.get(level) if type(level) is str else None
-        if level is None:
             return None
         # The seed's "2026-11-25T15:00:00.123Z", memoized per second (see _iso_timestamp).
+        stamp = record.timestamp
         fraction = _FRACTION_Z_US.get(stamp[19:])
         seconds = self._iso_seconds.get(stamp[:19])
         ts: float | None
@@ -410,31 +427,24 @@ class Normalizer:
             ts = self._iso_timestamp(stamp)
             if ts is None:
                 return None
-        if type(request_id) is not str:
-            request_id = "" if request_id is None else _as_text(request_id)
-        if type(url) is not str:
-            url = "" if url is None else _as_text(url)
-        if type(ip) is not str:
-            ip = "" if ip is None else _as_text(ip)
-        if type(agent) is not str:
-            agent = "" if agent is None else _as_text(agent)
-        if type(user) is not str:
-            user = "" if user is None else str(user) if type(user) is int else _as_text(user)
-        if type(correlation) is not str:
-            correlation = "" if correlation is None else _as_text(correlation)
         clean = self._clean_values
-        message = clean.get(message) or self._remember_clean(message)
-        agent = clean.get(agent) or self._remember_clean(agent)
-        if message is None or agent is None:
+        message = clean.get(record.message) or self._remember_clean(record.message)
+        agent = request.userAgent or ""
+        shared_agent = clean.get(agent) or self._remember_clean(agent)
+        if message is None or shared_agent is None:
             return None
-        method = _HTTP_METHODS[method]
+        request_id = request.id or ""
+        url = request.url or ""
+        ip = request.ip or ""
+        user_id = request.userId
+        user = "" if user_id is None else str(user_id) if isinstance(user_id, int) else user_id
+        correlation = request.correlationId or ""
         probe += (url, ip, request_id, user, correlation)  # _PROBED_PER_RECORD values
         return LogEvent(  # positional, in protocol field order (a test pins the order)
             ts, level, message, 0, self.service, self.host,
             correlation or request_id, "", request_id, method, "",
             url.split("?", 1)[0] if "?" in url else url, status, float(took),
-            ip, agent, user, "", "", "", "", source, line.decode("utf-8", "replace"),
-            {} if duration == took or duration is None else {"duration": duration},
+            ip, shared_agent, user, "", "", "", "", source, line.decode(), {},
         )
 
     def _remember_clean(self, value: str) -> str | None:

@@ -219,6 +219,21 @@ def test_a_secret_in_one_seed_record_of_a_long_batch() -> None:
     assert [e.raw for e in events[:300]] == [line.decode() for line in lines[:300]]
 
 
+@pytest.mark.parametrize("line", [
+    # JSON keeps the last of two equal keys: the first value is in the raw line only.
+    b'{"timestamp":"2026-11-25T15:00:00.123Z","level":"INFO","message":"Request completed",'
+    b'"request":{"id":"r","method":"GET","url":"/x?token=hunter2","url":"/y"},'
+    b'"response":{"statusCode":200,"responseTime":3},"duration":3}',
+    b'{"timestamp":"2026-11-25T15:00:00.123Z","level":"INFO","message":"password=hunter2",'
+    b'"message":"Request completed","request":{"id":"r","method":"GET","url":"/y"},'
+    b'"response":{"statusCode":200,"responseTime":3},"duration":3}',
+])
+def test_a_secret_in_a_duplicate_key_of_a_seed_record_is_redacted(line: bytes) -> None:
+    norm = Normalizer()
+    (event,) = norm.normalize_lines([line], "f")
+    assert "hunter2" not in event_text(event) and event.redacted and norm.redacted == 1
+
+
 # Fragments that make rules match, nearly match, or sit at a line or word boundary.
 _FRAGMENTS = st.sampled_from([
     "password", "PassWord", "passwd", "pa\u017fsword", "to\u212aen", "\u0130", "\u0131", "token",
