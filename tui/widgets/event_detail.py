@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
+import msgspec
 import orjson
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,7 +20,7 @@ MAX_FIELD_CHARS = 20_000
 
 def event_json(event: LogEvent) -> str:
     """The event as indented JSON (what ``c`` copies and the detail view shows)."""
-    fields = dataclasses.asdict(event)
+    fields = msgspec.structs.asdict(event)
     try:
         return orjson.dumps(fields, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:

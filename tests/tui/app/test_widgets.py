@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
+import msgspec
 import pytest
 from app_test_support import screen_text
 from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
@@ -130,7 +129,7 @@ async def test_status_bar_shows_hostile_agent_names_and_urls_literally(hostile: 
 
 @pytest.mark.parametrize("hostile", HOSTILE, ids=[name for name, _ in INJECTION_CORPUS])
 async def test_event_detail_shows_every_hostile_field_literally(hostile: str) -> None:
-    fields = {f.name: hostile for f in dataclasses.fields(LogEvent) if f.type in ("str",)}
+    fields = {f.name: hostile for f in msgspec.structs.fields(LogEvent) if f.type is str}
     event = LogEvent(ts=SAMPLE_NOW, level="ERROR", **{k: v for k, v in fields.items()
                                                        if k != "level"},
                      extra={hostile: hostile, "nested": [hostile]})

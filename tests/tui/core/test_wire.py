@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import orjson
 import pytest
@@ -46,7 +45,7 @@ def _events_frame(objects: list[object]) -> bytes:
 
 
 def _wire(event: LogEvent) -> dict[str, object]:
-    return orjson.loads(orjson.dumps(event))
+    return orjson.loads(encode_events([event]))["events"][0]  # type: ignore[no-any-return]
 
 
 def test_a_batch_decodes_to_the_same_events() -> None:
@@ -102,7 +101,7 @@ _JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
     max_leaves=4,
 )
-_FIELD_NAMES = [field.name for field in dataclasses.fields(LogEvent)]
+_FIELD_NAMES = list(LogEvent.__struct_fields__)
 
 
 @settings(max_examples=200, deadline=None)
