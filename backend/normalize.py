@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 import orjson
@@ -146,12 +146,18 @@ _FRACTION_Z_US: Final = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}
 """A stamp's ``.123Z`` tail → microseconds: one lookup validates and converts it."""
 
 
+# msgspec checks these in C and hands back the one shared instance of each value.
+_HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT",
+                      "TRACE"]
+_Level = Literal["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
+
+
 class _SeedRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
     """The seed's ``logEvent`` ``request`` object, fields in its ``JSON.stringify`` order
     (``undefined`` ones are left out, as they are here when None)."""
 
     id: str | None = None
-    method: str | None = None
+    method: _HttpMethod | None = None
     url: str | None = None
     ip: str | None = None
     userAgent: str | None = None  # noqa: N815 - the seed's key
@@ -160,7 +166,7 @@ class _SeedRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=Tru
 
 
 class _SeedResponse(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    statusCode: int  # noqa: N815
+    statusCode: Annotated[int, msgspec.Meta(ge=100, le=999)]  # noqa: N815
     responseTime: int | float  # noqa: N815
 
 
@@ -168,7 +174,7 @@ class _SeedRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
     """The seed's "Request completed" record: ``logEvent(...)`` with ``{duration}``."""
 
     timestamp: str
-    level: str
+    level: _Level  # as the seed writes it: other spellings take the generic path
     message: str
     request: _SeedRequest
     response: _SeedResponse
@@ -176,6 +182,7 @@ class _SeedRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True
 
 
 _SEED_DECODER: Final = msgspec.json.Decoder(_SeedRecord)
+_SEED_HEAD: Final = b'{"timestamp":"'
 _SEED_ENCODE_INTO: Final = msgspec.json.Encoder().encode_into
 
 
@@ -269,12 +276,15 @@ class Normalizer:
         probe: list[str] = []  # string values of the fast-path records, checked together
         rest: list[int] = []
         for index, line in enumerate(chunk):
-            try:
-                record = decode(line)
-            except (msgspec.DecodeError, UnicodeDecodeError):  # not the seed's record
-                event = None
-            else:
-                event = seed_event(record, line, source, now, probe)
+            event = None
+            # The seed's record opens with its timestamp: other lines skip a failed decode.
+            if line.startswith(_SEED_HEAD):
+                try:
+                    record = decode(line)
+                except (msgspec.DecodeError, UnicodeDecodeError):  # not the seed's record
+                    pass
+                else:
+                    event = seed_event(record, line, source, now, probe)
             if event is None:
                 append(None)  # type: ignore[arg-type]  # filled below
                 rest.append(index)
@@ -403,19 +413,11 @@ class Normalizer:
         if encoded != line:
             return None
         request = record.request
-        response = record.response
-        status = response.statusCode
-        took = response.responseTime
+        took = record.response.responseTime
         duration = record.duration
-        level = _LEVELS.get(record.level)
-        method = _HTTP_METHODS.get(request.method)  # type: ignore[arg-type]  # None: no entry
-        if (
-            level is None
-            or method is None
-            or not 100 <= status <= 999
-            or (duration is not None and duration != took)  # generic keeps both: rare
-        ):
-            return None
+        method = request.method
+        if method is None or (duration is not None and duration != took):
+            return None  # generic keeps both figures when they differ: rare
         # The seed's "2026-11-25T15:00:00.123Z", memoized per second (see _iso_timestamp).
         stamp = record.timestamp
         fraction = _FRACTION_Z_US.get(stamp[19:])
@@ -441,10 +443,10 @@ class Normalizer:
         correlation = request.correlationId or ""
         probe += (url, ip, request_id, user, correlation)  # _PROBED_PER_RECORD values
         return LogEvent(  # positional, in protocol field order (a test pins the order)
-            ts, level, message, 0, self.service, self.host,
+            ts, record.level, message, 0, self.service, self.host,
             correlation or request_id, "", request_id, method, "",
-            url.split("?", 1)[0] if "?" in url else url, status, float(took),
-            ip, shared_agent, user, "", "", "", "", source, line.decode(), {},
+            url.split("?", 1)[0] if "?" in url else url, record.response.statusCode,
+            float(took), ip, shared_agent, user, "", "", "", "", source, line.decode(), {},
         )
 
     def _remember_clean(self, value: str) -> str | None:
