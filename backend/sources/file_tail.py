@@ -22,8 +22,10 @@ by a new file is not mistaken for the old one). On start, a file that still hold
 checkpoint saw is resumed at its offset, even with ``from_start`` (it asks not to skip
 history, and the checkpoint proves that part was read). A file rotated while the agent was
 down has the rest of its old content read first (the renamed ``app.log.1``/``app.log-*`` found
-by inode, or for copytruncate the copy whose bytes match at the offset), then the new file from
-its start. Without a usable checkpoint the file starts as it would without one.
+by inode, or for copytruncate the copy whose bytes match at the offset), then any rotated copy
+the checkpoint does not know but that was written after it was saved (two rotations while
+down: ``app.log.1`` when ours is now ``app.log.2``; compressed copies are skipped), then the
+new file from its start. Without a usable checkpoint the file starts as it would without one.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ from obsview.backend.sources.lines import LineSplitter
 log = logging.getLogger(__name__)
 
 _MAX_COPY_CANDIDATES = 5
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".Z")
+"""Rotated copies logrotate compresses: never read as text."""
 
 
 @dataclass(slots=True)
@@ -114,6 +118,8 @@ class FileTailSource:
         """Checkpoint entries of files not followed now, with when they were last followed."""
         self._checkpointed_paths: set[str] = set()
         """Names the loaded checkpoint knew: a new file there was written while we were down."""
+        self._checkpoint_saved_at: float | None = None
+        """Modification time of the loaded checkpoint: files written since hold unread lines."""
         self._last_saved: list[Mark] | None = None
         self._next_save_at = float("-inf")
         self._save_failing = False
@@ -189,8 +195,10 @@ class FileTailSource:
         if initial and self._saved:
             current = {(stat.st_dev, stat.st_ino) for _path, stat in found}
             self._open_rotated_while_down(current)
-            # Older content first: files the checkpoint knows before files new to it.
-            found.sort(key=lambda item: (item[1].st_dev, item[1].st_ino) not in self._saved)
+            # Older content first: files the checkpoint knows before files new to it, each
+            # kind in the order they were last written.
+            found.sort(key=lambda item: (
+                (item[1].st_dev, item[1].st_ino) not in self._saved, item[1].st_mtime))
         for path, stat in found:
             self._bind(path, stat, initial=initial)
 
@@ -234,14 +242,18 @@ class FileTailSource:
             return 0
         if path in self._checkpointed_paths:
             return 0  # a new file where the checkpoint knew another: all of it is unread
+        if initial and self._unread_rotation(path, os.fstat(file.fileno())):
+            return 0  # rotated twice while down, onto a name a glob watches
         return size if initial and not self._from_start else 0
 
     def _open_rotated_while_down(self, current: set[Ident]) -> None:
-        """Follow, from their checkpointed offset, files renamed away while the agent was down."""
+        """Follow files renamed away while the agent was down: the checkpointed one from its
+        offset, then any rotated after it (wholly unread) from their start, oldest first."""
         for ident, (mark, _since) in list(self._saved.items()):
             if ident in current:
                 continue  # still watched under some name: resumed when bound
-            for location, stat in self._siblings(mark.path):
+            siblings = self._siblings(mark.path)
+            for location, stat in siblings:
                 if (stat.st_dev, stat.st_ino) != ident:
                     continue
                 file = self._open_file(location, ident)
@@ -257,6 +269,32 @@ class FileTailSource:
                 del self._saved[ident]
                 self._follow(mark.path, file, ident, mark.offset, detached=True)
                 break
+            unread = [
+                (location, stat) for location, stat in siblings
+                if (stat.st_dev, stat.st_ino) not in current
+                and (stat.st_dev, stat.st_ino) not in self._followed
+                and self._unread_rotation(location, stat)
+            ]
+            for location, stat in sorted(unread, key=lambda item: item[1].st_mtime):
+                file = self._open_file(location, (stat.st_dev, stat.st_ino))
+                if file is not None:
+                    self._follow(mark.path, file, (stat.st_dev, stat.st_ino), 0, detached=True)
+
+    def _unread_rotation(self, path: str, stat: os.stat_result) -> bool:
+        """True for a rotated copy of a checkpointed file (``app.log.1`` of ``app.log``) that
+        the checkpoint does not know and that was written after it was saved: the middle of
+        two or more rotations while the agent was down, never read. A modification time equal
+        to the checkpoint's counts (coarse clocks): a repeat is better than a loss."""
+        if self._checkpoint_saved_at is None or stat.st_mtime < self._checkpoint_saved_at:
+            return False
+        if (stat.st_dev, stat.st_ino) in self._saved or path.endswith(_COMPRESSED):
+            return False
+        folder, name = os.path.split(path)
+        return any(
+            os.path.dirname(known) == folder and name.startswith(os.path.basename(known))
+            and path != known
+            for known in self._checkpointed_paths
+        )
 
     def _open_copy_of(self, mark: Mark) -> None:
         """Follow the rest of a copytruncated file from its copy, if one matches at the offset."""
@@ -454,6 +492,10 @@ class FileTailSource:
 
     def _load_checkpoint(self, location: Path) -> None:
         marks = load_marks(location)
+        try:
+            self._checkpoint_saved_at = location.stat().st_mtime if marks else None
+        except OSError:
+            self._checkpoint_saved_at = None
         now = self._clock()
         self._saved = {mark.ident: (mark, now) for mark in marks}
         self._checkpointed_paths = {mark.path for mark in marks}

@@ -125,6 +125,39 @@ async def test_rename_rotation_while_down_reads_the_old_rest_then_the_new_file(
     assert {event.source for event in collector.events} == {str(log)}
 
 
+def rotate(log: Path, keep: int) -> None:
+    """What logrotate does: app.log.N-1 -> app.log.N ... app.log -> app.log.1."""
+    for number in range(keep - 1, 0, -1):
+        older = log.with_name(f"{log.name}.{number}")
+        if older.exists():
+            older.rename(log.with_name(f"{log.name}.{number + 1}"))
+    log.rename(log.with_name(f"{log.name}.1"))
+
+
+@pytest.mark.parametrize("watch", ["app.log", "app.log*"])
+async def test_two_rotations_while_down_read_the_middle_file_too(
+    tmp_path: Path, collector: Any, wait_until: Any, watch: str
+) -> None:
+    log, checkpoint = tmp_path / "app.log", tmp_path / "state" / "offsets.json"
+    old = tmp_path / "app.log.9"
+    old.write_bytes(lines(range(900, 910)))  # rotated long before: already read, or never
+    os.utime(old, (1_000_000, 1_000_000))
+    log.write_bytes(lines(range(0, 50)))
+    first = 60 if "*" in watch else 50  # a glob reads the old file too
+    await run_until(tail(tmp_path / watch, checkpoint, from_start=True), collector, wait_until,
+                    first)
+    append(log, lines(range(50, 60)))
+    rotate(log, keep=3)
+    log.write_bytes(lines(range(60, 70)))
+    rotate(log, keep=3)  # app.log.2: the checkpointed file; app.log.1: never seen
+    log.write_bytes(lines(range(70, 80)))
+    (tmp_path / "app.log.1.gz").write_bytes(b"\x1f\x8b compressed, never read")
+
+    collector.events.clear()
+    await run_until(tail(tmp_path / watch, checkpoint), collector, wait_until, 30)
+    assert collector.numbers() == list(range(50, 80))  # nothing lost, nothing repeated
+
+
 async def test_rotation_while_down_onto_a_name_the_glob_also_matches(
     tmp_path: Path, collector: Any, wait_until: Any
 ) -> None:
