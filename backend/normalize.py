@@ -250,7 +250,7 @@ class Normalizer:
         """Lines stripped, blank ones dropped, long ones cut (and their indices)."""
         limit = self.max_line_bytes
         if max(map(len, lines), default=0) <= limit:  # the usual case, in C loops
-            kept = [line.strip() for line in lines]
+            kept = list(map(bytes.strip, lines))
             return ([line for line in kept if line] if b"" in kept else kept), []
         kept = []
         cut: list[int] = []
