@@ -39,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="*", metavar="PATH", help="log file to tail; - reads stdin")
     parser.add_argument("--tail", action="append", default=[], metavar="PATH", help="log file or glob to tail (repeatable)")
     parser.add_argument("--tcp", action="append", default=[], metavar="HOST:PORT", help="listen for JSON log lines over TCP (repeatable)")
-    parser.add_argument("--otlp", action="append", default=[], metavar="HOST:PORT", help="receive OpenTelemetry logs, OTLP/HTTP JSON on POST /v1/logs (repeatable; usually 127.0.0.1:4318)")
+    parser.add_argument("--otlp", action="append", default=[], metavar="HOST:PORT", help="receive OpenTelemetry logs, OTLP/HTTP (protobuf or JSON) on POST /v1/logs (repeatable; usually 127.0.0.1:4318)")
     parser.add_argument("--listen", metavar="HOST:PORT", help="websocket + HTTP address (default 127.0.0.1:8765)")
     parser.add_argument("--config", type=Path, metavar="FILE", help="TOML config file (default: the user config dir's obsview/agent.toml, if present)")
     parser.add_argument("--from-start", action="store_true", default=None, help="read tailed files from the beginning")

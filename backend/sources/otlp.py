@@ -1,9 +1,10 @@
 """OTLP/HTTP logs receiver: OpenTelemetry SDKs export their logs straight to the agent.
 
-``POST /v1/logs`` with the OTLP JSON encoding (``Content-Type: application/json``), as sent by
+``POST /v1/logs`` in either OTLP/HTTP encoding: protobuf (``application/x-protobuf``, the
+default of the Collector and of most SDKs) or JSON (``application/json``, as sent by
 ``@opentelemetry/exporter-logs-otlp-http`` and by any SDK set to
-``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json``. The protobuf encoding is answered with 415 and
-a message saying so (decoding it needs ``opentelemetry-proto``, not a dependency yet).
+``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json``). A success is answered in the request's
+encoding; errors carry a JSON ``google.rpc.Status`` (exporters act on the status code).
 
 The response is written only after every batch of the request was emitted: a busy agent
 slows the exporter down (its own retry/timeout logic applies) and nothing is lost in between.
@@ -33,21 +34,20 @@ from obsview.backend.sources.otlp_http import (
     response_bytes,
 )
 from obsview.backend.sources.otlp_json import Rejected, RequestError, iter_records
+from obsview.backend.sources.otlp_protobuf import CONTENT_TYPE as PROTOBUF
+from obsview.backend.sources.otlp_protobuf import export_from_protobuf, response_protobuf
 
 log = logging.getLogger(__name__)
 
 LOGS_PATH: Final = "/v1/logs"
 BATCH_RECORDS: Final = 5000
 """Records normalized and emitted together; a big request is emitted in several batches."""
-PROTOBUF_MESSAGE: Final = (
-    "OTLP protobuf is not supported yet; use the JSON encoding"
-    " (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json, Content-Type: application/json)"
-)
+JSON: Final = "application/json"
 _WRITE_TIMEOUT_S: Final = 10.0
 
 
 class OtlpHttpSource(StreamListener):
-    """Serves OTLP/HTTP JSON log exports to at most ``max_connections`` clients at once."""
+    """Serves OTLP/HTTP log exports to at most ``max_connections`` clients at once."""
 
     def __init__(
         self,
@@ -102,17 +102,19 @@ class OtlpHttpSource(StreamListener):
             if request is None:
                 return False
             self.requests += 1
-            status, body = 200, await self._handle(request, emit, source)
+            content_type, body = await self._handle(request, emit, source)
+            status = 200
             headers: tuple[tuple[str, str], ...] = ()
             keep = request.keep_alive
             unread_input = False
         except HttpError as exc:
             self.requests_failed += 1
-            status, body = exc.status, error_body(exc.status, exc.message)
+            content_type, status, body = JSON, exc.status, error_body(exc.status, exc.message)
             headers = (("Allow", "POST"),) if exc.status == 405 else ()
             keep = not exc.close and request is not None and request.keep_alive
             unread_input = exc.close
-        writer.write(response_bytes(status, body, close=not keep, extra_headers=headers))
+        writer.write(response_bytes(status, body, content_type=content_type, close=not keep,
+                                    extra_headers=headers))
         async with asyncio.timeout(_WRITE_TIMEOUT_S):  # a client that stopped reading
             await writer.drain()
             if unread_input:
@@ -125,32 +127,39 @@ class OtlpHttpSource(StreamListener):
             # Closed at once: the body of a stranger is never read.
             raise HttpError(401, "missing or wrong bearer token (Authorization: Bearer …)", close=True)
 
-    async def _handle(self, request: Request, emit: Emit, source: str) -> bytes:
-        """The 200 answer's body once every record is emitted; HttpError for the rest."""
+    async def _handle(self, request: Request, emit: Emit, source: str) -> tuple[str, bytes]:
+        """The 200 answer (content type, body) once every record is emitted; HttpError for
+        the rest."""
         if request.path != LOGS_PATH:
             raise HttpError(404, f"no such path; OTLP logs go to POST {LOGS_PATH}")
         if request.method != "POST":
             raise HttpError(405, f"{LOGS_PATH} accepts POST only")
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if content_type == "application/x-protobuf":
-            raise HttpError(415, PROTOBUF_MESSAGE)
-        if content_type != "application/json":
-            raise HttpError(415, f"Content-Type must be application/json, got {content_type!r}")
+        if content_type not in (PROTOBUF, JSON):
+            raise HttpError(
+                415, f"Content-Type must be {PROTOBUF} or {JSON}, got {content_type!r}"
+            )
+        body = decode_content(request, self._max_body_bytes)
         try:
-            export = orjson.loads(decode_content(request, self._max_body_bytes))
-        except orjson.JSONDecodeError as exc:
-            raise HttpError(400, f"body is not valid JSON: {exc}") from None
-        try:
+            if content_type == PROTOBUF:
+                export: Any = export_from_protobuf(body)
+            else:
+                try:
+                    export = orjson.loads(body)
+                except orjson.JSONDecodeError as exc:
+                    raise HttpError(400, f"body is not valid JSON: {exc}") from None
             accepted, rejected, reason = await self._ingest(export, emit, source)
         except RequestError as exc:
             raise HttpError(400, str(exc)) from None
         self.records_accepted += accepted
         self.records_rejected += rejected
+        if content_type == PROTOBUF:
+            return PROTOBUF, response_protobuf(rejected, reason)
         partial: dict[str, Any] = {}
         if rejected:
             # int64 travels as a decimal string in OTLP JSON.
             partial = {"rejectedLogRecords": str(rejected), "errorMessage": reason}
-        return orjson.dumps({"partialSuccess": partial})
+        return JSON, orjson.dumps({"partialSuccess": partial})
 
     async def _ingest(self, export: Any, emit: Emit, source: str) -> tuple[int, int, str]:
         """Normalize and emit every record in batches; (accepted, rejected, first reason)."""

@@ -5,9 +5,14 @@ deadline, and export payloads shaped like what OpenTelemetry SDKs send."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import copy
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from obsview.backend.normalize import Normalizer
 from obsview.backend.protocol import LogEvent
@@ -115,6 +120,20 @@ def export_of(*log_records: dict[str, Any], service: str = "svc") -> dict[str, A
         "resource": {"attributes": [string("service.name", service)]},
         "scopeLogs": [{"scope": {"name": "test"}, "logRecords": list(log_records)}],
     }]}
+
+
+def protobuf_of(export: dict[str, Any]) -> bytes:
+    """``export`` (OTLP JSON) in the protobuf encoding, as the Collector and most SDKs send it:
+    the same message, whose ids protobuf's own JSON mapping spells in base64, not hex."""
+    spelled = copy.deepcopy(export)
+    for resource_logs in spelled["resourceLogs"]:
+        for scope_logs in resource_logs["scopeLogs"]:
+            for record in scope_logs["logRecords"]:
+                for key in ("traceId", "spanId"):
+                    if key in record:
+                        record[key] = base64.b64encode(bytes.fromhex(record[key])).decode()
+    message = json_format.ParseDict(spelled, ExportLogsServiceRequest())
+    return message.SerializeToString()  # type: ignore[no-any-return]
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -8,8 +8,10 @@ import gzip
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
 from obsview.backend.sources.otlp import BATCH_RECORDS
 from otlp_testkit import (
@@ -18,11 +20,13 @@ from otlp_testkit import (
     Collector,
     export_of,
     js_exporter_payload,
+    protobuf_of,
     running_source,
     wait_until,
 )
 
 JSON = {"Content-Type": "application/json"}
+PROTOBUF = {"Content-Type": "application/x-protobuf"}
 
 
 def url(port: int, path: str = "/v1/logs") -> str:
@@ -97,15 +101,56 @@ async def test_malformed_requests_are_400(body: bytes, status: int) -> None:
     assert collector.events == []
 
 
-async def test_protobuf_is_415_with_a_way_out() -> None:
-    async with running_source(Collector()) as source, httpx.AsyncClient(timeout=5) as client:
+async def test_protobuf_export_gives_the_events_json_gives() -> None:
+    # The default encoding of the Collector and of most SDKs (http/protobuf).
+    from_json, from_protobuf = Collector(), Collector()
+    async with running_source(from_json) as source, httpx.AsyncClient(timeout=5) as client:
+        await client.post(url(source.port), json=js_exporter_payload())
+    async with running_source(from_protobuf) as source, httpx.AsyncClient(timeout=5) as client:
         response = await client.post(
-            url(source.port), content=b"\x0a\x00", headers={"Content-Type": "application/x-protobuf"}
-        )
-        other = await client.post(url(source.port), content=b"x", headers={"Content-Type": "text/plain"})
+            url(source.port), content=protobuf_of(js_exporter_payload()), headers=PROTOBUF)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/x-protobuf"
+    assert ExportLogsServiceResponse.FromString(response.content) == ExportLogsServiceResponse()
+
+    def fields(event: Any) -> dict[str, Any]:
+        return {k: v for k, v in msgspec.structs.asdict(event).items() if k != "source"}
+
+    assert len(from_protobuf.events) == 3
+    assert [fields(e) for e in from_protobuf.events] == [fields(e) for e in from_json.events]
+    assert from_protobuf.events[0].trace_id == TRACE_ID and from_protobuf.events[0].redacted
+
+
+async def test_protobuf_rejections_are_answered_in_protobuf() -> None:
+    collector = Collector()
+    records = [{"body": {"stringValue": "fine"}},
+               {"body": {"stringValue": "bad"}, "traceId": "0102030405"}]
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(
+            url(source.port), content=protobuf_of(export_of(*records)), headers=PROTOBUF)
+    assert response.status_code == 200
+    partial = ExportLogsServiceResponse.FromString(response.content).partial_success
+    assert partial.rejected_log_records == 1
+    assert "traceId must be 32 hex digits" in partial.error_message
+    assert [e.message for e in collector.events] == ["fine"]
+
+
+@pytest.mark.parametrize("body", [b"\xff\xff\xff\xff", b"\x0a\x05\x0a\x03\x0a\x01"])
+async def test_malformed_protobuf_is_400_with_a_reason(body: bytes) -> None:
+    collector = Collector()
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), content=body, headers=PROTOBUF)
+    assert response.status_code == 400
+    assert "not a protobuf ExportLogsServiceRequest" in response.json()["message"]
+    assert collector.events == []
+
+
+async def test_other_content_types_are_415_naming_both_encodings() -> None:
+    async with running_source(Collector()) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), content=b"x", headers={"Content-Type": "text/plain"})
     assert response.status_code == 415
-    assert "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json" in response.json()["message"]
-    assert other.status_code == 415
+    message = response.json()["message"]
+    assert "application/x-protobuf" in message and "application/json" in message
 
 
 async def test_other_paths_are_404_and_other_methods_405() -> None:
