@@ -11,9 +11,9 @@ The batch path is the agent's hot loop (hundreds of thousands of lines a second)
   re-encodes to its very line; anything else goes the generic way, ``orjson`` and an alias
   table over the record's keys;
 * the secret check is a few ``in`` scans over lower-cased text of a chunk of :data:`_CHUNK`
-  lines: a fast-path record contributes only its string values (message and user agent are
-  verdicts cached per distinct value), other lines their raw bytes; only lines that hit get
-  per-field redaction (:mod:`redact`).
+  lines: a fast-path record contributes only its string values (message, user agent and IP
+  are verdicts cached per distinct value), other lines their raw bytes; only lines that hit
+  get per-field redaction (:mod:`redact`).
 """
 
 from __future__ import annotations
