@@ -29,6 +29,23 @@ import msgspec
 import orjson
 
 from obsview.backend.protocol import LogEvent
+from obsview.backend.record_fields import (
+    HTTP_METHODS,
+    LEVELS_BY_NAME,
+    REQUEST_ALIASES,
+    RESPONSE_ALIASES,
+    TOP_ALIASES,
+    TRACEPARENT,
+    USER_ALIASES,
+    absorb,
+    as_text,
+    cache_status,
+    duration_in_ms,
+    error_fields,
+    level_of,
+    parse_timestamp,
+    status_code,
+)
 from obsview.backend.redact import (
     lines_that_might_hold_secrets,
     might_hold_secret,
@@ -36,78 +53,6 @@ from obsview.backend.redact import (
     redact_mapping,
     redact_text,
 )
-
-# --------------------------------------------------------------------------- vocabularies
-
-_LEVEL_WORDS: Final = {
-    "error": "ERROR", "err": "ERROR", "fatal": "ERROR", "critical": "ERROR", "crit": "ERROR",
-    "alert": "ERROR", "emerg": "ERROR", "emergency": "ERROR", "panic": "ERROR", "severe": "ERROR",
-    "warn": "WARN", "warning": "WARN",
-    "info": "INFO", "information": "INFO", "notice": "INFO", "http": "INFO",
-    "debug": "DEBUG", "verbose": "DEBUG", "fine": "DEBUG",
-    "trace": "TRACE", "silly": "TRACE", "finest": "TRACE",
-}
-_LEVELS: Final[dict[Any, str]] = {
-    **_LEVEL_WORDS,
-    **{word.upper(): level for word, level in _LEVEL_WORDS.items()},
-    # pino / bunyan numeric levels.
-    10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "ERROR",
-}
-
-_HTTP_METHODS: Final = {
-    name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")
-}
-"""Each method → its one shared string: 100k buffered events then hold pointers, not copies."""
-
-# Record key → slot. One dict lookup per key; anything not listed goes to ``extra``.
-_TOP_ALIASES: Final = {
-    "timestamp": "ts", "time": "ts", "ts": "ts", "@timestamp": "ts", "date": "ts",
-    "datetime": "ts", "asctime": "ts", "created": "ts",
-    "level": "level", "levelname": "level", "severity": "level", "lvl": "level",
-    "loglevel": "level", "log.level": "level", "level_name": "level",
-    "message": "message", "msg": "message", "event": "message",
-    "trace_id": "trace_id", "traceId": "trace_id", "traceID": "trace_id",
-    "x-trace-id": "trace_id", "trace.id": "trace_id",
-    "traceparent": "traceparent",
-    "span_id": "span_id", "spanId": "span_id", "spanID": "span_id", "span.id": "span_id",
-    "correlationId": "correlation", "correlation_id": "correlation",
-    "x-correlation-id": "correlation",
-    "request_id": "request_id", "requestId": "request_id", "req_id": "request_id",
-    "reqId": "request_id",
-    "method": "method", "http_method": "method",
-    "url": "path", "path": "path", "originalUrl": "path", "uri": "path",
-    "request_uri": "path", "route": "route",
-    "status": "status", "statusCode": "status", "status_code": "status",
-    "http_status": "status",
-    "duration_ms": "duration", "duration": "duration", "responseTime": "duration",
-    "response_time": "duration", "elapsed_ms": "duration", "latency_ms": "duration",
-    "ip": "ip", "remote_addr": "ip", "remoteAddress": "ip", "client_ip": "ip", "clientIp": "ip",
-    "userAgent": "user_agent", "user_agent": "user_agent", "http_user_agent": "user_agent",
-    "userId": "user_id", "user_id": "user_id",
-    "service": "service", "service_name": "service", "serviceName": "service",
-    "hostname": "host", "host": "host",
-    "cache": "cache", "cacheHit": "cache", "cache_hit": "cache", "cache_status": "cache",
-    "cacheStatus": "cache",
-    "stack": "stack", "stack_trace": "stack", "exc_info": "stack", "exception": "error",
-    "error": "error", "err": "error",
-    "request": "request", "req": "request", "user": "user",
-    "response": "response", "res": "response",
-}
-# Inside ``request`` / ``req``: the seed's fields, pino's, and headers that carry ids.
-_REQUEST_ALIASES: Final = {
-    "id": "request_id", "method": "method", "url": "path", "originalUrl": "path",
-    "path": "path", "ip": "ip", "remoteAddress": "ip", "userAgent": "user_agent",
-    "userId": "user_id", "correlationId": "correlation", "traceId": "trace_id",
-}
-_RESPONSE_ALIASES: Final = {
-    "statusCode": "status", "status": "status", "responseTime": "duration",
-    "duration": "duration",
-}
-_USER_ALIASES: Final = {"id": "user_id"}
-_HEADER_SLOTS: Final = {
-    "x-trace-id": "trace_id", "traceparent": "traceparent", "x-correlation-id": "correlation",
-    "x-request-id": "request_id", "user-agent": "user_agent",
-}
 
 _ACCESS_LOG: Final = re.compile(
     r'(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+)'
@@ -126,9 +71,6 @@ _TEXT_HEAD: Final = re.compile(
     r"(?P<sep>[\s:|-]*)"
 )
 _TEXT_LEVEL_ANYWHERE: Final = re.compile(r"\b(ERROR|FATAL|CRITICAL|WARN|WARNING|DEBUG|TRACE)\b")
-_DURATION_TEXT: Final = re.compile(r"\s*([0-9.]+)\s*(ms|s|us|µs|ns)?\s*")
-_DURATION_SCALE: Final = {None: 1.0, "ms": 1.0, "s": 1000.0, "us": 0.001, "µs": 0.001, "ns": 1e-6}
-_TRACEPARENT: Final = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 _ACCESS_TS_FORMAT: Final = "%d/%b/%Y:%H:%M:%S %z"
 
 _CHUNK: Final = 256
@@ -374,20 +316,20 @@ class Normalizer:
         slots: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in record.items():
-            slot = _TOP_ALIASES.get(key)
+            slot = TOP_ALIASES.get(key)
             if slot is None or slot in slots or value is None:
                 if value is not None:
                     extra[key] = value
             else:
                 slots[slot] = value
         if "request" in slots:
-            _absorb(slots.pop("request"), _REQUEST_ALIASES, slots, extra, "request")
+            absorb(slots.pop("request"), REQUEST_ALIASES, slots, extra, "request")
         if "response" in slots:
-            _absorb(slots.pop("response"), _RESPONSE_ALIASES, slots, extra, "response")
+            absorb(slots.pop("response"), RESPONSE_ALIASES, slots, extra, "response")
         if "user" in slots:
             user = slots.pop("user")
             if isinstance(user, dict):
-                _absorb(user, _USER_ALIASES, slots, extra, "user")
+                absorb(user, USER_ALIASES, slots, extra, "user")
             elif "user_id" not in slots:
                 slots["user_id"] = user
         event = self._build(slots, extra, source, raw, now)
@@ -464,18 +406,18 @@ class Normalizer:
         return value
 
     def _iso_timestamp(self, stamp: str) -> float | None:
-        """:func:`_timestamp` for text, memoized per second for ``…T15:00:00.123Z`` stamps
+        """:func:`parse_timestamp` for text, memoized per second for ``…T15:00:00.123Z`` stamps
         (the seed's; fromisoformat + timestamp cost a tenth of the whole fast path)."""
         fraction = _FRACTION_Z_US.get(stamp[19:])
         if fraction is None:  # not 24 characters ending ".dddZ"
-            return _timestamp(stamp)
+            return parse_timestamp(stamp)
         seconds = self._iso_seconds.get(stamp[:19])
         if seconds is not None:
             return (seconds + fraction) / 1e6  # exactly what timestamp() computes
         try:
             moment = datetime.fromisoformat(stamp)
         except ValueError:
-            return _timestamp(stamp)
+            return parse_timestamp(stamp)
         # Any other stamp with these 19 characters and a ".dddZ" tail parses the same way.
         if moment.utcoffset() == timedelta(0) and moment.microsecond == fraction:
             if len(self._iso_seconds) >= _CACHE_LIMIT:
@@ -488,38 +430,38 @@ class Normalizer:
         self, slots: dict[str, Any], extra: dict[str, Any], source: str, raw: str, now: float
     ) -> LogEvent:
         get = slots.get
-        status = _status(get("status"))
+        status = status_code(get("status"))
         level_value = get("level")
-        level = _LEVELS.get(level_value) if type(level_value) in (str, int) else None
+        level = LEVELS_BY_NAME.get(level_value) if type(level_value) in (str, int) else None
         if level is None:
-            level = _level_of(level_value, status)
+            level = level_of(level_value, status)
 
         message = get("message")
         if not isinstance(message, str):
-            message = "" if message is None else _as_text(message)
+            message = "" if message is None else as_text(message)
 
-        trace_id = _as_text(get("trace_id"))
-        span_id = _as_text(get("span_id"))
+        trace_id = as_text(get("trace_id"))
+        span_id = as_text(get("span_id"))
         if "traceparent" in slots:
-            parent = _TRACEPARENT.fullmatch(_as_text(slots["traceparent"]).strip().lower())
+            parent = TRACEPARENT.fullmatch(as_text(slots["traceparent"]).strip().lower())
             if parent is not None:
                 trace_id = trace_id or parent.group(1)
                 span_id = span_id or parent.group(2)
-        request_id = _as_text(get("request_id"))
+        request_id = as_text(get("request_id"))
         # The seed links a request's records by request.id / correlationId; with no explicit
         # trace id those are the best "trace" a console can filter on.
-        trace_id = trace_id or _as_text(get("correlation")) or request_id
+        trace_id = trace_id or as_text(get("correlation")) or request_id
 
-        path = _as_text(get("path"))
+        path = as_text(get("path"))
         if "?" in path:
             path = path.split("?", 1)[0]
-        method = _as_text(get("method")).upper()
-        if method not in _HTTP_METHODS:
+        method = as_text(get("method")).upper()
+        if method not in HTTP_METHODS:
             if method:  # e.g. the seed's login record: method: "password"
                 extra["method"] = slots["method"]
             method = ""
 
-        error_type, error_message, stack = _error_fields(get("error"), get("stack"), extra)
+        error_type, error_message, stack = error_fields(get("error"), get("stack"), extra)
 
         ts_value = get("ts")
         ts: float | None
@@ -528,13 +470,13 @@ class Normalizer:
         elif type(ts_value) is str:
             ts = self._iso_timestamp(ts_value)
         else:
-            ts = _timestamp(ts_value)
+            ts = parse_timestamp(ts_value)
         return LogEvent(  # positional, in protocol field order (a test pins the order)
             now if ts is None else ts, level, message, 0,
-            _as_text(get("service")) or self.service, _as_text(get("host")) or self.host,
-            trace_id, span_id, request_id, method, _as_text(get("route")), path, status,
-            _duration_ms(get("duration")), _as_text(get("ip")), _as_text(get("user_agent")),
-            _as_text(get("user_id")), _cache(get("cache")), error_type, error_message, stack,
+            as_text(get("service")) or self.service, as_text(get("host")) or self.host,
+            trace_id, span_id, request_id, method, as_text(get("route")), path, status,
+            duration_in_ms(get("duration")), as_text(get("ip")), as_text(get("user_agent")),
+            as_text(get("user_id")), cache_status(get("cache")), error_type, error_message, stack,
             source, raw, extra,
         )
 
@@ -578,7 +520,7 @@ class Normalizer:
             message=f"{method} {target} {status}",
             service=self.service,
             host=self.host,
-            method=method if method in _HTTP_METHODS else "",
+            method=method if method in HTTP_METHODS else "",
             path=target.split("?", 1)[0],
             status=code,
             ip=ip,
@@ -605,24 +547,24 @@ class Normalizer:
         message = text
         head = _TEXT_HEAD.match(text)
         if head is not None:
-            level = _LEVELS[head.group("level").lower()]
+            level = LEVELS_BY_NAME[head.group("level").lower()]
             stamp = head.group("ts")
             # "[ERROR] x", "WARNING: x", "<ts> INFO x": the head is a prefix, not prose
             # ("Error connecting to db" keeps its first word).
             if stamp or head.group("open") or head.group("sep").strip():
                 message = text[head.end():] or text
             if stamp:
-                ts = _timestamp(stamp) or now
+                ts = parse_timestamp(stamp) or now
         else:
             anywhere = _TEXT_LEVEL_ANYWHERE.search(text, 0, 120)
-            level = _LEVELS[anywhere.group(1)] if anywhere is not None else "INFO"
+            level = LEVELS_BY_NAME[anywhere.group(1)] if anywhere is not None else "INFO"
         return LogEvent(
             ts=ts, level=level, message=message, service=self.service, host=self.host,
             source=source, raw=text,
         )
 
 
-# --------------------------------------------------------------------------- field helpers
+# --------------------------------------------------------------------------- helpers
 
 
 def _parse_one(line: bytes) -> Any:
@@ -634,157 +576,3 @@ def _parse_one(line: bytes) -> Any:
         except orjson.JSONDecodeError:
             return None
     return value if isinstance(value, dict) else None
-
-
-def _absorb(
-    value: Any, aliases: Mapping[str, str], slots: dict[str, Any], extra: dict[str, Any],
-    name: str,
-) -> None:
-    """Fill empty slots from a nested object (``request``, ``response``); the rest → extra."""
-    if not isinstance(value, dict):
-        extra[name] = value
-        return
-    rest: dict[str, Any] = {}
-    for key, item in value.items():
-        slot = aliases.get(key)
-        if slot is not None and slots.get(slot) == item:
-            continue  # the seed repeats response.responseTime as a top-level duration
-        if slot is None or slot in slots or item is None:
-            if key == "headers" and isinstance(item, dict):
-                for header, header_value in item.items():
-                    header_slot = _HEADER_SLOTS.get(str(header).lower())
-                    if header_slot is not None and header_slot not in slots:
-                        slots[header_slot] = header_value
-            if item is not None:
-                rest[key] = item
-        else:
-            slots[slot] = item
-    if rest:
-        extra[name] = rest
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return str(value)
-
-
-def _status(value: Any) -> int | None:
-    """An HTTP status code, or None for anything that cannot be one."""
-    if value is None or isinstance(value, bool):
-        return None
-    if not isinstance(value, int):
-        try:
-            value = int(float(value))
-        except (TypeError, ValueError, OverflowError):
-            return None
-    return value if 100 <= value <= 999 else None
-
-
-def _level_of(value: Any, status: int | None) -> str:
-    """Level for values the table does not hold: odd case, numeric in between, or none."""
-    if isinstance(value, str):
-        found = _LEVELS.get(value.strip().lower())
-        if found is not None:
-            return found
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        # pino/bunyan levels between the named ones, e.g. a custom 35.
-        for floor, level in ((50, "ERROR"), (40, "WARN"), (30, "INFO"), (20, "DEBUG")):
-            if value >= floor:
-                return level
-        return "TRACE"
-    if status is not None:
-        return "ERROR" if status >= 500 else "WARN" if status >= 400 else "INFO"
-    return "INFO"
-
-
-def _timestamp(value: Any) -> float | None:
-    """ISO 8601 (Z or offset; naive means local time), epoch s/ms/µs/ns as number or text."""
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            pass
-        text = value.strip().replace(",", ".")
-        try:
-            return datetime.fromisoformat(text).timestamp()
-        except ValueError:
-            pass
-        try:
-            value = float(text)
-        except ValueError:
-            return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    seconds = float(value)
-    while seconds > 1e11:  # ms, µs or ns since the epoch (1e11 s is the year 5138)
-        seconds /= 1000.0
-    return seconds if seconds == seconds else None  # NaN
-
-
-def _duration_ms(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION_TEXT.fullmatch(value)
-        if match is not None:
-            try:
-                return float(match.group(1)) * _DURATION_SCALE[match.group(2)]
-            except ValueError:
-                return None
-    return None
-
-
-def _cache(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "hit" if value else "miss"
-    if isinstance(value, str):
-        lowered = value.lower()
-        if lowered in ("hit", "miss"):
-            return lowered
-    return ""
-
-
-def _error_fields(
-    error: Any, stack: Any, extra: dict[str, Any]
-) -> tuple[str, str, str]:
-    """(type, message, stack) from ``error``/``err``/``exception`` and ``stack``/``exc_info``."""
-    error_type = error_message = ""
-    stack_text = _as_text(stack) if stack is not None else ""
-    if isinstance(error, dict):
-        error_type = _as_text(error.get("type") or error.get("name"))
-        error_message = _as_text(error.get("message"))
-        stack_text = stack_text or _as_text(error.get("stack"))
-        rest = {k: v for k, v in error.items() if k not in ("type", "name", "message", "stack")}
-        if rest:
-            extra["error"] = rest
-    elif isinstance(error, str):
-        if "\n" in error and not stack_text:
-            stack_text = error
-        else:
-            error_message = error
-    elif error is not None:
-        extra["error"] = error
-    if stack_text and not error_message:
-        error_type, error_message = _exception_line(stack_text)
-    return error_type, error_message, stack_text
-
-
-def _exception_line(stack: str) -> tuple[str, str]:
-    """``TypeError: x is undefined`` from a JS (first line) or Python (last line) trace."""
-    lines = [line for line in stack.strip().splitlines() if line.strip()]
-    if not lines:
-        return "", ""
-    candidate = lines[-1] if lines[0].startswith("Traceback") else lines[0]
-    name, colon, text = candidate.strip().partition(": ")
-    if colon and name and " " not in name:
-        return name, text
-    return "", candidate.strip()
