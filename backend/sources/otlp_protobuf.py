@@ -31,9 +31,9 @@ def export_from_protobuf(body: bytes) -> dict[str, Any]:
     decode to. Raises :class:`RequestError` when ``body`` is not one."""
     try:
         message = ExportLogsServiceRequest.FromString(body)
-    except (DecodeError, RecursionError) as exc:
+        export: dict[str, Any] = MessageToDict(message, use_integers_for_enums=True)
+    except (DecodeError, RecursionError) as exc:  # the parser stops at 100 levels anyway
         raise RequestError(f"body is not a protobuf ExportLogsServiceRequest: {exc}") from None
-    export: dict[str, Any] = MessageToDict(message, use_integers_for_enums=True)
     for resource_logs in export.get("resourceLogs", ()):
         for scope_logs in resource_logs.get("scopeLogs", ()):
             for record in scope_logs.get("logRecords", ()):

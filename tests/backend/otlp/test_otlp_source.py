@@ -11,7 +11,12 @@ import httpx
 import msgspec
 import orjson
 import pytest
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
 
 from obsview.backend.sources.otlp import BATCH_RECORDS
 from otlp_testkit import (
@@ -135,7 +140,45 @@ async def test_protobuf_rejections_are_answered_in_protobuf() -> None:
     assert [e.message for e in collector.events] == ["fine"]
 
 
-@pytest.mark.parametrize("body", [b"\xff\xff\xff\xff", b"\x0a\x05\x0a\x03\x0a\x01"])
+def _nested_body(depth: int) -> bytes:
+    """An export whose one log record's body nests ``depth`` arrays deep, written field by
+    field (the protobuf runtime refuses to build a message that deep itself)."""
+
+    def field(message: Any, name: str, payload: bytes) -> bytes:
+        tag = message.DESCRIPTOR.fields_by_name[name].number << 3 | 2  # length-delimited
+        return _varint(tag) + _varint(len(payload)) + payload
+
+    value = AnyValue(string_value="x").SerializeToString()
+    for _ in range(depth):
+        value = field(AnyValue, "array_value", field(ArrayValue, "values", value))
+    record = field(LogRecord, "body", value)
+    scope = field(ScopeLogs, "log_records", record)
+    return field(ExportLogsServiceRequest, "resource_logs", field(ResourceLogs, "scope_logs", scope))
+
+
+def _varint(number: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, number = number & 0x7F, number >> 7
+        out.append(low | (0x80 if number else 0))
+        if not number:
+            return bytes(out)
+
+
+async def test_protobuf_body_nested_past_the_mapping_limit_is_one_rejected_record() -> None:
+    collector = Collector()
+    async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(url(source.port), content=_nested_body(40), headers=PROTOBUF)
+    assert response.status_code == 200
+    assert ExportLogsServiceResponse.FromString(response.content).partial_success.rejected_log_records == 1
+    assert collector.events == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"\xff\xff\xff\xff", b"\x0a\x05\x0a\x03\x0a\x01", _nested_body(500)],
+    ids=["garbage", "truncated", "nested-500-deep"],
+)
 async def test_malformed_protobuf_is_400_with_a_reason(body: bytes) -> None:
     collector = Collector()
     async with running_source(collector) as source, httpx.AsyncClient(timeout=5) as client:
