@@ -76,13 +76,13 @@ def iter_records(request: Any) -> Iterator[dict[str, Any] | Rejected]:
         raise RequestError("resourceLogs must be a list")
     for resource_log in resource_logs:
         try:
-            resource, scope_logs = _resource(resource_log)
+            resource, scope_logs = map_resource(resource_log)
         except RecordError as exc:
             yield from _reject_all(resource_log, str(exc))
             continue
         for scope_log in scope_logs:
             try:
-                scope, log_records = _scope(scope_log)
+                scope, log_records = map_scope(scope_log)
             except RecordError as exc:
                 yield from _reject_all({"scopeLogs": [scope_log]}, str(exc))
                 continue
@@ -189,7 +189,8 @@ def decode_any_value(raw: Any, depth: int = 0) -> Any:
 # --------------------------------------------------------------------------- parts
 
 
-def _resource(resource_log: Any) -> tuple[dict[str, Any], list[Any]]:
+def map_resource(resource_log: Any) -> tuple[dict[str, Any], list[Any]]:
+    """A ``resourceLogs`` entry → (its resource as normalizer fields, its ``scopeLogs``)."""
     if not isinstance(resource_log, dict):
         raise RecordError("each resourceLogs entry must be an object")
     resource = resource_log.get("resource") or {}
@@ -209,7 +210,8 @@ def _resource(resource_log: Any) -> tuple[dict[str, Any], list[Any]]:
     return mapped, scope_logs
 
 
-def _scope(scope_log: Any) -> tuple[dict[str, Any], list[Any]]:
+def map_scope(scope_log: Any) -> tuple[dict[str, Any], list[Any]]:
+    """A ``scopeLogs`` entry → (its scope's name and version, its ``logRecords``)."""
     if not isinstance(scope_log, dict):
         raise RecordError("each scopeLogs entry must be an object")
     raw = scope_log.get("scope") or {}

@@ -243,14 +243,47 @@ async def test_a_slow_emit_delays_the_response() -> None:
     assert response.status_code == 200
 
 
-async def test_a_big_request_is_emitted_in_bounded_batches() -> None:
-    collector = Collector()
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+async def test_a_big_request_is_emitted_in_bounded_batches_with_the_loop_free_between(
+    encoding: str,
+) -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    class TickCollector(Collector):
+        """Notes the ticker's count at each batch; its emit never yields, like the agent's."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.ticks_seen: list[int] = []
+
+        async def __call__(self, events: list[Any]) -> None:
+            self.ticks_seen.append(ticks)
+            await super().__call__(events)
+
+    collector = TickCollector()
     records = [{"body": {"stringValue": f"line {n}"}} for n in range(BATCH_RECORDS * 2 + 10)]
-    async with running_source(collector, max_body_bytes=8 << 20) as source, httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(url(source.port), json=export_of(*records))
+    export = export_of(*records)
+    body, headers = (
+        (protobuf_of(export), PROTOBUF) if encoding == "protobuf" else (orjson.dumps(export), JSON)
+    )
+    ticker = asyncio.create_task(tick())
+    try:
+        async with running_source(collector, max_body_bytes=8 << 20) as source, httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(url(source.port), content=body, headers=headers)
+    finally:
+        ticker.cancel()
     assert response.status_code == 200
     assert collector.batches == [BATCH_RECORDS, BATCH_RECORDS, 10]
     assert collector.events[-1].message == f"line {BATCH_RECORDS * 2 + 9}"
+    # Other tasks ran between every two batches: a big request never stalls the agent.
+    seen = collector.ticks_seen
+    assert all(later > earlier for earlier, later in zip(seen, seen[1:]))
 
 
 async def test_many_requests_share_one_keep_alive_connection() -> None:
