@@ -136,8 +136,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     new_count: reactive[int] = reactive(0, init=False)
     """Matching events that arrived while paused."""
 
-    class Selected(Message):
-        """The cursor moved to ``event`` (by the user or a filter change, not by following)."""
+    class _EventMessage(Message):
+        """Something happened to ``event`` in ``log_view`` (never posted itself)."""
 
         def __init__(self, log_view: LogView, event: LogEvent) -> None:
             super().__init__()
@@ -147,21 +147,15 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         @property
         def control(self) -> LogView:
             return self.log_view
+
+    class Selected(_EventMessage):
+        """The cursor moved to ``event`` (by the user or a filter change, not by following)."""
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LogView.Selected) and message.log_view is self.log_view
 
-    class Opened(Message):
+    class Opened(_EventMessage):
         """Enter (or a double click) on ``event``: show its details."""
-
-        def __init__(self, log_view: LogView, event: LogEvent) -> None:
-            super().__init__()
-            self.log_view = log_view
-            self.event = event
-
-        @property
-        def control(self) -> LogView:
-            return self.log_view
 
     class FollowChanged(Message):
         """Follow/pause or the paused "N new" count changed (for the status bar)."""
