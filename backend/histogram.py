@@ -14,7 +14,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 GAMMA: Final = 1.01
 _LOG_GAMMA: Final = math.log(GAMMA)
@@ -25,6 +25,26 @@ _MAX_INDEX: Final = math.ceil(math.log(MAX_VALUE) / _LOG_GAMMA)
 
 PROMETHEUS_BOUNDS_MS: Final = (5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0)
 """The coarse ``le`` boundaries exposed to Prometheus (a ``+Inf`` bucket follows)."""
+
+
+_Key = TypeVar("_Key")
+
+
+def add_counts(into: dict[_Key, int], other: dict[_Key, int]) -> None:
+    """Add ``other``'s sparse counts to ``into`` (bucket or status counts)."""
+    for key, n in other.items():
+        into[key] = into.get(key, 0) + n
+
+
+def subtract_counts(into: dict[_Key, int], other: dict[_Key, int]) -> None:
+    """Remove ``other``'s counts (previously added) from ``into``; keys left at zero go, so a
+    sliding window's dict stays as small as the traffic still in it."""
+    for key, n in other.items():
+        left = into[key] - n
+        if left:
+            into[key] = left
+        else:
+            del into[key]
 
 
 def bucket_index(value: float) -> int:
@@ -61,9 +81,7 @@ class Histogram:
             self.max = value
 
     def merge(self, other: Histogram) -> None:
-        buckets = self.buckets
-        for index, n in other.buckets.items():
-            buckets[index] = buckets.get(index, 0) + n
+        add_counts(self.buckets, other.buckets)
         self.zero += other.zero
         self.count += other.count
         self.sum += other.sum
@@ -73,13 +91,7 @@ class Histogram:
     def subtract(self, other: Histogram) -> None:
         """Remove ``other`` (previously merged in). Min and max cannot be un-merged: sliding
         windows keep them per second instead."""
-        buckets = self.buckets
-        for index, n in other.buckets.items():
-            left = buckets[index] - n
-            if left:
-                buckets[index] = left
-            else:
-                del buckets[index]
+        subtract_counts(self.buckets, other.buckets)
         self.zero -= other.zero
         self.count -= other.count
         self.sum -= other.sum

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Final
 
-from obsview.backend.histogram import Histogram
+from obsview.backend.histogram import Histogram, add_counts, subtract_counts
 from obsview.backend.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
 from obsview.backend.protocol import LogEvent, MetricsPoint, MetricsSnapshot, RouteStats
 from obsview.backend.routes import RouteTemplater
@@ -56,21 +56,13 @@ class RouteBucket:
     def merge(self, other: RouteBucket) -> None:
         self.requests += other.requests
         self.errors += other.errors
-        statuses = self.statuses
-        for code, n in other.statuses.items():
-            statuses[code] = statuses.get(code, 0) + n
+        add_counts(self.statuses, other.statuses)
         self.latency.merge(other.latency)
 
     def subtract(self, other: RouteBucket) -> None:
         self.requests -= other.requests
         self.errors -= other.errors
-        statuses = self.statuses
-        for code, n in other.statuses.items():
-            left = statuses[code] - n
-            if left:
-                statuses[code] = left
-            else:
-                del statuses[code]
+        subtract_counts(self.statuses, other.statuses)
         self.latency.subtract(other.latency)
 
 
