@@ -1,10 +1,17 @@
-"""Keeps the suite away from the real user's obsview files."""
+"""Keeps the suite away from the real user's obsview files, and shares ``polling``."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+
+# pytest runs with --import-mode=importlib, which does not put test folders on sys.path:
+# helpers every folder shares (polling.py) live here, under names no other folder uses.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True, scope="session")

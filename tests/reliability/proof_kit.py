@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
+import polling
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -55,14 +56,11 @@ async def running_agent(config: AgentConfig, *, clock: Callable[[], float] = tim
         await agent.stop()
 
 
-async def wait_until(predicate: Callable[[], bool], *, timeout: float = DEADLINE_S,
-                     what: str = "condition") -> None:
-    """Poll ``predicate`` every 10 ms until true; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.01)
+def wait_until(
+    condition: Callable[[], bool], *, timeout: float = DEADLINE_S, what: str = "condition"
+) -> Awaitable[None]:
+    """:func:`polling.wait_until` with this kit's shorter default deadline."""
+    return polling.wait_until(condition, timeout=timeout, what=what)
 
 
 def seed_line(n: int, *, level: str = "info", status: int = 200, message: str = "",

@@ -4,9 +4,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 
+import polling
 import pytest
 
 from obsview.backend.protocol import LogEvent
@@ -25,15 +25,6 @@ class Collector:
         return [int(e.extra["n"]) for e in self.events]
 
 
-async def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 def collector() -> Collector:
     return Collector()
@@ -42,4 +33,4 @@ def collector() -> Collector:
 @pytest.fixture
 def wait_until() -> Callable[..., Awaitable[None]]:
     """``await wait_until(condition, timeout=10.0)``: poll every 10 ms, fail at the deadline."""
-    return _wait_until
+    return polling.wait_until

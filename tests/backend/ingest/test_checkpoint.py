@@ -6,7 +6,6 @@ repeats are visible."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import shutil
 from pathlib import Path

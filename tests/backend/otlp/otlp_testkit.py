@@ -1,13 +1,13 @@
 """Shared helpers for the OTLP tests (imported by name; conftest puts this folder on
-sys.path): a real source on 127.0.0.1 port 0, an emit that collects, polling with a
-deadline, and export payloads shaped like what OpenTelemetry SDKs send."""
+sys.path): a real source on 127.0.0.1 port 0, an emit that collects, and export payloads
+shaped like what OpenTelemetry SDKs send."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import copy
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -134,16 +134,6 @@ def protobuf_of(export: dict[str, Any]) -> bytes:
                         record[key] = base64.b64encode(bytes.fromhex(record[key])).decode()
     message = json_format.ParseDict(spelled, ExportLogsServiceRequest())
     return message.SerializeToString()  # type: ignore[no-any-return]
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """Poll every 10 ms; fail at the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.01)
 
 
 @asynccontextmanager

@@ -27,8 +27,8 @@ from otlp_testkit import (
     js_exporter_payload,
     protobuf_of,
     running_source,
-    wait_until,
 )
+from polling import wait_until
 
 JSON = {"Content-Type": "application/json"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
