@@ -227,7 +227,8 @@ class FileTailSource:
         self._follow(path, file, ident, offset)
 
     def _start_offset(self, path: str, ident: Ident, file: io.FileIO, *, initial: bool) -> int:
-        size = os.fstat(file.fileno()).st_size
+        stat = os.fstat(file.fileno())
+        size = stat.st_size
         resume_at = self._resume_at.pop(ident, None)
         saved = self._saved.pop(ident, None)
         if resume_at is not None:
@@ -242,7 +243,7 @@ class FileTailSource:
             return 0
         if path in self._checkpointed_paths:
             return 0  # a new file where the checkpoint knew another: all of it is unread
-        if initial and self._unread_rotation(path, os.fstat(file.fileno())):
+        if initial and self._unread_rotation(path, stat):
             return 0  # rotated twice while down, onto a name a glob watches
         return size if initial and not self._from_start else 0
 
