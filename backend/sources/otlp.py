@@ -145,11 +145,10 @@ class OtlpHttpSource(StreamListener):
             if content_type == PROTOBUF:
                 records = otlp_protobuf.iter_records(otlp_protobuf.parse_export(body))
             else:
-                try:
-                    records = otlp_json.iter_records(orjson.loads(body))
-                except orjson.JSONDecodeError as exc:
-                    raise HttpError(400, f"body is not valid JSON: {exc}") from None
+                records = otlp_json.iter_records(orjson.loads(body))
             accepted, rejected, reason = await self._ingest(records, emit, source)
+        except orjson.JSONDecodeError as exc:
+            raise HttpError(400, f"body is not valid JSON: {exc}") from None
         except RequestError as exc:
             raise HttpError(400, str(exc)) from None
         self.records_accepted += accepted
