@@ -20,17 +20,26 @@ from typing import Any, Final
 
 import orjson
 
-from obsview.backend import prometheus
-from obsview.backend.alerts import AlertCommandError, AlertEngine, UnknownAlert
+from obsview.backend.addresses import format_host_port, is_loopback
 from obsview.backend.auth import default_token_path, token_for
-from obsview.backend.config import AgentConfig, format_host_port, is_loopback
+from obsview.backend.config import AgentConfig
+from obsview.backend.delivery.notify import Notifier
 from obsview.backend.errors import StartupError
-from obsview.backend.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
-from obsview.backend.health import HealthMonitor, health_json, http_status
-from obsview.backend.metrics import RequestMetrics
-from obsview.backend.normalize import Normalizer
-from obsview.backend.notify import Notifier
-from obsview.backend.protocol import (
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.base import Source
+from obsview.backend.ingest.sources.file_tail import FileTailSource
+from obsview.backend.ingest.sources.otlp import OtlpHttpSource, otlp_counters
+from obsview.backend.ingest.sources.stdin import StdinSource
+from obsview.backend.ingest.sources.tcp import TcpSource
+from obsview.backend.serving import prometheus
+from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
+from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert
+from obsview.backend.signals.health import HealthMonitor, health_json, http_status
+from obsview.backend.signals.metrics import RequestMetrics
+from obsview.backend.signals.routes import RouteTemplater
+from obsview.backend.store.ring import EventStore
+from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
+from obsview.common.protocol import (
     Ack,
     Alerts,
     Error,
@@ -44,14 +53,6 @@ from obsview.backend.protocol import (
     Silence,
     Unack,
 )
-from obsview.backend.routes import RouteTemplater
-from obsview.backend.server import AlertCommand, HttpReply, StreamServer
-from obsview.backend.sources.base import Source
-from obsview.backend.sources.file_tail import FileTailSource
-from obsview.backend.sources.otlp import OtlpHttpSource, otlp_counters
-from obsview.backend.sources.stdin import StdinSource
-from obsview.backend.sources.tcp import TcpSource
-from obsview.backend.store import EventStore
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,7 @@ def _alerts_message(engine: AlertEngine) -> Alerts:
 
 
 class _AgentView:
-    """The agent as the server sees it (:class:`obsview.backend.server.AgentView`)."""
+    """The agent as the server sees it (:class:`obsview.backend.serving.server.AgentView`)."""
 
     def __init__(self, agent: Agent) -> None:
         self._agent = agent

@@ -15,7 +15,7 @@ from typing import Final
 
 import platformdirs
 
-from obsview.backend.config import APP_NAME, format_host_port, is_loopback
+from obsview.backend.addresses import APP_NAME, format_host_port, is_loopback
 from obsview.backend.errors import StartupError
 
 TOKEN_BYTES: Final = 32

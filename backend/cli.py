@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from obsview.backend.addresses import parse_host_port
 from obsview.backend.agent import Agent, agent_version
 from obsview.backend.auth import default_token_path, load_or_create_token
-from obsview.backend.config import AgentConfig, load_config, parse_host_port
+from obsview.backend.config import AgentConfig, load_config
 from obsview.backend.errors import ConfigError, ObsviewError
 
 PROG = "obsview-agent"

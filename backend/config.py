@@ -6,7 +6,6 @@ the text finds it, the line, so the user can fix it without reading a traceback.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -15,16 +14,15 @@ from typing import Any, Final
 
 import platformdirs
 
-from obsview.backend.alerts import DEFAULT_RULES, AlertRule, parse_rules
+from obsview.backend.addresses import APP_NAME, parse_host_port
+from obsview.backend.delivery.notify import Channel, parse_notifiers
 from obsview.backend.errors import ConfigError
-from obsview.backend.health import ProbeSpec, parse_probes
-from obsview.backend.notify import Channel, parse_notifiers
-from obsview.backend.routes import DEFAULT_ROUTE_RULES, RouteRule, parse_route_rules
+from obsview.backend.signals.alerts import DEFAULT_RULES, AlertRule, parse_rules
+from obsview.backend.signals.health import ProbeSpec, parse_probes
+from obsview.backend.signals.routes import DEFAULT_ROUTE_RULES, RouteRule, parse_route_rules
 
-APP_NAME: Final = "obsview"
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8765
-LOOPBACK_NAMES: Final = frozenset({"localhost", "ip6-localhost"})
 
 
 def default_config_path() -> Path:
@@ -57,34 +55,6 @@ class AgentConfig:
 
     def resolved_state_dir(self) -> Path:
         return self.state_dir or Path(platformdirs.user_data_dir(APP_NAME))
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def parse_host_port(text: str, *, what: str = "address") -> tuple[str, int]:
-    """``127.0.0.1:8765``, ``localhost:0``, ``[::1]:8765`` → (host, port)."""
-    text = text.strip()
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.%a-zA-Z]+)\]:(\S+)|([^:\s\[\]]+):(\S+)", text)
-    if match is None:
-        raise ConfigError(
-            f"{what} {text!r} is not HOST:PORT (for IPv6 write [::1]:8765)"
-        )
-    host = match.group(1) or match.group(3)
-    port_text = match.group(2) or match.group(4)
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ConfigError(f"{what} {text!r}: port {port_text!r} must be a number from 0 to 65535")
-    return host, int(port_text)
-
-
-def format_host_port(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 # --------------------------------------------------------------------------- file loading

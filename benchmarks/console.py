@@ -48,9 +48,9 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from benchmarks.figures import Figure, figure, run_alone
 from benchmarks.ingest import seed_lines
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent, Message, UnknownMessage, encode_events
-from obsview.backend.store import EventStore
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.store.ring import EventStore
+from obsview.common.protocol import LogEvent, Message, UnknownMessage, encode_events
 from obsview.tui.app import ObsviewApp
 from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer

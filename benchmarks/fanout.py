@@ -36,9 +36,9 @@ from benchmarks.figures import Figure, figure, print_table
 from benchmarks.ingest import seed_lines
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent, Ping, Pong, Subscribe, encode, encode_events
-from obsview.backend.server import FRAME_EVENTS
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.serving.server import FRAME_EVENTS
+from obsview.common.protocol import LogEvent, Ping, Pong, Subscribe, encode, encode_events
 
 BATCH = FRAME_EVENTS
 CONSOLE_TIMEOUT_S = 120.0

@@ -26,11 +26,11 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.figures import Figure, figure, run_alone
-from obsview.backend.gc_schedule import ScheduledCollection
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
-from obsview.backend.sources.file_tail import FileTailSource
-from obsview.backend.store import EventStore
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.file_tail import FileTailSource
+from obsview.backend.store.ring import EventStore
+from obsview.common.gc_schedule import ScheduledCollection
+from obsview.common.protocol import LogEvent
 
 ROUNDS = 3
 BATCH = 5000

@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 from benchmarks.figures import Figure, figure, print_table
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.backend.protocol import Ping, Subscribe, encode
+from obsview.common.protocol import Ping, Subscribe, encode
 
 RATES = (1_000, 10_000)
 TICK_S = 0.01

@@ -32,10 +32,10 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 
 from benchmarks.figures import Figure, figure, run_alone
 from benchmarks.ingest import seed_lines
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
-from obsview.backend.sources.file_tail import FileTailSource
-from obsview.backend.store import EventStore
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.file_tail import FileTailSource
+from obsview.backend.store.ring import EventStore
+from obsview.common.protocol import LogEvent
 
 LNAV_TIMEOUT_S = 600.0
 STORE_CAPACITY = 100_000

@@ -20,10 +20,10 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.figures import Figure, figure, run_alone
-from obsview.backend.hostinfo import EMPTY_SAMPLE
-from obsview.backend.metrics import RequestMetrics
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.signals.hostinfo import EMPTY_SAMPLE
+from obsview.backend.signals.metrics import RequestMetrics
+from obsview.common.protocol import LogEvent
 
 BATCH = 1000
 ROUNDS = 3

@@ -6,14 +6,13 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_DIRS = {"backend": "obsview.backend", "tui": "obsview.tui", "themes": "obsview.themes"}
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     listed = set(config["tool"]["setuptools"]["packages"])
     found = set()
-    for folder, dotted in PACKAGE_DIRS.items():
+    for dotted, folder in config["tool"]["setuptools"]["package-dir"].items():
         for init in (ROOT / folder).rglob("__init__.py"):
             relative = init.parent.relative_to(ROOT / folder).parts
             found.add(".".join((dotted, *relative)))

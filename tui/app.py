@@ -24,9 +24,9 @@ from textual.worker import Worker
 if TYPE_CHECKING:
     from obsview.tui.client import AgentClient, ConnectionState
 
-from obsview.backend.protocol import Message
+from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
+from obsview.common.protocol import Message
 from obsview.themes import load_themes
-from obsview.backend.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.tui.render import clean
 from obsview.tui.screens.dashboard import DashboardScreen, Sender
 from obsview.tui.screens.help import HelpScreen, bindings_help

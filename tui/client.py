@@ -23,7 +23,7 @@ from typing import Final, Literal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     Dropped,
     Events,
     Gap,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Final
 
-from obsview.backend.protocol import LEVEL_RANK, LEVELS, LogEvent
+from obsview.common.protocol import LEVEL_RANK, LEVELS, LogEvent
 
 ALL_LEVELS: Final = frozenset(LEVELS)
 

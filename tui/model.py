@@ -18,7 +18,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress
 
-from obsview.backend.protocol import LEVELS, LogEvent
+from obsview.common.protocol import LEVELS, LogEvent
 from obsview.tui.filters import Filter
 
 DEFAULT_CAPACITY = 100_000

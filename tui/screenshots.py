@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     AckInfo,
     AlertInfo,
     Alerts,

@@ -17,8 +17,8 @@ from typing import Any, Final
 
 import orjson
 
-from obsview.backend import protocol
-from obsview.backend.protocol import LEVEL_RANK, VERSION, Events, LogEvent, Message, UnknownMessage
+from obsview.common import protocol
+from obsview.common.protocol import LEVEL_RANK, VERSION, Events, LogEvent, Message, UnknownMessage
 
 _FIELD_NAMES: Final = LogEvent.__struct_fields__
 # The exact types orjson may produce for each field, in field order. orjson never builds

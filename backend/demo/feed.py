@@ -15,10 +15,10 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from obsview.backend.instrument import record_to_dict
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 
 if TYPE_CHECKING:
-    from obsview.backend.normalize import Normalizer
+    from obsview.backend.ingest.normalize import Normalizer
 
 
 class IngestingAgent(Protocol):

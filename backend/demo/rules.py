@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
-from obsview.backend.alerts import DEFAULT_RULES, AlertRule
+from obsview.backend.signals.alerts import DEFAULT_RULES, AlertRule
 
 #: rule name → (for_s, keep_firing_for_s). Rules not listed keep their defaults.
 DEMO_TIMINGS: Final = {

@@ -23,8 +23,8 @@ from obsview.backend.demo.loadgen import LoadGenerator
 from obsview.backend.demo.rules import demo_rules
 from obsview.backend.demo.scenario import Scenario
 from obsview.backend.errors import StartupError
-from obsview.backend.health import parse_probes
 from obsview.backend.instrument import TRACE, ObsviewMiddleware
+from obsview.backend.signals.health import parse_probes
 
 DEFAULT_DURATION_S = 3600.0
 """How long the load generator runs when the caller does not say: an hour of demo."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import gc
 
-from obsview.backend.gc_schedule import ScheduledCollection
+from obsview.common.gc_schedule import ScheduledCollection
 
 
 def test_thresholds_come_back_when_the_last_holder_stops_in_any_order() -> None:

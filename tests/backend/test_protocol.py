@@ -3,7 +3,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from obsview.backend import protocol as p
+from obsview.common import protocol as p
 
 EVENT = p.LogEvent(
     ts=1700000000.25, level="WARN", message="Request completed [bold]", seq=7, service="blog-api",

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     Dropped,
     Events,
     Gap,

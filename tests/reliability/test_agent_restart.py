@@ -20,7 +20,7 @@ import pytest
 from proof_kit import console as recording_console
 from proof_kit import seed_line, wait_until
 
-from obsview.backend.protocol import Ack, Alerts, Events, Hello, LogEvent, Message, Silence
+from obsview.common.protocol import Ack, Alerts, Events, Hello, LogEvent, Message, Silence
 from obsview.tui.client import AgentClient, ConnectionState
 
 START_TIMEOUT_S = 10.0

@@ -17,7 +17,7 @@ import pytest
 from proof_kit import agent_config, make_events, running_agent, wait_until
 from websockets.asyncio.client import connect
 
-from obsview.backend.protocol import Subscribe, encode
+from obsview.common.protocol import Subscribe, encode
 
 CONSOLES = 50
 CHURN_S = 3.0

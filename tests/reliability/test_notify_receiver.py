@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from proof_kit import Receiver, agent_config, console, make_events, running_agent, wait_until
 
-from obsview.backend.alerts import AlertRule
-from obsview.backend.notify import parse_notifiers
-from obsview.backend.protocol import LogEvent
+from obsview.backend.delivery.notify import parse_notifiers
+from obsview.backend.signals.alerts import AlertRule
+from obsview.common.protocol import LogEvent
 
 RULE = AlertRule("traffic_seen", "request_rate", ">", 0.0, summary="requests are flowing")
 

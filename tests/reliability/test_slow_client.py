@@ -9,7 +9,7 @@ from pathlib import Path
 from proof_kit import Recorded, agent_config, console, make_events, record_into, running_agent, wait_until
 from websockets.asyncio.client import connect
 
-from obsview.backend.protocol import Ping, Pong, Subscribe, decode, encode
+from obsview.common.protocol import Ping, Pong, Subscribe, decode, encode
 
 QUEUE_BOUND = 1000
 TOTAL = 12_000

@@ -12,8 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LEVELS, MESSAGE_TYPES, LogEvent, Message, ProtocolError, UnknownMessage, decode, encode_events
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.common.protocol import (
+    LEVELS,
+    MESSAGE_TYPES,
+    LogEvent,
+    Message,
+    ProtocolError,
+    UnknownMessage,
+    decode,
+    encode_events,
+)
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -20,9 +20,9 @@ from app_test_support import screen_text
 from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 from proof_kit import Receiver, wait_until
 
-from obsview.backend.alerts import Transition
-from obsview.backend.notify import Notifier, parse_notifiers
-from obsview.backend.protocol import (
+from obsview.backend.delivery.notify import Notifier, parse_notifiers
+from obsview.backend.signals.alerts import Transition
+from obsview.common.protocol import (
     AlertInfo,
     Alerts,
     Error,

@@ -18,10 +18,10 @@ import pytest
 from proof_kit import Receiver, agent_config, running_agent, wait_until
 from websockets.asyncio.client import connect
 
-from obsview.backend.alerts import AlertRule
-from obsview.backend.health import parse_probes
-from obsview.backend.notify import parse_notifiers
-from obsview.backend.protocol import Events, Subscribe, decode, encode, encode_events
+from obsview.backend.delivery.notify import parse_notifiers
+from obsview.backend.signals.alerts import AlertRule
+from obsview.backend.signals.health import parse_probes
+from obsview.common.protocol import Events, Subscribe, decode, encode, encode_events
 
 MARKER = "SEKRIT"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJTRUtSSVQifQ.SEKRITsignature_abc"
@@ -117,7 +117,7 @@ async def test_secrets_in_a_tailed_file_never_leave_the_agent(tmp_path: Path) ->
 
 def quadratic_probe(length: int) -> str:
     return (
-        "from obsview.backend.normalize import Normalizer\n"
+        "from obsview.backend.ingest.normalize import Normalizer\n"
         "import orjson\n"
         f"line = orjson.dumps({{'level': 'info', 'message': 'A' * {length} + ' token=x'}})\n"
         "Normalizer().normalize_lines([line], 'f')\n"

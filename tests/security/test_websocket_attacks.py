@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import CloseCode
 
 from obsview.backend.agent import Agent
-from obsview.backend.protocol import Hello, decode
+from obsview.common.protocol import Hello, decode
 
 SECRET_EVENT = "payload-only-for-authorized-eyes"
 ENDPOINTS = ("/api/health", "/api/metrics", "/api/alerts", "/metrics")

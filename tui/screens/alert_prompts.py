@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from obsview.backend.protocol import AlertInfo
+from obsview.common.protocol import AlertInfo
 from obsview.tui.render import safe_text
 
 #: (label, seconds) offered by ``s``.

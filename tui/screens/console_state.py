@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     AlertInfo,
     Alerts,
     Dropped,

@@ -8,7 +8,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.event_detail import EventDetail, event_json
 

@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from obsview.backend.protocol import LEVELS, LogEvent
+from obsview.common.protocol import LEVELS, LogEvent
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.units import format_ms
 

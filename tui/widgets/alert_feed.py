@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
-from obsview.backend.protocol import ALERT_STATES, SEVERITIES, AlertInfo
+from obsview.common.protocol import ALERT_STATES, SEVERITIES, AlertInfo
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms, format_percent

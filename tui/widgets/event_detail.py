@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 from obsview.tui.render import safe_text
 
 #: The detail view shows long fields whole, but a 200 KB line would only be noise on screen.

@@ -7,7 +7,7 @@ from typing import ClassVar, Final
 from rich.text import Text
 from textual.widgets import DataTable
 
-from obsview.backend.protocol import HealthReport
+from obsview.common.protocol import HealthReport
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
-from obsview.backend.protocol import MetricsPoint, MetricsSnapshot
+from obsview.common.protocol import MetricsPoint, MetricsSnapshot
 from obsview.tui.widgets.units import (
     LATENCY_THRESHOLD_MS,
     SEVERITY_CLASSES,

@@ -16,13 +16,13 @@ Every untrusted field goes through :func:`obsview.tui.render.clean` (the same cl
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.cells import cell_len
-from rich.style import Style
 from rich.segment import Segment
+from rich.style import Style
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -32,7 +32,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from obsview.backend.protocol import LEVELS, LogEvent
+from obsview.common.protocol import LEVELS, LogEvent
 from obsview.tui.model import EventBuffer
 from obsview.tui.render import clean
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from obsview.backend.protocol import LEVELS, Hello
+from obsview.common.protocol import LEVELS, Hello
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.units import format_count
 

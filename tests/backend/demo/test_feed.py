@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from obsview.backend.demo.feed import AgentFeed, FeedHandler
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.common.protocol import LogEvent
 
 
 class CollectingAgent:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from obsview.backend.instrument import TRACE, JsonFormatter, ObsviewHandler, _TRACE_ID
+from obsview.backend.instrument import _TRACE_ID, TRACE, JsonFormatter, ObsviewHandler
 
 
 class LineServer:

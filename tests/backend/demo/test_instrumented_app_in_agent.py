@@ -18,9 +18,9 @@ from websockets.asyncio.client import connect
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
 from obsview.backend.demo.http_server import serve_app
+from obsview.backend.ingest.sources.tcp import TcpSource
 from obsview.backend.instrument import ObsviewHandler, ObsviewMiddleware
-from obsview.backend.protocol import Events, LogEvent, Subscribe, decode, encode
-from obsview.backend.sources.tcp import TcpSource
+from obsview.common.protocol import Events, LogEvent, Subscribe, decode, encode
 
 
 def build_app(log: logging.Logger) -> Starlette:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
-
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import orjson
@@ -21,7 +20,6 @@ from starlette.routing import Route
 
 from obsview.backend.demo.http_server import serve_app
 from obsview.backend.instrument import JsonFormatter, ObsviewMiddleware, TraceIdFilter, current_trace_id
-
 
 HEX32 = re.compile(r"[0-9a-f]{32}")
 

@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from obsview.backend.demo import run_demo
 from obsview.backend.demo.http_server import bind_loopback
-from obsview.backend.protocol import Ack, Alerts, Events, Health, LogEvent, Message, Subscribe, decode, encode
+from obsview.common.protocol import Ack, Alerts, Events, Health, LogEvent, Message, Subscribe, decode, encode
 
 #: 58 s into the script: the database outage (60–90 s) starts two seconds in.
 JUST_BEFORE_OUTAGE_S = 58.0

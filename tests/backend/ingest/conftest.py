@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import polling
 import pytest
 
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 
 
 class Collector:

@@ -14,10 +14,10 @@ from typing import Any
 import orjson
 import pytest
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
-from obsview.backend.sources.file_tail import FileTailSource
-from obsview.backend.sources.lines import LineSplitter
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.file_tail import FileTailSource
+from obsview.backend.ingest.sources.lines import LineSplitter
+from obsview.common.protocol import LogEvent
 
 
 def line(n: int) -> bytes:

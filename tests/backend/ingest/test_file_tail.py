@@ -12,8 +12,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.file_tail import FileTailSource
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.file_tail import FileTailSource
 
 
 @asynccontextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obsview.backend.sources.lines import LineSplitter
+from obsview.backend.ingest.sources.lines import LineSplitter
 
 
 def expected_lines(data: bytes, limit: int) -> list[bytes]:

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LEVELS, LogEvent, encode_events
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.common.protocol import LEVELS, LogEvent, encode_events
 
 NOW = 1_700_000_000.0
 SEED_TS = "2026-11-25T15:00:00.123Z"

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obsview.backend import redact
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent, encode_events
-from obsview.backend.redact import (
+from obsview.backend.ingest import redact
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.redact import (
     REDACTED,
     is_secret_key,
     lines_that_might_hold_secrets,
@@ -20,6 +19,7 @@ from obsview.backend.redact import (
     redact_mapping,
     redact_text,
 )
+from obsview.common.protocol import LogEvent, encode_events
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 SECRETS = ("hunter2", "s3cr3t-value", "abcdef123456", "sid=42a", JWT, "AIzaSyD-key", "pa55word")

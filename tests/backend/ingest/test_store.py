@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from obsview.backend.protocol import LogEvent
-from obsview.backend.store import EventStore
+from obsview.backend.store.ring import EventStore
+from obsview.common.protocol import LogEvent
 
 
 def events(n: int) -> list[LogEvent]:

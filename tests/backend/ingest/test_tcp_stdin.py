@@ -12,9 +12,9 @@ from typing import Any
 import orjson
 import pytest
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.stdin import StdinSource
-from obsview.backend.sources.tcp import TcpSource
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.stdin import StdinSource
+from obsview.backend.ingest.sources.tcp import TcpSource
 
 
 @asynccontextmanager
@@ -127,8 +127,8 @@ async def test_stdin_reads_until_eof(collector: Any) -> None:
 
 _STDIN_SCRIPT = """
 import asyncio
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.stdin import StdinSource
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.stdin import StdinSource
 
 async def main():
     seen = []

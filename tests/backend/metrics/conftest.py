@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from obsview.backend.hostinfo import HostSample
+from obsview.backend.signals.hostinfo import HostSample
 
 
 class FakeClock:
@@ -34,7 +34,7 @@ def fixed_host() -> HostSample:
 @pytest.fixture
 def make_metrics(clock: FakeClock):  # type: ignore[no-untyped-def]
     """RequestMetrics on the fake clock with fixed host gauges (pytest cannot import conftest)."""
-    from obsview.backend.metrics import RequestMetrics
+    from obsview.backend.signals.metrics import RequestMetrics
 
     def make(**kwargs: object) -> RequestMetrics:
         return RequestMetrics(clock=clock, host_sampler=fixed_host, **kwargs)  # type: ignore[arg-type]

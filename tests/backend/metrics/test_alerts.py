@@ -7,11 +7,16 @@ from typing import Any
 
 import pytest
 
-from obsview.backend.alerts import (
-    DEFAULT_RULES, AlertCommandError, AlertEngine, AlertRule, UnknownAlert, parse_rules,
-)
 from obsview.backend.errors import ConfigError
-from obsview.backend.protocol import HealthReport, MetricsSnapshot, ProbeStatus
+from obsview.backend.signals.alerts import (
+    DEFAULT_RULES,
+    AlertCommandError,
+    AlertEngine,
+    AlertRule,
+    UnknownAlert,
+    parse_rules,
+)
+from obsview.common.protocol import HealthReport, MetricsSnapshot, ProbeStatus
 
 BASE = MetricsSnapshot(
     ts=0.0, uptime_s=3600.0, requests_total=0, errors_total=0, rate_1m=1.0, rate_5m=1.0, rate_15m=1.0,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from obsview.backend.alerts import DEFAULT_RULES, AlertEngine
-from obsview.backend.channels import WebhookChannel
-from obsview.backend.notify import Notifier
-from obsview.backend.protocol import LogEvent
+from obsview.backend.delivery.channels import WebhookChannel
+from obsview.backend.delivery.notify import Notifier
+from obsview.backend.signals.alerts import DEFAULT_RULES, AlertEngine
+from obsview.common.protocol import LogEvent
 
 PER_SECOND = 50
 

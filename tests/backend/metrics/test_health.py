@@ -7,8 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from obsview.backend.errors import ConfigError
-from obsview.backend.health import HealthMonitor, ProbeSpec, _network_reason, health_json, http_status, parse_probes
-from obsview.backend.protocol import HealthReport
+from obsview.backend.signals.health import (
+    HealthMonitor,
+    ProbeSpec,
+    _network_reason,
+    health_json,
+    http_status,
+    parse_probes,
+)
+from obsview.common.protocol import HealthReport
 
 
 class Dependency:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 import random
 
-from obsview.backend.histogram import Histogram, MAX_VALUE
+from obsview.backend.signals.histogram import MAX_VALUE, Histogram
 
 
 def exact(sorted_values: list[float], q: float) -> float:

@@ -4,7 +4,7 @@ import pytest
 
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError
-from obsview.backend.hostinfo import HostSampler
+from obsview.backend.signals.hostinfo import HostSampler
 
 
 def test_host_sampler_reads_real_gauges() -> None:

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from obsview.backend.metrics import HISTORY_POINTS
-from obsview.backend.protocol import LogEvent
-from obsview.backend.routes import OTHER_ROUTE, RouteTemplater
-
 from typing import Any
+
+from obsview.backend.signals.metrics import HISTORY_POINTS
+from obsview.backend.signals.routes import OTHER_ROUTE, RouteTemplater
+from obsview.common.protocol import LogEvent
 
 
 def access(path: str, status: int, duration: float, *, method: str = "GET", level: str = "INFO",

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from obsview.backend.alerts import Transition
-from obsview.backend.channels import EmailChannel, SlackChannel, WebhookChannel, mask_url
+from obsview.backend.delivery.channels import EmailChannel, SlackChannel, WebhookChannel, mask_url
+from obsview.backend.delivery.notify import Notifier, parse_notifiers
 from obsview.backend.errors import ConfigError
-from obsview.backend.notify import Notifier, parse_notifiers
-from obsview.backend.protocol import AckInfo, AlertInfo
+from obsview.backend.signals.alerts import Transition
+from obsview.common.protocol import AckInfo, AlertInfo
 
 FIRING = AlertInfo(
     fingerprint="abc123", rule="high_error_rate", severity="critical", state="firing", metric="error_rate",

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from obsview.backend.prometheus import CONTENT_TYPE, render_prometheus
-from obsview.backend.protocol import AlertInfo, HealthReport, LogEvent, ProbeStatus
+from obsview.backend.serving.prometheus import CONTENT_TYPE, render_prometheus
+from obsview.common.protocol import AlertInfo, HealthReport, LogEvent, ProbeStatus
 
 HEALTH = HealthReport("degraded", 0.0, 1.0, "1", (
     ProbeStatus("db", "tcp", "127.0.0.1:5432", "healthy", 2.5, "", 0.0, 0.0),

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from obsview.backend.errors import ConfigError
-from obsview.backend.routes import OTHER_ROUTE, RouteTemplater, parse_route_rules
+from obsview.backend.signals.routes import OTHER_ROUTE, RouteTemplater, parse_route_rules
 
 
 @pytest.mark.parametrize(("path", "route"), [

@@ -14,9 +14,9 @@ from typing import Any
 from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
-from obsview.backend.sources.otlp import OtlpHttpSource
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.otlp import OtlpHttpSource
+from obsview.common.protocol import LogEvent
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 SPAN_ID = "eee19b7ec3c1b174"

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import httpx
 import pytest
+from otlp_testkit import TRACE_ID, js_exporter_payload
 from websockets.asyncio.client import ClientConnection, connect
 
 from obsview.backend.agent import Agent
 from obsview.backend.cli import build_parser, config_from_args
 from obsview.backend.config import AgentConfig, config_from_mapping
 from obsview.backend.errors import ConfigError, StartupError
-from obsview.backend.protocol import Events, Message, Ping, Pong, Subscribe, decode, encode
-from obsview.backend.sources.otlp import OtlpHttpSource
-from otlp_testkit import TRACE_ID, js_exporter_payload
+from obsview.backend.ingest.sources.otlp import OtlpHttpSource
+from obsview.common.protocol import Events, Message, Ping, Pong, Subscribe, decode, encode
 
 
 @pytest.fixture

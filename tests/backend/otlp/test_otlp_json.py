@@ -7,16 +7,16 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from otlp_testkit import export_of, integer, string
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.otlp_json import (
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.otlp_json import (
     MAX_DEPTH,
     Rejected,
     RequestError,
     decode_any_value,
     iter_records,
 )
-from otlp_testkit import export_of, integer, string
 
 
 def mapped(*log_records: dict[str, Any]) -> list[Any]:

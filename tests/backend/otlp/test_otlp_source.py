@@ -17,8 +17,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
-
-from obsview.backend.sources.otlp import BATCH_RECORDS
 from otlp_testkit import (
     SPAN_ID,
     TRACE_ID,
@@ -29,6 +27,8 @@ from otlp_testkit import (
     running_source,
 )
 from polling import wait_until
+
+from obsview.backend.ingest.sources.otlp import BATCH_RECORDS
 
 JSON = {"Content-Type": "application/json"}
 PROTOBUF = {"Content-Type": "application/x-protobuf"}

@@ -9,7 +9,9 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from obsview.backend.protocol import (
+from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
+from obsview.backend.store.ring import EventStore
+from obsview.common.protocol import (
     Alerts,
     Error,
     Health,
@@ -23,8 +25,6 @@ from obsview.backend.protocol import (
     UnknownMessage,
     decode,
 )
-from obsview.backend.server import AlertCommand, HttpReply, StreamServer
-from obsview.backend.store import EventStore
 
 RECV_TIMEOUT_S = 5.0
 SNAPSHOT = MetricsSnapshot(

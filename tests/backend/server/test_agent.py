@@ -8,17 +8,28 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_testkit import recv_until
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from obsview.backend.agent import Agent
-from obsview.backend.alerts import AlertRule
 from obsview.backend.auth import load_or_create_token
 from obsview.backend.config import AgentConfig
 from obsview.backend.errors import StartupError
-from obsview.backend.protocol import Ack, Alerts, Error, Events, LogEvent, Metrics, Ping, Pong, Subscribe, encode
-from obsview.backend.sources.tcp import TcpSource
-from server_testkit import recv_until
+from obsview.backend.ingest.sources.tcp import TcpSource
+from obsview.backend.signals.alerts import AlertRule
+from obsview.common.protocol import (
+    Ack,
+    Alerts,
+    Error,
+    Events,
+    LogEvent,
+    Metrics,
+    Ping,
+    Pong,
+    Subscribe,
+    encode,
+)
 
 SEED_LINE = {
     "timestamp": "2026-11-25T10:00:00.000Z",

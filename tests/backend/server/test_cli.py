@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from server_testkit import recv_until
 from websockets.asyncio.client import connect
 
 from obsview.backend.cli import build_parser, config_from_args, main
-from obsview.backend.protocol import Events, Subscribe, encode
-from server_testkit import recv_until
+from obsview.common.protocol import Events, Subscribe, encode
 
 AGENT = [sys.executable, "-m", "obsview.backend.cli"]
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from obsview.backend.config import AgentConfig, load_config, parse_host_port
+from obsview.backend.addresses import parse_host_port
+from obsview.backend.config import AgentConfig, load_config
 from obsview.backend.errors import ConfigError
 
 FULL = """\

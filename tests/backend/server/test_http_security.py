@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from server_testkit import TableView, recv_message, running
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from obsview.backend.protocol import Hello
-from obsview.backend.server import StreamServer
-from server_testkit import TableView, recv_message, running
+from obsview.backend.serving.server import StreamServer
+from obsview.common.protocol import Hello
 
 TOKEN = "s3cret-token-value"
 

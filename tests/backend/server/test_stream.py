@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-
 import orjson
 import pytest
+from server_testkit import TableView, make_events, recv_message, recv_until, running
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from obsview.backend.protocol import (
+from obsview.backend.serving.server import StreamServer
+from obsview.common.protocol import (
     Ack,
     Alerts,
     Dropped,
@@ -23,8 +24,6 @@ from obsview.backend.protocol import (
     Subscribe,
     encode,
 )
-from obsview.backend.server import StreamServer
-from server_testkit import TableView, make_events, recv_message, recv_until, running
 
 
 async def test_connect_gets_hello_then_state_with_history() -> None:

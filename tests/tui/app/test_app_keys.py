@@ -6,7 +6,7 @@ import orjson
 import pytest
 from app_test_support import screen_text
 
-from obsview.backend.protocol import Ack, AlertInfo, Alerts, Message, Silence
+from obsview.common.protocol import Ack, AlertInfo, Alerts, Message, Silence
 from obsview.tui.app import ObsviewApp
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.dashboard import DashboardScreen

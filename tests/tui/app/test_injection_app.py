@@ -6,7 +6,7 @@ import pytest
 from app_test_support import screen_text
 from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     AckInfo,
     AlertInfo,
     Alerts,

@@ -8,7 +8,7 @@ from app_test_support import screen_text, wait_until
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 from obsview.tui.app import ObsviewApp
 
 FAST_RETRY = {"backoff_initial": 0.05, "backoff_max": 0.2}

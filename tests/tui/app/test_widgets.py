@@ -9,10 +9,10 @@ from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 
-from obsview.backend.protocol import (
-    Health,
+from obsview.common.protocol import (
     AckInfo,
     AlertInfo,
+    Health,
     HealthReport,
     Hello,
     LogEvent,
@@ -54,7 +54,7 @@ def sample(kind: type) -> object:
 
 
 async def test_rate_and_latency_show_figures_with_units() -> None:
-    from obsview.backend.protocol import Metrics
+    from obsview.common.protocol import Metrics
 
     metrics = sample(Metrics)
     assert isinstance(metrics, Metrics)

@@ -10,7 +10,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     Ack,
     Dropped,
     Events,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 from obsview.tui.filters import ALL_LEVELS, Filter, FilterError, parse_filter
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from injection_corpus import INJECTION_CORPUS
 
-from obsview.backend.protocol import (
+from obsview.common.protocol import (
     Events,
     Gap,
     LogEvent,

@@ -8,7 +8,7 @@ from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 from textual.app import App, ComposeResult
 from websockets.asyncio.server import ServerConnection, serve
 
-from obsview.backend.protocol import Events, Hello, LogEvent, Message, encode, encode_events
+from obsview.common.protocol import Events, Hello, LogEvent, Message, encode, encode_events
 from obsview.tui.client import AgentClient, ConnectionState
 from obsview.tui.model import EventBuffer
 from obsview.tui.widgets.log_view import LogView

@@ -27,9 +27,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceResponse,
 )
 
-from obsview.backend.sources.otlp_json import (
-    Rejected,
+from obsview.backend.ingest.sources.otlp_json import (
     RecordError,
+    Rejected,
     RequestError,
     map_log_record,
     map_resource,

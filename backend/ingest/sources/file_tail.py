@@ -40,14 +40,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-
 from obsview.backend.atomic_file import write_atomically
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.base import Emit
-from obsview.backend.sources.checkpoint import (
-    FINGERPRINT_BYTES, HEAD_BYTES, Ident, Mark, encode_marks, hash_bytes, load_marks,
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.base import Emit
+from obsview.backend.ingest.sources.checkpoint import (
+    FINGERPRINT_BYTES,
+    HEAD_BYTES,
+    Ident,
+    Mark,
+    encode_marks,
+    hash_bytes,
+    load_marks,
 )
-from obsview.backend.sources.lines import LineSplitter
+from obsview.backend.ingest.sources.lines import LineSplitter
 
 log = logging.getLogger(__name__)
 

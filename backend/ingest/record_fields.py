@@ -1,9 +1,9 @@
 """What the keys and values of a structured log record mean to obsview.
 
 The alias tables map the keys of the formats the normalizer reads (the seed's record, winston,
-pino/bunyan, Python logging, logfmt, OTLP attributes) onto :class:`~obsview.backend.protocol.LogEvent`
+pino/bunyan, Python logging, logfmt, OTLP attributes) onto :class:`~obsview.common.protocol.LogEvent`
 slots; the functions coerce a value found there (levels, status codes, timestamps, durations,
-cache flags, error objects). Pure and stateless: :class:`~obsview.backend.normalize.Normalizer`
+cache flags, error objects). Pure and stateless: :class:`~obsview.backend.ingest.normalize.Normalizer`
 owns the memos and the secret checks.
 """
 

@@ -25,8 +25,8 @@ import psutil
 
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError
-from obsview.backend.protocol import HealthReport, ProbeStatus
-from obsview.backend.redact import redact_text
+from obsview.backend.ingest.redact import redact_text
+from obsview.common.protocol import HealthReport, ProbeStatus
 
 PROBE_KINDS: Final = ("http", "tcp", "disk", "memory")
 MAX_BODY_BYTES: Final = 65536

@@ -13,7 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Final
 
-from obsview.backend.protocol import Dropped, encode
+from obsview.common.protocol import Dropped, encode
 
 CONTROL_LIMIT: Final = 64
 """One-off replies (hello, pong, error) waiting for a console: a client that sends

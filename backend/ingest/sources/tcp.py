@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.base import Emit
-from obsview.backend.sources.lines import LineSplitter
-from obsview.backend.sources.listener import StreamListener
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.base import Emit
+from obsview.backend.ingest.sources.lines import LineSplitter
+from obsview.backend.ingest.sources.listener import StreamListener
 
 log = logging.getLogger(__name__)
 

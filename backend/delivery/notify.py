@@ -25,11 +25,17 @@ from typing import Final
 import aiosmtplib
 import httpx
 
-from obsview.backend.alerts import Transition
-from obsview.backend.channels import (
-    Channel, DeliveryError, describe, mask_httpx_logs, parse_notifiers, safe_reason, send,
+from obsview.backend.delivery.channels import (
+    Channel,
+    DeliveryError,
+    describe,
+    mask_httpx_logs,
+    parse_notifiers,
+    safe_reason,
+    send,
 )
-from obsview.backend.protocol import AlertInfo
+from obsview.backend.signals.alerts import Transition
+from obsview.common.protocol import AlertInfo
 
 __all__ = ["Channel", "Notifier", "parse_notifiers"]
 

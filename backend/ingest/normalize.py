@@ -28,8 +28,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 import orjson
 
-from obsview.backend.protocol import LogEvent
-from obsview.backend.record_fields import (
+from obsview.backend.ingest.record_fields import (
     HTTP_METHODS,
     LEVELS_BY_NAME,
     REQUEST_ALIASES,
@@ -46,13 +45,14 @@ from obsview.backend.record_fields import (
     parse_timestamp,
     status_code,
 )
-from obsview.backend.redact import (
+from obsview.backend.ingest.redact import (
     lines_that_might_hold_secrets,
     might_hold_secret,
     might_hold_secret_text,
     redact_mapping,
     redact_text,
 )
+from obsview.common.protocol import LogEvent
 
 _ACCESS_LOG: Final = re.compile(
     r'(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<ts>[^\]]+)\] "(?P<method>[A-Z]+) (?P<path>\S+)'

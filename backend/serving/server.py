@@ -23,10 +23,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
+from obsview.backend.addresses import format_host_port, is_loopback
 from obsview.backend.auth import bearer_matches
-from obsview.backend.config import format_host_port, is_loopback
-from obsview.backend.outbox import Outbox, Replay
-from obsview.backend.protocol import (
+from obsview.backend.serving.outbox import Outbox, Replay
+from obsview.common.protocol import (
     LEVEL_RANK,
     Ack,
     Alerts,

@@ -20,11 +20,11 @@ from typing import Any, Final
 import orjson
 
 from obsview.backend.auth import bearer_matches
-from obsview.backend.normalize import Normalizer
-from obsview.backend.protocol import LogEvent
-from obsview.backend.sources.base import Emit
-from obsview.backend.sources.listener import StreamListener
-from obsview.backend.sources.otlp_http import (
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources import otlp_json, otlp_protobuf
+from obsview.backend.ingest.sources.base import Emit
+from obsview.backend.ingest.sources.listener import StreamListener
+from obsview.backend.ingest.sources.otlp_http import (
     MAX_HEAD_BYTES,
     HttpError,
     Request,
@@ -33,8 +33,8 @@ from obsview.backend.sources.otlp_http import (
     read_request,
     response_bytes,
 )
-from obsview.backend.sources import otlp_json, otlp_protobuf
-from obsview.backend.sources.otlp_json import Rejected, RequestError
+from obsview.backend.ingest.sources.otlp_json import Rejected, RequestError
+from obsview.common.protocol import LogEvent
 
 log = logging.getLogger(__name__)
 

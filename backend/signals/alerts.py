@@ -30,10 +30,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from obsview.backend.alert_state import load_state, save_state
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError, ObsviewError
-from obsview.backend.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
+from obsview.backend.signals.alert_state import load_state, save_state
+from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
 
 log = logging.getLogger(__name__)
 

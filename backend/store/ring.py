@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 
 
 class EventStore:

@@ -13,7 +13,6 @@ URLs of webhooks hold secrets (Slack's does): they are only ever shown through
 from __future__ import annotations
 
 import json
-
 import logging
 import os
 from collections.abc import Mapping
@@ -28,8 +27,8 @@ import httpx
 
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError
-from obsview.backend.protocol import AlertInfo
-from obsview.backend.redact import redact_text
+from obsview.backend.ingest.redact import redact_text
+from obsview.common.protocol import AlertInfo
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` for an alert that has not ended."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from obsview.backend.protocol import LogEvent
+from obsview.common.protocol import LogEvent
 
 Emit = Callable[[list[LogEvent]], Awaitable[None]]
 """Hands a batch of normalized events to the agent. Awaiting it is the backpressure: a

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Final
 
-from obsview.backend.histogram import Histogram, add_counts, subtract_counts
-from obsview.backend.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
-from obsview.backend.protocol import LogEvent, MetricsPoint, MetricsSnapshot, RouteStats
-from obsview.backend.routes import RouteTemplater
+from obsview.backend.signals.histogram import Histogram, add_counts, subtract_counts
+from obsview.backend.signals.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
+from obsview.backend.signals.routes import RouteTemplater
+from obsview.common.protocol import LogEvent, MetricsPoint, MetricsSnapshot, RouteStats
 
 HISTORY_POINTS: Final = 900
 LATENCY_WINDOW_S: Final = 60

@@ -16,7 +16,7 @@ from typing import Any, Final
 import orjson
 
 from obsview.backend.atomic_file import write_atomically
-from obsview.backend.protocol import AckInfo, AlertInfo, SilenceInfo
+from obsview.common.protocol import AckInfo, AlertInfo, SilenceInfo
 
 FORMAT_VERSION: Final = 1
 log = logging.getLogger(__name__)

@@ -16,9 +16,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from obsview.backend.histogram import PROMETHEUS_BOUNDS_MS, Histogram
-from obsview.backend.metrics import RequestMetrics, Totals
-from obsview.backend.protocol import ALERT_STATES, SEVERITIES, AlertInfo, HealthReport, MetricsSnapshot
+from obsview.backend.signals.histogram import PROMETHEUS_BOUNDS_MS, Histogram
+from obsview.backend.signals.metrics import RequestMetrics, Totals
+from obsview.common.protocol import ALERT_STATES, SEVERITIES, AlertInfo, HealthReport, MetricsSnapshot
 
 # Every name here is a legacy-safe [a-zA-Z0-9_] name and generate_latest escapes with
 # underscores, so the body is text format 0.0.4; say so, for scrapers older than 3.0.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from obsview.backend.sources.base import Emit
+from obsview.backend.ingest.sources.base import Emit
 
 
 class StreamListener:

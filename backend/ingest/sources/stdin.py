@@ -6,9 +6,9 @@ import asyncio
 import os
 import sys
 
-from obsview.backend.normalize import Normalizer
-from obsview.backend.sources.base import Emit
-from obsview.backend.sources.lines import LineSplitter
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.sources.base import Emit
+from obsview.backend.ingest.sources.lines import LineSplitter
 
 _READ_BYTES = 1 << 16
 

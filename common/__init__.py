@@ -1,0 +1,8 @@
+"""What the agent and the console share, and nothing else.
+
+``protocol`` is the wire format both sides speak; ``gc_schedule`` is the garbage-collection
+regime both processes run (the demo runs them in one process, so they must share it).
+
+May import: the standard library, orjson and msgspec. Never ``obsview.backend`` or
+``obsview.tui``: the console depends on this package alone (``tests/test_layout.py``).
+"""
