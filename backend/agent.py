@@ -228,11 +228,14 @@ class Agent:
             "store_evicted": self._store.evicted,
             "dropped_to_clients": server.dropped_total if server else 0,
             "connections_total": server.connections_total if server else 0,
-            "clients": server.clients if server else 0,
         }
 
+    def gauges(self) -> dict[str, int]:
+        """The agent's own levels (they go down as well as up), for /metrics as gauges."""
+        return {"clients": self._server.clients if self._server else 0}
+
     def snapshot(self) -> MetricsSnapshot:
-        return self._metrics.snapshot(agent=self.counters())
+        return self._metrics.snapshot(agent=self.counters() | self.gauges())
 
     # ------------------------------------------------------------------ background work
 
@@ -359,7 +362,8 @@ class _AgentView:
             return HttpReply(200, JSON_TYPE, orjson.dumps(agent.alerts.api_json()))
         if path == "/metrics":
             body = prometheus.render_prometheus(
-                agent.metrics, agent.health.report(), agent.alerts.alerts(), agent.counters()
+                agent.metrics, agent.health.report(), agent.alerts.alerts(), agent.counters(),
+                agent.gauges(),
             )
             return HttpReply(200, prometheus.CONTENT_TYPE, body)
         return None

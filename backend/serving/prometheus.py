@@ -32,9 +32,13 @@ def render_prometheus(
     health: HealthReport | None,
     alerts: Sequence[AlertInfo],
     agent_counters: Mapping[str, int],
+    agent_gauges: Mapping[str, int] | None = None,
 ) -> bytes:
+    """``agent_counters`` only ever grow (``_total`` counters); ``agent_gauges`` are levels
+    that go up and down (consoles connected now), exported as gauges."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Snapshot(metrics.totals(), metrics.snapshot(), health, alerts, agent_counters))
+    registry.register(_Snapshot(metrics.totals(), metrics.snapshot(), health, alerts, agent_counters,
+                                agent_gauges or {}))
     return generate_latest(registry)
 
 
@@ -42,12 +46,14 @@ class _Snapshot(Collector):
     """Yields metric families from figures captured once, at render time."""
 
     def __init__(self, totals: Totals, snapshot: MetricsSnapshot, health: HealthReport | None,
-                 alerts: Sequence[AlertInfo], agent_counters: Mapping[str, int]) -> None:
+                 alerts: Sequence[AlertInfo], agent_counters: Mapping[str, int],
+                 agent_gauges: Mapping[str, int]) -> None:
         self._totals = totals
         self._snapshot = snapshot
         self._health = health
         self._alerts = alerts
         self._agent = agent_counters
+        self._agent_gauges = agent_gauges
 
     def collect(self) -> Iterator[Metric]:
         yield from self._requests()
@@ -117,3 +123,6 @@ class _Snapshot(Collector):
         for name, value in sorted(counters.items()):
             yield CounterMetricFamily(f"obsview_agent_{_NOT_NAME.sub('_', name)}",
                                       f"Agent counter {name}.", value=value)
+        for name, value in sorted(self._agent_gauges.items()):
+            yield GaugeMetricFamily(f"obsview_agent_{_NOT_NAME.sub('_', name)}",
+                                    f"Agent gauge {name} (its value now).", value=value)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from typing import Any
@@ -66,3 +67,34 @@ def test_promtool_accepts_the_exposition(make_metrics: Any) -> None:
     result = subprocess.run(["promtool", "check", "metrics"], input=render(make_metrics).encode(),
                             capture_output=True, timeout=30)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+async def test_connected_consoles_are_a_gauge_not_a_counter(tmp_path: Any) -> None:
+    """Issue 12.16: ``clients`` goes down when a console leaves, so it is a gauge (no
+    ``_total``); failed on e629b84, which exported ``obsview_agent_clients_total`` as a counter."""
+    import httpx
+    from websockets.asyncio.client import connect
+
+    from obsview.backend.agent import Agent
+    from obsview.backend.config import AgentConfig
+
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path / "state", rules=[])
+
+    async def scrape(base: str) -> list[Any]:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            reply = await http.get("/metrics")
+        return [f for f in text_string_to_metric_families(reply.text) if f.name == "obsview_agent_clients"]
+
+    async with Agent(config) as agent:
+        base = agent.url.replace("ws://", "http://")
+        async with connect(agent.url):
+            (family,) = await scrape(base)
+            assert family.type == "gauge"
+            assert [s.name for s in family.samples] == ["obsview_agent_clients"]
+            assert family.samples[0].value == 1
+        for _ in range(500):  # the server notices the close on its side
+            (family,) = await scrape(base)
+            if family.samples[0].value == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert family.samples[0].value == 0
