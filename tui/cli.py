@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import platformdirs
+import tomli_w
 
 DEFAULT_URL = "ws://127.0.0.1:8765"
 APP_NAME = "obsview"
@@ -71,8 +71,7 @@ def save_theme(path: Path, theme: str) -> None:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         data = {}
     data["theme"] = theme
-    # Every value is a string; JSON string syntax is valid TOML basic-string syntax.
-    body = "".join(f"{key} = {json.dumps(str(value))}\n" for key, value in sorted(data.items()))
+    body = tomli_w.dumps(data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(body, encoding="utf-8")

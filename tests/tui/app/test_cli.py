@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,23 @@ def test_theme_is_remembered_next_to_other_settings(tmp_path: Path) -> None:
     path.write_text('url = "ws://127.0.0.1:9999"\n', encoding="utf-8")
     save_theme(path, "obsview-light")
     assert load_console_config(path) == ConsoleConfig(url="ws://127.0.0.1:9999", theme="obsview-light")
+
+
+def test_remembering_a_theme_keeps_a_file_with_non_bmp_characters_readable(tmp_path: Path) -> None:
+    """Issue 12.18: settings were written as JSON strings, whose surrogate escapes for a
+    character outside the BMP (``\\ud83d\\ude00``) tomllib rejects, so the console refused to
+    start on its own file. Failed on e629b84. Values of other types stay what they were."""
+    path = tmp_path / "console.toml"
+    token = tmp_path / "t\u00f6k\U0001f600\u202e\x7f.token"
+    escaped = "t\\u00f6k\\U0001F600\\u202E\\u007F.token"  # TOML's own escapes
+    path.write_text(f'token_file = "{tmp_path}/{escaped}"\nbell = true\n[extra]\nn = 3\n',
+                    encoding="utf-8")
+    assert load_console_config(path).token_file == token
+    save_theme(path, "obsview-light\U0001f600")
+    config = load_console_config(path)
+    assert config.token_file == token and config.theme == "obsview-light\U0001f600"
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    assert data["bell"] is True and data["extra"] == {"n": 3}
 
 
 def test_theme_flag_is_remembered_and_a_stale_remembered_theme_is_ignored(tmp_path: Path) -> None:
