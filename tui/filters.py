@@ -7,7 +7,8 @@ A query is whitespace-separated terms, all of which must match (AND):
 ``"two words"``      quoted free text (quotes also work after ``key:``)
 ``/time(out|d)/``    regex (Python syntax, case-insensitive) over the message or raw line
 ``re:PATTERN``       the same, for patterns that are not slash-delimited
-``trace:4bf92f``     trace ID (or request ID) starting with the value, case-insensitive
+``trace:4bf92f35…``  trace ID (or request ID) equal to the value; ``trace:req-1*`` for
+                     the IDs starting with ``req-1``
 ``level:warn+``      that level and every more severe one; ``level:error`` exactly;
                      ``level:warn,error`` either
 ``route:/api/posts`` route template or concrete path starting with the value
@@ -32,6 +33,7 @@ from operator import attrgetter
 from typing import Final
 
 from obsview.common.protocol import LEVEL_RANK, LEVELS, LogEvent
+from obsview.common.trace_match import in_trace, in_trace_prefix
 
 ALL_LEVELS: Final = frozenset(LEVELS)
 
@@ -154,6 +156,8 @@ def _compile_positive(body: str) -> Term:
         return _regex_term(body[1:-1])
     key, sep, value = body.partition(":")
     key = key.lower()
+    if sep and key == "trace" and value.endswith("*") and not value.startswith('"'):
+        return _trace_prefix_term(value[:-1])  # typed with a star: a prefix, asked for
     if sep and key in _KEYS:
         value = _unquote(value)
         if not value:
@@ -197,14 +201,13 @@ def _regex_term(pattern: str) -> Term:
 
 
 def _trace_term(value: str) -> Term:
-    prefix = value.lower()
+    return Term(lambda event: in_trace(event, value), f"trace {value}", _CHEAP)
 
-    def test(event: LogEvent) -> bool:
-        return event.trace_id.lower().startswith(prefix) or (
-            event.request_id != "" and event.request_id.lower().startswith(prefix)
-        )
 
-    return Term(test, f"trace {value}", _PREFIX)
+def _trace_prefix_term(prefix: str) -> Term:
+    if not prefix:
+        raise FilterError(f"trace: needs a value, e.g. {_EXAMPLES['trace']}")
+    return Term(lambda event: in_trace_prefix(event, prefix), f"trace {prefix}*", _PREFIX)
 
 
 _LEVEL_ALIASES: Final = {"warning": "WARN", "err": "ERROR", "fatal": "ERROR", "critical": "ERROR"}

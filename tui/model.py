@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress
 
 from obsview.common.protocol import LEVELS, LogEvent
+from obsview.common.trace_match import in_trace
 from obsview.tui.filters import Filter
 
 DEFAULT_CAPACITY = 100_000
@@ -196,7 +197,7 @@ class EventBuffer:
         """Every held event of one trace (by trace or request ID), in time order."""
         if not trace_id:
             return []
-        found = [e for e in self._events if e.trace_id == trace_id or e.request_id == trace_id]
+        found = [e for e in self._events if in_trace(e, trace_id)]
         # sort() is stable: events with equal timestamps keep their arrival order.
         found.sort(key=lambda event: event.ts)
         return found

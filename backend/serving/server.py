@@ -49,6 +49,7 @@ from obsview.common.protocol import (
     encode,
     encode_events,
 )
+from obsview.common.trace_match import in_trace
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class EventFilter:
     def matches(self, event: LogEvent) -> bool:
         if self.levels and event.level not in self.levels:
             return False
-        if self.trace_id and event.trace_id != self.trace_id:
+        if self.trace_id and not in_trace(event, self.trace_id):
             return False
         if self.text and self.text not in event.message.lower() and self.text not in event.raw.lower():
             return False

@@ -53,11 +53,17 @@ def test_bad_regex_says_why(query: str) -> None:
         parse_filter(query)
 
 
-def test_trace_matches_prefix_of_trace_or_request_id() -> None:
+def test_trace_matches_the_trace_or_request_id_exactly_and_a_prefix_only_with_a_star() -> None:
     assert matching("trace:4bf92f3577b34da6") == [TRACED]
-    assert matching("trace:4BF92F") == [TRACED]
-    assert matching("trace:req-xyz") == [TRACED]
-    assert matching("trace:ffff") == []
+    assert matching("trace:req-XYZ-1") == [TRACED]
+    assert matching('trace:"req-XYZ-1"') == [TRACED]
+    assert matching("trace:4bf92f") == []
+    assert matching("trace:req-XYZ") == []
+    assert matching("trace:4bf92f*") == [TRACED]
+    assert matching("trace:req-XYZ*") == [TRACED]
+    assert matching('trace:"4bf92f*"') == []  # quoted: the star is part of the ID
+    assert matching("-trace:4bf92f*") == [e for e in ALL if e is not TRACED]
+    assert matching("trace:ffff*") == []
 
 
 def test_level_operators() -> None:
@@ -119,7 +125,7 @@ def test_negation() -> None:
     assert matching("-/cache/") == ALL[:-1]
 
 
-@pytest.mark.parametrize("query", ["trace:", "level:", 'route:""'])
+@pytest.mark.parametrize("query", ["trace:", "trace:*", "level:", 'route:""'])
 def test_empty_value_is_an_error(query: str) -> None:
     with pytest.raises(FilterError, match="needs a value"):
         parse_filter(query)
