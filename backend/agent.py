@@ -164,6 +164,10 @@ class Agent:
                 task = self._spawn(source.run(self.ingest), source.name)
                 if isinstance(source, (TcpSource, OtlpHttpSource)):
                     listener_starts.append((source, task))
+                elif isinstance(source, FileTailSource):
+                    # Start offsets are taken before the agent says it listens: lines written
+                    # right after that message are read, not skipped as history.
+                    await _wait_ready(source, source.ready, task, "file source")
             # Listening sources are built in config.tcp, then config.otlp order.
             addresses = [*self.config.tcp, *self.config.otlp]
             for address, (source, task) in zip(addresses, listener_starts):
@@ -374,19 +378,29 @@ async def _wait_listening(
 ) -> None:
     """A listening source that cannot bind must fail ``start``, not die quietly later."""
     kind = "OTLP/HTTP log source" if isinstance(source, OtlpHttpSource) else "TCP log source"
-    listening = asyncio.ensure_future(source.listening.wait())
+    try:
+        await _wait_ready(source, source.listening, task, kind)
+    except OSError as exc:
+        raise StartupError(f"{kind}: {_bind_problem(address, exc)}") from None
+
+
+async def _wait_ready(source: Source, ready: asyncio.Event, task: asyncio.Task[Any], kind: str
+                      ) -> None:
+    """Until ``ready`` is set; StartupError if the source's task ends first or takes too long
+    (an OSError it ended with is raised as is, for the caller to explain)."""
+    waiting = asyncio.ensure_future(ready.wait())
     try:
         done, _ = await asyncio.wait(
-            {listening, task}, timeout=SOURCE_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            {waiting, task}, timeout=SOURCE_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
         )
     finally:
-        listening.cancel()
+        waiting.cancel()
     if not done:
-        raise StartupError(f"{kind} {source.name} did not start listening")
+        raise StartupError(f"{kind} {source.name} did not start")
     if task in done and not task.cancelled() and task.exception() is not None:
         exc = task.exception()
         if isinstance(exc, OSError):
-            raise StartupError(f"{kind}: {_bind_problem(address, exc)}")
+            raise exc
         raise StartupError(f"{kind} {source.name}: {exc}")
 
 

@@ -135,6 +135,10 @@ class FileTailSource:
         """Copytruncate rotations detected."""
         self.recovered_from_copy = 0
         """Lines read from a rotated copy after a copytruncate."""
+        self.ready = asyncio.Event()
+        """Set once every path present at start has its start offset: a line appended after
+        that is read, whatever the moment the task gets to read it (the agent waits for this
+        before it says it is listening)."""
 
     @property
     def files(self) -> list[str]:
@@ -152,6 +156,7 @@ class FileTailSource:
                 # Where each file starts, at once: a crash before the first line must not
                 # skip what is written while down. Outside the interval, like the last write.
                 self._save_checkpoint(self._checkpoint_path)
+            self.ready.set()
             next_scan = self._clock() + self._rescan_interval
             while True:
                 busy = False
