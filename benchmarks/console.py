@@ -2,7 +2,7 @@
 widget fed the same lines, same run; and filter time over 100k and 1M buffered events.
 
 Feeding: every 50 ms, 1,000 events arrive as two 500-event frames (what the agent sends).
-The app's side decodes each frame and hands it to the dashboard (``tui/wire.decode_frame``
+The app's side decodes each frame and hands it to the dashboard (``protocol.decode``
 then ``enqueue``, exactly what the websocket client does); the baseline parses the same frames
 with ``orjson.loads`` and calls ``Log.write_lines`` with the messages. Measured over the
 same wall time:
@@ -50,11 +50,10 @@ from benchmarks.figures import Figure, figure, run_alone
 from benchmarks.ingest import seed_lines
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.store.ring import EventStore
-from obsview.common.protocol import LogEvent, Message, UnknownMessage, encode_events
+from obsview.common.protocol import LogEvent, Message, UnknownMessage, decode, encode_events
 from obsview.tui.app import ObsviewApp
 from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer
-from obsview.tui.wire import decode_frame
 
 RATE = 20_000
 FEED_EVERY_S = 0.05
@@ -196,7 +195,7 @@ def _debug_shown(text: Text) -> bool:
 
 
 async def obsview_app_load(frames: Sequence[bytes], duration_s: float,
-                           decode: Callable[[bytes], Message | UnknownMessage] = decode_frame) -> LoadResult:
+                           decode: Callable[[bytes], Message | UnknownMessage] = decode) -> LoadResult:
     app = ObsviewApp(url=None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()

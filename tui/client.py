@@ -32,9 +32,9 @@ from obsview.common.protocol import (
     ProtocolError,
     Subscribe,
     UnknownMessage,
+    decode,
     encode,
 )
-from obsview.tui.wire import decode_frame
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class AgentClient:
 
     def _decode(self, frame: str | bytes) -> Message | None:
         try:
-            message = decode_frame(frame)
+            message = decode(frame)
         except ProtocolError as exc:
             log.warning("skipping a malformed frame from %s: %s", self.url, exc)
             self._set_state(bad_frames=self._state.bad_frames + 1)
@@ -266,7 +266,7 @@ class AgentClient:
             self._on_message(message)
         except Exception:
             # A bug in a handler must not take the connection (and every later message) down.
-            log.exception("on_message failed for a %r message", message.TYPE)
+            log.exception("on_message failed for a %r message", message.type)
 
     # ------------------------------------------------------------------ helpers
 

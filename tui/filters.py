@@ -223,7 +223,7 @@ def _level_name(word: str) -> str:
 def _level_term(value: str) -> Term:
     if value.endswith("+"):
         floor = _level_name(value[:-1])
-        wanted = frozenset(level for level in LEVELS if LEVEL_RANK[level] <= LEVEL_RANK[floor])
+        wanted: frozenset[str] = frozenset(level for level in LEVELS if LEVEL_RANK[level] <= LEVEL_RANK[floor])
         description = f"level ≥ {floor}"
     else:
         wanted = frozenset(_level_name(word) for word in value.split(",") if word)

@@ -45,7 +45,7 @@ class EventBuffer:
         self._filter = filter if filter is not None else Filter()
         self._matched: list[int] = []
         self._matched_evicted = 0
-        self._level_counts = dict.fromkeys(LEVELS, 0)
+        self._level_counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
         self._last_seq = 0
         self._generation = 0
 

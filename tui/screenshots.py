@@ -25,6 +25,7 @@ from obsview.common.protocol import (
     Health,
     HealthReport,
     Hello,
+    Level,
     LogEvent,
     Metrics,
     MetricsPoint,
@@ -143,7 +144,8 @@ def _events() -> tuple[LogEvent, ...]:
         status: int | None
         method, route, path, status = rng.choice(_ROUTES)
         duration = round(rng.lognormvariate(3.6, 0.6), 1)
-        level, message = "INFO", "request completed"
+        level: Level = "INFO"
+        message = "request completed"
         if seq % 23 == 0:
             status, level, message = 500, "ERROR", "database query failed: timeout after 1000 ms"
         elif seq % 17 == 0:
@@ -159,7 +161,7 @@ def _events() -> tuple[LogEvent, ...]:
                      ip="203.0.113.7", user_agent="Mozilla/5.0", source="/var/log/blog/app.log",
                      raw=f'{{"level":"{level.lower()}","message":"{message}","path":"{path}"}}')
         )
-    steps: tuple[tuple[str, str, int | None, float | None], ...] = (
+    steps: tuple[tuple[Level, str, int | None, float | None], ...] = (
         ("INFO", "request started", None, None),
         ("DEBUG", "cache miss for post 42", None, None),
         ("DEBUG", "SELECT * FROM posts WHERE id = $1", None, None),

@@ -16,7 +16,9 @@ from typing import Any, Final
 
 import orjson
 
-_LEVEL_WORDS: Final = {
+from obsview.common.protocol import Level
+
+_LEVEL_WORDS: Final[dict[str, Level]] = {
     "error": "ERROR", "err": "ERROR", "fatal": "ERROR", "critical": "ERROR", "crit": "ERROR",
     "alert": "ERROR", "emerg": "ERROR", "emergency": "ERROR", "panic": "ERROR", "severe": "ERROR",
     "warn": "WARN", "warning": "WARN",
@@ -24,7 +26,7 @@ _LEVEL_WORDS: Final = {
     "debug": "DEBUG", "verbose": "DEBUG", "fine": "DEBUG",
     "trace": "TRACE", "silly": "TRACE", "finest": "TRACE",
 }
-LEVELS_BY_NAME: Final[dict[Any, str]] = {
+LEVELS_BY_NAME: Final[dict[Any, Level]] = {
     **_LEVEL_WORDS,
     **{word.upper(): level for word, level in _LEVEL_WORDS.items()},
     # pino / bunyan numeric levels.
@@ -140,7 +142,7 @@ def status_code(value: Any) -> int | None:
     return value if 100 <= value <= 999 else None
 
 
-def level_of(value: Any, status: int | None) -> str:
+def level_of(value: Any, status: int | None) -> Level:
     """Level for values the table does not hold: odd case, numeric in between, or none."""
     if isinstance(value, str):
         found = LEVELS_BY_NAME.get(value.strip().lower())
@@ -148,7 +150,8 @@ def level_of(value: Any, status: int | None) -> str:
             return found
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         # pino/bunyan levels between the named ones, e.g. a custom 35.
-        for floor, level in ((50, "ERROR"), (40, "WARN"), (30, "INFO"), (20, "DEBUG")):
+        floors: tuple[tuple[int, Level], ...] = ((50, "ERROR"), (40, "WARN"), (30, "INFO"), (20, "DEBUG"))
+        for floor, level in floors:
             if value >= floor:
                 return level
         return "TRACE"

@@ -239,7 +239,7 @@ class StreamServer:
             return
         frame = encode(message)
         for client in self._clients:
-            client.outbox.put_state(message.TYPE, frame)
+            client.outbox.put_state(message.type, frame)
 
     # ------------------------------------------------------------------ HTTP + security
 
@@ -350,8 +350,7 @@ class StreamServer:
                 return
             self.broadcast(self._view.alerts_message())
         else:
-            kind = message.type if isinstance(message, UnknownMessage) else message.TYPE
-            log.debug("ignoring a %r message from a console", kind)
+            log.debug("ignoring a %r message from a console", message.type)
 
     def _subscribe(self, client: _Client, message: Subscribe) -> None:
         unknown = [level for level in message.levels if level.upper() not in LEVEL_RANK]

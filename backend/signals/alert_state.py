@@ -3,67 +3,89 @@
 Written atomically (a temporary file in the same directory, then ``os.replace``) so a crash
 mid-write leaves the previous state intact. A missing file is an empty state; an unreadable
 or corrupt one is logged and ignored: losing acks is better than an agent that will not start.
+
+Each alert and silence is decoded by its protocol type (msgspec, as on the wire), one entry
+at a time: an entry of the wrong shape (a null expiry, a string value: a hand edit, another
+version's writer) is left out with one warning naming the file and the path of the bad
+field, the rest is kept, and the file as it was is copied to ``<name>.rejected`` first, so
+the next save loses nothing a person could still want.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Final
+from typing import Final, TypeVar
 
-import orjson
+import msgspec
 
 from obsview.backend.atomic_file import write_atomically
-from obsview.common.protocol import AckInfo, AlertInfo, SilenceInfo
+from obsview.common.protocol import AlertInfo, SilenceInfo
 
 FORMAT_VERSION: Final = 1
 log = logging.getLogger(__name__)
 
+_Entry = TypeVar("_Entry", AlertInfo, SilenceInfo)
+
+
+class _State(msgspec.Struct):
+    format: int
+    alerts: list[msgspec.Raw]
+    silences: list[msgspec.Raw]
+
+
+_STATE: Final = msgspec.json.Decoder(_State)
+_ALERT: Final = msgspec.json.Decoder(AlertInfo)
+_SILENCE: Final = msgspec.json.Decoder(SilenceInfo)
+_ENCODE: Final = msgspec.json.Encoder().encode
+
 
 def save_state(path: Path, alerts: Sequence[AlertInfo], silences: Sequence[SilenceInfo]) -> None:
     """Raises OSError when the directory cannot be written (the caller decides to warn)."""
-    body = orjson.dumps({
-        "format": FORMAT_VERSION,
-        "alerts": [asdict(alert) for alert in alerts],
-        "silences": [asdict(silence) for silence in silences],
-    })
-    write_atomically(path, body)
+    write_atomically(path, _ENCODE({"format": FORMAT_VERSION, "alerts": alerts, "silences": silences}))
 
 
 def load_state(path: Path) -> tuple[list[AlertInfo], list[SilenceInfo]]:
-    """The saved alerts and silences, or empty lists (with a warning) when unusable."""
+    """The saved alerts and silences that fit their types; empty lists when unusable."""
     try:
-        data = orjson.loads(path.read_bytes())
+        body = path.read_bytes()
     except FileNotFoundError:
         return [], []
-    except (OSError, orjson.JSONDecodeError) as exc:
+    except OSError as exc:
         log.warning("alert state %s is unreadable (%s); starting with no acks or silences", path, exc)
         return [], []
     try:
-        if data.get("format") != FORMAT_VERSION:
-            raise ValueError(f"unknown format {data.get('format')!r}")
-        alerts = [_alert(item) for item in data["alerts"]]
-        silences = [SilenceInfo(**_strings(item, "matchers")) for item in data["silences"]]
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        state = _STATE.decode(body)
+        if state.format != FORMAT_VERSION:
+            raise msgspec.ValidationError(f"unknown format {state.format!r}")
+    except msgspec.DecodeError as exc:
         log.warning("alert state %s is corrupt (%s); starting with no acks or silences", path, exc)
         return [], []
+    rejected: list[str] = []
+    alerts = _entries(state.alerts, _ALERT, "alerts", rejected)
+    silences = _entries(state.silences, _SILENCE, "silences", rejected)
+    if rejected:
+        aside = path.with_name(path.name + ".rejected")
+        try:
+            write_atomically(aside, body)
+        except OSError as exc:
+            aside = Path(f"nowhere ({exc})")
+        log.warning("alert state %s: left out %d entries that do not fit (%s); the file as it was "
+                    "is kept in %s", path, len(rejected), "; ".join(rejected), aside)
     return alerts, silences
 
 
-def _alert(item: dict[str, Any]) -> AlertInfo:
-    ack = item.get("ack")
-    fields = _strings(item, "labels")
-    fields["ack"] = AckInfo(**ack) if ack is not None else None
-    alert = AlertInfo(**fields)
-    if not isinstance(alert.fingerprint, str) or not isinstance(alert.started_at, (int, float)):
-        raise ValueError("bad alert entry")
-    return alert
-
-
-def _strings(item: dict[str, Any], key: str) -> dict[str, Any]:
-    mapping = item[key]
-    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
-        raise ValueError(f"{key} must map names to strings")
-    return dict(item)
+def _entries(
+    items: list[msgspec.Raw], decoder: msgspec.json.Decoder[_Entry], key: str, rejected: list[str]
+) -> list[_Entry]:
+    kept: list[_Entry] = []
+    for index, item in enumerate(items):
+        try:
+            kept.append(decoder.decode(item))
+        except msgspec.ValidationError as exc:
+            # msgspec names the path inside the entry ("at `$.value`"): say which entry.
+            where = f"$.{key}[{index}]"
+            text = str(exc)
+            rejected.append(text.replace("`$", f"`{where}") if "`$" in text else f"{text} - at `{where}`")
+    return kept

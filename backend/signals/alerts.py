@@ -26,9 +26,11 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+
+import msgspec
 
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError, ObsviewError
@@ -287,8 +289,8 @@ class AlertEngine:
         return {
             "version": self.version,
             "counts": counts,
-            "alerts": [asdict(alert) for alert in alerts],
-            "silences": [asdict(silence) for silence in self.silences()],
+            "alerts": msgspec.to_builtins(alerts),
+            "silences": msgspec.to_builtins(self.silences()),
         }
 
     def _info(self, alert: _Alert, now: float) -> AlertInfo:

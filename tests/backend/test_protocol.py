@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obsview.common import protocol as p
 
@@ -52,16 +54,28 @@ def test_every_message_type_is_covered() -> None:
     assert {type(m) for m in EVERY_MESSAGE} == set(p.MESSAGE_TYPES.values())
 
 
-@pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda m: m.TYPE)
+@pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda m: m.type)
 def test_round_trip(message: p.Message) -> None:
     frame = p.encode(message)
     assert orjson.loads(frame)["v"] == p.VERSION
     assert p.decode(frame) == message
 
 
-def test_event_batch_fast_path_matches_encode() -> None:
+def test_an_event_batch_round_trips() -> None:
     batch = (EVENT, EVENT)
     assert p.decode(p.encode_events(batch)) == p.Events(batch)
+
+
+def test_defaults_are_not_written() -> None:
+    (event,) = orjson.loads(p.encode_events([p.LogEvent(ts=1.0, level="INFO", message="m")]))["events"]
+    assert event == {"ts": 1.0, "level": "INFO", "message": "m"}
+    assert orjson.loads(p.encode(p.Subscribe())) == {"v": p.VERSION, "type": "subscribe"}
+
+
+def test_frames_in_another_spelling_decode_too() -> None:
+    """Key order and spacing are the sender's: the version check does not rely on them."""
+    assert p.decode(b'{ "nonce": 1, "type": "ping", "v": 1 }') == p.Ping(1)
+    assert p.decode('{"type":"ping","v":1,"nonce":2}') == p.Ping(2)
 
 
 def test_unknown_type_is_reported_not_raised() -> None:
@@ -71,7 +85,11 @@ def test_unknown_type_is_reported_not_raised() -> None:
 def test_fields_from_a_newer_peer_are_ignored() -> None:
     assert p.decode(b'{"v":1,"type":"ping","nonce":1,"later":true}') == p.Ping(1)
     event = orjson.loads(p.encode_events([EVENT]))["events"][0] | {"later": 1}
-    assert p.event_from_wire(event) == EVENT
+    assert p.decode(_events_frame([event])) == p.Events((EVENT,))
+
+
+def _events_frame(events: list[object]) -> bytes:
+    return orjson.dumps({"v": p.VERSION, "type": "events", "events": events})
 
 
 @pytest.mark.parametrize(
@@ -113,6 +131,35 @@ def test_malformed_frames_raise_protocol_error(frame: bytes) -> None:
     ],
 )
 def test_every_event_field_is_type_checked(bad: dict[str, object]) -> None:
-    event = {"ts": 1.0, "level": "INFO", "message": "m"} | bad
-    with pytest.raises(p.ProtocolError):
-        p.event_from_wire(event)
+    good = {"ts": 1.0, "level": "INFO", "message": "m"}
+    (name,) = bad
+    with pytest.raises(p.ProtocolError, match=rf"at `\$\.events\[1\]\.{name}"):
+        p.decode(_events_frame([good, good | bad, good]))
+
+
+def test_errors_name_the_path_of_the_bad_field() -> None:
+    frame = p.encode(p.Alerts((ALERT,))).replace(b'"value":0.2', b'"value":"high"')
+    with pytest.raises(p.ProtocolError, match=r"at `\$\.alerts\[0\]\.value`"):
+        p.decode(frame)
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=4), inner, max_size=2),
+    max_leaves=4,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.sampled_from(p.LogEvent.__struct_fields__), value=_JSON_VALUES)
+def test_any_json_value_in_any_event_field_decodes_typed_or_raises(name: str, value: object) -> None:
+    good = orjson.loads(p.encode_events([EVENT]))["events"][0]
+    try:
+        decoded = p.decode(_events_frame([good, good | {name: value}]))
+    except p.ProtocolError:
+        return
+    assert isinstance(decoded, p.Events)
+    event = decoded.events[1]
+    assert event.level in p.LEVELS
+    assert type(getattr(event, name)) is type(getattr(EVENT, name)) or getattr(event, name) is None

@@ -11,10 +11,10 @@ receivers: every body is valid JSON, Slack text has ``&``, ``<`` and ``>`` escap
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import time
 
+import msgspec
 import pytest
 from app_test_support import screen_text
 from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
@@ -132,7 +132,7 @@ async def test_whole_console_shows_the_corpus_without_crashing_or_leaking_contro
 
 def transition(alert: AlertInfo, current: str) -> Transition:
     if current == "resolved":
-        alert = dataclasses.replace(alert, state="resolved", resolved_at=NOW)
+        alert = msgspec.structs.replace(alert, state="resolved", resolved_at=NOW)
     return Transition(alert=alert, previous="firing" if current == "resolved" else "pending",
                       current=current, at=time.time())
 

@@ -110,7 +110,7 @@ class StatusBar(Vertical):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._levels = frozenset(LEVELS)
+        self._levels: frozenset[str] = frozenset(LEVELS)
 
     def on_resize(self) -> None:
         self.show_levels(self._levels)

@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from obsview.backend.errors import ConfigError
@@ -29,7 +30,7 @@ ERRORS = AlertRule("errors", "error_rate", ">", 0.05, "1m", for_s=10.0, severity
 
 
 def snap(**values: Any) -> MetricsSnapshot:
-    return replace(BASE, **values)
+    return msgspec.structs.replace(BASE, **values)
 
 
 def health(**statuses: str) -> HealthReport:
@@ -240,4 +241,4 @@ def test_min_requests_counts_only_the_seconds_since_start(clock: Any) -> None:
     engine = AlertEngine([rule], clock=clock)
     young = snap(uptime_s=10.0, rate_1m=1.0, error_rate_1m=0.5)
     assert run(engine, clock, 3, young) == []
-    assert run(engine, clock, 1, replace(young, uptime_s=30.0)) == [("inactive", "pending")]
+    assert run(engine, clock, 1, msgspec.structs.replace(young, uptime_s=30.0)) == [("inactive", "pending")]

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from obsview.backend.delivery.channels import EmailChannel, SlackChannel, WebhookChannel, mask_url
 from obsview.backend.delivery.notify import Notifier, parse_notifiers
