@@ -25,6 +25,29 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+HOST_REFUSED: Final = "Host not allowed (name it in allowed_hosts in the agent config)"
+
+
+def host_header_allowed(value: str | None, allowed: frozenset[str]) -> bool:
+    """Whether a ``Host`` header names this machine on a loopback listener: a loopback name or
+    IP (any port), or one of ``allowed`` (lower-case names the operator configured).
+
+    A DNS-rebinding page reaches 127.0.0.1 under its own name (``evil.example:8765``), which
+    this refuses; a request without ``Host`` is no browser's and passes.
+    """
+    if value is None:
+        return True
+    match = _HOST_HEADER.fullmatch(value.strip().lower())
+    if match is None:
+        return False
+    host = (match.group(1) or match.group(2)).rstrip(".")
+    return bool(host) and (is_loopback(host) or host in allowed)
+
+
+_HOST_HEADER: Final = re.compile(r"(?:\[([0-9a-f:.]+)\]|([^:\[\]]+))(?::[0-9]{1,5})?")
+"""``name``, ``name:port``, ``1.2.3.4:port``, ``[v6]:port``: nothing after the port."""
+
+
 def parse_host_port(text: str, *, what: str = "address") -> tuple[str, int]:
     """``127.0.0.1:8765``, ``localhost:0``, ``[::1]:8765`` → (host, port)."""
     text = text.strip()

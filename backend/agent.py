@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import orjson
 
-from obsview.backend.addresses import format_host_port, is_loopback
+from obsview.backend.addresses import format_host_port
 from obsview.backend.auth import default_token_path, token_for
 from obsview.backend.config import AgentConfig
 from obsview.backend.delivery.notify import Notifier
@@ -30,8 +30,9 @@ from obsview.backend.ingest.sources.base import Source
 from obsview.backend.ingest.sources.file_tail import FileTailSource
 from obsview.backend.ingest.sources.otlp import OtlpHttpSource, otlp_counters
 from obsview.backend.ingest.sources.stdin import StdinSource
-from obsview.backend.ingest.sources.tcp import TcpSource
+from obsview.backend.ingest.sources.tcp import TcpSource, tcp_counters
 from obsview.backend.serving import prometheus
+from obsview.backend.serving.accept_errors import AcceptErrorLimiter
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.signals.health import HealthMonitor, health_json, http_status
@@ -92,6 +93,7 @@ class Agent:
         self._sources: list[Source] = []
         self._alerts_version = -1
         self._token_path: Path | None = None
+        self._accept_errors = AcceptErrorLimiter()
         self.events_ingested = 0
 
     # ------------------------------------------------------------------ read-only parts
@@ -143,6 +145,7 @@ class Agent:
             config.listen,
             token=token,
             allowed_origins=config.allowed_origins,
+            allowed_hosts=config.allowed_hosts,
             client_queue_events=config.client_queue_events,
         )
         try:
@@ -150,6 +153,7 @@ class Agent:
         except OSError as exc:
             raise StartupError(_bind_problem(config.listen, exc)) from None
         self._health.on_change = self._on_health_change
+        self._accept_errors.install(asyncio.get_running_loop())
         try:
             self._spawn(ws_server.serve_forever(), "serve")
             self._spawn(self._tick_forever(), "ticker")
@@ -184,6 +188,7 @@ class Agent:
             task.cancel()
         # Awaiting the serve task matters: websockets' server otherwise keeps the loop alive.
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._accept_errors.uninstall(asyncio.get_running_loop())
         self._collection.stop()
         self._alerts.save()
 
@@ -224,7 +229,7 @@ class Agent:
         """The agent's own counters, for MetricsSnapshot.agent and /metrics."""
         server = self._server
         notify = {f"notify_{name}": value for name, value in self._notifier.counters.items()}
-        return notify | otlp_counters(self._sources) | {
+        return notify | otlp_counters(self._sources) | tcp_counters(self._sources) | {
             "events_ingested": self.events_ingested,
             "parse_errors": self.normalizer.parse_errors,
             "truncated": self.normalizer.truncated,
@@ -232,6 +237,8 @@ class Agent:
             "store_evicted": self._store.evicted,
             "dropped_to_clients": server.dropped_total if server else 0,
             "connections_total": server.connections_total if server else 0,
+            "connections_refused": server.admission.refused if server else 0,
+            "connections_evicted": server.admission.evicted if server else 0,
         }
 
     def gauges(self) -> dict[str, int]:
@@ -258,12 +265,14 @@ class Agent:
                 # Lines written while the agent was down are read after a restart.
                 checkpoint_path=config.resolved_state_dir() / "tail-offsets.json",
             ))
+        # One bind policy for every listener, as for the websocket (auth.token_for).
         for host, port in config.tcp:
-            sources.append(TcpSource(host, port, self.normalizer))
+            token = token_for((host, port), config.token_file)
+            sources.append(TcpSource(host, port, self.normalizer, token=token))
         for host, port in config.otlp:
-            # As for the websocket: a receiver reachable from other hosts needs the token.
-            token = None if is_loopback(host) else token_for((host, port), config.token_file)
-            sources.append(OtlpHttpSource(host, port, self.normalizer, token=token))
+            token = token_for((host, port), config.token_file)
+            sources.append(OtlpHttpSource(host, port, self.normalizer, token=token,
+                                          allowed_hosts=config.allowed_hosts))
         if config.stdin:
             sources.append(StdinSource(self.normalizer))
         return sources

@@ -74,8 +74,9 @@ def bearer_matches(authorization: str | None, token: str) -> bool:
 
 
 def token_for(listen: tuple[str, int], token_file: Path | None) -> str | None:
-    """The token the agent enforces, or ``None`` for an open loopback agent.
+    """The token a listener enforces, or ``None`` for an open loopback listener.
 
+    One policy for every listener: the websocket/HTTP port, the TCP and the OTLP sources.
     An explicit token file is always enforced (created when missing). A non-loopback bind
     without one uses the default token file, which must already exist: creating a secret
     silently would leave the user with an agent nobody knows how to reach.

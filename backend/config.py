@@ -43,6 +43,8 @@ class AgentConfig:
     """Where the bearer token lives. ``None``: the default token file, required (and used)
     only for a non-loopback bind."""
     allowed_origins: list[str] = field(default_factory=list)
+    allowed_hosts: list[str] = field(default_factory=list)
+    """Names (besides localhost and loopback IPs) a loopback listener answers in ``Host``."""
     store_capacity: int = 100_000
     client_queue_events: int = 10_000
     probes: list[ProbeSpec] = field(default_factory=list)
@@ -70,7 +72,7 @@ _SCALAR_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
     "state_dir": str,
     "metrics_interval_s": (int, float),
 }
-_LIST_OF_STR_KEYS: Final = ("tail", "tcp", "otlp", "allowed_origins")
+_LIST_OF_STR_KEYS: Final = ("tail", "tcp", "otlp", "allowed_origins", "allowed_hosts")
 _SECTION_KEYS: Final = ("probes", "alerts", "notify", "routes")
 KNOWN_KEYS: Final = frozenset((*_SCALAR_KEYS, *_LIST_OF_STR_KEYS, *_SECTION_KEYS))
 
@@ -141,6 +143,7 @@ def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) 
     config.otlp = [_in_section(fail, "otlp", parse_host_port, v) for v in data.get("otlp", [])]
     config.tail = list(data.get("tail", []))
     config.allowed_origins = list(data.get("allowed_origins", []))
+    config.allowed_hosts = list(data.get("allowed_hosts", []))
     config.from_start = data.get("from_start", False)
     config.stdin = data.get("stdin", False)
     config.service = data.get("service", "")

@@ -336,6 +336,8 @@ class ObsviewHandler(logging.Handler):
     background thread writes batches to the socket, reconnecting with capped backoff. When
     the queue is full the line is dropped and counted in :attr:`dropped`. ``close()``
     flushes for at most ``flush_timeout`` seconds; what is left then is counted as dropped.
+    ``token``: the agent's token, sent as the first line (``AUTH <token>``) of each
+    connection, for an agent that enforces one (a non-loopback ``--tcp`` bind).
     """
 
     def __init__(
@@ -349,9 +351,11 @@ class ObsviewHandler(logging.Handler):
         flush_timeout: float = 2.0,
         max_backoff: float = 5.0,
         level: int = logging.NOTSET,
+        token: str | None = None,
     ) -> None:
         super().__init__(level)
         self.address = (host, port)
+        self._greeting = f"AUTH {token}\n".encode() if token else b""
         self.service = service
         self.connect_timeout = connect_timeout
         self.flush_timeout = flush_timeout
@@ -457,8 +461,11 @@ class ObsviewHandler(logging.Handler):
     def _connect(self) -> bool:
         try:
             self._sock = socket.create_connection(self.address, timeout=self.connect_timeout)
+            if self._greeting:
+                self._sock.sendall(self._greeting)
         except OSError:
             self.errors += 1
+            self._disconnect()
             return False
         self.reconnects += 1
         return True

@@ -1,7 +1,8 @@
 """The agent's one port: the console websocket stream and plain HTTP endpoints.
 
-Security checks run in ``process_request``, before the handshake completes, so a bad Origin
-(403) or a missing/wrong token (401) never sees a byte of data, on the websocket and on the
+Security checks run in ``process_request``, before the handshake completes, so a foreign Host
+on a loopback bind or a bad Origin (403) or a missing/wrong token (401) never sees a byte of
+data, on the websocket and on the
 HTTP endpoints alike. Each console gets an :class:`Outbox` and one sender task; the ingest
 path only fills outboxes and never awaits a console's socket.
 """
@@ -14,7 +15,7 @@ import http
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -23,8 +24,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
-from obsview.backend.addresses import format_host_port, is_loopback
+from obsview.backend.addresses import (
+    HOST_REFUSED,
+    format_host_port,
+    host_header_allowed,
+    is_loopback,
+)
 from obsview.backend.auth import bearer_matches
+from obsview.backend.connection_slots import ConnectionSlots, Slot, fit_to_descriptors
 from obsview.backend.serving.outbox import Outbox, Replay
 from obsview.common.protocol import (
     LEVEL_RANK,
@@ -62,6 +69,11 @@ CLOSE_TIMEOUT_S: Final = 1.0
 """A stalled console must not hold the agent's shutdown for the library's default 10 s."""
 SHUTDOWN_GRACE_S: Final = 0.5
 """How long consoles get to finish the closing handshake before their sockets are aborted."""
+MAX_CONNECTIONS: Final = 256
+"""Consoles and HTTP requests at once (fewer under a low ``ulimit -n``: half of what is left)."""
+MAX_UNPROVEN: Final = 64
+"""Connections that have not yet passed the Host/Origin/token checks (handshaking, idle)."""
+MAX_UNPROVEN_PER_PEER: Final = 16
 
 AlertCommand = Ack | Unack | Silence | ExpireSilence
 
@@ -118,6 +130,28 @@ class EventFilter:
         return True
 
 
+class _AdmittedConnection(ServerConnection):
+    """A connection that takes a slot on connect, before any byte is read, and is aborted at
+    once when refused: a flood of idle sockets never holds more descriptors than the caps."""
+
+    admission: ConnectionSlots
+    slot: Slot | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peer = transport.get_extra_info("peername")
+        self.slot = self.admission.admit(
+            str(peer[0]) if isinstance(peer, tuple) else "", cast(asyncio.Transport, transport).abort
+        )
+        if self.slot is None:
+            cast(asyncio.Transport, transport).abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.slot is not None:
+            self.slot.release()
+        super().connection_lost(exc)
+
+
 @dataclass(slots=True, eq=False)
 class _Client:
     ws: ServerConnection
@@ -150,14 +184,23 @@ class StreamServer:
         *,
         token: str | None,
         allowed_origins: Sequence[str] = (),
+        allowed_hosts: Sequence[str] = (),
         client_queue_events: int = 10_000,
     ) -> None:
         self._view = view
         self._listen = listen
         self._token = token
         self._allowed_origins = frozenset(o.rstrip("/").lower() for o in allowed_origins)
+        self._allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self._check_host = is_loopback(listen[0])
+        """A loopback bind answers only requests addressed to this machine (DNS rebinding);
+        any other bind has a token, which a rebinding page does not know."""
         self._client_queue_events = client_queue_events
         self._clients: set[_Client] = set()
+        self.admission = ConnectionSlots(
+            fit_to_descriptors(MAX_CONNECTIONS, share=0.5),
+            unproven_limit=MAX_UNPROVEN, unproven_per_peer=MAX_UNPROVEN_PER_PEER,
+        )
         self._server: Server | None = None
         self.port = 0
         self.connections_total = 0
@@ -171,6 +214,12 @@ class StreamServer:
         ws_logger = logging.getLogger(f"{__name__}.websockets")
         ws_logger.setLevel(logging.WARNING)  # it would log every handshake at INFO
         host, port = self._listen
+        admission = self.admission
+
+        class Connection(_AdmittedConnection):
+            pass
+
+        Connection.admission = admission
         self._server = await serve(
             self._handle,
             host,
@@ -180,6 +229,7 @@ class StreamServer:
             compression=None,
             close_timeout=CLOSE_TIMEOUT_S,
             logger=ws_logger,
+            create_connection=Connection,
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self._server
@@ -262,6 +312,8 @@ class StreamServer:
         )
 
     def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self._check_host and not _host_allowed(request.headers.get_all("Host"), self._allowed_hosts):
+            return _reply(403, "text/plain; charset=utf-8", f"{HOST_REFUSED}\n".encode())
         if not self._origin_allowed(request.headers.get("Origin")):
             return _reply(403, "text/plain; charset=utf-8", b"Origin not allowed\n")
         if self._token is not None and not bearer_matches(
@@ -275,6 +327,9 @@ class StreamServer:
             response.headers["Allow"] = "GET"
             return response
         if "websocket" in request.headers.get("Upgrade", "").lower():
+            slot = cast(_AdmittedConnection, connection).slot
+            if slot is not None:
+                slot.prove()  # a console now: it holds its slot until it leaves
             return None  # the websocket handshake proceeds
         reply = self._view.http_get(urlsplit(request.path).path)
         if reply is None:
@@ -372,6 +427,11 @@ class StreamServer:
             until = self._view.last_seq()
             if since < until:
                 client.outbox.put_replay(Replay(since, until))
+
+
+def _host_allowed(values: list[str], allowed: frozenset[str]) -> bool:
+    """One Host header naming this machine, or none (two are refused, not guessed at)."""
+    return len(values) <= 1 and host_header_allowed(values[0] if values else None, allowed)
 
 
 def _reply(status: int, content_type: str, body: bytes) -> Response:

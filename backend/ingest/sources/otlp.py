@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import orjson
 
+from obsview.backend.addresses import HOST_REFUSED, host_header_allowed, is_loopback
 from obsview.backend.auth import bearer_matches
+from obsview.backend.connection_slots import Slot
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources import otlp_json, otlp_protobuf
 from obsview.backend.ingest.sources.base import Emit
-from obsview.backend.ingest.sources.listener import StreamListener
+from obsview.backend.ingest.sources.listener import StreamListener, listener_counters
 from obsview.backend.ingest.sources.otlp_http import (
     MAX_HEAD_BYTES,
     HttpError,
@@ -59,17 +61,24 @@ class OtlpHttpSource(StreamListener):
         max_body_bytes: int = 4 * 1024 * 1024,
         max_connections: int = 64,
         idle_timeout_s: float = 30.0,
+        head_timeout_s: float = 10.0,
         body_timeout_s: float = 30.0,
         token: str | None = None,
+        allowed_hosts: Sequence[str] = (),
     ) -> None:
         super().__init__("otlp", host, port, max_connections=max_connections,
                          read_limit=MAX_HEAD_BYTES)
         self._normalizer = normalizer
         self._max_body_bytes = max_body_bytes
         self._idle_timeout_s = idle_timeout_s
+        self._head_timeout_s = head_timeout_s
         self._body_timeout_s = body_timeout_s
         self._token = token
         """When set, every request needs ``Authorization: Bearer <token>`` (401 otherwise)."""
+        self._allowed_hosts = frozenset(name.lower() for name in allowed_hosts)
+        self._check_host = is_loopback(host)
+        """As on the agent's port: a loopback receiver refuses a foreign Host (DNS rebinding:
+        a page could post forged logs); others have a token."""
         self.requests = 0
         self.requests_failed = 0
         """Requests answered with an HTTP error (4xx)."""
@@ -78,11 +87,15 @@ class OtlpHttpSource(StreamListener):
         """Log records reported back to the exporter as rejected (malformed)."""
 
     async def _handle_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str,
+        slot: Slot,
     ) -> None:
+        """Serve requests until the connection ends. It holds an unproven slot (evicted first
+        when the receiver is full: slowloris sockets cannot starve real exporters) while it
+        idles or sends a request, a proven one from the end of a request to its answer."""
         try:
-            while await self._one_exchange(reader, writer, emit, source):
-                pass
+            while await self._one_exchange(reader, writer, emit, source, slot):
+                slot.unprove()
         except (ConnectionError, OSError, TimeoutError) as exc:
             log.debug("OTLP client %s dropped: %s", source, exc)
         except Exception:  # noqa: BLE001 - e.g. emit failed: drop this client, keep serving
@@ -90,18 +103,21 @@ class OtlpHttpSource(StreamListener):
             log.exception("OTLP client %s: request failed", source)
 
     async def _one_exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str,
+        slot: Slot,
     ) -> bool:
         """Answer one request; False when the connection is to be closed."""
         request: Request | None = None
         try:
             request = await read_request(
                 reader, writer, max_body_bytes=self._max_body_bytes,
-                idle_timeout_s=self._idle_timeout_s, body_timeout_s=self._body_timeout_s,
-                check_headers=self._authenticate if self._token is not None else None,
+                idle_timeout_s=self._idle_timeout_s, head_timeout_s=self._head_timeout_s,
+                body_timeout_s=self._body_timeout_s,
+                check_headers=self._check_headers,
             )
             if request is None:
                 return False
+            slot.prove()
             self.requests += 1
             content_type, body = await self._handle(request, emit, source)
             status = 200
@@ -122,9 +138,10 @@ class OtlpHttpSource(StreamListener):
                 await _linger(reader, writer, self._max_body_bytes)
         return keep
 
-    def _authenticate(self, headers: dict[str, str]) -> None:
-        assert self._token is not None
-        if not bearer_matches(headers.get("authorization"), self._token):
+    def _check_headers(self, headers: dict[str, str]) -> None:
+        if self._check_host and not host_header_allowed(headers.get("host"), self._allowed_hosts):
+            raise HttpError(403, HOST_REFUSED, close=True)
+        if self._token is not None and not bearer_matches(headers.get("authorization"), self._token):
             # Closed at once: the body of a stranger is never read.
             raise HttpError(401, "missing or wrong bearer token (Authorization: Bearer …)", close=True)
 
@@ -191,14 +208,9 @@ class OtlpHttpSource(StreamListener):
 
 
 def otlp_counters(sources: Iterable[object]) -> dict[str, int]:
-    """The OTLP receivers' counters summed, for the agent's own counters (/metrics); empty
-    when there is no receiver, so agents without one show no always-zero figures."""
-    receivers = [source for source in sources if isinstance(source, OtlpHttpSource)]
-    if not receivers:
-        return {}
-    names = ("requests", "requests_failed", "records_accepted", "records_rejected",
-             "connections_total", "connections_refused")
-    return {f"otlp_{name}": sum(getattr(r, name) for r in receivers) for name in names}
+    """The OTLP receivers' counters summed, for the agent's own counters (/metrics)."""
+    names = ("requests", "requests_failed", "records_accepted", "records_rejected")
+    return listener_counters("otlp", OtlpHttpSource, sources, names)
 
 
 async def _linger(

@@ -20,11 +20,13 @@ import orjson
 MAX_HEAD_BYTES: Final = 32 * 1024
 """Request line plus headers (exporters send a few hundred bytes)."""
 MAX_HEADERS: Final = 100
+MAX_GZIP_MEMBERS: Final = 1024
+_INFLATE_SLICE: Final = 1 << 16
 _REQUEST_LINE: Final = re.compile(rb"([A-Z]{1,16}) (\S{1,8192}) HTTP/1\.([01])")
 _HEADER_NAME: Final = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CHUNK_SIZE: Final = re.compile(rb"([0-9A-Fa-f]{1,8})(?:;[^\r\n]*)?")
 _GRPC_CODES: Final = {
-    400: 3, 401: 16, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 417: 3, 431: 8,
+    400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 408: 4, 411: 3, 413: 8, 415: 3, 417: 3, 431: 8,
 }
 """google.rpc.Status codes for the error bodies OTLP/HTTP asks for."""
 
@@ -52,28 +54,34 @@ class Request:
 
 async def read_request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, max_body_bytes: int,
-    idle_timeout_s: float,
+    idle_timeout_s: float, head_timeout_s: float,
     body_timeout_s: float, check_headers: Callable[[dict[str, str]], None] | None = None,
 ) -> Request | None:
     """The next request on the connection; None when the client closed it between requests.
 
-    The head must arrive within ``idle_timeout_s`` of the previous response (a slow head is
-    treated like an idle keep-alive connection); the body within ``body_timeout_s``.
+    The head must start within ``idle_timeout_s`` of the previous response (an idle
+    keep-alive connection is closed quietly) and, once started, be complete within
+    ``head_timeout_s``; the body must arrive within ``body_timeout_s``.
     ``check_headers`` runs before the body is read (authentication: no data from a stranger
     is buffered) and may raise :class:`HttpError`. ``writer`` answers ``Expect:
     100-continue`` (curl sends it for bodies over 1 KiB, then waits a second without it).
     """
     try:
         async with asyncio.timeout(idle_timeout_s):
-            head = await reader.readuntil(b"\r\n\r\n")
+            first = await reader.readexactly(1)
+    except (asyncio.IncompleteReadError, TimeoutError):
+        return None  # closed or idle between requests
+    try:
+        async with asyncio.timeout(head_timeout_s):
+            head = first + await reader.readuntil(b"\r\n\r\n")
     except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip():
+        if (first + exc.partial).strip():
             raise HttpError(400, "incomplete request head", close=True) from None
         return None
     except asyncio.LimitOverrunError:
         raise HttpError(431, f"request head over {MAX_HEAD_BYTES} bytes", close=True) from None
     except TimeoutError:
-        return None  # idle keep-alive connection (or a client too slow to send a head)
+        raise HttpError(408, f"request head not received within {head_timeout_s:g} s", close=True) from None
     method, path, version, headers = _parse_head(head)
     if check_headers is not None:
         check_headers(headers)
@@ -102,15 +110,33 @@ def decode_content(request: Request, max_body_bytes: int) -> bytes:
         return request.body
     if encoding not in ("gzip", "deflate"):
         raise HttpError(415, f"Content-Encoding {encoding!r} is not supported (use gzip or none)")
-    # wbits 47: gzip or zlib header, detected. max_length caps a decompression bomb.
-    inflater = zlib.decompressobj(47)
-    try:
-        data = inflater.decompress(request.body, max_body_bytes + 1)
-    except zlib.error:
-        raise HttpError(400, f"body is not valid {encoding} data") from None
-    if len(data) > max_body_bytes:
-        raise HttpError(413, f"decompressed body over {max_body_bytes} bytes")
-    return data
+    # A gzip body may hold several members one after another (RFC 1952 2.2; `cat a.gz b.gz`,
+    # pigz, streaming writers): every member is inflated, all under one output cap (which is
+    # what stops a decompression bomb). Input goes in 64 KiB slices of a memoryview, so the
+    # tail left after a member is never copied whole: many tiny members stay linear.
+    view = memoryview(request.body)
+    parts: list[bytes] = []
+    size = offset = members = 0
+    while offset < len(view):
+        members += 1
+        if members > MAX_GZIP_MEMBERS:
+            raise HttpError(400, f"more than {MAX_GZIP_MEMBERS} {encoding} members in one body")
+        inflater = zlib.decompressobj(47)  # wbits 47: gzip or zlib header, detected
+        while not inflater.eof:
+            if offset >= len(view):
+                raise HttpError(400, f"body is not valid {encoding} data (truncated)")
+            chunk = view[offset : offset + _INFLATE_SLICE]
+            offset += len(chunk)
+            try:
+                part = inflater.decompress(chunk, max_body_bytes + 1 - size)
+            except zlib.error:
+                raise HttpError(400, f"body is not valid {encoding} data") from None
+            size += len(part)
+            if size > max_body_bytes:
+                raise HttpError(413, f"decompressed body over {max_body_bytes} bytes")
+            parts.append(part)
+        offset -= len(inflater.unused_data)
+    return b"".join(parts)
 
 
 def response_bytes(

@@ -28,6 +28,7 @@ from otlp_testkit import (
 )
 from polling import wait_until
 
+from obsview.backend.connection_slots import GRACE_S
 from obsview.backend.ingest.sources.otlp import BATCH_RECORDS
 
 JSON = {"Content-Type": "application/json"}
@@ -311,7 +312,7 @@ async def raw_exchange(port: int, data: bytes) -> bytes:
 
 async def test_post_without_content_length_is_411_and_closed() -> None:
     async with running_source(Collector()) as source:
-        answer = await raw_exchange(source.port, b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await raw_exchange(source.port, b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 411 ") and b"Connection: close" in answer
 
 
@@ -320,7 +321,7 @@ async def test_chunked_body_is_accepted() -> None:
     body = orjson.dumps(export_of({"body": {"stringValue": "chunked"}}))
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:]))
     request = (
-        b"POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunks + b"0\r\n\r\n"
     )
     async with running_source(collector) as source:
@@ -359,18 +360,24 @@ async def test_an_idle_connection_is_closed() -> None:
         await wait_until(lambda: source.connections == 0)
 
 
-async def test_connections_over_the_limit_are_closed_and_counted() -> None:
+async def test_an_idle_connection_makes_room_for_a_new_one_at_the_limit() -> None:
     collector = Collector()
     async with running_source(collector, max_connections=1) as source:
-        _reader, kept = await asyncio.open_connection("127.0.0.1", source.port)
+        idle_reader, idle = await asyncio.open_connection("127.0.0.1", source.port)
         await wait_until(lambda: source.connections == 1)
-        assert await raw_exchange(source.port, b"") == b""
-        assert source.connections_refused == 1
-        kept.close()
-        await wait_until(lambda: source.connections == 0)
+        await asyncio.sleep(GRACE_S)  # a connection in its grace period is not evicted
         async with httpx.AsyncClient(timeout=5) as client:
             response = await client.post(url(source.port), json=export_of({"body": {"stringValue": "after"}}))
+        assert await asyncio.wait_for(idle_reader.read(), 5) == b""  # the idle one was closed
+        idle.close()
     assert response.status_code == 200
+    assert (source.connections_evicted, source.connections_refused) == (1, 0)
+
+
+async def test_a_head_sent_too_slowly_gets_408() -> None:
+    async with running_source(Collector(), head_timeout_s=0.2) as source:
+        answer = await raw_exchange(source.port, b"POST /v1/logs HTTP/1.1\r\nContent-Ty")
+    assert answer.startswith(b"HTTP/1.1 408 ")
 
 
 async def test_stopping_closes_open_connections() -> None:
