@@ -23,7 +23,7 @@ import orjson
 from obsview.backend.addresses import format_host_port
 from obsview.backend.auth import default_token_path, token_for
 from obsview.backend.config import AgentConfig
-from obsview.backend.delivery.notify import Notifier
+from obsview.backend.delivery.notify import Notifier, Origin
 from obsview.backend.errors import StartupError
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Source
@@ -86,7 +86,8 @@ class Agent:
             config.rules, clock=clock, state_path=config.resolved_state_dir() / "alerts.json"
         )
         # The notifier re-reads current alerts for repeats and for alerts firing across restarts.
-        self._notifier = Notifier(config.notifiers, clock=clock, current_alerts=self._alerts.alerts)
+        self._notifier = Notifier(config.notifiers, clock=clock, current_alerts=self._alerts.alerts,
+                                  origin=self._alert_origin)
         self._server: StreamServer | None = None
         self._collection = ScheduledCollection()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -113,6 +114,10 @@ class Agent:
     @property
     def alerts(self) -> AlertEngine:
         return self._alerts
+
+    @property
+    def notifier(self) -> Notifier:
+        return self._notifier
 
     @property
     def server(self) -> StreamServer:
@@ -203,6 +208,11 @@ class Agent:
         traceback: TracebackType | None,
     ) -> None:
         await self.stop()
+
+    def _alert_origin(self) -> Origin:
+        """This agent, as its alerts name it to Alertmanager (labels instance and service)."""
+        where = self.url.replace("ws://", "http://", 1) + "/api/alerts" if self._server else ""
+        return Origin(instance=self.hostname, service=self.config.service, generator_url=where)
 
     def describe(self) -> str:
         """The one line the CLI prints on start."""
@@ -355,9 +365,11 @@ class _AgentView:
             elif isinstance(message, Unack):
                 engine.unack(message.fingerprint, message.by)
             elif isinstance(message, Silence):
-                engine.silence(message.matchers, message.duration_s, message.by, message.reason)
+                silence = engine.silence(message.matchers, message.duration_s, message.by, message.reason)
+                self._agent.notifier.mirror_silence(silence)
             elif isinstance(message, ExpireSilence):
                 engine.expire_silence(message.silence_id, message.by)
+                self._agent.notifier.expire_silence(message.silence_id)
         except UnknownAlert as exc:
             return Error(code="unknown_alert", message=str(exc))
         except AlertCommandError as exc:

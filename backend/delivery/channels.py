@@ -4,7 +4,9 @@
   receivers (PagerDuty bridges, alertmanager-discord…) work unchanged;
 - slack: an incoming webhook, plain text with ``&``, ``<`` and ``>`` escaped as Slack
   requires, so alert text can never turn into a mention or a link;
-- email: SMTP through aiosmtplib (STARTTLS when the server offers it, or implicit TLS).
+- email: SMTP through aiosmtplib (STARTTLS when the server offers it, or implicit TLS);
+- alertmanager: a real Alertmanager's API v2, as Prometheus itself pushes alerts
+  (sending is in :mod:`obsview.backend.delivery.alertmanager`).
 
 URLs of webhooks hold secrets (Slack's does): they are only ever shown through
 :func:`mask_url`, and error text is passed through ``redact_text`` before it is logged.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -32,7 +35,11 @@ from obsview.common.protocol import AlertInfo
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` for an alert that has not ended."""
-_KINDS: Final = ("webhook", "slack", "email")
+_KINDS: Final = ("webhook", "slack", "email", "alertmanager")
+_LABEL_NAME: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+DEFAULT_RESEND_S: Final = 60.0
+"""How often a firing alert is re-sent to Alertmanager: well inside its default
+``resolve_timeout`` (5 m), after which an alert not re-sent counts as resolved."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +74,32 @@ class EmailChannel:
     repeat_interval_s: float | None = None
 
 
-Channel = Union[WebhookChannel, SlackChannel, EmailChannel]
+@dataclass(frozen=True, slots=True)
+class AlertmanagerChannel:
+    name: str
+    url: str = field(repr=False)
+    """The Alertmanager's base URL (``http://127.0.0.1:9093``); ``/api/v2/...`` is appended."""
+    timeout_s: float = 10.0
+    repeat_interval_s: float | None = DEFAULT_RESEND_S
+    """The resend interval: unlike the other channels, re-sent while firing whatever its
+    ack or silence in obsview, since Alertmanager takes an alert not re-sent as resolved."""
+    mirror_silences: bool = False
+    """Silences made in obsview are also created (and expired) in Alertmanager."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Static labels added to every alert (``env = "prod"``), for Alertmanager's routing."""
+    external_url: str = ""
+
+
+Channel = Union[WebhookChannel, SlackChannel, EmailChannel, AlertmanagerChannel]
 
 
 class DeliveryError(Exception):
     """The receiver answered, but not with success (the message is safe to log)."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        """Retrying cannot help (the receiver refused this very body: HTTP 4xx)."""
 
 
 # --------------------------------------------------------------------------- config
@@ -82,12 +110,13 @@ def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
 
     Keys: ``external_url``, ``repeat_interval`` (default for every channel); ``[[notify.webhook]]`` (url, name, timeout, repeat_interval);
     ``[[notify.slack]]`` (url, name, timeout, repeat_interval); ``[[notify.email]]`` (host,
-    port, from, to, username, password or password_env, tls, name, timeout, repeat_interval).
+    port, from, to, username, password or password_env, tls, name, timeout, repeat_interval);
+    ``[[notify.alertmanager]]`` (url, name, timeout, resend_interval, mirror_silences, labels).
     """
     unknown = set(raw) - {*_KINDS, "external_url", "repeat_interval"}
     if unknown:
         raise ConfigError(
-            f"notify.{sorted(unknown)[0]}: unknown key (expected webhook, slack, email, external_url, repeat_interval)"
+            f"notify.{sorted(unknown)[0]}: unknown key (expected {', '.join(_KINDS)}, external_url, repeat_interval)"
         )
     repeat = raw.get("repeat_interval")
     default_repeat_s = None if repeat is None else parse_duration(repeat, "notify.repeat_interval")
@@ -115,12 +144,16 @@ _CHANNEL_KEYS: Final = {
     "webhook": {"url"},
     "slack": {"url"},
     "email": {"host", "port", "from", "to", "username", "password", "password_env", "tls"},
+    "alertmanager": {"url", "resend_interval", "mirror_silences", "labels"},
 }
 
 
 def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url: str,
                    default_repeat_s: float | None) -> Channel:
     unknown = set(table) - _CHANNEL_KEYS[kind] - {"name", "timeout", "repeat_interval"}
+    if kind == "alertmanager" and "repeat_interval" in table:
+        raise ConfigError(f"{where}.repeat_interval: Alertmanager routes repeats itself;"
+                          " set resend_interval (how often a firing alert is re-sent)")
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
     name = table.get("name", f"{kind}-{where.rsplit('[', 1)[1].rstrip(']')}")
@@ -131,10 +164,12 @@ def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url
         raise ConfigError(f"{where}.timeout: must be positive")
     repeat = table.get("repeat_interval")
     repeat_s = default_repeat_s if repeat is None else parse_duration(repeat, f"{where}.repeat_interval")
-    if kind in ("webhook", "slack"):
+    if kind in ("webhook", "slack", "alertmanager"):
         url = table.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}.url: required, an http:// or https:// URL")
+        if kind == "alertmanager":
+            return _parse_alertmanager(name, where, table, url.rstrip("/"), timeout, external_url)
         if kind == "slack":
             return SlackChannel(name, url, timeout, repeat_s)
         return WebhookChannel(name, url, timeout, external_url, repeat_s)
@@ -162,6 +197,24 @@ def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url
     if not isinstance(username, str) or not isinstance(password, str):
         raise ConfigError(f"{where}.username: username and password must be strings")
     return EmailChannel(name, host, sender, tuple(recipients), port, username, password, tls, timeout, repeat_s)
+
+
+def _parse_alertmanager(name: str, where: str, table: Mapping[str, Any], url: str, timeout: float,
+                        external_url: str) -> AlertmanagerChannel:
+    resend = parse_duration(table.get("resend_interval", DEFAULT_RESEND_S), f"{where}.resend_interval")
+    if resend <= 0:
+        raise ConfigError(f"{where}.resend_interval: must be positive")
+    mirror = table.get("mirror_silences", False)
+    if not isinstance(mirror, bool):
+        raise ConfigError(f"{where}.mirror_silences: expected true or false")
+    labels = table.get("labels", {})
+    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
+        raise ConfigError(f"{where}.labels: expected a table of strings")
+    for label in labels:
+        if not _LABEL_NAME.fullmatch(label):
+            raise ConfigError(f"{where}.labels.{label}: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    return AlertmanagerChannel(name, url, timeout, resend, mirror,
+                               dict(labels), external_url)
 
 
 # --------------------------------------------------------------------------- rendering
@@ -195,7 +248,7 @@ def describe(channel: Channel) -> str:
     """How a channel appears in logs: its kind, name and where it goes, never a secret."""
     if isinstance(channel, EmailChannel):
         return f"email {channel.name!r} ({channel.host}:{channel.port})"
-    kind = "slack" if isinstance(channel, SlackChannel) else "webhook"
+    kind = {SlackChannel: "slack", AlertmanagerChannel: "alertmanager"}.get(type(channel), "webhook")
     return f"{kind} {channel.name!r} ({mask_url(channel.url)})"
 
 
@@ -209,13 +262,18 @@ def safe_reason(channel: Channel, exc: BaseException) -> str:
     return redact_text(text)
 
 
-def _iso(ts: float | None) -> str:
+def iso_time(ts: float | None) -> str:
     if ts is None:
         return _ZERO_TIME
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _annotations(alert: AlertInfo) -> dict[str, str]:
+def starts_at(alert: AlertInfo) -> float:
+    """When the alert began, for receivers: when it fired (its pending time did not page)."""
+    return alert.fired_at if alert.fired_at is not None else alert.started_at
+
+
+def alert_annotations(alert: AlertInfo) -> dict[str, str]:
     annotations = {"summary": redact_text(alert.summary)}
     if alert.value is not None:
         annotations["value"] = f"{alert.value:g}"
@@ -226,7 +284,7 @@ def _annotations(alert: AlertInfo) -> dict[str, str]:
 def alertmanager_payload(alert: AlertInfo, status: str, receiver: str, external_url: str = "") -> dict[str, Any]:
     """Alertmanager webhook v4 body for one alert (one group per alert)."""
     labels = dict(alert.labels)
-    annotations = _annotations(alert)
+    annotations = alert_annotations(alert)
     group = {"alertname": alert.rule}
     return {
         "version": "4",
@@ -242,8 +300,8 @@ def alertmanager_payload(alert: AlertInfo, status: str, receiver: str, external_
             "status": status,
             "labels": labels,
             "annotations": annotations,
-            "startsAt": _iso(alert.fired_at if alert.fired_at is not None else alert.started_at),
-            "endsAt": _iso(alert.resolved_at) if status == "resolved" else _ZERO_TIME,
+            "startsAt": iso_time(starts_at(alert)),
+            "endsAt": iso_time(alert.resolved_at) if status == "resolved" else _ZERO_TIME,
             "generatorURL": external_url,
             "fingerprint": alert.fingerprint,
         }],
@@ -277,11 +335,11 @@ def email_message(channel: EmailChannel, alert: AlertInfo, status: str) -> Email
     message["Subject"] = headline(alert, status)[:200]
     message["From"] = channel.sender
     message["To"] = ", ".join(channel.recipients)
-    annotations = _annotations(alert)
+    annotations = alert_annotations(alert)
     body = [headline(alert, status), ""]
     body += [f"{k}: {v}" for k, v in sorted(alert.labels.items())]
     body += [f"{k}: {v}" for k, v in annotations.items()]
-    body += [f"started: {_iso(alert.started_at)}", f"fingerprint: {alert.fingerprint}"]
+    body += [f"started: {iso_time(alert.started_at)}", f"fingerprint: {alert.fingerprint}"]
     message.set_content("\n".join(body) + "\n")
     return message
 
@@ -289,7 +347,8 @@ def email_message(channel: EmailChannel, alert: AlertInfo, status: str) -> Email
 # --------------------------------------------------------------------------- sending
 
 
-async def send(channel: Channel, alert: AlertInfo, status: str, client: httpx.AsyncClient) -> None:
+async def send(channel: WebhookChannel | SlackChannel | EmailChannel, alert: AlertInfo, status: str,
+               client: httpx.AsyncClient) -> None:
     """Deliver one notification. Raises on failure (the caller retries); the caller bounds
     the whole call with the channel's timeout."""
     if isinstance(channel, EmailChannel):
@@ -303,9 +362,21 @@ async def send(channel: Channel, alert: AlertInfo, status: str, client: httpx.As
         body = slack_payload(alert, status)
     else:
         body = alertmanager_payload(alert, status, channel.name, channel.external_url)
+    await post_json(client, channel.url, body, channel.timeout_s)
+
+
+async def post_json(client: httpx.AsyncClient, url: str, body: object, timeout_s: float) -> httpx.Response:
+    """POST ``body`` as JSON; DeliveryError unless the answer is 2xx (permanent for a 4xx
+    other than 408 and 429, which say "later", not "never")."""
     # Alert text may hold lone surrogates (from a log line); "replace" keeps the body valid UTF-8.
     content = json.dumps(body, ensure_ascii=False).encode("utf-8", "replace")
-    response = await client.post(channel.url, content=content, timeout=channel.timeout_s,
+    response = await client.post(url, content=content, timeout=timeout_s,
                                  headers={"Content-Type": "application/json"})
-    if not 200 <= response.status_code < 300:
-        raise DeliveryError(f"HTTP {response.status_code}")
+    status = response.status_code
+    if not 200 <= status < 300:
+        permanent = 400 <= status < 500 and status not in (408, 429)
+        # The first line of the answer says why (Alertmanager names the bad field); redacted
+        # like every error text before it is logged.
+        reason = redact_text(response.text.strip().splitlines()[0][:200]) if response.text.strip() else ""
+        raise DeliveryError(f"HTTP {status}{': ' + reason if reason else ''}", permanent=permanent)
+    return response

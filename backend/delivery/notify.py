@@ -3,19 +3,26 @@
 ``submit`` (called by the agent after each evaluation) only appends to per-channel queues
 and returns. ``run`` owns one delivery task per channel — so a receiver that is down delays
 only its own queue — plus a scanner for repeat notifications. A failed send is retried
-with exponential backoff (capped) and each attempt is bounded by the channel's timeout.
+with exponential backoff (capped) and each attempt is bounded by the channel's timeout; a
+receiver that refuses the message itself (HTTP 4xx) is not asked again.
 
 Exactly one "firing" and one "resolved" per alert occurrence: they come from the engine's
 transitions, which happen once per occurrence. A silenced alert sends no "firing" (and so
 no "resolved" either). An unacknowledged, unsilenced firing alert is re-sent every repeat
 interval. Acks and silences made after the alert fired are seen through ``current_alerts``
 (the engine's ``alerts``); without it, repeats go by the alert as it was when it fired.
+
+Alertmanager channels are told the alert's *state* instead: every firing alert, acked or
+silenced in obsview, re-sent every resend interval (Alertmanager takes an alert that is not
+re-sent as resolved), and its resolve. Alertmanager does the routing and muting; obsview's
+silences reach it when the channel mirrors them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -25,7 +32,10 @@ from typing import Final
 import aiosmtplib
 import httpx
 
+from obsview.backend.delivery import alertmanager
+from obsview.backend.delivery.alertmanager import Origin
 from obsview.backend.delivery.channels import (
+    AlertmanagerChannel,
     Channel,
     DeliveryError,
     describe,
@@ -35,9 +45,9 @@ from obsview.backend.delivery.channels import (
     send,
 )
 from obsview.backend.signals.alerts import Transition
-from obsview.common.protocol import AlertInfo
+from obsview.common.protocol import AlertInfo, SilenceInfo
 
-__all__ = ["Channel", "Notifier", "parse_notifiers"]
+__all__ = ["Channel", "Notifier", "Origin", "parse_notifiers"]
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +55,49 @@ _SEND_ERRORS: Final = (httpx.HTTPError, OSError, TimeoutError, DeliveryError, ai
 
 
 @dataclass(slots=True)
-class _Delivery:
+class _AlertNote:
     alert: AlertInfo
     status: str
     """``firing`` or ``resolved``."""
+
+    def what(self) -> str:
+        return f"{self.status} notification for {self.alert.rule}"
+
+
+@dataclass(slots=True)
+class _MirrorSilence:
+    silence: SilenceInfo
+
+    def what(self) -> str:
+        return f"mirror of silence {self.silence.id}"
+
+
+@dataclass(slots=True)
+class _ExpireMirror:
+    silence_id: str
+
+    def what(self) -> str:
+        return f"expiry of silence {self.silence_id}"
+
+
+_Delivery = _AlertNote | _MirrorSilence | _ExpireMirror
 
 
 @dataclass(slots=True)
 class _Firing:
     alert: AlertInfo
-    last_sent: list[float]
-    """Per channel: when it was last notified of this alert."""
+    last_sent: list[float | None]
+    """Per channel: when it was last told this alert fires; None while it has not been (the
+    alert was silenced when it fired)."""
+
+
+def reports_state(channel: Channel) -> bool:
+    """Channels told every firing alert, acked or silenced (see the module docstring)."""
+    return isinstance(channel, AlertmanagerChannel)
+
+
+def _default_origin() -> Origin:
+    return Origin(instance=socket.gethostname())
 
 
 class Notifier:
@@ -67,6 +109,7 @@ class Notifier:
         repeat_interval_s: float = 3600.0,
         outbox_limit: int = 1000,
         current_alerts: Callable[[], Sequence[AlertInfo]] | None = None,
+        origin: Callable[[], Origin] = _default_origin,
         backoff_base_s: float = 1.0,
         backoff_cap_s: float = 300.0,
         max_attempts: int = 12,
@@ -77,15 +120,18 @@ class Notifier:
         self._repeat = repeat_interval_s
         self._limit = outbox_limit
         self._current_alerts = current_alerts
+        self._origin = origin
         self._backoff_base = backoff_base_s
         self._backoff_cap = backoff_cap_s
         self._max_attempts = max_attempts
-        self._scan_interval = scan_interval_s
+        # Scanned often enough that a short resend interval is kept to within a quarter of it.
+        intervals = [c.repeat_interval_s / 4 for c in self._channels if c.repeat_interval_s]
+        self._scan_interval = min([scan_interval_s, *intervals])
         self._queues: list[deque[_Delivery]] = [deque() for _ in self._channels]
         self._wake = [asyncio.Event() for _ in self._channels]
         self._firing: dict[str, _Firing] = {}
-        self._suppressed: set[str] = set()
-        """Alerts whose "firing" was silenced: their "resolved" is not sent either."""
+        self._mirrors: dict[tuple[int, str], tuple[str, float]] = {}
+        """(channel, obsview silence ID) → (Alertmanager's silence ID, when it ends)."""
         self.counters: dict[str, int] = {
             "sent": 0, "failed_attempts": 0, "gave_up": 0, "dropped": 0, "suppressed": 0, "repeats": 0,
         }
@@ -105,22 +151,37 @@ class Notifier:
             key = alert.fingerprint
             if transition.current == "firing":
                 if alert.silenced_by:
-                    self._suppressed.add(key)
                     self.counters["suppressed"] += 1
-                    continue
-                self._firing[key] = _Firing(alert, [now] * len(self._channels))
-                self._enqueue_all(alert, "firing")
+                told = self._told(alert, now)
+                self._firing[key] = _Firing(alert, told)
+                self._enqueue_where(told, _AlertNote(alert, "firing"))
             elif transition.current == "resolved":
-                self._firing.pop(key, None)
-                if key in self._suppressed:
-                    self._suppressed.discard(key)
-                    continue
-                # Also sent for alerts that fired before an agent restart (not in _firing).
-                self._enqueue_all(alert, "resolved")
+                firing = self._firing.pop(key, None)
+                # Fired before an agent restart (not in _firing): every channel was told.
+                told = firing.last_sent if firing is not None else [now] * len(self._channels)
+                self._enqueue_where(told, _AlertNote(alert, "resolved"))
 
-    def _enqueue_all(self, alert: AlertInfo, status: str) -> None:
-        for index in range(len(self._channels)):
-            self._enqueue(index, _Delivery(alert, status))
+    def mirror_silence(self, silence: SilenceInfo) -> None:
+        """Create ``silence`` in every Alertmanager that mirrors silences."""
+        self._enqueue_mirrors(_MirrorSilence(silence))
+
+    def expire_silence(self, silence_id: str) -> None:
+        """Expire the mirrors of an obsview silence that was ended early."""
+        self._enqueue_mirrors(_ExpireMirror(silence_id))
+
+    def _enqueue_mirrors(self, delivery: _Delivery) -> None:
+        for index, channel in enumerate(self._channels):
+            if isinstance(channel, AlertmanagerChannel) and channel.mirror_silences:
+                self._enqueue(index, delivery)
+
+    def _told(self, alert: AlertInfo, now: float) -> list[float | None]:
+        """Which channels hear that ``alert`` fires: all, or only state channels if silenced."""
+        return [now if not alert.silenced_by or reports_state(c) else None for c in self._channels]
+
+    def _enqueue_where(self, told: Sequence[float | None], delivery: _Delivery) -> None:
+        for index, when in enumerate(told):
+            if when is not None:
+                self._enqueue(index, delivery)
 
     def _enqueue(self, index: int, delivery: _Delivery) -> None:
         queue = self._queues[index]
@@ -134,7 +195,8 @@ class Notifier:
     # ------------------------------------------------------------------ repeats
 
     def scan_repeats(self) -> None:
-        """Re-queue firing alerts whose repeat interval passed (unacked, unsilenced)."""
+        """Re-queue firing alerts whose repeat interval passed (unacked, unsilenced; any, for
+        state channels), and send "firing" to channels a silence kept it from, once it ends."""
         now = self._clock()
         current = {a.fingerprint: a for a in self._current_alerts()} if self._current_alerts else None
         if current is not None:
@@ -145,29 +207,24 @@ class Notifier:
                 del self._firing[key]
                 continue
             firing.alert = alert
-            if alert.ack is not None or alert.silenced_by:
-                continue
             for index, channel in enumerate(self._channels):
-                interval = channel.repeat_interval_s or self._repeat
-                if now - firing.last_sent[index] >= interval:
+                told = firing.last_sent[index]
+                if not reports_state(channel) and (alert.ack is not None or alert.silenced_by):
+                    continue
+                if told is None:
+                    # Its silence ended while it was still firing: now it gets its "firing".
+                    firing.last_sent[index] = now
+                    self._enqueue(index, _AlertNote(alert, "firing"))
+                elif now - told >= (channel.repeat_interval_s or self._repeat):
                     firing.last_sent[index] = now
                     self.counters["repeats"] += 1
-                    self._enqueue(index, _Delivery(alert, "firing"))
+                    self._enqueue(index, _AlertNote(alert, "firing"))
 
     def _adopt(self, current: dict[str, AlertInfo], now: float) -> None:
+        """Alerts that fired before an agent restart were notified then: repeat from now on."""
         for key, alert in current.items():
-            if alert.state != "firing" or key in self._firing:
-                continue
-            if key in self._suppressed:
-                if alert.silenced_by:
-                    continue
-                # Its silence ended while it was still firing: now it gets its "firing".
-                self._suppressed.discard(key)
-                self._firing[key] = _Firing(alert, [now] * len(self._channels))
-                self._enqueue_all(alert, "firing")
-            else:
-                # Fired before an agent restart, already notified: repeat from now on.
-                self._firing[key] = _Firing(alert, [now] * len(self._channels))
+            if alert.state == "firing" and key not in self._firing:
+                self._firing[key] = _Firing(alert, self._told(alert, now))
 
     # ------------------------------------------------------------------ delivery
 
@@ -195,27 +252,45 @@ class Notifier:
             while True:
                 try:
                     async with asyncio.timeout(channel.timeout_s):
-                        await send(channel, delivery.alert, delivery.status, client)
+                        await self._send(index, delivery, client)
                 except _SEND_ERRORS as exc:
                     self.counters["failed_attempts"] += 1
                     reason = "timeout" if isinstance(exc, TimeoutError) else safe_reason(channel, exc)
-                    if attempt >= self._max_attempts:
+                    if attempt >= self._max_attempts or (isinstance(exc, DeliveryError) and exc.permanent):
                         self.counters["gave_up"] += 1
-                        log.error("giving up on %s notification for %s via %s after %d attempts: %s",
-                                  delivery.status, delivery.alert.rule, describe(channel), attempt, reason)
+                        log.error("giving up on %s via %s after %d attempts: %s",
+                                  delivery.what(), describe(channel), attempt, reason)
                         break
                     delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
-                    log.warning("%s notification for %s via %s failed (%s); retry in %gs",
-                                delivery.status, delivery.alert.rule, describe(channel), reason, delay)
+                    log.warning("%s via %s failed (%s); retry in %gs",
+                                delivery.what(), describe(channel), reason, delay)
                     attempt += 1
                     await asyncio.sleep(delay)
                 except Exception:
                     # A bug, not a flaky receiver: retrying will not help, and letting it
                     # escape would end this channel's delivery task for good.
                     self.counters["gave_up"] += 1
-                    log.exception("cannot send %s notification for %s via %s; dropped",
-                                  delivery.status, delivery.alert.rule, describe(channel))
+                    log.exception("cannot send %s via %s; dropped", delivery.what(), describe(channel))
                     break
                 else:
                     self.counters["sent"] += 1
                     break
+
+    async def _send(self, index: int, delivery: _Delivery, client: httpx.AsyncClient) -> None:
+        channel = self._channels[index]
+        if not isinstance(channel, AlertmanagerChannel):
+            assert isinstance(delivery, _AlertNote)  # only Alertmanager channels mirror silences
+            await send(channel, delivery.alert, delivery.status, client)
+        elif isinstance(delivery, _AlertNote):
+            await alertmanager.post_alert(channel, delivery.alert, delivery.status, self._origin(), client)
+        elif isinstance(delivery, _MirrorSilence):
+            silence = delivery.silence
+            mirror_id = await alertmanager.post_silence(channel, silence, self._origin(), client)
+            now = self._clock()
+            # Silences that ran out need no expiry: forget them, so the map stays small.
+            self._mirrors = {k: v for k, v in self._mirrors.items() if v[1] > now}
+            self._mirrors[(index, silence.id)] = (mirror_id, silence.ends_at)
+        else:
+            mirror = self._mirrors.pop((index, delivery.silence_id), None)
+            if mirror is not None:
+                await alertmanager.expire_silence(channel, mirror[0], client)

@@ -45,7 +45,7 @@ def make_metrics(clock: FakeClock):  # type: ignore[no-untyped-def]
 class Receiver:
     """A real HTTP server on loopback that records the JSON bodies POSTed to it.
 
-    ``failures`` first requests are answered 500; ``stop()``/``start()`` keep the port, so a
+    ``failures`` first requests are answered ``failure_status`` (500); ``stop()``/``start()`` keep the port, so a
     receiver can go down (connection refused) and come back.
     """
 
@@ -55,6 +55,7 @@ class Receiver:
         self.bodies: list[Any] = []
         self.paths: list[str] = []
         self.failures = 0
+        self.failure_status = b"500 Internal Server Error"
         self.requests = 0
 
     @property
@@ -81,7 +82,7 @@ class Receiver:
             self.requests += 1
             if self.failures > 0:
                 self.failures -= 1
-                status = b"500 Internal Server Error"
+                status = self.failure_status
             else:
                 status = b"200 OK"
                 self.paths.append(head.split(b" ")[1].decode())

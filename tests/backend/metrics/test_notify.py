@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from msgspec.structs import replace
+from polling import wait_until
 
 from obsview.backend.delivery.channels import EmailChannel, SlackChannel, WebhookChannel, mask_url
 from obsview.backend.delivery.notify import Notifier, parse_notifiers
@@ -46,6 +47,8 @@ async def test_webhook_gets_alertmanager_v4_firing_then_resolved(receiver: Any) 
         notifier.submit(fired())
         notifier.submit(resolved())
         await receiver.wait_for(2)
+        # The receiver records a body before it answers: "sent" counts once the answer is in.
+        await wait_until(lambda: notifier.counters["sent"] == 2, what="two sends counted")
     finally:
         await stop(task)
     firing, done = receiver.bodies
@@ -57,7 +60,6 @@ async def test_webhook_gets_alertmanager_v4_firing_then_resolved(receiver: Any) 
     assert alert["fingerprint"] == "abc123" and alert["startsAt"] == "1970-01-01T00:17:40.000Z"
     assert alert["endsAt"] == "0001-01-01T00:00:00Z" and alert["status"] == "firing"
     assert done["status"] == "resolved" and done["alerts"][0]["endsAt"] == "1970-01-01T00:20:00.000Z"
-    assert notifier.counters["sent"] == 2
 
 
 async def test_a_receiver_that_is_down_then_recovers_gets_exactly_one_of_each(
@@ -85,6 +87,24 @@ async def test_a_receiver_that_is_down_then_recovers_gets_exactly_one_of_each(
     # httpx logs each request at INFO: its URL is masked too.
     assert "HTTP Request: POST http://127.0.0.1" in caplog.text
     assert "s3cr3t" not in caplog.text and "retry in" in caplog.text
+
+
+async def test_a_receiver_refusing_the_message_itself_is_not_asked_again(
+    receiver: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver.failures, receiver.failure_status = 1, b"400 Bad Request"
+    notifier = Notifier([WebhookChannel("ops", receiver.url)], backoff_base_s=0.01)
+    task = start(notifier)
+    try:
+        notifier.submit(fired())
+        notifier.submit(fired(replace(FIRING, fingerprint="next")))
+        await receiver.wait_for(1)
+    finally:
+        await stop(task)
+    # The 400 was final (a retry sends the same body); the next alert went through.
+    assert receiver.requests == 2 and [b["alerts"][0]["fingerprint"] for b in receiver.bodies] == ["next"]
+    assert notifier.counters["gave_up"] == 1 and notifier.counters["failed_attempts"] == 1
+    assert "giving up on firing notification for high_error_rate" in caplog.text and "HTTP 400" in caplog.text
 
 
 async def test_silenced_alert_sends_neither_firing_nor_resolved(receiver: Any) -> None:
