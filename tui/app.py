@@ -88,6 +88,11 @@ class ObsviewApp(App[None]):
         for loaded in self.obsview_themes:
             self.register_theme(loaded)
         self.theme = theme if theme in self.available_themes else DEFAULT_THEME
+        # Textual's own themes are not checked for contrast against obsview's widgets, and
+        # listed 22 names in the palette's theme picker next to the three that are.
+        ours = {loaded.name for loaded in self.obsview_themes}
+        for name in set(self.available_themes) - ours:
+            self.unregister_theme(name)
 
     @property
     def dashboard(self) -> DashboardScreen:

@@ -34,3 +34,18 @@ def test_a_bad_theme_names_the_file_and_the_key(text: str, key: str) -> None:
 def test_invalid_toml_names_the_file() -> None:
     with pytest.raises(ThemeError, match="broken.toml: not valid TOML"):
         parse_theme("name = ", "broken.toml")
+
+
+async def test_the_palette_offers_only_obsviews_themes() -> None:
+    from textual.theme import ThemeProvider
+
+    from obsview.tui.screenshots import sample_app
+
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.action_change_theme()  # the palette's "Theme" command
+        await pilot.pause()
+        provider = ThemeProvider(app.screen)
+        offered = [name for name, _callback in provider.commands]
+        assert offered == sorted(theme.name for theme in load_themes())
