@@ -101,6 +101,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #alerts { width: 6fr; }
     DashboardScreen .panels > *, DashboardScreen LogView {
         border: round $border-blurred; border-title-color: $text-muted; background: $surface;
+        border-subtitle-color: $text-muted;
     }
     DashboardScreen .panels > *:focus, DashboardScreen LogView:focus {
         border: round $accent; border-title-color: $accent;

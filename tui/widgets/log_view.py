@@ -85,6 +85,14 @@ class _RowStyles:
             levels={level: part(f"log-view--{level.lower()}") for level in LEVELS},
         )
 
+    @classmethod
+    def uniform(cls, base: Style) -> _RowStyles:
+        """The cursor row: every part in the cursor's one colour pair (the level in bold).
+        A part's own colour on the cursor's background measured 1.02:1 (the time) in the
+        dark theme and 1.07:1 in high contrast: no such pair can exist here."""
+        level = base + Style(bold=True)
+        return cls(base=base, time=base, trace_id=base, levels=dict.fromkeys(LEVELS, level))
+
 
 # inherit_bindings=False: Widget's keys scroll sideways (useless: rows are cut at the width,
 # overflow-x hidden) or duplicate the ones below; inherited, they only cluttered the help.
@@ -114,9 +122,13 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         & > .log-view--warn { color: $warning; }
         & > .log-view--info { color: $success; }
         & > .log-view--debug { color: $text-muted; }
-        & > .log-view--trace { color: $text-disabled; }
-        & > .log-view--cursor { background: $block-cursor-blurred-background; }
-        &:focus > .log-view--cursor { background: $block-cursor-background; }
+        & > .log-view--trace { color: $text-muted; }
+        & > .log-view--cursor {
+            background: $block-cursor-blurred-background; color: $block-cursor-blurred-foreground;
+        }
+        &:focus > .log-view--cursor {
+            background: $block-cursor-background; color: $block-cursor-foreground;
+        }
     }
     """
 
@@ -342,8 +354,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         if self._styles is None:
             base = self.rich_style
             component = self.get_component_rich_style
-            cursor_base = base + component("log-view--cursor")
-            self._styles = (_RowStyles.build(base, component), _RowStyles.build(cursor_base, component))
+            cursor = base + component("log-view--cursor")
+            self._styles = (_RowStyles.build(base, component), _RowStyles.uniform(cursor))
         return self._styles
 
     def notify_style_update(self) -> None:
