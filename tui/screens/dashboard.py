@@ -64,10 +64,13 @@ _PRIORITY_ACTIONS: Final = frozenset({"open_filter", "ack_alert", "silence_alert
 
 
 class DashboardScreen(Screen[None]):
-    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar"
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar, FilterBar"
     # Short terminals give the log the room: charts go first, then the tables (m on a panel
     # still shows everything).
     VERTICAL_BREAKPOINTS = [(0, "-tiny"), (16, "-short"), (22, "-tall")]
+    # Narrow terminals give the alerts the room: their five columns need ~50 cells, the
+    # health table's probe and status ~25.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     BINDINGS = [
         *(
@@ -99,6 +102,8 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #tables > * { height: 7; }
     DashboardScreen #health { width: 5fr; }
     DashboardScreen #alerts { width: 6fr; }
+    DashboardScreen.-narrow #health { width: 1fr; }
+    DashboardScreen.-narrow #alerts { width: 2fr; }
     DashboardScreen .panels > *, DashboardScreen LogView {
         border: round $border-blurred; border-title-color: $text-muted; background: $surface;
         border-subtitle-color: $text-muted;
@@ -110,6 +115,10 @@ class DashboardScreen(Screen[None]):
     DashboardScreen .panels > .-unhealthy { border-title-color: $error; }
     DashboardScreen .panels > .-degraded { border-title-color: $warning; }
     DashboardScreen LogView { height: 1fr; min-height: 3; }
+    /* m: the panel takes the whole screen above the status bar (Textual's maximized view
+       lays the allowed widgets out vertically: without this a panel kept its 7 rows). */
+    DashboardScreen.-maximized-view #tables > .-maximized,
+    DashboardScreen.-maximized-view #charts > .-maximized { width: 1fr; height: 1fr; }
     DashboardScreen #empty-state {
         height: 1fr; min-height: 3; padding: 1 2; color: $text-muted;
         border: round $border-blurred; border-title-color: $text-muted; background: $surface;

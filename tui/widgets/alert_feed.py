@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from obsview.common.protocol import ALERT_STATES, SEVERITIES, AlertInfo
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
+from obsview.tui.widgets.columns import available_width, clipped, fit_widths, fits, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms, format_percent
 
 _STATE_ORDER: Final = {"firing": 0, "pending": 1, "resolved": 2}
@@ -19,6 +19,8 @@ _SEVERITY_ORDER: Final = {severity: rank for rank, severity in enumerate(SEVERIT
 #: Labels that repeat a column (the rule name, the severity).
 _SHOWN_ELSEWHERE: Final = frozenset({"alertname", "severity"})
 _SEVERITY_LABELS: Final = {"critical": "CRIT", "warning": "WARN", "info": "INFO"}
+#: The states in four letters, for the compact rows of a narrow table.
+_SHORT_STATES: Final = {"firing": "FIRE", "pending": "PEND", "resolved": "OK"}
 #: Column headers in order of importance: a narrow table cuts from the end of this list.
 _COLUMNS: Final = {
     "severity": Text("Sev"),
@@ -27,10 +29,14 @@ _COLUMNS: Final = {
     "state": Text("State"),  # the state, then since when: cut from the right, since goes first
     "ack": Text("Ack"),
 }
-#: Columns cut (ellipsis) when the table is too narrow, first to last, and down to how narrow
-#: (before them, the value column's header down to the widest value).
-_SHRINK_ORDER: Final = (("ack", 4), ("state", 10), ("rule", 14))
-#: Columns then left out altogether, first to last.
+#: The compact rows' headers: only the value's differs (its values are shorter).
+_COMPACT_COLUMNS: Final = {**_COLUMNS, "value": Text("Value", justify="right")}
+#: The alert's name keeps at least this many cells in full rows; below that, the rows turn
+#: compact (states in four letters, the acker as a check mark) rather than cut the state.
+_FULL_RULE_MIN: Final = 16
+#: Columns cut (ellipsis) in compact rows when the table is still too narrow, first to last.
+_SHRINK_ORDER: Final = (("rule", 8), ("state", 4))
+#: Columns then left out altogether, first to last (only in panels narrower than 80×24 gives).
 _DROP_ORDER: Final = ("ack", "state")
 
 
@@ -97,6 +103,8 @@ class AlertFeed(DataTable[Text]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.alerts: list[AlertInfo] = []
+        self.compact = False
+        """True while the rows are in their compact form (the panel is too narrow)."""
         self._now = 0.0
 
     def on_mount(self) -> None:
@@ -120,14 +128,10 @@ class AlertFeed(DataTable[Text]):
         firing = sum(1 for alert in self.alerts if alert.state == "firing")
         self.border_title = f"Alerts · {firing} firing" if firing else "Alerts"
         self.set_class(firing > 0, "-firing")
-        rows = [dict(zip(_COLUMNS, self.cells(alert, now))) for alert in self.alerts]
-        natural = natural_widths(_COLUMNS, rows)
-        # The value header may be cut first ("Value / thr…"), never a value.
-        values_width = max([len("Value"), *(row["value"].cell_len for row in rows)])
-        widths = self._fit(natural, values_width, len(rows))
+        headers, rows, widths = self._layout(now)
         self.clear(columns=True)
         for key, width in widths.items():
-            self.add_column(_COLUMNS[key], key=key, width=width)
+            self.add_column(headers[key], key=key, width=width)
         for alert, row in zip(self.alerts, rows):
             self.add_row(*(row[key] for key in widths), key=alert.fingerprint)
         if previous is not None:
@@ -135,31 +139,48 @@ class AlertFeed(DataTable[Text]):
             if keep:
                 self.move_cursor(row=keep[0])
 
-    def _fit(self, natural: dict[str, int], values_width: int, row_count: int) -> dict[str, int]:
-        available = available_width(self, row_count)
+    def _layout(self, now: float) -> tuple[dict[str, Text], list[dict[str, Text]], dict[str, int]]:
+        """Headers, rows and column widths that fit the panel: full rows if the name keeps
+        :data:`_FULL_RULE_MIN` cells with every column whole, else compact rows."""
+        rows = [dict(zip(_COLUMNS, self.cells(alert, now))) for alert in self.alerts]
+        natural = natural_widths(_COLUMNS, rows)
+        available = available_width(self, len(rows))
         if not available:  # not laid out yet: on_resize comes next
-            return natural
-        shrink = (("value", values_width), *_SHRINK_ORDER)
-        return fit_widths(natural, available, self.cell_padding, shrink=shrink, drop=_DROP_ORDER)
+            return _COLUMNS, rows, natural
+        # The value header may be cut first ("Value / thr…"), never a value.
+        values_width = max([len("Value"), *(row["value"].cell_len for row in rows)])
+        full = fit_widths(natural, available, self.cell_padding,
+                          shrink=(("value", values_width), ("rule", _FULL_RULE_MIN)))
+        self.compact = not fits(full, available, self.cell_padding)
+        if not self.compact:
+            return _COLUMNS, rows, full
+        rows = [dict(zip(_COLUMNS, self.cells(alert, now, compact=True))) for alert in self.alerts]
+        compact = fit_widths(natural_widths(_COMPACT_COLUMNS, rows), available, self.cell_padding,
+                             shrink=_SHRINK_ORDER, drop=_DROP_ORDER)
+        return _COMPACT_COLUMNS, rows, compact
 
-    def cells(self, alert: AlertInfo, now: float) -> tuple[Text, ...]:
+    def cells(self, alert: AlertInfo, now: float, *, compact: bool = False) -> tuple[Text, ...]:
+        """One row; ``compact`` writes the value without spaces, the state in four letters
+        and an ack as a check mark, so that a 40-cell panel still shows all five."""
         muted = self._style("muted")  # a Rich style string, e.g. "#8a94a0"
         value = format_metric_value(alert.metric, alert.value)
         threshold = format_metric_value(alert.metric, alert.threshold)
+        comparison = f"{value} {clean_comparison(alert.comparison)} {threshold}"
         since = {"firing": alert.fired_at, "resolved": alert.resolved_at}.get(alert.state)
-        state = safe_text(alert.state, style=self._style(alert.state), max_len=12)
+        state_word = _SHORT_STATES.get(alert.state, alert.state) if compact else alert.state
+        state = safe_text(state_word, style=self._style(alert.state), max_len=12)
         state.append(f" {format_age(now - (since or alert.started_at))}", style=muted)
         if alert.silenced_by:
-            state.append(" silenced", style=muted)
-        ack = safe_text(alert.ack.by, max_len=24) if alert.ack else Text("—", style=muted)
+            state.append(" muted" if compact else " silenced", style=muted)
+        if alert.ack is None:
+            ack = Text("—", style=muted)
+        else:
+            ack = Text("✓") if compact else safe_text(alert.ack.by, max_len=24)
         return clipped((
             safe_text(_SEVERITY_LABELS.get(alert.severity, alert.severity),
                       style=self._style(alert.severity), max_len=12),
             self.name_text(alert),
-            Text(
-                f"{value} {clean_comparison(alert.comparison)} {threshold}",
-                justify="right",
-            ),
+            Text(comparison.replace(" ", "") if compact else comparison, justify="right"),
             state,
             ack,
         ))

@@ -45,6 +45,11 @@ def fit_widths(
     return widths
 
 
+def fits(widths: Mapping[str, int], available: int, padding: int) -> bool:
+    """True when columns of ``widths``, each padded on both sides, fit ``available`` cells."""
+    return sum(widths.values()) + 2 * padding * len(widths) <= available
+
+
 def available_width(table: DataTable[Any], row_count: int) -> int:
     """Cells the columns may use: the content width, less the vertical scrollbar when the
     rows will not fit (0 before the table is laid out)."""

@@ -21,9 +21,9 @@ _COLUMNS: Final = {
     "error": Text("Error"),
 }
 #: A narrow panel cuts the error (ellipsis), then the probe name; then leaves out the error,
-#: then the age: the status and latency of every probe stay in view.
+#: the age, then the latency: the status of every probe stays in view.
 _SHRINK: Final = (("error", 6), ("probe", 10))
-_DROP: Final = ("error", "changed")
+_DROP: Final = ("error", "changed", "latency")
 
 
 class HealthTable(DataTable[Text]):

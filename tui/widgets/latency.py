@@ -39,13 +39,14 @@ class LatencyPanel(Vertical):
     LatencyPanel Sparkline.-bad > .sparkline--max-color { color: $error; }
     LatencyPanel Sparkline > .sparkline--min-color { color: $success 30%; }
     LatencyPanel .totals { color: $text-muted; height: 1; }
+    LatencyPanel.-maximized > .spark-row, LatencyPanel.-maximized Sparkline { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             for name in _PERCENTILES:
                 yield Static(f"{name} —", id=f"latency-{name}", classes="percentile", markup=False)
-        with Horizontal():
+        with Horizontal(classes="spark-row"):
             yield Static("p95 over time", classes="label", markup=False)
             yield Sparkline([], id="latency-spark")
         yield Static(

@@ -37,13 +37,14 @@ class RateChart(Vertical):
     RateChart #errors-spark > .sparkline--max-color { color: $error; }
     RateChart #errors-spark > .sparkline--min-color { color: $error 20%; }
     RateChart .totals { color: $text-muted; height: 1; }
+    RateChart.-maximized > .spark-row, RateChart.-maximized Sparkline { height: 1fr; }
     """
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
+        with Horizontal(classes="spark-row"):
             yield Static("— req/s", id="rate-now", classes="figure", markup=False)
             yield Sparkline([], id="rate-spark")
-        with Horizontal():
+        with Horizontal(classes="spark-row"):
             yield Static("— errors", id="errors-now", classes="figure", markup=False)
             yield Sparkline([], id="errors-spark")
         yield Static("waiting for metrics…", id="rate-totals", classes="totals", markup=False)

@@ -1,0 +1,80 @@
+"""Panels fit the terminal: the alert rows keep every column at 80×24, and ``m`` gives a
+panel the whole screen above the status bar."""
+
+from __future__ import annotations
+
+import pytest
+from app_test_support import screen_text
+
+from obsview.common.protocol import AckInfo, AlertInfo, Alerts
+from obsview.tui.screenshots import SAMPLE_NOW, sample_app
+from obsview.tui.widgets.alert_feed import AlertFeed
+from obsview.tui.widgets.status_bar import StatusBar
+
+SILENCED = AlertInfo("s1", "DiskFilling", "warning", "firing", "disk_percent", ">", 90.0, 93.0,
+                     "disk 93 %", started_at=SAMPLE_NOW - 600, fired_at=SAMPLE_NOW - 500,
+                     silenced_by="sil-1", ack=AckInfo("bob", SAMPLE_NOW - 400))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_every_alert_shows_state_age_ack_and_silence(size: tuple[int, int]) -> None:
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        app.dashboard.enqueue(Alerts((*feed.alerts, SILENCED)))
+        app.dashboard.flush()
+        await pilot.pause()
+        columns = list(feed.columns.values())
+        assert [str(column.key.value) for column in columns] == [
+            "severity", "rule", "value", "state", "ack"]
+        rows = [[cell for cell in feed.get_row_at(index)] for index in range(feed.row_count)]
+        for row in rows:
+            # Only the name may be cut (with an ellipsis): never the value, state or ack.
+            for column, cell in zip(columns[2:], row[2:]):
+                assert cell.cell_len <= column.width, (column.key.value, cell.plain)
+        text = "\n".join(" ".join(cell.plain for cell in row) for row in rows)
+        compact = feed.compact
+        if size[0] != 120:  # at 120 the silenced row ("firing 8m silenced") may tip it
+            assert compact == (size[0] < 100)
+        firing, pending, resolved = ("FIRE", "PEND", "OK") if compact else (
+            "firing", "pending", "resolved")
+        for state, age in ((firing, "40s"), (firing, "1m"), (pending, "20s"), (resolved, "30m")):
+            assert f"{state} {age}" in text
+        assert f"{firing} 8m {'muted' if compact else 'silenced'}" in text
+        acked = [line for line in text.splitlines() if "Depend" in line]
+        assert acked and acked[0].endswith("✓" if compact else "alice")
+        # The rows are what the panel shows: the first ones are on screen as they are.
+        assert rows[0][3].plain in screen_text(app)
+
+
+async def test_at_120_columns_the_states_are_whole_words() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        assert not feed.compact
+        states = [feed.get_row_at(index)[3].plain for index in range(feed.row_count)]
+        assert states == ["firing 40s", "firing 1m", "pending 20s", "resolved 30m"]
+        assert all(state in screen_text(app) for state in states)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("panel", ["#rate", "#latency", "#health", "#alerts", "#log"])
+async def test_m_gives_every_panel_the_screen_above_the_status_bar(
+    panel: str, size: tuple[int, int]
+) -> None:
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        widget = app.dashboard.query_one(panel)
+        widget.focus()
+        await pilot.press("m")
+        await pilot.pause()
+        assert app.screen.maximized is widget
+        width, height = size
+        status = app.dashboard.query_one(StatusBar)
+        # Status bar and footer at the bottom; the panel everything above them.
+        assert status.region.y == height - 3
+        assert widget.region.y == 0 and widget.region.width == width
+        assert widget.region.bottom == status.region.y
