@@ -1,8 +1,11 @@
 """Turn raw log lines (or in-process records) into :class:`LogEvent` objects.
 
 Understands the seed chapter's structured record, winston / pino / bunyan / Python logging
-JSON, logfmt, common and combined access logs, and plain text with a level word. Secrets are
-redacted here, before anything is stored, shown or sent.
+JSON, logfmt, common and combined access logs, and plain text with a level word. The format
+branches only read; every event they build then passes one redaction stage
+(:func:`redact.redact_events`) at the two exits, :meth:`Normalizer.normalize_lines` and
+:meth:`Normalizer.normalize_record`, before anything is stored, shown or sent: a new format
+cannot skip it.
 
 The batch path is the agent's hot loop (hundreds of thousands of lines a second), so:
 
@@ -10,10 +13,10 @@ The batch path is the agent's hot loop (hundreds of thousands of lines a second)
   typed structs (checked in C, never tracked by the cyclic GC) and taken only when it
   re-encodes to its very line; anything else goes the generic way, ``orjson`` and an alias
   table over the record's keys;
-* the secret check is a few ``in`` scans over lower-cased text of a chunk of :data:`_CHUNK`
-  lines: a fast-path record contributes only its string values (message, user agent and IP
-  are verdicts cached per distinct value), other lines their raw bytes; only lines that hit
-  get per-field redaction (:mod:`redact`).
+* the stage's secret gate is a few ``in`` scans over the lower-cased raw lines of a chunk of
+  :data:`_CHUNK` events; the fast path's records are vouched for by a cheaper test of their
+  few free-text values (message, user agent and IP are verdicts cached per distinct value),
+  and only events that hit get per-field redaction.
 """
 
 from __future__ import annotations
@@ -45,13 +48,7 @@ from obsview.backend.ingest.record_fields import (
     parse_timestamp,
     status_code,
 )
-from obsview.backend.ingest.redact import (
-    lines_that_might_hold_secrets,
-    might_hold_secret,
-    might_hold_secret_text,
-    redact_mapping,
-    redact_text,
-)
+from obsview.backend.ingest.redact import might_hold_secret_text, redact_events
 from obsview.common.protocol import LogEvent
 
 _ACCESS_LOG: Final = re.compile(
@@ -80,8 +77,6 @@ _CACHE_LIMIT: Final = 4096
 """Entries per memo (timestamps per second, clean values); cleared when full."""
 _MEMO_MAX_CHARS: Final = 256
 """Longer text is never memoized: 4096 hostile 64 KiB user agents would be 1 GiB."""
-_PROBED_PER_RECORD: Final = 4
-"""Values each seed fast-path record adds to its chunk's secret probe, in record order."""
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _FRACTION_Z_US: Final = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}
@@ -217,7 +212,7 @@ class Normalizer:
         decode = _SEED_DECODER.decode
         seed_event = self._seed_event
         probe: list[str] = []  # string values of the fast-path records, checked together
-        rest: list[int] = []
+        fast: list[int] = []
         for index, line in enumerate(chunk):
             event = None
             # The seed's record opens with its timestamp: other lines skip a failed decode.
@@ -229,90 +224,44 @@ class Normalizer:
                 else:
                     event = seed_event(record, line, source, now, probe)
             if event is None:
-                append(None)  # type: ignore[arg-type]  # filled below
-                rest.append(index)
+                event = self._careful(_parse_one(line) if line[0] == 0x7B else None, line, source, now)
             else:
-                append(event)
-        if rest:
-            lines = [chunk[index] for index in rest]
-            suspects = lines_that_might_hold_secrets(lines)
-            for position, (index, line) in enumerate(zip(rest, lines)):
-                parsed = _parse_one(line) if line[0] == 0x7B else None
-                events[base + index] = self._careful(
-                    parsed, line, source, now, position in suspects
-                )
-        if probe and might_hold_secret_text("\n".join(probe).lower()):
-            self._recheck_seed_records(chunk, rest, probe, source, now, events, base)
+                fast.append(index)
+            append(event)
+        # The fast path's records hold no secret when none of their probed values does (their
+        # keys name none, and the line is exactly their re-encoding): the stage then skips them.
+        vouched = fast if probe and not might_hold_secret_text("\n".join(probe).lower()) else ()
+        self.redacted += redact_events(events[base:], frozenset(vouched))
 
-    def _careful(
-        self, record: Any, line: bytes, source: str, now: float, secret: bool
-    ) -> LogEvent:
-        """Any line off the seed fast path; ``secret`` when its raw bytes hit the gate."""
+    def _careful(self, record: Any, line: bytes, source: str, now: float) -> LogEvent:
+        """Any line off the seed fast path."""
         if type(record) is dict:
-            return self._from_record(record, source, line.decode("utf-8", "replace"), now, secret)
-        event = self._from_text(line.decode("utf-8", "replace"), source, now, secret)
+            return self._from_record(record, source, line.decode("utf-8", "replace"), now)
+        event = self._from_text(line.decode("utf-8", "replace"), source, now)
         if line[0] == 0x7B:  # "{": it claimed to be JSON
             event.parse_error = True
             self.parse_errors += 1
         return event
 
-    def _recheck_seed_records(
-        self, chunk: list[bytes], rest: list[int], probe: list[str], source: str, now: float,
-        events: list[LogEvent], base: int,
-    ) -> None:
-        """Some fast-path record of the chunk may hold a secret: find which, and send those
-        through the generic path, which redacts (a chunk's values hit the gate: rare, but
-        every chunk when, say, a route is named /api/tokens, so no record is rebuilt)."""
-        skip = set(rest)
-        fast = (index for index in range(len(chunk)) if index not in skip)
-        step = _PROBED_PER_RECORD
-        for index, at in zip(fast, range(0, len(probe), step)):
-            values = probe[at : at + step]
-            if not might_hold_secret_text("\n".join(values).lower()):
-                continue
-            raw = events[base + index].raw
-            # The seed record's keys name no secret, so when no rule changes its values or
-            # its raw line the generic path would build this very event, unredacted: a
-            # route such as /api/tokens/7 holds a gate word in every line, not a secret.
-            if all(redact_text(value) == value for value in values) and redact_text(raw) == raw:
-                continue
-            record = orjson.loads(chunk[index])  # decoded once already: valid, a JSON object
-            events[base + index] = self._from_record(record, source, raw, now, True)
-
     def normalize_record(
         self, record: Mapping[str, Any], source: str, raw: str = ""
     ) -> LogEvent:
-        """Normalize one record produced in-process (ASGI middleware, logging handler)."""
+        """Normalize one record produced in-process (ASGI middleware, logging handler, OTLP)."""
         try:
             # A JSON round trip: a producer's datetimes, enums or sets become plain values,
-            # so the event's ``extra`` always encodes on the wire.
+            # so the event's ``extra`` always encodes on the wire; and the raw line holds
+            # every value, as the redaction stage requires.
             data = orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS)
-            copy = orjson.loads(data)
-            if not raw:
-                raw = data.decode()
-            secret = might_hold_secret(raw.lower().encode())
-            return self._from_record(copy, source, raw, self._clock(), secret)
+            event = self._from_record(orjson.loads(data), source, raw or data.decode(), self._clock())
         except Exception:  # noqa: BLE001 - a producer's odd record must never kill ingest
             self.parse_errors += 1
-            return self._from_text(redact_text(repr(record)[: self.max_line_bytes]),
-                                   source, self._clock(), False)
+            event = self._from_text(repr(record)[: self.max_line_bytes], source, self._clock())
+        self.redacted += redact_events([event])
+        return event
 
     # ------------------------------------------------------------------ structured records
 
-    def _from_record(
-        self, record: dict[str, Any], source: str, raw: str, now: float, secret: bool
-    ) -> LogEvent:
-        redacted = False
-        if secret:
-            clean = redact_mapping(record)
-            if clean != record:
-                record = clean
-                raw = orjson.dumps(record).decode()
-                redacted = True
-            else:
-                new_raw = redact_text(raw)
-                redacted = new_raw != raw
-                raw = new_raw
+    def _from_record(self, record: dict[str, Any], source: str, raw: str, now: float) -> LogEvent:
         slots: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in record.items():
@@ -332,11 +281,7 @@ class Normalizer:
                 absorb(user, USER_ALIASES, slots, extra, "user")
             elif "user_id" not in slots:
                 slots["user_id"] = user
-        event = self._build(slots, extra, source, raw, now)
-        if redacted:
-            event.redacted = True
-            self.redacted += 1
-        return event
+        return self._build(slots, extra, source, raw, now)
 
     def _seed_event(
         self, record: _SeedRecord, line: bytes, source: str, now: float, probe: list[str]
@@ -385,7 +330,7 @@ class Normalizer:
         user_id = request.userId
         user = "" if user_id is None else str(user_id) if isinstance(user_id, int) else user_id
         correlation = request.correlationId or ""
-        probe += (url, request_id, user, correlation)  # _PROBED_PER_RECORD values
+        probe += (url, request_id, user, correlation)
         return LogEvent(  # positional, in protocol field order (a test pins the order)
             ts, record.level, message, 0, self.service, self.host,
             correlation or request_id, "", request_id, method, "",
@@ -482,21 +427,9 @@ class Normalizer:
 
     # ------------------------------------------------------------------ text lines
 
-    def _from_text(self, text: str, source: str, now: float, secret: bool) -> LogEvent:
-        redacted = False
-        if secret:
-            clean = redact_text(text)
-            redacted = clean != text
-            text = clean
-        event = self._access_log(text, source, now)
-        if event is None:
-            event = self._logfmt(text, source, now)
-        if event is None:
-            event = self._plain(text, source, now)
-        if redacted:
-            event.redacted = True
-            self.redacted += 1
-        return event
+    def _from_text(self, text: str, source: str, now: float) -> LogEvent:
+        return self._access_log(text, source, now) or self._logfmt(text, source, now) or self._plain(
+            text, source, now)
 
     def _access_log(self, text: str, source: str, now: float) -> LogEvent | None:
         match = _ACCESS_LOG.match(text)
@@ -540,7 +473,7 @@ class Normalizer:
             key: value[1:-1].replace('\\"', '"') if value[:1] == '"' else value
             for key, value in pairs
         }
-        return self._from_record(record, source, text, now, False)
+        return self._from_record(record, source, text, now)
 
     def _plain(self, text: str, source: str, now: float) -> LogEvent:
         ts = now

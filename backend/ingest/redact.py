@@ -14,9 +14,15 @@ from __future__ import annotations
 import functools
 import re
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from itertools import accumulate
+from dataclasses import dataclass
 from typing import Any, Final
+
+import msgspec
+import orjson
+
+from obsview.common.protocol import LogEvent
 
 REDACTED: Final = "«redacted»"
 """The one replacement for every secret value (never markup: the console renders it as text)."""
@@ -162,29 +168,63 @@ def redact_text(text: str) -> str:
 
 
 def _redact_text(text: str) -> str:
-    # Each rule runs only when its literal occurs: a case-insensitive pattern scan costs
-    # ~60 ns a character here, a substring test a fraction of one. A replacement puts
+    # Each rule runs only when one of its literals occurs: a case-insensitive pattern scan
+    # costs ~60 ns a character here, a substring test a fraction of one. A replacement puts
     # «redacted» where it removes, so it never forms another rule's literal: one folded
     # copy serves every test. Text holding a case twin gets every rule, unfiltered.
     every = not text.isascii() and any(twin in text for twin in _CASE_TWINS)
     folded = text.lower()
     if not every and not might_hold_secret_text(folded):
         return text  # holds none of the literals below: the usual case
-    if every or "bearer" in folded:
-        text = _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
-    if "eyJ" in text:  # case-sensitive pattern
-        text = _JWT.sub(REDACTED, text)
-    if "://" in text and "@" in text:
-        text = _USERINFO.sub(lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@", text)
-    if every or "cookie" in folded:
-        text = _COOKIE_HEADER.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    if every:
-        text = _PAIR.sub(_redact_pair, text)
-    else:
-        text = _redact_pairs_at_keys(text, text.lower())
-    if every or "key=" in folded:
-        text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
+    for rule in TEXT_RULES:
+        if every or rule.applies(text, folded):
+            text = rule.apply(text, every)
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """One way a credential shows in free text, and how it is replaced.
+
+    ``literals``: lower-case text every match contains (one of them is enough), tested
+    before the pattern runs; ``literal_case`` when a literal must match case and all
+    (``eyJ``). Each literal must be caught by the batch gate (:data:`_WORDS`, or ``://``
+    for URL userinfo): ``tests/backend/ingest/test_redact.py`` checks it.
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    replace: Callable[[re.Match[str]], str] | str
+    literals: tuple[str, ...]
+    literal_case: bool = False
+    all_literals: bool = False
+    """Every literal must occur (``://`` and ``@`` for URL userinfo), not just one."""
+
+    def applies(self, text: str, folded: str) -> bool:
+        haystack = text if self.literal_case else folded
+        for literal in self.literals:  # a loop: any() over a generator costs more here
+            if (literal in haystack) is not self.all_literals:
+                return not self.all_literals
+        return self.all_literals
+
+    def apply(self, text: str, every: bool) -> str:
+        if self.pattern is _PAIR and not every:
+            return _redact_pairs_at_keys(text, text.lower())
+        return self.pattern.sub(self.replace, text)
+
+
+#: The free-text rules, in the order they run. Add a credential shape here (with the
+#: literal that gates it; extend :data:`_WORDS` if no existing needle covers it).
+TEXT_RULES: Final = (
+    TextRule("bearer", _BEARER, lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", ("bearer",)),
+    TextRule("jwt", _JWT, REDACTED, ("eyJ",), literal_case=True),
+    TextRule("url userinfo", _USERINFO, lambda m: f"{m.group(1)}{m.group(2)}:{REDACTED}@",
+             ("://", "@"), literal_case=True, all_literals=True),
+    TextRule("cookie header", _COOKIE_HEADER, lambda m: f"{m.group(1)}{REDACTED}", ("cookie",)),
+    TextRule("secret-named pair", _PAIR, _redact_pair,
+             ("authoriz", "cookie", "passw", "secret", "token", "key", "session")),
+    TextRule("query parameter", _QUERY_SECRET, lambda m: f"{m.group(1)}{REDACTED}", ("key=",)),
+)
 
 
 def _redact_pairs_at_keys(text: str, folded: str) -> str:
@@ -239,3 +279,82 @@ def redact_mapping(obj: Any, _depth: int = 0) -> Any:
     if isinstance(obj, (list, tuple)):
         return [redact_mapping(item, _depth + 1) for item in obj]
     return obj
+
+
+# --------------------------------------------------------------------------- the stage
+
+#: Event slots that may carry text from the producer. ``level``, ``method`` and ``cache``
+#: hold one of a few fixed words, ``source`` is the agent's own name for the input.
+_TEXT_SLOTS: Final = tuple(
+    field.name for field in msgspec.structs.fields(LogEvent)
+    if field.type is str and field.name not in ("method", "cache", "source", "raw")
+)
+
+
+def redact_events(events: Sequence[LogEvent], vouched: Collection[int] = ()) -> int:
+    """The redaction stage every normalized event passes before it is stored, shown or sent.
+
+    Every event's raw line holds every value its fields were read from (a line's fields are
+    parsed out of it; an in-process record's raw line is its JSON), so the raw lines are the
+    gate: one batch scan (:func:`lines_that_might_hold_secrets`) finds the events that might
+    hold a secret, and only those get per-field work, their raw line included
+    (:func:`redact_event`). ``vouched``: indices of events a cheaper test already proved
+    clean (the seed record's fast path checks its few values, not its whole line).
+    Returns how many events changed.
+    """
+    indices = [index for index in range(len(events)) if index not in vouched] if vouched else range(len(events))
+    if not indices:
+        return 0
+    lines = [events[index].raw.encode("utf-8", "replace") for index in indices]
+    changed = 0
+    for position in lines_that_might_hold_secrets(lines):
+        changed += redact_event(events[indices[position]])
+    return changed
+
+
+def redact_event(event: LogEvent) -> bool:
+    """Redact one event in place: its text slots, its extra fields and its raw line.
+
+    Text that is a JSON object or array (a message logged as an object) is redacted as a
+    structure, so a secret-named key loses its whole value, nested or not. The raw line is
+    too when a field changed (the record held a secret, maybe nested); else the text rules
+    run over it, which also see what parsing hides (the first of two equal keys).
+    """
+    changed = False
+    values = [(name, value) for name in _TEXT_SLOTS if (value := getattr(event, name))]
+    # One gate for all of them: the raw line's hit is usually in a field kept in ``extra``.
+    if might_hold_secret_text("\n".join(value for _name, value in values).lower()):
+        for name, value in values:
+            clean = _redact_json_or_text(value)
+            if clean != value:
+                setattr(event, name, clean)
+                changed = True
+    if event.extra:
+        extra = redact_mapping(event.extra)
+        if extra != event.extra:
+            event.extra = extra
+            changed = True
+    raw = event.raw
+    if raw:
+        clean = _redact_json_or_text(raw) if changed else redact_text(raw)
+        if clean != raw:
+            event.raw = clean
+            changed = True
+    if changed:
+        event.redacted = True
+    return changed
+
+
+def _redact_json_or_text(text: str) -> str:
+    if text[:1] in ("{", "["):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(value, (dict, list)):
+                clean = redact_mapping(value)
+                if clean != value:
+                    return orjson.dumps(clean).decode()
+                # Parsing keeps the last of two equal keys: the text may hide an earlier one.
+    return redact_text(text)

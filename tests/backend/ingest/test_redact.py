@@ -310,3 +310,29 @@ def test_secrets_in_seed_records_around_other_lines_are_all_found() -> None:
     assert all("hunter2" not in event_text(e) for e in events)
     assert [e.path for e in events if e.redacted] == ["/api/posts"] * len(secret_at)
     assert events[12].raw == lines[12].decode() and events[12].path == "/api/tokens/12"
+
+
+def test_every_text_rule_is_behind_the_gate() -> None:
+    """A rule whose literal the batch gate does not catch would never run on a clean batch."""
+    for rule in redact.TEXT_RULES:
+        if rule.all_literals:  # URL userinfo: the gate has its own pattern for it
+            assert redact.might_hold_secret_text("https://user:pw@host")
+            continue
+        for literal in rule.literals:
+            assert redact.might_hold_secret_text(literal.lower()), rule.name
+
+
+def test_the_stage_redacts_what_any_format_branch_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redaction runs on the events a branch returns, so a new branch cannot skip it."""
+    def new_format(self: Normalizer, text: str, source: str, now: float) -> LogEvent:
+        return LogEvent(ts=now, level="INFO", message=text, user_agent="Bearer abcdef123456",
+                        extra={"password": "hunter2"}, raw=text, source=source)
+
+    monkeypatch.setattr(Normalizer, "_plain", new_format)
+    event, norm = normalize("connected with password=hunter2")
+    assert_clean(event) and norm.redacted == 1
+
+
+def test_a_secret_named_key_loses_a_nested_value_in_any_text_slot() -> None:
+    event, _ = normalize(orjson.dumps({"level": "info", "message": {"password": ["hunter2", "pa55word"]}}))
+    assert_clean(event)
