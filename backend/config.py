@@ -1,7 +1,8 @@
 """The agent's settings: one TOML file (platformdirs location by default), overridden by flags.
 
-A bad file is a :class:`ConfigError` that names the key, the file and, when a plain search of
-the text finds it, the line, so the user can fix it without reading a traceback.
+A bad file is a :class:`ConfigError` that names the key, the file and the line that sets the
+bad value (each section's parser says where inside its tables; :func:`key_lines` finds the
+line), so the user can fix it without reading a traceback.
 """
 
 from __future__ import annotations
@@ -100,26 +101,91 @@ def load_config(path: Path | None = None) -> AgentConfig:
     return config_from_mapping(data, source=_Source(path, text))
 
 
+_TABLE: Final = re.compile(r"[ \t]*(\[\[?)[ \t]*([^\]\r\n]+?)[ \t]*\]")
+_KEY: Final = re.compile(r"[ \t]*((?:[A-Za-z0-9_-]+|\"[^\"\r\n]*\"|'[^'\r\n]*')"
+                         r"(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"[^\"\r\n]*\"|'[^'\r\n]*'))*)[ \t]*=")
+_KEY_PART: Final = re.compile(r"[A-Za-z0-9_-]+|\"([^\"]*)\"|'([^']*)'")
+
+
+def _key_parts(text: str) -> tuple[str, ...]:
+    return tuple(m.group(1) if m.group(1) is not None else m.group(2) if m.group(2) is not None
+                 else m.group(0) for m in _KEY_PART.finditer(text))
+
+
+def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """Line (1-based) of each key path a TOML text sets, ``[[array]]`` tables by index.
+
+    Enough TOML for error messages, not a parser (tomllib has already accepted the text):
+    table headers, ``key = value`` lines (dotted keys too); a value spread over several
+    lines (a multi-line string or array) is skipped, inner keys of an inline table are
+    found at their key's line.
+    """
+    lines: dict[tuple[str | int, ...], int] = {}
+    counts: dict[tuple[str | int, ...], int] = {}
+    table: tuple[str | int, ...] = ()
+    open_quote = ""  # inside a multi-line string: its delimiter
+    depth = 0  # inside a multi-line array: the brackets still open
+    for number, line in enumerate(text.splitlines(), 1):
+        if open_quote or depth:
+            if open_quote and line.count(open_quote) % 2:
+                open_quote = ""
+            elif not open_quote:
+                depth = max(0, depth + _brackets(line))
+            continue
+        header = _TABLE.match(line)
+        if header is not None and _KEY.match(line) is None:
+            path: tuple[str | int, ...] = _key_parts(header.group(2))
+            if header.group(1) == "[[":
+                index = counts.get(path, 0)
+                counts[path] = index + 1
+                path = (*path, index)
+            table = path
+            for end in range(1, len(table) + 1):
+                lines.setdefault(table[:end], number)
+            continue
+        key = _KEY.match(line)
+        if key is None:
+            continue
+        path = (*table, *_key_parts(key.group(1)))
+        for end in range(len(table) + 1, len(path) + 1):
+            lines.setdefault(path[:end], number)
+        value = line[key.end():]
+        for quote in ('"""', "'''"):
+            if value.count(quote) % 2:
+                open_quote = quote
+        if not open_quote:
+            depth = max(0, _brackets(value))
+    return lines
+
+
+def _brackets(text: str) -> int:
+    """Open minus closed ``[`` in a line, outside strings and comments (roughly: enough to
+    follow a multi-line array)."""
+    text = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'", "", text).split("#", 1)[0]
+    return text.count("[") - text.count("]")
+
+
 @dataclass(frozen=True, slots=True)
 class _Source:
     path: Path
     text: str
 
-    def where(self, key: str) -> str:
-        """``FILE line N`` for the first line that defines ``key`` (or just ``FILE``)."""
-        leaf = re.escape(key.rsplit(".", 1)[-1])
-        pattern = re.compile(rf"^[ \t]*(\[+[ \t]*)?([\w.]*\.)?{leaf}\s*(=|\]|\.)", re.MULTILINE)
-        match = pattern.search(self.text)
-        if match is None:
-            return str(self.path)
-        return f"{self.path} line {self.text.count(chr(10), 0, match.start()) + 1}"
+    def where(self, at: tuple[str | int, ...]) -> str:
+        """``FILE line N`` for the line that sets ``at`` (or the nearest table or key that
+        holds it), or just ``FILE``."""
+        lines = key_lines(self.text)
+        for end in range(len(at), 0, -1):
+            line = lines.get(at[:end])
+            if line is not None:
+                return f"{self.path} line {line}"
+        return str(self.path)
 
 
 def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) -> AgentConfig:
     """Validate already-parsed TOML data (also used by tests and embedded callers)."""
 
-    def fail(key: str, problem: str) -> ConfigError:
-        where = source.where(key) if source else "config"
+    def fail(key: str, problem: str, at: tuple[str | int, ...] = ()) -> ConfigError:
+        where = source.where((*key.split("."), *at)) if source else "config"
         return ConfigError(f"{where}: {key}: {problem}")
 
     for key in data:
@@ -192,7 +258,7 @@ def _in_section(fail: Any, key: str, parse: Any, raw: Any) -> Any:
     try:
         return parse(raw)
     except ConfigError as exc:
-        raise fail(key, str(exc)) from None
+        raise fail(key, str(exc), exc.at) from None
 
 
 def _type_name(expected: type | tuple[type, ...]) -> str:

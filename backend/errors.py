@@ -8,7 +8,20 @@ class ObsviewError(Exception):
 
 
 class ConfigError(ObsviewError):
-    """A bad flag or config value. The message names the key (and file and line when known)."""
+    """A bad flag or config value. The message names the key (and file and line when known).
+
+    ``at`` is the path of the bad value inside what the raiser was given (``(2, "port")``
+    for the third probe's port): the config loader prefixes its own part and finds the
+    line that sets it.
+    """
+
+    def __init__(self, message: str, *, at: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.at = at
+
+    def within(self, *prefix: str | int) -> ConfigError:
+        """The same error, its path seen from the table that holds ``prefix``."""
+        return ConfigError(str(self), at=(*prefix, *self.at))
 
 
 class StartupError(ObsviewError):

@@ -116,23 +116,27 @@ def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
     unknown = set(raw) - {*_KINDS, "external_url", "repeat_interval"}
     if unknown:
         raise ConfigError(
-            f"notify.{sorted(unknown)[0]}: unknown key (expected {', '.join(_KINDS)}, external_url, repeat_interval)"
+            f"notify.{sorted(unknown)[0]}: unknown key (expected {', '.join(_KINDS)}, external_url, repeat_interval)",
+            at=(sorted(unknown)[0],),
         )
     repeat = raw.get("repeat_interval")
-    default_repeat_s = None if repeat is None else parse_duration(repeat, "notify.repeat_interval")
+    default_repeat_s = None if repeat is None else parse_duration(repeat, "notify.repeat_interval", at="repeat_interval")
     external_url = raw.get("external_url", "")
     if not isinstance(external_url, str):
-        raise ConfigError("notify.external_url: expected a URL string")
+        raise ConfigError("notify.external_url: expected a URL string", at=("external_url",))
     channels: list[Channel] = []
     for kind in _KINDS:
         tables = raw.get(kind, [])
         if not isinstance(tables, list):
-            raise ConfigError(f"notify.{kind}: expected [[notify.{kind}]] tables")
+            raise ConfigError(f"notify.{kind}: expected [[notify.{kind}]] tables", at=(kind,))
         for index, table in enumerate(tables):
             where = f"notify.{kind}[{index}]"
             if not isinstance(table, Mapping):
-                raise ConfigError(f"{where}: expected a table")
-            channels.append(_parse_channel(kind, where, table, external_url, default_repeat_s))
+                raise ConfigError(f"{where}: expected a table", at=(kind, index))
+            try:
+                channels.append(_parse_channel(kind, where, table, external_url, default_repeat_s))
+            except ConfigError as exc:
+                raise exc.within(kind, index) from None
     names = [channel.name for channel in channels]
     for name in names:
         if names.count(name) > 1:
@@ -155,19 +159,20 @@ def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url
         raise ConfigError(f"{where}.repeat_interval: Alertmanager routes repeats itself;"
                           " set resend_interval (how often a firing alert is re-sent)")
     if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key")
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key", at=(sorted(unknown)[0],))
     name = table.get("name", f"{kind}-{where.rsplit('[', 1)[1].rstrip(']')}")
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}.name: expected a non-empty string")
-    timeout = parse_duration(table.get("timeout", 10.0), f"{where}.timeout")
+        raise ConfigError(f"{where}.name: expected a non-empty string", at=("name",))
+    timeout = parse_duration(table.get("timeout", 10.0), f"{where}.timeout", at="timeout")
     if timeout <= 0:
-        raise ConfigError(f"{where}.timeout: must be positive")
+        raise ConfigError(f"{where}.timeout: must be positive", at=("timeout",))
     repeat = table.get("repeat_interval")
-    repeat_s = default_repeat_s if repeat is None else parse_duration(repeat, f"{where}.repeat_interval")
+    repeat_s = default_repeat_s if repeat is None else parse_duration(repeat, f"{where}.repeat_interval",
+                                                                      at="repeat_interval")
     if kind in ("webhook", "slack", "alertmanager"):
         url = table.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}.url: required, an http:// or https:// URL")
+            raise ConfigError(f"{where}.url: required, an http:// or https:// URL", at=("url",))
         if kind == "alertmanager":
             return _parse_alertmanager(name, where, table, url.rstrip("/"), timeout, external_url)
         if kind == "slack":
@@ -175,44 +180,46 @@ def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url
         return WebhookChannel(name, url, timeout, external_url, repeat_s)
     host, sender, recipients = table.get("host"), table.get("from"), table.get("to")
     if not isinstance(host, str) or not host:
-        raise ConfigError(f"{where}.host: required, the SMTP server")
+        raise ConfigError(f"{where}.host: required, the SMTP server", at=("host",))
     if not isinstance(sender, str) or "@" not in sender:
-        raise ConfigError(f"{where}.from: required, an email address")
+        raise ConfigError(f"{where}.from: required, an email address", at=("from",))
     if isinstance(recipients, str):
         recipients = [recipients]
     if not isinstance(recipients, list) or not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
-        raise ConfigError(f"{where}.to: required, a list of email addresses")
+        raise ConfigError(f"{where}.to: required, a list of email addresses", at=("to",))
     port, tls = table.get("port", 587), table.get("tls", False)
     if type(port) is not int or not 0 < port < 65536:
-        raise ConfigError(f"{where}.port: expected 1-65535")
+        raise ConfigError(f"{where}.port: expected 1-65535", at=("port",))
     if not isinstance(tls, bool):
-        raise ConfigError(f"{where}.tls: expected true or false")
+        raise ConfigError(f"{where}.tls: expected true or false", at=("tls",))
     username = table.get("username", "")
     password = table.get("password", "")
     if "password_env" in table:
         variable = table["password_env"]
         if not isinstance(variable, str) or variable not in os.environ:
-            raise ConfigError(f"{where}.password_env: environment variable {variable!r} is not set")
+            raise ConfigError(f"{where}.password_env: environment variable {variable!r} is not set", at=("password_env",))
         password = os.environ[variable]
     if not isinstance(username, str) or not isinstance(password, str):
-        raise ConfigError(f"{where}.username: username and password must be strings")
+        raise ConfigError(f"{where}.username: username and password must be strings", at=("username",))
     return EmailChannel(name, host, sender, tuple(recipients), port, username, password, tls, timeout, repeat_s)
 
 
 def _parse_alertmanager(name: str, where: str, table: Mapping[str, Any], url: str, timeout: float,
                         external_url: str) -> AlertmanagerChannel:
-    resend = parse_duration(table.get("resend_interval", DEFAULT_RESEND_S), f"{where}.resend_interval")
+    resend = parse_duration(table.get("resend_interval", DEFAULT_RESEND_S), f"{where}.resend_interval",
+                            at="resend_interval")
     if resend <= 0:
-        raise ConfigError(f"{where}.resend_interval: must be positive")
+        raise ConfigError(f"{where}.resend_interval: must be positive", at=("resend_interval",))
     mirror = table.get("mirror_silences", False)
     if not isinstance(mirror, bool):
-        raise ConfigError(f"{where}.mirror_silences: expected true or false")
+        raise ConfigError(f"{where}.mirror_silences: expected true or false", at=("mirror_silences",))
     labels = table.get("labels", {})
     if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-        raise ConfigError(f"{where}.labels: expected a table of strings")
+        raise ConfigError(f"{where}.labels: expected a table of strings", at=("labels",))
     for label in labels:
         if not _LABEL_NAME.fullmatch(label):
-            raise ConfigError(f"{where}.labels.{label}: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+            raise ConfigError(f"{where}.labels.{label}: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
+                              at=("labels", label))
     return AlertmanagerChannel(name, url, timeout, resend, mirror,
                                dict(labels), external_url)
 

@@ -121,11 +121,16 @@ cache hit rate < 70 % (only with cache traffic), and any probe unhealthy."""
 
 def parse_rules(raw: Sequence[Mapping[str, Any]]) -> list[AlertRule]:
     """``[[alerts.rules]]`` tables → rules. Raises ConfigError naming the rule and key."""
-    rules = [_parse_rule(index, table) for index, table in enumerate(raw)]
+    rules = []
+    for index, table in enumerate(raw):
+        try:
+            rules.append(_parse_rule(index, table))
+        except ConfigError as exc:
+            raise exc.within(index) from None
     names = [rule.name for rule in rules]
-    for name in names:
-        if names.count(name) > 1:
-            raise ConfigError(f"rule {name!r}: name: two rules have this name")
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            raise ConfigError(f"rule {name!r}: name: two rules have this name", at=(index, "name"))
     return rules
 
 
@@ -134,52 +139,53 @@ def _parse_rule(index: int, table: Mapping[str, Any]) -> AlertRule:
         raise ConfigError(f"alerts.rules[{index}]: expected a table")
     name = table.get("name")
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"alerts.rules[{index}]: name: required, a non-empty string")
+        raise ConfigError(f"alerts.rules[{index}]: name: required, a non-empty string", at=("name",))
     where = f"rule {name!r}"
     unknown = set(table) - _RULE_KEYS
     if unknown:
-        raise ConfigError(f"{where}: {sorted(unknown)[0]}: unknown key (expected {', '.join(sorted(_RULE_KEYS))})")
+        raise ConfigError(f"{where}: {sorted(unknown)[0]}: unknown key (expected {', '.join(sorted(_RULE_KEYS))})", at=(sorted(unknown)[0],))
     metric = table.get("metric")
     if metric not in METRICS:
-        raise ConfigError(f"{where}: metric: unknown metric {metric!r} (known: {', '.join(sorted(METRICS))})")
+        raise ConfigError(f"{where}: metric: unknown metric {metric!r} (known: {', '.join(sorted(METRICS))})", at=("metric",))
     op = table.get("op", ">")
     if op not in COMPARISONS:
-        raise ConfigError(f"{where}: op: expected one of > >= < <=, got {op!r}")
+        raise ConfigError(f"{where}: op: expected one of > >= < <=, got {op!r}", at=("op",))
     threshold = table.get("threshold")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ConfigError(f"{where}: threshold: required, a number")
+        raise ConfigError(f"{where}: threshold: required, a number", at=("threshold",))
     window = table.get("window", "1m")
     if window not in WINDOWS:
-        raise ConfigError(f"{where}: window: expected one of {', '.join(WINDOWS)}, got {window!r}")
+        raise ConfigError(f"{where}: window: expected one of {', '.join(WINDOWS)}, got {window!r}", at=("window",))
     if "window" in table and metric not in _WINDOWED and window != "1m":
-        raise ConfigError(f"{where}: window: only {' and '.join(sorted(_WINDOWED))} take a window")
+        raise ConfigError(f"{where}: window: only {' and '.join(sorted(_WINDOWED))} take a window", at=("window",))
     severity = table.get("severity", "warning")
     if severity not in SEVERITIES:
-        raise ConfigError(f"{where}: severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}")
+        raise ConfigError(f"{where}: severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}", at=("severity",))
     labels = table.get("labels", {})
     if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-        raise ConfigError(f"{where}: labels: expected a table of strings")
+        raise ConfigError(f"{where}: labels: expected a table of strings", at=("labels",))
     if {"alertname", "severity", "probe"} & set(labels):
-        raise ConfigError(f"{where}: labels: alertname, severity and probe are set by obsview")
+        raise ConfigError(f"{where}: labels: alertname, severity and probe are set by obsview", at=("labels",))
     summary = table.get("summary", "")
     if not isinstance(summary, str):
-        raise ConfigError(f"{where}: summary: expected a string")
+        raise ConfigError(f"{where}: summary: expected a string", at=("summary",))
     min_requests = table.get("min_requests", 0)
     if isinstance(min_requests, bool) or not isinstance(min_requests, int) or min_requests < 0:
-        raise ConfigError(f"{where}: min_requests: expected a whole number >= 0")
+        raise ConfigError(f"{where}: min_requests: expected a whole number >= 0", at=("min_requests",))
     if min_requests and metric not in _TRAFFIC:
-        raise ConfigError(f"{where}: min_requests: only {', '.join(sorted(_TRAFFIC))} take it")
+        raise ConfigError(f"{where}: min_requests: only {', '.join(sorted(_TRAFFIC))} take it", at=("min_requests",))
     rule = AlertRule(
         name=name, metric=metric, op=op, threshold=float(threshold), window=window,
-        for_s=parse_duration(table.get("for", 0), f"{where}: for"),
+        for_s=parse_duration(table.get("for", 0), f"{where}: for", at="for"),
         severity=severity, labels=dict(labels),
-        keep_firing_for_s=parse_duration(table.get("keep_firing_for", 0), f"{where}: keep_firing_for"),
+        keep_firing_for_s=parse_duration(table.get("keep_firing_for", 0), f"{where}: keep_firing_for",
+                                         at="keep_firing_for"),
         summary=summary, min_requests=min_requests,
     )
     try:
         _summary(rule, 1.0, {"probe": "x", **rule.labels})
     except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"{where}: summary: bad placeholder {exc}") from None
+        raise ConfigError(f"{where}: summary: bad placeholder {exc}", at=("summary",)) from None
     return rule
 
 

@@ -70,67 +70,70 @@ def parse_probes(raw: Sequence[Mapping[str, Any]]) -> list[ProbeSpec]:
     specs: list[ProbeSpec] = []
     for index, table in enumerate(raw):
         if not isinstance(table, Mapping):
-            raise ConfigError(f"probes[{index}]: expected a table")
-        specs.append(_parse_probe(index, table))
+            raise ConfigError(f"probes[{index}]: expected a table", at=(index,))
+        try:
+            specs.append(_parse_probe(index, table))
+        except ConfigError as exc:
+            raise exc.within(index) from None
     names = [spec.name for spec in specs]
-    for name in names:
-        if names.count(name) > 1:
-            raise ConfigError(f"probe {name!r}: name: two probes have this name")
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            raise ConfigError(f"probe {name!r}: name: two probes have this name", at=(index, "name"))
     return specs
 
 
 def _parse_probe(index: int, table: Mapping[str, Any]) -> ProbeSpec:
     name = table.get("name")
     if not isinstance(name, str) or not name:
-        raise ConfigError(f"probes[{index}]: name: required, a non-empty string")
+        raise ConfigError(f"probes[{index}]: name: required, a non-empty string", at=("name",))
     where = f"probe {name!r}"
     kind = table.get("kind")
     if kind not in PROBE_KINDS:
-        raise ConfigError(f"{where}: kind: expected one of {', '.join(PROBE_KINDS)}, got {kind!r}")
+        raise ConfigError(f"{where}: kind: expected one of {', '.join(PROBE_KINDS)}, got {kind!r}", at=("kind",))
     unknown = set(table) - _COMMON_KEYS - _KEYS[kind]
     if unknown:
-        raise ConfigError(f"{where}: {sorted(unknown)[0]}: not a key of a {kind} probe")
-    interval = parse_duration(table.get("interval", 10.0), f"{where}: interval")
-    timeout = parse_duration(table.get("timeout", 5.0), f"{where}: timeout")
+        raise ConfigError(f"{where}: {sorted(unknown)[0]}: not a key of a {kind} probe", at=(sorted(unknown)[0],))
+    interval = parse_duration(table.get("interval", 10.0), f"{where}: interval", at="interval")
+    timeout = parse_duration(table.get("timeout", 5.0), f"{where}: timeout", at="timeout")
     if interval <= 0 or timeout <= 0:
         raise ConfigError(f"{where}: interval and timeout must be positive")
     critical = table.get("critical", False)
     if not isinstance(critical, bool):
-        raise ConfigError(f"{where}: critical: expected true or false")
+        raise ConfigError(f"{where}: critical: expected true or false", at=("critical",))
     spec = ProbeSpec(name=name, kind=kind, interval_s=interval, timeout_s=timeout, critical=critical)
     if kind == "http":
         url = table.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: url: required, an http:// or https:// URL")
+            raise ConfigError(f"{where}: url: required, an http:// or https:// URL", at=("url",))
         method = str(table.get("method", "GET")).upper()
         if method not in ("GET", "HEAD"):
-            raise ConfigError(f"{where}: method: expected GET or HEAD, got {table.get('method')!r}")
+            raise ConfigError(f"{where}: method: expected GET or HEAD, got {table.get('method')!r}", at=("method",))
         expect = table.get("expect_status")
         if expect is not None and (type(expect) is not int or not 100 <= expect <= 599):
-            raise ConfigError(f"{where}: expect_status: expected an HTTP status code")
+            raise ConfigError(f"{where}: expect_status: expected an HTTP status code", at=("expect_status",))
         body = table.get("body_contains", "")
         if not isinstance(body, str):
-            raise ConfigError(f"{where}: body_contains: expected a string")
+            raise ConfigError(f"{where}: body_contains: expected a string", at=("body_contains",))
         if body and method == "HEAD":
-            raise ConfigError(f"{where}: body_contains: a HEAD response has no body")
+            raise ConfigError(f"{where}: body_contains: a HEAD response has no body", at=("body_contains",))
         return replace(spec, target=url, method=method, expect_status=expect, body_contains=body)
     if kind == "tcp":
         host, port = table.get("host"), table.get("port")
         if not isinstance(host, str) or not host:
-            raise ConfigError(f"{where}: host: required, a host name or address")
+            raise ConfigError(f"{where}: host: required, a host name or address", at=("host",))
         if type(port) is not int or not 0 < port < 65536:
-            raise ConfigError(f"{where}: port: required, 1-65535")
+            raise ConfigError(f"{where}: port: required, 1-65535", at=("port",))
         return replace(spec, target=f"{host}:{port}", host=host, port=port)
     warn, fail = _DEFAULT_THRESHOLDS[kind]
     warn, fail = table.get("warn", warn), table.get("fail", fail)
     for key, value in (("warn", warn), ("fail", fail)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-            raise ConfigError(f"{where}: {key}: expected a percentage 0-100")
+            raise ConfigError(f"{where}: {key}: expected a percentage 0-100", at=(key,))
     if warn > fail:
-        raise ConfigError(f"{where}: warn: must not be above fail ({fail})")
+        raise ConfigError(f"{where}: warn: must not be above fail ({fail})", at=("warn",))
     path = table.get("path", "/") if kind == "disk" else ""
     if not isinstance(path, str):
-        raise ConfigError(f"{where}: path: expected a string")
+        raise ConfigError(f"{where}: path: expected a string", at=("path",))
     return replace(spec, target=path, warn_percent=float(warn), fail_percent=float(fail))
 
 

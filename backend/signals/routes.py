@@ -47,13 +47,15 @@ def parse_route_rules(raw: Sequence[Mapping[str, object]]) -> tuple[RouteRule, .
         pattern, replacement = table.get("pattern"), table.get("replace")
         unknown = set(table) - {"pattern", "replace"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (expected pattern, replace)")
+            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (expected pattern, replace)",
+                              at=(i, sorted(unknown)[0]))
         if not isinstance(pattern, str) or not isinstance(replacement, str):
-            raise ConfigError(f"{where}: 'pattern' and 'replace' must both be strings")
+            raise ConfigError(f"{where}: 'pattern' and 'replace' must both be strings",
+                              at=(i, "replace" if isinstance(pattern, str) else "pattern"))
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
-            raise ConfigError(f"{where}.pattern: not a valid regular expression: {exc}") from None
+            raise ConfigError(f"{where}.pattern: not a valid regular expression: {exc}", at=(i, "pattern")) from None
         rules.append(RouteRule(compiled, replacement))
     return tuple(rules)
 

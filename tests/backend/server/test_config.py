@@ -87,7 +87,7 @@ def test_wrong_type_names_the_key(tmp_path: Path) -> None:
 
 def test_bad_probe_error_comes_from_the_probe_parser_with_the_line(tmp_path: Path) -> None:
     text = '[[probes]]\nname = "db"\nkind = "tcp"\nhost = "x"\nport = 99999\n'
-    with pytest.raises(ConfigError, match=r"line 1: probes: probe 'db': port"):
+    with pytest.raises(ConfigError, match=r"line 5: probes: probe 'db': port"):
         load_config(write(tmp_path, text))
 
 
@@ -126,12 +126,36 @@ def test_alert_rules_in_both_toml_spellings(tmp_path: Path) -> None:
 
 def test_bad_rule_names_the_rule_and_the_line(tmp_path: Path) -> None:
     text = 'service = "x"\n[[alerts.rules]]\nname = "busy"\nmetric = "nope"\nthreshold = 1\n'
-    with pytest.raises(ConfigError, match=r"line 2: alerts.rules: rule 'busy': metric: unknown metric"):
+    with pytest.raises(ConfigError, match=r"line 4: alerts.rules: rule 'busy': metric: unknown metric"):
         load_config(write(tmp_path, text))
 
 
 def test_notify_section_goes_to_the_notifier_parser(tmp_path: Path) -> None:
     text = '[[notify.webhook]]\nurl = "http://127.0.0.1:9/hook"\n'
     assert len(load_config(write(tmp_path, text)).notifiers) == 1
-    with pytest.raises(ConfigError, match=r"line 1: notify: notify.pager: unknown key"):
+    with pytest.raises(ConfigError, match=r"line 2: notify: notify.pager: unknown key"):
         load_config(write(tmp_path, '[notify]\npager = "x"\n'))
+
+
+def test_errors_point_at_the_line_of_the_bad_key_in_the_second_table(tmp_path: Path) -> None:
+    """Issue 12 item 17: the line of the key, not line 1 of its section (nor of the first
+    table of that name)."""
+    text = ('[[probes]]\nname = "api"\nkind = "tcp"\nhost = "x"\nport = 80\n\n'
+            '[[probes]]\nname = "db"\nkind = "tcp"\nhost = "x"\ninterval = "soon"\nport = 5432\n\n'
+            '[[notify.email]]\nhost = "smtp"\nfrom = "a@b"\nto = ["c@d"]\n# the port\nport = 0\n\n'
+            '[[routes]]\npattern = "("\nreplace = "x"\n')
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError, match=rf"{path} line 11: probes: probe 'db': interval"):
+        load_config(path)
+    text = text.replace('interval = "soon"', 'interval = "5s"')
+    with pytest.raises(ConfigError, match=r"line 19: notify: notify.email\[0\].port"):
+        load_config(write(tmp_path, text))
+    text = text.replace("port = 0", "port = 25")
+    with pytest.raises(ConfigError, match=r"line 22: routes: routes\[0\].pattern"):
+        load_config(write(tmp_path, text))
+
+
+def test_inline_tables_point_at_their_key(tmp_path: Path) -> None:
+    text = 'service = "x"\n\n[alerts]\nrules = [\n  { name = "busy", metric = "nope", op = ">", threshold = 1 },\n]\n'
+    with pytest.raises(ConfigError, match=r"line 4: alerts.rules: rule 'busy': metric"):
+        load_config(write(tmp_path, text))
