@@ -33,11 +33,13 @@ from obsview.backend.ingest.sources.stdin import StdinSource
 from obsview.backend.ingest.sources.tcp import TcpSource, tcp_counters
 from obsview.backend.serving import prometheus
 from obsview.backend.serving.accept_errors import AcceptErrorLimiter
+from obsview.backend.serving.queries import SCAN_SLICE
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.signals.health import HealthMonitor, health_json, http_status
 from obsview.backend.signals.metrics import RequestMetrics
 from obsview.backend.signals.routes import RouteTemplater
+from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.common.protocol import (
@@ -57,7 +59,7 @@ from obsview.common.protocol import (
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES: Final = ("events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume")
+CAPABILITIES: Final = ("events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume", "query")
 JSON_TYPE: Final = "application/json"
 SOURCE_START_TIMEOUT_S: Final = 5.0
 
@@ -356,6 +358,13 @@ class _AgentView:
 
     def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
         return self._agent.store.since(seq, limit)
+
+    def held_seqs(self, *, history: bool) -> tuple[int, int]:
+        store = self._agent.store
+        return store.first_seq, store.last_seq
+
+    async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
+        return self._agent.store.query(query, limit=limit, max_scan=SCAN_SLICE)
 
     def command(self, message: AlertCommand) -> Error | None:
         engine = self._agent.alerts

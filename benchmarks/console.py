@@ -50,9 +50,9 @@ from benchmarks.figures import Figure, figure, run_alone
 from benchmarks.ingest import seed_lines
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.store.ring import EventStore
+from obsview.common.filters import parse_filter
 from obsview.common.protocol import LogEvent, Message, UnknownMessage, decode, encode_events
 from obsview.tui.app import ObsviewApp
-from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer
 
 RATE = 20_000

@@ -37,7 +37,7 @@ from benchmarks.ingest import seed_lines
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
 from obsview.backend.ingest.normalize import Normalizer
-from obsview.backend.serving.server import FRAME_EVENTS
+from obsview.backend.serving.frames import FRAME_EVENTS
 from obsview.common.protocol import LogEvent, Ping, Pong, Subscribe, encode, encode_events
 
 BATCH = FRAME_EVENTS

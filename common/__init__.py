@@ -1,7 +1,9 @@
 """What the agent and the console share, and nothing else.
 
-``protocol`` is the wire format both sides speak; ``gc_schedule`` is the garbage-collection
-regime both processes run (the demo runs them in one process, so they must share it).
+``protocol`` is the wire format both sides speak; ``filters`` the filter language both
+evaluate (the console over its buffer, the agent over its store for a query); ``trace_match``
+what belongs to a trace; ``gc_schedule`` is the garbage-collection regime both processes run
+(the demo runs them in one process, so they must share it).
 
 May import: the standard library, orjson and msgspec. Never ``obsview.backend`` or
 ``obsview.tui``: the console depends on this package alone (``tests/test_layout.py``).

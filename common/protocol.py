@@ -295,6 +295,33 @@ class Pong(Message, tag="pong", frozen=True):
     nonce: int
 
 
+class QueryPage(Message, tag="query_page", frozen=True):
+    """One page of a :class:`Query`'s results; a query streams pages until one is ``done``.
+
+    Pages arrive in scan order: a backward query (``before_seq``) sends newer pages first, a
+    forward one (``after_seq``) older pages first; within a page events are oldest first. A
+    page may hold no event at all: it then only reports progress (``scanned``).
+    """
+
+    id: int
+    events: tuple[LogEvent, ...] = ()
+    next_seq: int = 0
+    """Where the scan stopped: a follow-up query continues with ``before_seq`` (backward) or
+    ``after_seq`` (forward) set to it."""
+    scanned: int = 0
+    """Events examined by this query so far."""
+    matched: int = 0
+    """Matching events sent by this query so far (this page's included)."""
+    to_scan: int = 0
+    """Events the agent holds in the query's range when it started (progress: scanned/to_scan)."""
+    oldest_seq: int = 0
+    """The oldest event the agent still holds; older ones were dropped by retention."""
+    done: bool = False
+    """Last page: the limit was reached, the range is exhausted, or ``error`` is set."""
+    error: str = ""
+    """Why the query could not run (a filter that does not compile, too many queries)."""
+
+
 # Console → server.
 
 
@@ -335,6 +362,37 @@ class Ping(Message, tag="ping", frozen=True):
     nonce: int
 
 
+class Query(Message, tag="query", frozen=True):
+    """Past events matching a filter, in pages (:class:`QueryPage`): scroll-back and search.
+
+    ``filter`` is the console's filter language (:mod:`obsview.common.filters`), evaluated by
+    the agent exactly as the console would. Without an anchor the scan starts at the newest
+    event and goes back; ``before_seq`` starts it below a sequence number (scroll-back past
+    the console's buffer), ``after_seq`` scans forward from one (export, oldest first).
+    """
+
+    id: int
+    """Chosen by the console; pages carry it back, :class:`CancelQuery` names it."""
+    filter: str = ""
+    levels: tuple[str, ...] = ()
+    """The console's toggled levels; empty means every level."""
+    before_seq: int | None = None
+    after_seq: int | None = None
+    since_ts: float | None = None
+    until_ts: float | None = None
+    """Only events stamped in ``[since_ts, until_ts]`` (Unix seconds), when given."""
+    limit: int = 1000
+    """Matching events wanted; the agent caps it (see the server's ``QUERY_LIMIT``)."""
+    history: bool = False
+    """True: search the agent's on-disk history too, not only the events it holds in RAM."""
+
+
+class CancelQuery(Message, tag="cancel_query", frozen=True):
+    """Stop a running :class:`Query`; no further page of it is sent."""
+
+    id: int
+
+
 class UnknownMessage(msgspec.Struct, frozen=True):
     """A well-formed frame of a type this version does not know; receivers ignore it."""
 
@@ -342,8 +400,8 @@ class UnknownMessage(msgspec.Struct, frozen=True):
 
 
 AnyMessage = (
-    Hello | Events | Gap | Dropped | Metrics | Health | Alerts | Error | Pong
-    | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping
+    Hello | Events | Gap | Dropped | Metrics | Health | Alerts | Error | Pong | QueryPage
+    | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query | CancelQuery
 )
 MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
     typing.cast(str, cls.__struct_config__.tag): cls for cls in typing.get_args(AnyMessage)

@@ -18,9 +18,9 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import compress
 
+from obsview.common.filters import Filter
 from obsview.common.protocol import LEVELS, LogEvent
 from obsview.common.trace_match import in_trace
-from obsview.tui.filters import Filter
 
 DEFAULT_CAPACITY = 100_000
 

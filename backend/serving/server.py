@@ -32,11 +32,14 @@ from obsview.backend.addresses import (
 )
 from obsview.backend.auth import bearer_matches
 from obsview.backend.connection_slots import ConnectionSlots, Slot, fit_to_descriptors
+from obsview.backend.serving.frames import MAX_MESSAGE_BYTES, event_frames
 from obsview.backend.serving.outbox import Outbox, Replay
+from obsview.backend.serving.queries import QueryRunner, QueryView
 from obsview.common.protocol import (
     LEVEL_RANK,
     Ack,
     Alerts,
+    CancelQuery,
     Error,
     ExpireSilence,
     Gap,
@@ -48,22 +51,18 @@ from obsview.common.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Query,
     Silence,
     Subscribe,
     Unack,
     UnknownMessage,
     decode,
     encode,
-    encode_events,
 )
 from obsview.common.trace_match import in_trace
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES: Final = 1 << 20
-FRAME_EVENTS: Final = 500
-"""Events per frame at most, so a frame stays far below the console's 1 MiB limit."""
-FRAME_BYTES: Final = 256 * 1024
 REPLAY_PAGE: Final = 1000
 CLOSE_TIMEOUT_S: Final = 1.0
 """A stalled console must not hold the agent's shutdown for the library's default 10 s."""
@@ -85,7 +84,7 @@ class HttpReply:
     body: bytes
 
 
-class AgentView(Protocol):
+class AgentView(QueryView, Protocol):
     """What the server needs from the agent (the agent implements it; tests may too)."""
 
     def hello(self) -> Hello: ...
@@ -156,24 +155,9 @@ class _AdmittedConnection(ServerConnection):
 class _Client:
     ws: ServerConnection
     outbox: Outbox
+    queries: QueryRunner
     subscribed: bool = False
     filter: EventFilter = field(default_factory=EventFilter)
-
-
-def event_frames(events: Sequence[LogEvent], max_events: int) -> list[tuple[bytes, int]]:
-    """Encode a batch as frames of at most ``max_events`` events and about FRAME_BYTES."""
-    frames: list[tuple[bytes, int]] = []
-    step = max(1, min(FRAME_EVENTS, max_events))
-    pending = [list(events[i : i + step]) for i in range(0, len(events), step)]
-    while pending:
-        chunk = pending.pop(0)
-        frame = encode_events(chunk)
-        if len(frame) > FRAME_BYTES and len(chunk) > 1:
-            half = len(chunk) // 2
-            pending[0:0] = [chunk[:half], chunk[half:]]
-            continue
-        frames.append((frame, len(chunk)))
-    return frames
 
 
 class StreamServer:
@@ -269,7 +253,7 @@ class StreamServer:
         """Hand a batch to every subscribed console. Never awaits: called from ingest."""
         if not events or not self._clients:
             return
-        shared: list[tuple[bytes, int]] | None = None
+        shared: list[tuple[bytes, list[LogEvent]]] | None = None
         for client in self._clients:
             if not client.subscribed:
                 continue
@@ -280,8 +264,8 @@ class StreamServer:
             else:
                 matched = [event for event in events if client.filter.matches(event)]
                 frames = event_frames(matched, self._client_queue_events)
-            for frame, count in frames:
-                self.dropped_total += client.outbox.put_events(frame, count)
+            for frame, chunk in frames:
+                self.dropped_total += client.outbox.put_events(frame, len(chunk))
 
     def broadcast(self, message: Metrics | Health | Alerts) -> None:
         """Latest state to every console; an unsent older one of the same type is replaced."""
@@ -339,7 +323,12 @@ class StreamServer:
     # ------------------------------------------------------------------ one console
 
     async def _handle(self, ws: ServerConnection) -> None:
-        client = _Client(ws, Outbox(self._client_queue_events))
+        outbox = Outbox(self._client_queue_events)
+
+        async def send(frame: bytes) -> None:
+            await ws.send(frame, text=True)
+
+        client = _Client(ws, outbox, QueryRunner(self._view, send, outbox.put_control))
         self._clients.add(client)
         self.connections_total += 1
         view = self._view
@@ -353,7 +342,7 @@ class StreamServer:
         finally:
             self._clients.discard(client)
             sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            await asyncio.gather(sender, client.queries.close(), return_exceptions=True)
 
     async def _send_loop(self, client: _Client) -> None:
         try:
@@ -378,7 +367,7 @@ class StreamServer:
                 return
             cursor = events[-1].seq
             matched = [event for event in events if client.filter.matches(event)]
-            for frame, _count in event_frames(matched, self._client_queue_events):
+            for frame, _chunk in event_frames(matched, self._client_queue_events):
                 await client.ws.send(frame, text=True)
 
     async def _receive_loop(self, client: _Client) -> None:
@@ -396,6 +385,10 @@ class StreamServer:
     def _on_message(self, client: _Client, message: Message | UnknownMessage) -> None:
         if isinstance(message, Subscribe):
             self._subscribe(client, message)
+        elif isinstance(message, Query):
+            client.queries.start(message)
+        elif isinstance(message, CancelQuery):
+            client.queries.cancel(message)
         elif isinstance(message, Ping):
             client.outbox.put_control(encode(Pong(nonce=message.nonce)))
         elif isinstance(message, (Ack, Unack, Silence, ExpireSilence)):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from obsview.backend.store.query import EventQuery, Page, scan_page
 from obsview.common.protocol import LogEvent
 
 
@@ -71,6 +72,10 @@ class EventStore:
         if limit is not None:
             end = min(end, start + max(0, limit) - 1)
         return self._slice(start, end), missed
+
+    def query(self, query: EventQuery, *, limit: int, max_scan: int) -> Page:
+        """One page of ``query`` over the buffered events (see :mod:`.query`)."""
+        return scan_page(query, self.first_seq, self._last, limit=limit, max_scan=max_scan, read=self._slice)
 
     def tail(self, n: int) -> list[LogEvent]:
         """The newest ``n`` events, oldest first."""

@@ -40,6 +40,8 @@ EVERY_MESSAGE = [
     p.Alerts((ALERT,), (p.SilenceInfo("s1", {"alertname": "x"}, 1.0, 2.0, "bob", "deploy"),)),
     p.Error("unknown_alert", "no alert with fingerprint 'x'"),
     p.Pong(3),
+    p.QueryPage(4, (EVENT,), next_seq=7, scanned=100, matched=1, to_scan=500, oldest_seq=1),
+    p.QueryPage(5, done=True, error="unterminated quote"),
     p.Subscribe(since_seq=40, levels=("ERROR", "WARN"), trace_id="abc", text="login", client="t"),
     p.Subscribe(),
     p.Ack("f1", "alice", "looking"),
@@ -47,6 +49,9 @@ EVERY_MESSAGE = [
     p.Silence({"alertname": "high_error_rate"}, 3600.0, "alice", "deploy"),
     p.ExpireSilence("s1", "alice"),
     p.Ping(9),
+    p.Query(4, 'level:warn+ "db timeout"', ("ERROR", "WARN"), before_seq=100, limit=200, history=True),
+    p.Query(6, after_seq=0, since_ts=1.0, until_ts=2.0),
+    p.CancelQuery(4),
 ]
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from proof_kit import agent_config, console, running_agent, seed_line, wait_until
 
-from obsview.tui.filters import parse_filter
+from obsview.common.filters import parse_filter
 from obsview.tui.model import EventBuffer
 
 NUMBERS = (1, 10, 1234, 2)

@@ -17,8 +17,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
+from obsview.common.filters import Filter, FilterError
 from obsview.common.protocol import LEVELS, Ack, AlertInfo, Events, LogEvent, Message, Silence
-from obsview.tui.filters import Filter, FilterError
 from obsview.tui.model import EventBuffer
 from obsview.tui.render import clean, safe_text
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt

@@ -8,7 +8,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from obsview.tui.filters import Filter, FilterError
+from obsview.common.filters import Filter, FilterError
 from obsview.tui.render import safe_text
 
 PLACEHOLDER = "text  /regex/  trace:ID  level:warn+  route:/api/posts  status:5xx"

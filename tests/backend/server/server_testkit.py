@@ -10,6 +10,8 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
+from obsview.backend.serving.queries import SCAN_SLICE
+from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.common.protocol import (
     Alerts,
@@ -63,6 +65,12 @@ class TableView:
 
     def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
         return self.store.since(seq, limit)
+
+    def held_seqs(self, *, history: bool) -> tuple[int, int]:
+        return self.store.first_seq, self.store.last_seq
+
+    async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
+        return self.store.query(query, limit=limit, max_scan=SCAN_SLICE)
 
     def command(self, message: AlertCommand) -> Error | None:
         fingerprint = getattr(message, "fingerprint", "")

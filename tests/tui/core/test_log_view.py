@@ -4,8 +4,8 @@ from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 from textual.app import App, ComposeResult
 from textual.message import Message
 
+from obsview.common.filters import parse_filter
 from obsview.common.protocol import LogEvent
-from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer
 from obsview.tui.widgets.log_view import LogView, format_duration, local_time
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from obsview.common.filters import parse_filter
 from obsview.common.protocol import LogEvent
-from obsview.tui.filters import parse_filter
 from obsview.tui.model import EventBuffer
 
 LEVEL_CYCLE = ("INFO", "ERROR", "DEBUG", "WARN")

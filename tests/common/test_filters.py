@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
+from obsview.common.filters import ALL_LEVELS, Filter, FilterError, parse_filter
 from obsview.common.protocol import LogEvent
-from obsview.tui.filters import ALL_LEVELS, Filter, FilterError, parse_filter
 
 
 def event(message: str = "hello", level: str = "INFO", **fields: object) -> LogEvent:

@@ -1,4 +1,8 @@
-"""The console's filter language, compiled once into a :class:`Filter` that tests events fast.
+"""The filter language, compiled once into a :class:`Filter` that tests events fast.
+
+One language on both sides: the console filters its buffer with it and the agent answers a
+console's :class:`~obsview.common.protocol.Query` (scroll-back, search of all history) with
+it, so a filter selects the same events wherever it runs.
 
 A query is whitespace-separated terms, all of which must match (AND):
 

@@ -1,0 +1,162 @@
+"""Answering a console's :class:`Query`: pages of past events, streamed, bounded, cancellable.
+
+Each query runs as its own task of the console's connection. It asks the agent for one page
+at a time (the agent reads the RAM ring on the event loop in slices of at most
+:data:`SCAN_SLICE` events and the on-disk journal in a worker thread), so a query never holds
+the loop for long and a live stream goes on meanwhile. Pages are sent with an awaited
+``send``: a console that reads slowly slows its own query down, never the agent. A page with
+no event is sent at most every :data:`PROGRESS_INTERVAL_S` to report progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Final, Protocol
+
+from websockets.exceptions import ConnectionClosed
+
+from obsview.backend.serving.frames import FRAME_EVENTS, event_frames
+from obsview.backend.store.query import EventQuery, Page
+from obsview.common.filters import ALL_LEVELS, FilterError, parse_filter
+from obsview.common.protocol import CancelQuery, Query, QueryPage, encode
+
+log = logging.getLogger(__name__)
+
+QUERY_LIMIT: Final = 10_000
+"""Matches one query returns at most; a console asks again from ``next_seq`` for more."""
+QUERIES_PER_CLIENT: Final = 2
+"""Queries one console may have running at once (scroll-back and a search)."""
+SCAN_SLICE: Final = 20_000
+"""Events scanned per step on the event loop (a few milliseconds of filtering)."""
+PROGRESS_INTERVAL_S: Final = 0.25
+
+Send = Callable[[bytes], Awaitable[None]]
+Reply = Callable[[bytes], None]
+
+
+class QueryView(Protocol):
+    """What a query reads: the agent's events, in RAM and (``history``) on disk."""
+
+    def held_seqs(self, *, history: bool) -> tuple[int, int]:
+        """The oldest and newest sequence numbers that can be read (first > last: none)."""
+        ...
+
+    async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page: ...
+
+
+def to_event_query(message: Query) -> EventQuery:
+    """The store's form of a wire query; raises FilterError for a filter that does not compile."""
+    levels = {level.upper() for level in message.levels} or ALL_LEVELS
+    return EventQuery(
+        filter=parse_filter(message.filter, levels=levels),
+        before_seq=message.before_seq,
+        after_seq=message.after_seq,
+        since_ts=message.since_ts,
+        until_ts=message.until_ts,
+    )
+
+
+class QueryRunner:
+    """One console's running queries (at most :data:`QUERIES_PER_CLIENT`)."""
+
+    def __init__(self, view: QueryView, send: Send, reply: Reply, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        """``send`` streams pages (awaited: flow control); ``reply`` queues a one-off answer
+        without waiting (a refusal, which must not wait behind a slow console)."""
+        self._view = view
+        self._send = send
+        self._reply = reply
+        self._clock = clock
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def running(self) -> int:
+        return len(self._tasks)
+
+    def start(self, message: Query) -> None:
+        """Run ``message``; a running query with the same id is replaced."""
+        self.cancel(CancelQuery(message.id))
+        if len(self._tasks) >= QUERIES_PER_CLIENT:
+            error = f"at most {QUERIES_PER_CLIENT} queries at once: cancel one first"
+            self._reply(encode(QueryPage(message.id, done=True, error=error)))
+            return
+        try:
+            query = to_event_query(message)
+        except FilterError as exc:
+            self._reply(encode(QueryPage(message.id, done=True, error=str(exc))))
+            return
+        self._spawn(message.id, self._run(message, query))
+
+    def cancel(self, message: CancelQuery) -> None:
+        task = self._tasks.pop(message.id, None)
+        if task is not None:
+            task.cancel()
+
+    async def close(self) -> None:
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _spawn(self, query_id: int, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except ConnectionClosed:
+                pass  # the console went away: its connection's end cancels the rest
+            except Exception:
+                log.exception("query %d failed", query_id)
+            finally:
+                if self._tasks.get(query_id) is task:
+                    del self._tasks[query_id]
+
+        task = asyncio.create_task(run(), name=f"obsview-query-{query_id}")
+        self._tasks[query_id] = task
+
+    async def _run(self, message: Query, query: EventQuery) -> None:
+        history = message.history
+        limit = min(max(1, message.limit), QUERY_LIMIT)
+        first, last = self._view.held_seqs(history=history)
+        to_scan = _range_size(query, first, last)
+        scanned = matched = 0
+        reported = self._clock()
+        while True:
+            page = await self._view.query_page(query, history=history, limit=min(FRAME_EVENTS, limit - matched))
+            scanned += page.scanned
+            query = query.resumed(page.next_seq)
+            done = page.exhausted or matched + len(page.events) >= limit
+            await asyncio.sleep(0)  # whatever the store did, the loop gets a turn per page
+            if not page.events and not done and self._clock() - reported < PROGRESS_INTERVAL_S:
+                continue
+            progress = QueryPage(message.id, next_seq=page.next_seq, scanned=scanned,
+                                 to_scan=to_scan, oldest_seq=first)
+            matched = await self._send_page(progress, page, matched, done)
+            reported = self._clock()
+            if done:
+                return
+
+    async def _send_page(self, progress: QueryPage, page: Page, matched: int, done: bool) -> int:
+        """Send ``page`` as one or more frames under the size cap; the new ``matched`` count."""
+        frames = event_frames(page.events, FRAME_EVENTS) or [(b"", [])]
+        for number, (_frame, chunk) in enumerate(frames, 1):
+            matched += len(chunk)
+            last = number == len(frames)
+            frame = QueryPage(
+                progress.id, tuple(chunk), next_seq=progress.next_seq, scanned=progress.scanned,
+                matched=matched, to_scan=progress.to_scan, oldest_seq=progress.oldest_seq,
+                done=done and last,
+            )
+            await self._send(encode(frame))
+        return matched
+
+
+def _range_size(query: EventQuery, first: int, last: int) -> int:
+    """Events held in the query's seq range (its time bounds are not counted)."""
+    if query.after_seq is not None:
+        return max(0, last - max(first, query.after_seq + 1) + 1)
+    end = last if query.before_seq is None else min(last, query.before_seq - 1)
+    return max(0, end - first + 1)
