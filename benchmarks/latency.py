@@ -76,7 +76,10 @@ def _percentiles(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     if not ordered:
         return {"p50": float("nan"), "p99": float("nan"), "count": 0}
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
     return {"p50": pick(0.50) * 1000, "p99": pick(0.99) * 1000, "count": len(ordered)}
 
 

@@ -44,7 +44,7 @@ def _bare() -> dict[str, float]:
     # The packages the agent's modules import, without obsview itself doing anything.
     import aiosmtplib  # noqa: F401
     import httpx  # noqa: F401
-    import orjson  # noqa: F401, F811
+    import orjson  # noqa: F401
     import platformdirs  # noqa: F401
     import psutil  # noqa: F401
     import websockets.asyncio.server  # noqa: F401

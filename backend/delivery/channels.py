@@ -20,9 +20,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from typing import Any, Final, Union
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 import aiosmtplib
@@ -90,7 +90,7 @@ class AlertmanagerChannel:
     external_url: str = ""
 
 
-Channel = Union[WebhookChannel, SlackChannel, EmailChannel, AlertmanagerChannel]
+Channel = WebhookChannel | SlackChannel | EmailChannel | AlertmanagerChannel
 
 
 class DeliveryError(Exception):
@@ -272,7 +272,7 @@ def safe_reason(channel: Channel, exc: BaseException) -> str:
 def iso_time(ts: float | None) -> str:
     if ts is None:
         return _ZERO_TIME
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def starts_at(alert: AlertInfo) -> float:
@@ -295,7 +295,7 @@ def alertmanager_payload(alert: AlertInfo, status: str, receiver: str, external_
     group = {"alertname": alert.rule}
     return {
         "version": "4",
-        "groupKey": "{}:{alertname=%s}" % _quote(alert.rule),
+        "groupKey": f"{{}}:{{alertname={_quote(alert.rule)}}}",
         "truncatedAlerts": 0,
         "status": status,
         "receiver": receiver,

@@ -25,7 +25,7 @@ import gc
 import re
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 import msgspec
@@ -77,7 +77,7 @@ _CACHE_LIMIT: Final = 4096
 """Entries per memo (timestamps per second, clean values); cleared when full."""
 _MEMO_MAX_CHARS: Final = 256
 """Longer text is never memoized: 4096 hostile 64 KiB user agents would be 1 GiB."""
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 _FRACTION_Z_US: Final = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}
 """A stamp's ``.123Z`` tail → microseconds: one lookup validates and converts it."""

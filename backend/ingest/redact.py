@@ -15,8 +15,8 @@ import functools
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Collection, Sequence
-from itertools import accumulate
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Final
 
 import msgspec

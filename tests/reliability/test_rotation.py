@@ -27,7 +27,7 @@ class Writer:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.file: BinaryIO = open(path, "ab", buffering=0)  # noqa: SIM115  # reopened on rotation
+        self.file: BinaryIO = open(path, "ab", buffering=0)  # reopened on rotation, closed by close()  # reopened on rotation
         self.written = 0
 
     def write(self, count: int) -> None:
@@ -37,7 +37,7 @@ class Writer:
 
     def reopen(self) -> None:
         self.file.close()
-        self.file = open(self.path, "ab", buffering=0)  # noqa: SIM115
+        self.file = open(self.path, "ab", buffering=0)
 
     def close(self) -> None:
         self.file.close()

@@ -98,7 +98,7 @@ class OtlpHttpSource(StreamListener):
                 slot.unprove()
         except (ConnectionError, OSError, TimeoutError) as exc:
             log.debug("OTLP client %s dropped: %s", source, exc)
-        except Exception:  # noqa: BLE001 - e.g. emit failed: drop this client, keep serving
+        except Exception:  # e.g. emit failed: drop this client, keep serving
             # No answer: the exporter sees a dropped connection and retries the export.
             log.exception("OTLP client %s: request failed", source)
 

@@ -13,7 +13,7 @@ import pytest
 # the shared helpers live beside the tests under a name no other folder uses.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from alertmanager_kit import RealAlertmanager  # noqa: E402
+from alertmanager_kit import RealAlertmanager
 
 BINARIES = ("prometheus-alertmanager", "alertmanager")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -17,7 +17,7 @@ from obsview.common.protocol import LEVELS, LogEvent, encode_events
 
 NOW = 1_700_000_000.0
 SEED_TS = "2026-11-25T15:00:00.123Z"
-SEED_EPOCH = datetime(2026, 11, 25, 15, 0, 0, 123000, tzinfo=timezone.utc).timestamp()
+SEED_EPOCH = datetime(2026, 11, 25, 15, 0, 0, 123000, tzinfo=UTC).timestamp()
 
 
 def normalizer() -> Normalizer:
@@ -369,7 +369,7 @@ def test_empty_and_blank_lines_are_skipped_and_crlf_trimmed() -> None:
 
 
 def test_normalize_record_for_in_process_producers() -> None:
-    stamp = datetime(2026, 11, 25, 15, 0, 0, 123000, tzinfo=timezone.utc)
+    stamp = datetime(2026, 11, 25, 15, 0, 0, 123000, tzinfo=UTC)
     event = normalizer().normalize_record(
         {"timestamp": stamp.isoformat(), "level": "info", "message": "Request completed",
          "method": "GET", "path": "/api/posts/1", "status": 200, "duration_ms": 3.5,
