@@ -249,6 +249,7 @@ class DashboardScreen(Screen[None]):
             gap=self.state.gap_events,
             dropped=self.state.dropped_events + self.console_dropped,
             evicted=self.buffer.evicted,
+            agent=self.state.metrics.agent if self.state.metrics is not None else {},
         )
 
     def _show_counts(self) -> None:

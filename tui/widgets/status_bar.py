@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
@@ -28,6 +29,18 @@ CONNECTION_CLASSES: Final = {
 }
 _SYMBOLS: Final = {"-ok": "●", "-warn": "◌", "-bad": "✖", "-muted": "○"}
 _SHORT_LEVELS: Final = {"ERROR": "ERR", "WARN": "WRN", "INFO": "INF", "DEBUG": "DBG", "TRACE": "TRC"}
+
+
+#: The agent's counters (``MetricsSnapshot.agent``) that count something lost or unread, and
+#: how the status bar names them; shown only when not zero.
+AGENT_LOSSES: Final = (
+    ("notify_dropped", "notifications dropped"),
+    ("notify_gave_up", "notifications undelivered"),
+    ("store_evicted", "events evicted from its buffer"),
+    ("otlp_records_rejected", "OTLP records rejected"),
+    ("parse_errors", "lines not parsed"),
+    ("truncated", "lines truncated"),
+)
 
 
 def describe_connection(state: ConnectionState, *, demo_key: bool = False) -> tuple[str, str]:
@@ -147,8 +160,9 @@ class StatusBar(Vertical):
         text.append_text(safe_text(hello.host or "unknown host", max_len=60))
         _show(label, text)
 
-    def show_stream(self, *, gap: int, dropped: int, evicted: int) -> None:
-        """Events lost on the way: resumed too late (gap), slow link (dropped), buffer full."""
+    def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None) -> None:
+        """Events lost on the way: resumed too late (gap), slow link (dropped), buffer full;
+        then what the agent itself lost or could not read (its own counters)."""
         parts = []
         if gap:
             parts.append(f"gap of {format_count(gap)} events")
@@ -156,6 +170,9 @@ class StatusBar(Vertical):
             parts.append(f"{format_count(dropped)} dropped by a slow link")
         if evicted:
             parts.append(f"{format_count(evicted)} oldest evicted")
+        losses = [f"{format_count(agent[key])} {what}" for key, what in AGENT_LOSSES if agent and agent.get(key)]
+        if losses:
+            parts.append("agent: " + ", ".join(losses))
         label = self.query_one("#sb-stream", Static)
         _show(label, " · ".join(parts))
         label.display = bool(parts)

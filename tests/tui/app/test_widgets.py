@@ -170,6 +170,20 @@ async def test_status_bar_shows_levels_counts_losses_and_follow_state() -> None:
         assert "levels 1ERR 2WRN 3INF 4DBG 5TRC" in text
 
 
+async def test_status_bar_shows_what_the_agent_lost() -> None:
+    """MetricsSnapshot.agent reached every console and was never read: the README says
+    every drop is shown, the agent's own (its notification outbox, its buffer) included."""
+    bar = StatusBar()
+    app = Harness(bar)
+    async with app.run_test(size=(160, 4)) as pilot:
+        bar.show_stream(gap=0, dropped=0, evicted=0,
+                        agent={"notify_dropped": 3, "parse_errors": 12, "events_ingested": 900, "truncated": 0})
+        await pilot.pause()
+        text = assert_clean(app)
+        assert "agent: 3 notifications dropped, 12 lines not parsed" in text
+        assert "truncated" not in text and "900" not in text
+
+
 async def test_at_80_columns_the_filter_stays_readable_in_the_status_bar() -> None:
     bar = StatusBar()
     app = Harness(bar)
