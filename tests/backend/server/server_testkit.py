@@ -9,8 +9,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.serving.queries import SCAN_SLICE
+from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.common.protocol import (
