@@ -286,7 +286,7 @@ class Agent:
             sources.append(OtlpHttpSource(host, port, self.normalizer, token=token,
                                           allowed_hosts=config.allowed_hosts))
         if config.stdin:
-            sources.append(StdinSource(self.normalizer))
+            sources.append(StdinSource(self.normalizer, fd=config.stdin_fd))
         return sources
 
     async def _collect_forever(self) -> None:

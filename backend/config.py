@@ -39,6 +39,9 @@ class AgentConfig:
     otlp: list[tuple[str, int]] = field(default_factory=list)
     """OTLP/HTTP JSON log receivers (``POST /v1/logs``), e.g. ``127.0.0.1:4318``."""
     stdin: bool = False
+    stdin_fd: int | None = None
+    """What ``stdin`` reads: None for standard input; set by an embedding program (the
+    console reading ``cmd | obsview -``), never by a config file."""
     service: str = ""
     token_file: Path | None = None
     """Where the bearer token lives. ``None``: the default token file, required (and used)

@@ -15,6 +15,8 @@ from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from dataclasses import replace
+
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -23,6 +25,8 @@ from textual.worker import Worker
 
 if TYPE_CHECKING:
     from obsview.tui.client import AgentClient, ConnectionState
+    from obsview.tui.embedded import LoadProgress
+    from obsview.tui.ssh_tunnel import SshError, SshTunnel
 
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.common.protocol import Message
@@ -37,6 +41,8 @@ DEFAULT_THEME = "obsview-dark"
 
 #: Starts an embedded demo and yields the agent's URL; leaving it stops the demo.
 DemoStarter = Callable[[], AbstractAsyncContextManager[str]]
+#: How often the load of files opened with ``obsview FILE`` is redrawn.
+LOAD_PROGRESS_INTERVAL_S = 0.25
 
 
 class ObsviewApp(App[None]):
@@ -64,9 +70,19 @@ class ObsviewApp(App[None]):
         send: Sender | None = None,
         time_format: Callable[[float], str] | None = None,
         client_options: Mapping[str, Any] | None = None,
+        label: str | None = None,
+        load_progress: Callable[[], LoadProgress] | None = None,
+        tunnel: SshTunnel | None = None,
     ) -> None:
+        """``label`` names the agent in the status bar instead of its URL (``app.log``,
+        ``ssh://web-1``); ``load_progress`` reports an embedded agent's file load, shown
+        until it is complete; ``tunnel`` is the ssh tunnel the URL goes through, whose
+        problems (no agent on the far side…) explain a connection that fails."""
         super().__init__()
         self.url = url
+        self.label = label
+        self.load_progress = load_progress
+        self.tunnel = tunnel
         self.token = token
         self.clock = clock
         self.bell_on_alert = bell
@@ -121,6 +137,11 @@ class ObsviewApp(App[None]):
             self.connect(self.url)
         else:
             self.dashboard.show_connection("offline", "offline: showing recorded data")
+        if self.tunnel is not None:
+            self.tunnel.on_problem = self._tunnel_problem
+        if self.load_progress is not None:
+            # Kept up while the console runs: files are followed after the load, a pipe goes on.
+            self.set_interval(LOAD_PROGRESS_INTERVAL_S, self._show_connection)
 
     # ------------------------------------------------------------------ connection
 
@@ -156,10 +177,31 @@ class ObsviewApp(App[None]):
 
     def _connection_changed(self, state: ConnectionState) -> None:
         self.connection = state
-        demo_key = self._demo_available(state)
-        kind, text = describe_connection(state, demo_key=demo_key)
-        self.dashboard.show_connection(kind, text, connection_help(state, demo_key=demo_key))
+        if state.status == "connected" and self.tunnel is not None:
+            self.tunnel.agent_answered()
+        self._show_connection()
         self.refresh_bindings()
+
+    def _show_connection(self) -> None:
+        state = self.connection
+        if state is None:
+            return
+        shown = replace(state, url=self.label) if self.label else state
+        demo_key = self._demo_available(state)
+        kind, text = describe_connection(shown, demo_key=demo_key)
+        explanation = connection_help(shown, demo_key=demo_key)
+        problem = self.tunnel.problem if self.tunnel is not None else None
+        if problem is not None and state.status != "connected":
+            # The websocket only sees a closed connection; ssh said why.
+            kind, text = ("auth" if problem.permanent else "unreachable"), str(problem)
+            explanation = text if problem.permanent else f"{text}\n\nRetrying on its own."
+        elif self.load_progress is not None and state.status == "connected":
+            text = f"{text} · {self.load_progress().describe()}"
+        self.dashboard.show_connection(kind, text, explanation)
+
+    def _tunnel_problem(self, _problem: SshError | None) -> None:
+        self._show_connection()
+
 
     def _demo_available(self, state: ConnectionState | None) -> bool:
         if self.start_demo is None or self.demo_url is not None or state is None:

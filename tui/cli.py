@@ -1,16 +1,20 @@
 """``obsview``: the console's command line.
 
     obsview [URL] [--token-file F] [--theme NAME] [--bell]
+    obsview ssh://[user@]server[:port]
+    obsview FILE… | obsview -          (files and a pipe, read by an embedded agent)
     obsview demo [--theme NAME] [--bell]
 
 Without a URL the console connects to the address in its config file, else
 ws://127.0.0.1:8765; if nothing answers, the status bar says so and ``d`` starts the demo.
+See :mod:`obsview.tui.targets` for what each argument may be.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -20,6 +24,8 @@ from typing import NoReturn
 
 import platformdirs
 import tomli_w
+
+from obsview.tui.targets import TargetError, Targets, classify
 
 DEFAULT_URL = "ws://127.0.0.1:8765"
 APP_NAME = "obsview"
@@ -85,17 +91,24 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = _Parser(prog="obsview", description="Live monitoring console for an obsview agent.")
-    parser.add_argument("target", nargs="?", default=None,
-                        help="ws://HOST:PORT of an agent, or 'demo' for the built-in demo")
+    """The flags, and ``targets``: what the positional arguments ask to show."""
+    parser = _Parser(prog="obsview", description="Live monitoring console for obsview agents, "
+                     "log files and pipes.")
+    parser.add_argument("target", nargs="*", default=[],
+                        help="ws://HOST:PORT or ssh://[user@]server[:port] of an agent; log files "
+                        "or globs; - for a pipe; or 'demo' for the built-in demo")
     parser.add_argument("--token-file", type=Path, default=None,
                         help="file holding the agent's bearer token")
+    parser.add_argument("--from-end", action="store_true",
+                        help="files given on the command line: show only lines written from now on "
+                        "(default: read them from the start)")
     parser.add_argument("--theme", default=None, help="colour theme (dark, light, high-contrast)")
     parser.add_argument("--bell", action="store_true", help="ring the bell when an alert fires")
     args = parser.parse_args(argv)
-    target = args.target
-    if target is not None and target != "demo" and not target.startswith(("ws://", "wss://")):
-        raise UsageError(f"{target!r} is not an agent URL: expected ws://HOST:PORT or 'demo'")
+    try:
+        args.targets = classify(args.target)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from None
     return args
 
 
@@ -153,6 +166,7 @@ def run(argv: Sequence[str]) -> int:
     from obsview.tui.embedded import demo_agent
 
     args = parse_args(argv)
+    targets: Targets = args.targets
     config_path = console_config_path()
     config = load_console_config(config_path)
     themes = [theme.name for theme in load_themes()]
@@ -164,10 +178,17 @@ def run(argv: Sequence[str]) -> int:
     def remember(name: str) -> None:
         save_theme(config_path, name)
 
-    if args.target == "demo":
+    options = AppOptions(theme=theme, bell=args.bell, remember=remember, token=token)
+    if targets.demo:
         return asyncio.run(_run_demo(theme=theme, bell=args.bell, remember=remember))
+    if len(targets.agents) + targets.local > 1:
+        raise UsageError("one agent, or files and a pipe, at a time")
+    if targets.local:
+        return asyncio.run(_run_local(targets, from_start=not args.from_end, options=options))
+    if targets.agents and targets.agents[0].startswith("ssh://"):
+        return asyncio.run(_run_over_ssh(targets.agents[0], options=options))
     app = ObsviewApp(
-        url=args.target or config.url,
+        url=targets.agents[0] if targets.agents else config.url,
         token=token,
         theme=theme,
         bell=args.bell,
@@ -175,6 +196,71 @@ def run(argv: Sequence[str]) -> int:
         start_demo=demo_agent,
     )
     app.run()
+    return 0
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    """The console settings every way of running it shares."""
+
+    theme: str | None
+    bell: bool
+    remember: Callable[[str], None]
+    token: str | None = None
+
+
+def _take_pipe_off_stdin() -> int:
+    """For ``some-app | obsview -``: the pipe moves to a new descriptor (returned) and the
+    terminal takes fd 0, where the console reads its keys (``less`` does the same)."""
+    try:
+        terminal = os.open("/dev/tty", os.O_RDWR)
+    except OSError as exc:
+        raise UsageError(f"reading a pipe needs a terminal for the keys (/dev/tty: {exc.strerror})") from None
+    pipe = os.dup(0)
+    os.dup2(terminal, 0)
+    os.close(terminal)
+    return pipe
+
+
+def _local_label(targets: Targets) -> str:
+    """How the status bar names what was opened: ``app.log``, ``app.log +2``, ``stdin``."""
+    names = [os.path.basename(path) for path in targets.files] + (["stdin"] if targets.stdin else [])
+    return names[0] if len(names) == 1 else f"{names[0]} +{len(names) - 1}"
+
+
+async def _run_local(targets: Targets, *, from_start: bool, options: AppOptions) -> int:
+    from obsview.tui.app import ObsviewApp
+    from obsview.tui.embedded import EmbeddedAgentError, file_agent
+
+    stdin_fd = _take_pipe_off_stdin() if targets.stdin else None
+    try:
+        async with file_agent(targets.files, stdin_fd=stdin_fd, from_start=from_start) as agent:
+            app = ObsviewApp(url=agent.url, label=_local_label(targets), load_progress=agent.progress,
+                             theme=options.theme, bell=options.bell, remember_theme=options.remember)
+            await app.run_async()
+    except EmbeddedAgentError as exc:
+        print(f"obsview: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run_over_ssh(url: str, *, options: AppOptions) -> int:
+    from obsview.tui.app import ObsviewApp
+    from obsview.tui.ssh_tunnel import SshError, SshTunnel, parse_ssh_url
+
+    target = parse_ssh_url(url)
+    tunnel = SshTunnel(target)
+    try:
+        await tunnel.start()
+    except SshError as exc:
+        print(f"obsview: {exc}", file=sys.stderr)
+        return 1
+    try:
+        app = ObsviewApp(url=tunnel.url, token=options.token, label=target.display(), tunnel=tunnel,
+                         theme=options.theme, bell=options.bell, remember_theme=options.remember)
+        await app.run_async()
+    finally:
+        await tunnel.close()  # ssh ends with the console: nothing is left listening
     return 0
 
 

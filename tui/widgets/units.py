@@ -38,6 +38,18 @@ def format_count(value: int) -> str:
     return f"{value:,}"
 
 
+def format_bytes(value: int) -> str:
+    """``"812 B"``, ``"27.1 MB"`` (powers of 1000, as file managers show sizes)."""
+    if value < 1000:
+        return f"{value} B"
+    size = value / 1000
+    for unit in ("kB", "MB"):
+        if size < 1000:
+            return f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
 def format_age(seconds: float) -> str:
     """How long ago, compactly: ``"12s"``, ``"4m"``, ``"3h"``, ``"2d"``."""
     seconds = max(0.0, seconds)

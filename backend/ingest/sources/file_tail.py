@@ -145,6 +145,18 @@ class FileTailSource:
         """Paths currently followed (for the agent's status)."""
         return sorted(self._by_path)
 
+    def progress(self) -> tuple[int, int]:
+        """(bytes read, bytes held) over the files followed now: how far a ``from_start``
+        load has got (read up to the last line handed on; a file's size as of now)."""
+        done = total = 0
+        for followed in self._followed.values():
+            done += followed.emitted
+            try:
+                total += os.fstat(followed.file.fileno()).st_size
+            except OSError:  # gone from under us: what was read is all there is
+                total += followed.emitted
+        return done, max(done, total)
+
     async def run(self, emit: Emit) -> None:
         try:
             if self._checkpoint_path is not None:

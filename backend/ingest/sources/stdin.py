@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Emit
@@ -21,38 +22,43 @@ class StdinSource:
     (``obsview-agent - < app.log``), which the loop cannot watch.
     """
 
-    def __init__(self, normalizer: Normalizer, reader: asyncio.StreamReader | None = None) -> None:
+    def __init__(self, normalizer: Normalizer, reader: asyncio.StreamReader | None = None,
+                 *, fd: int | None = None) -> None:
+        """``fd``: the file descriptor to read instead of standard input's (the console's
+        ``cmd | obsview -`` moves the pipe off fd 0, which the terminal's keys need)."""
         self.name = "stdin"
         self._normalizer = normalizer
         self._reader = reader
+        self._fd = fd
         self.lines_read = 0
 
     async def run(self, emit: Emit) -> None:
-        splitter = LineSplitter(self._normalizer.max_line_bytes)
-        reader = self._reader
-        transport: asyncio.BaseTransport | None = None
-        if reader is None:
-            pipe_reader = reader = asyncio.StreamReader(limit=_READ_BYTES)
-            loop = asyncio.get_running_loop()
-            try:
-                transport, _protocol = await loop.connect_read_pipe(
-                    lambda: asyncio.StreamReaderProtocol(pipe_reader), sys.stdin.buffer
-                )
-            except ValueError:  # a regular file: the loop cannot poll it
-                reader = None
+        if self._reader is not None:
+            await self._read(self._reader.read, emit)
+            return
+        fd = sys.stdin.fileno() if self._fd is None else self._fd
+        pipe = open(fd, "rb", buffering=0, closefd=False)  # the fd stays open: it is not ours
+        pipe_reader = asyncio.StreamReader(limit=_READ_BYTES)
         try:
-            while True:
-                if reader is not None:
-                    data = await reader.read(_READ_BYTES)
-                else:
-                    data = await asyncio.to_thread(os.read, sys.stdin.fileno(), _READ_BYTES)
-                if not data:
-                    break
-                await self._emit(splitter.feed(data), emit)
-            await self._emit(splitter.flush(), emit)
+            transport, _protocol = await asyncio.get_running_loop().connect_read_pipe(
+                lambda: asyncio.StreamReaderProtocol(pipe_reader), pipe
+            )
+        except ValueError:  # a regular file: the loop cannot poll it
+            try:
+                await self._read(lambda size: asyncio.to_thread(os.read, fd, size), emit)
+            finally:
+                pipe.close()
+            return
+        try:
+            await self._read(pipe_reader.read, emit)
         finally:
-            if transport is not None:
-                transport.close()
+            transport.close()
+
+    async def _read(self, read: Callable[[int], Awaitable[bytes]], emit: Emit) -> None:
+        splitter = LineSplitter(self._normalizer.max_line_bytes)
+        while data := await read(_READ_BYTES):
+            await self._emit(splitter.feed(data), emit)
+        await self._emit(splitter.flush(), emit)
 
     async def _emit(self, lines: list[bytes], emit: Emit) -> None:
         if lines:

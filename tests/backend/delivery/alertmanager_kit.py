@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from server_process import ServerProcess
 
 START_TIMEOUT_S = 20.0
 _LISTENING = re.compile(rb'msg="Listening on" address=(127\.0\.0\.1:\d+)')
@@ -28,51 +29,24 @@ receivers:
 """
 
 
-class RealAlertmanager:
+class RealAlertmanager(ServerProcess):
     def __init__(self, binary: str, amtool: str, workdir: Path, resolve_timeout: str) -> None:
+        super().__init__()
         self.binary, self.amtool_path, self.workdir = binary, amtool, workdir
         self.resolve_timeout = resolve_timeout
         self.url = ""
-        self.log: list[bytes] = []
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         config = self.workdir / "alertmanager.yml"
         config.write_text(CONFIG.format(resolve_timeout=self.resolve_timeout), encoding="utf-8")
-        self._process = await asyncio.create_subprocess_exec(
-            self.binary, f"--config.file={config}", f"--storage.path={self.workdir / 'data'}",
-            "--web.listen-address=127.0.0.1:0", "--cluster.listen-address=",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-        )
-        listening: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.create_task(self._read_log(listening))
+        argv = [self.binary, f"--config.file={config}", f"--storage.path={self.workdir / 'data'}",
+                "--web.listen-address=127.0.0.1:0", "--cluster.listen-address="]
         async with asyncio.timeout(START_TIMEOUT_S):
-            self.url = f"http://{await listening}"
+            listening = await self.launch(argv, _LISTENING, START_TIMEOUT_S)
+            self.url = f"http://{listening.group(1).decode()}"
             async with httpx.AsyncClient() as client:
                 while (await client.get(f"{self.url}/-/ready")).status_code != 200:
                     await asyncio.sleep(0.05)
-
-    async def _read_log(self, listening: asyncio.Future[str]) -> None:
-        assert self._process is not None and self._process.stderr is not None
-        # Read to the end, so a chatty Alertmanager never blocks on a full pipe.
-        while line := await self._process.stderr.readline():
-            self.log.append(line)
-            if not listening.done() and (match := _LISTENING.search(line)):
-                listening.set_result(match.group(1).decode())
-        if not listening.done():
-            listening.set_exception(RuntimeError(b"".join(self.log).decode(errors="replace")))
-
-    async def stop(self) -> None:
-        if self._process is not None and self._process.returncode is None:
-            self._process.terminate()
-            try:
-                await asyncio.wait_for(self._process.wait(), 10)
-            except TimeoutError:
-                self._process.kill()
-                await self._process.wait()
-        if self._reader is not None:
-            await self._reader
 
     async def amtool(self, *args: str) -> Any:
         """``amtool … -o json`` against this Alertmanager, parsed."""

@@ -18,13 +18,14 @@ from obsview.tui.cli import (
     resolve_theme,
     save_theme,
 )
+from obsview.tui.targets import Targets
 
 THEMES = ["obsview-dark", "obsview-light", "obsview-high-contrast", "textual-dark"]
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["bogus"], ["--nope"], ["http://127.0.0.1:8765"], ["ws://a", "ws://b"], ["--theme"]],
+    [["bogus"], ["--nope"], ["http://127.0.0.1:8765"], ["ssh://u:pw@host"], ["--theme"]],
 )
 def test_bad_arguments_print_one_line_and_exit_2(
     argv: list[str], capsys: pytest.CaptureFixture[str]
@@ -55,9 +56,10 @@ def test_short_theme_names_resolve() -> None:
 
 
 def test_demo_and_urls_parse() -> None:
-    assert parse_args(["demo"]).target == "demo"
-    assert parse_args(["ws://10.0.0.1:9000", "--bell"]).bell is True
-    assert parse_args([]).target is None
+    assert parse_args(["demo"]).targets == Targets(demo=True)
+    args = parse_args(["ws://10.0.0.1:9000", "--bell"])
+    assert args.bell is True and args.targets == Targets(agents=("ws://10.0.0.1:9000",))
+    assert parse_args([]).targets == Targets()
 
 
 def test_theme_is_remembered_next_to_other_settings(tmp_path: Path) -> None:
