@@ -128,11 +128,17 @@ class Histogram:
         return results
 
     def cumulative(self, bounds: Sequence[float] = PROMETHEUS_BOUNDS_MS) -> list[int]:
-        """Counts of values ≤ each bound (by bucket representative), then the total (+Inf)."""
+        """Counts of values ≤ each bound, then the total (+Inf).
+
+        A log bucket counts under the first bound whose own log bucket is at or after it, so
+        a value equal to a bound (1000 ms, common with millisecond clocks) is ``le`` that
+        bound, as Prometheus means it; values up to one bucket (1 %) above a bound count
+        under it too."""
         counts = [0] * (len(bounds) + 1)
         counts[0 if bounds else -1] += self.zero
+        edges = [bucket_index(bound) if bound >= MIN_VALUE else -1 for bound in bounds]
         for index, n in self.buckets.items():
-            counts[bisect_left(bounds, bucket_value(index))] += n
+            counts[bisect_left(edges, index)] += n
         running = 0
         for i, n in enumerate(counts):
             running += n

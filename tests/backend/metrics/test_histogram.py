@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 import random
 
-from obsview.backend.signals.histogram import MAX_VALUE, Histogram
+from obsview.backend.signals.histogram import MAX_VALUE, PROMETHEUS_BOUNDS_MS, Histogram
 
 
 def exact(sorted_values: list[float], q: float) -> float:
@@ -67,6 +67,18 @@ def test_cumulative_buckets_for_prometheus() -> None:
         hist.add(v)
     counts = hist.cumulative((5.0, 10.0, 50.0))
     assert counts == [1, 2, 4, 5]  # ≤5, ≤10, ≤50, +Inf
+
+
+def test_a_value_equal_to_a_prometheus_bound_is_counted_le_that_bound() -> None:
+    """Requests of exactly 10, 25, 50, 1000, 2500 ms were exported in the next ``le`` bucket
+    (a log bucket went by its midpoint, 1000 ms → 1002.7 > 1 s), so Prometheus saw a request
+    of exactly 1 s as slower than 1 s. Failed on 1ab6a6e."""
+    for bound in PROMETHEUS_BOUNDS_MS:
+        hist = Histogram()
+        hist.add(bound)
+        counts = hist.cumulative(PROMETHEUS_BOUNDS_MS)
+        index = PROMETHEUS_BOUNDS_MS.index(bound)
+        assert counts[index] == 1 and (index == 0 or counts[index - 1] == 0), bound
 
 
 def test_huge_values_are_clamped_not_unbounded() -> None:
