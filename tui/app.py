@@ -12,10 +12,9 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
-
-from dataclasses import replace
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding

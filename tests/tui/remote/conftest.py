@@ -14,10 +14,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parent.parent / "app"))  # app_test_support: reading the screen
 
-from loopback import free_port  # noqa: E402
-from sshd_kit import HOST_ALIAS, PrivateSshd, find_sshd  # noqa: E402
+from loopback import free_port
+from sshd_kit import HOST_ALIAS, PrivateSshd, find_sshd
 
-from obsview.tui.ssh_tunnel import SshError, SshTarget, SshTunnel  # noqa: E402
+from obsview.tui.ssh_tunnel import SshError, SshTarget, SshTunnel
 
 
 @pytest.fixture
