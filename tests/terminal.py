@@ -13,13 +13,18 @@ from pathlib import Path
 
 def run_in_terminal(shell_command: str, cwd: Path, *, wait_for: bytes, timeout: float = 60.0,
                     env: Mapping[str, str] | None = None) -> tuple[int, bytes]:
-    """Run ``shell_command`` on a new pseudo-terminal as a person would, wait until the screen
-    shows ``wait_for``, press q, and return the exit status and everything it drew."""
+    """Run ``shell_command`` on a new pseudo-terminal as a person would (with ``env``, else
+    this process's environment), wait until the screen shows ``wait_for``, press q, and
+    return the exit status and everything it drew."""
     pid, master = pty.fork()
     if pid == 0:  # the child: its controlling terminal is the pty (so /dev/tty is too)
-        os.chdir(cwd)
-        os.environ.update(TERM="xterm-256color", COLUMNS="120", LINES="40", **(env or {}))
-        os.execvp("bash", ["bash", "-c", shell_command])
+        try:
+            os.chdir(cwd)
+            child_env = {**(os.environ if env is None else env), "TERM": "xterm-256color",
+                         "COLUMNS": "120", "LINES": "40"}
+            os.execvpe("bash", ["bash", "-c", shell_command], child_env)
+        finally:
+            os._exit(127)  # never back into the test runner's own code in a forked copy
     screen = b""
     deadline = time.monotonic() + timeout
     pressed = False

@@ -54,7 +54,7 @@ async def test_the_console_through_the_tunnel_and_without_an_agent_at_the_far_en
 
 async def test_obsview_ssh_as_typed_leaves_no_ssh_behind(sshd: PrivateSshd, tmp_path: Path) -> None:
     async with agent_on(tmp_path) as agent:
-        env = {SSH_COMMAND_ENV: " ".join(sshd.command)}
+        env = {**os.environ, SSH_COMMAND_ENV: " ".join(sshd.command)}
         code, _ = await asyncio.to_thread(
             run_in_terminal, f"{OBSVIEW} ssh://{HOST_ALIAS}/{agent.port}", tmp_path,
             wait_for=f"connected to ssh://{HOST_ALIAS}/{agent.port}".encode(), env=env)
