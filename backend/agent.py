@@ -251,6 +251,7 @@ class Agent:
             "connections_total": server.connections_total if server else 0,
             "connections_refused": server.admission.refused if server else 0,
             "connections_evicted": server.admission.evicted if server else 0,
+            "oversized_frames": server.oversized_total if server else 0,
         }
 
     def gauges(self) -> dict[str, int]:

@@ -39,6 +39,11 @@ class ProtocolError(ValueError):
 # --------------------------------------------------------------------------- log events
 
 
+MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
+"""The largest frame a console accepts; the agent never sends a bigger one (it would close
+the connection with 1009 and the console would meet the same frame again on resume)."""
+
+
 class LogEvent(msgspec.Struct, gc=False, omit_defaults=True):
     """One normalized log record.
 

@@ -22,8 +22,10 @@ from typing import Final, Literal
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import CloseCode
 
 from obsview.common.protocol import (
+    MAX_FRAME_BYTES,
     Dropped,
     Events,
     Gap,
@@ -40,7 +42,6 @@ log = logging.getLogger(__name__)
 
 Status = Literal["connecting", "connected", "reconnecting", "auth_failed", "closed"]
 
-MAX_INCOMING_BYTES: Final = 8 * 1024 * 1024
 AUTH_FAILED_MESSAGE: Final = "wrong or missing token — use --token-file"
 
 
@@ -126,6 +127,7 @@ class AgentClient:
         self._state = ConnectionState(status="connecting", url=url)
         self._ws: ClientConnection | None = None
         self._delivered_seq = 0
+        self._skip_replay = False
         self._closing = asyncio.Event()
 
     @property
@@ -184,7 +186,7 @@ class AgentClient:
             async with connect(
                 self.url,
                 additional_headers=headers,
-                max_size=MAX_INCOMING_BYTES,
+                max_size=MAX_FRAME_BYTES,
                 compression=None,
                 open_timeout=self._open_timeout,
                 close_timeout=2.0,
@@ -204,6 +206,10 @@ class AgentClient:
         except InvalidURI as exc:
             raise _GiveUp("closed", f"bad agent URL: {exc}") from None
         except ConnectionClosed as exc:
+            if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
+                # Resuming would fetch the same frame again, and again: skip to the agent's
+                # newest event on the next connection and report what was skipped as a gap.
+                self._skip_replay = True
             return f"connection lost ({exc})"
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             return _describe_error(exc)
@@ -241,6 +247,11 @@ class AgentClient:
         if isinstance(first, Hello) and since is not None and _agent_restarted(previous_hello, first, since):
             self._delivered_seq = 0
             return 0  # a new agent process: everything it holds is new to us
+        if self._skip_replay and isinstance(first, Hello) and since is not None:
+            self._skip_replay = False
+            if first.seq > since:
+                self._deliver(Gap(missed=first.seq - since, from_seq=since + 1))
+            return first.seq
         return since
 
     def _decode(self, frame: str | bytes) -> Message | None:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Final
 
-from obsview.common.protocol import LogEvent, encode_events
+from obsview.common.protocol import MAX_FRAME_BYTES, LogEvent, encode_events
+
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES: Final = 1 << 20
 FRAME_EVENTS: Final = 500
 """Events per frame at most, so a frame stays far below the console's 1 MiB limit."""
 FRAME_BYTES: Final = 256 * 1024
+FITTED_CHARS: Final = 64 * 1024
+"""Characters kept per text field of an event that would not fit in a frame."""
 
 
 def event_frames(events: Sequence[LogEvent], max_events: int) -> list[tuple[bytes, list[LogEvent]]]:
     """Encode a batch as ``events`` frames of at most ``max_events`` events and about
     FRAME_BYTES, each with the events it holds (to re-wrap them in another message: a few
-    hundred bytes more than FRAME_BYTES still leaves the frame far below the cap)."""
+    hundred bytes more than FRAME_BYTES still leaves the frame far below the cap). An event
+    too big for a frame of its own is sent cut down (:func:`fitted`)."""
     frames: list[tuple[bytes, list[LogEvent]]] = []
     step = max(1, min(FRAME_EVENTS, max_events))
     pending = [list(events[i : i + step]) for i in range(0, len(events), step)]
@@ -27,5 +33,21 @@ def event_frames(events: Sequence[LogEvent], max_events: int) -> list[tuple[byte
             half = len(chunk) // 2
             pending[0:0] = [chunk[:half], chunk[half:]]
             continue
+        if len(frame) > MAX_FRAME_BYTES:
+            chunk = [fitted(chunk[0], len(frame))]
+            frame = encode_events(chunk)
         frames.append((frame, chunk))
     return frames
+
+
+def fitted(event: LogEvent, size: int) -> LogEvent:
+    """``event`` cut down to fit a frame: the agent truncates fields at ingest, so only an
+    event built in-process (or a bug) gets here; it keeps what the log view needs."""
+    log.warning("event %d encodes to %d bytes, over the %d-byte frame cap: sent cut down",
+                event.seq, size, MAX_FRAME_BYTES)
+    return LogEvent(
+        ts=event.ts, level=event.level, message=event.message[:FITTED_CHARS], seq=event.seq,
+        service=event.service[:FITTED_CHARS], host=event.host[:FITTED_CHARS],
+        trace_id=event.trace_id[:FITTED_CHARS], source=event.source[:FITTED_CHARS],
+        raw=event.raw[:FITTED_CHARS], extra={"obsview.frame_bytes": size}, truncated=True,
+    )

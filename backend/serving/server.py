@@ -13,7 +13,7 @@ import asyncio
 import email.utils
 import http
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol, cast
 from urllib.parse import urlsplit
@@ -37,6 +37,7 @@ from obsview.backend.serving.outbox import Outbox, Replay
 from obsview.backend.serving.queries import QueryRunner, QueryView
 from obsview.common.protocol import (
     LEVEL_RANK,
+    MAX_FRAME_BYTES,
     Ack,
     Alerts,
     CancelQuery,
@@ -190,6 +191,8 @@ class StreamServer:
         self.connections_total = 0
         self.dropped_total = 0
         """Events dropped for slow consoles, summed over every connection ever."""
+        self.oversized_total = 0
+        """State messages not sent because they would exceed MAX_FRAME_BYTES."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -269,10 +272,24 @@ class StreamServer:
 
     def broadcast(self, message: Metrics | Health | Alerts) -> None:
         """Latest state to every console; an unsent older one of the same type is replaced."""
-        if not self._clients:
-            return
+        if self._clients:
+            self._offer_state(self._clients, message)
+
+    def _offer_state(self, clients: Iterable[_Client], message: Metrics | Health | Alerts) -> None:
+        """Queue ``message`` for ``clients``, or, if it would exceed the frame cap (which the
+        bounds on operator input and metric series should make impossible), an error instead:
+        a console would close on it and meet it again on every reconnect."""
         frame = encode(message)
-        for client in self._clients:
+        if len(frame) > MAX_FRAME_BYTES:
+            self.oversized_total += 1
+            log.error("a %s message of %d bytes is over the %d-byte frame cap: not sent",
+                      message.type, len(frame), MAX_FRAME_BYTES)
+            error = encode(Error(code="frame_too_big",
+                                 message=f"the agent's {message.type} ({len(frame)} bytes) is too big to send"))
+            for client in clients:
+                client.outbox.put_control(error)
+            return
+        for client in clients:
             client.outbox.put_state(message.type, frame)
 
     # ------------------------------------------------------------------ HTTP + security
@@ -333,9 +350,9 @@ class StreamServer:
         self.connections_total += 1
         view = self._view
         client.outbox.put_control(encode(view.hello()))
-        client.outbox.put_state("metrics", encode(view.metrics_message(with_history=True)))
-        client.outbox.put_state("health", encode(view.health_message()))
-        client.outbox.put_state("alerts", encode(view.alerts_message()))
+        self._offer_state((client,), view.metrics_message(with_history=True))
+        self._offer_state((client,), view.health_message())
+        self._offer_state((client,), view.alerts_message())
         sender = asyncio.create_task(self._send_loop(client), name="obsview-client-sender")
         try:
             await self._receive_loop(client)

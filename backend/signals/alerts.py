@@ -57,6 +57,16 @@ _TRAFFIC: Final = frozenset({"error_rate", "p50_ms", "p95_ms", "p99_ms", "latenc
 _WINDOW_S: Final = {"1m": 60.0, "5m": 300.0, "15m": 900.0}
 RESOLVED_RETENTION_S: Final = 300.0
 MAX_RESOLVED: Final = 100
+# Operator input is bounded: it is stored, persisted, and sent in every Alerts frame to every
+# console (ten 900 KB silence reasons once made a 9 MB frame that consoles refused).
+MAX_NOTE_CHARS: Final = 1000
+"""An ack note or a silence reason."""
+MAX_NAME_CHARS: Final = 200
+"""Who acted (``by``), a matcher's label name or value."""
+MAX_MATCHERS: Final = 20
+MAX_SILENCES: Final = 100
+"""Active silences at once."""
+MAX_SILENCE_S: Final = 90 * 86400.0
 
 
 class AlertCommandError(ObsviewError):
@@ -65,6 +75,11 @@ class AlertCommandError(ObsviewError):
 
 class UnknownAlert(AlertCommandError):
     """No alert (or silence) with that id."""
+
+
+def _check_text(what: str, text: str, limit: int) -> None:
+    if len(text) > limit:
+        raise AlertCommandError(f"{what} is {len(text)} characters long; at most {limit}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,6 +387,8 @@ class AlertEngine:
     # ------------------------------------------------------------------ commands
 
     def ack(self, fingerprint: str, by: str, note: str = "") -> AlertInfo:
+        _check_text("by", by, MAX_NAME_CHARS)
+        _check_text("the note", note, MAX_NOTE_CHARS)
         alert = self._find(fingerprint)
         alert.ack = AckInfo(by=by, at=self._clock(), note=note)
         self._changed()
@@ -388,9 +405,22 @@ class AlertEngine:
     def silence(self, matchers: Mapping[str, str], duration_s: float, by: str, reason: str = "") -> SilenceInfo:
         if not matchers or not all(isinstance(k, str) and isinstance(v, str) for k, v in matchers.items()):
             raise AlertCommandError("a silence needs at least one label matcher (name = exact value)")
-        if not duration_s > 0:
-            raise AlertCommandError(f"a silence needs a positive duration, got {duration_s!r}")
+        if not 0 < duration_s <= MAX_SILENCE_S:
+            raise AlertCommandError(
+                f"a silence lasts more than 0 s and at most {MAX_SILENCE_S / 86400:g} days, got {duration_s!r} s"
+            )
+        if len(matchers) > MAX_MATCHERS:
+            raise AlertCommandError(f"a silence takes at most {MAX_MATCHERS} matchers, got {len(matchers)}")
+        for name, value in matchers.items():
+            _check_text("a matcher", name, MAX_NAME_CHARS)
+            _check_text("a matcher", value, MAX_NAME_CHARS)
+        _check_text("by", by, MAX_NAME_CHARS)
+        _check_text("the reason", reason, MAX_NOTE_CHARS)
         now = self._clock()
+        if self._expire(now):
+            self._changed()
+        if len(self._silences) >= MAX_SILENCES:
+            raise AlertCommandError(f"{MAX_SILENCES} silences are active already: expire one first")
         silence = SilenceInfo(id=uuid.uuid4().hex[:12], matchers=dict(matchers), starts_at=now,
                               ends_at=now + duration_s, by=by, reason=reason)
         self._silences[silence.id] = silence

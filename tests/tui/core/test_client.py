@@ -11,6 +11,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from obsview.common.protocol import (
+    MAX_FRAME_BYTES,
     Ack,
     Dropped,
     Events,
@@ -38,9 +39,10 @@ def events(*seqs: int) -> bytes:
 
 @asynccontextmanager
 async def agent(
-    handler: Handler, process_request: Callable[[ServerConnection, Request], Response | None] | None = None
+    handler: Handler, process_request: Callable[[ServerConnection, Request], Response | None] | None = None,
+    max_size: int | None = 1 << 20,
 ) -> AsyncIterator[str]:
-    async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+    async with serve(handler, "127.0.0.1", 0, process_request=process_request, max_size=max_size) as server:
         port = server.sockets[0].getsockname()[1]
         yield f"ws://127.0.0.1:{port}"
 
@@ -344,3 +346,32 @@ async def test_events_delivered_but_not_yet_buffered_are_not_asked_for_twice() -
         async with running(client):
             await recorder.wait_for(lambda: len(since) == 2)
     assert since == [3, 5]
+
+
+async def test_an_oversized_frame_is_skipped_not_fetched_again_on_every_reconnect() -> None:
+    # e629b84: the console closed with 1009, resumed from the same seq and met the same frame.
+    since: list[int | None] = []
+    huge = encode_events([LogEvent(ts=2.0, level="INFO", message="x" * (MAX_FRAME_BYTES + 1), seq=2)])
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(hello(seq=3 if not since else 10))
+        subscribe = decode(await ws.recv())
+        assert isinstance(subscribe, Subscribe)
+        since.append(subscribe.since_seq)
+        if len(since) == 1:
+            await ws.send(events(1))
+            await ws.send(huge)
+        elif subscribe.since_seq == 1:
+            await ws.send(huge)  # resumed from the same place: the same frame, as an old agent would
+        else:
+            await ws.send(events(11))
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler, max_size=None) as url:
+        client = recorder.client(url)
+        async with running(client):
+            await recorder.wait_for(lambda: recorder.seqs() == [1, 11])
+    assert since == [None, 10]
+    gaps = [m for m in recorder.messages if isinstance(m, Gap)]
+    assert gaps == [Gap(missed=9, from_seq=2)]
