@@ -100,7 +100,7 @@ def map_log_record(
     if not isinstance(log_record, dict):
         raise RecordError("a log record must be an object")
     record: dict[str, Any] = {}
-    nanos = _nanos(log_record.get("timeUnixNano")) or _nanos(log_record.get("observedTimeUnixNano"))
+    nanos = as_nanos(log_record.get("timeUnixNano")) or as_nanos(log_record.get("observedTimeUnixNano"))
     if nanos:
         record["timestamp"] = (nanos // 1000) / 1e6  # via µs: no float noise at the 7th digit
     level = _level(log_record.get("severityNumber"), log_record.get("severityText"))
@@ -116,13 +116,13 @@ def map_log_record(
     elif isinstance(event_name := log_record.get("eventName"), str) and event_name:
         record["message"] = event_name
     record.update(resource)
-    trace_id = _hex_id(log_record.get("traceId"), 32, "traceId")
+    trace_id = hex_id(log_record.get("traceId"), 32, "traceId")
     if trace_id:
         record["trace_id"] = trace_id
-    span_id = _hex_id(log_record.get("spanId"), 16, "spanId")
+    span_id = hex_id(log_record.get("spanId"), 16, "spanId")
     if span_id:
         record["span_id"] = span_id
-    flags = _int(log_record.get("flags"), "flags")
+    flags = as_int(log_record.get("flags"), "flags")
     if flags:
         record["trace_flags"] = flags & 0xFF
     attributes = decode_attributes(log_record.get("attributes"))
@@ -133,7 +133,7 @@ def map_log_record(
         _put(record, key, value)
     for key, value in attributes.items():
         _put(record, key, value)
-    dropped = _int(log_record.get("droppedAttributesCount"), "droppedAttributesCount")
+    dropped = as_int(log_record.get("droppedAttributesCount"), "droppedAttributesCount")
     if dropped:
         record["dropped_attributes"] = dropped
     return record
@@ -171,7 +171,7 @@ def decode_any_value(raw: Any, depth: int = 0) -> Any:
     if kind == "boolValue" and isinstance(value, bool):
         return value
     if kind == "intValue":
-        return _int(value, "intValue")
+        return as_int(value, "intValue")
     if kind == "doubleValue":
         return _double(value)
     if kind == "bytesValue" and isinstance(value, str):
@@ -273,7 +273,7 @@ def _put(record: dict[str, Any], key: str, value: Any) -> None:
 def _level(number: Any, text: Any) -> str:
     """The level from severityNumber (ranges), else severityText (the normalizer's words)."""
     if number is not None:
-        value = _int(number, "severityNumber")
+        value = as_int(number, "severityNumber")
         for floor, level in _SEVERITY_FLOORS:
             if value >= floor:
                 return level
@@ -284,11 +284,11 @@ def _level(number: Any, text: Any) -> str:
     return ""
 
 
-def _nanos(value: Any) -> int:
-    return _int(value, "timeUnixNano") if value is not None else 0
+def as_nanos(value: Any) -> int:
+    return as_int(value, "timeUnixNano") if value is not None else 0
 
 
-def _int(value: Any, name: str) -> int:
+def as_int(value: Any, name: str) -> int:
     """A 64-bit integer as JSON number or decimal string (the OTLP JSON encoding allows both)."""
     if value is None:
         return 0
@@ -309,7 +309,7 @@ def _double(value: Any) -> float | str:
     raise RecordError(f"doubleValue must be a number, got {value!r}")
 
 
-def _hex_id(value: Any, digits: int, name: str) -> str:
+def hex_id(value: Any, digits: int, name: str) -> str:
     """A lower-case hex trace/span id; empty for absent or all-zero (the spec's 'no id')."""
     if value is None or value == "":
         return ""
