@@ -78,13 +78,13 @@ def iter_records(request: Any) -> Iterator[dict[str, Any] | Rejected]:
         try:
             resource, scope_logs = map_resource(resource_log)
         except RecordError as exc:
-            yield from _reject_all(resource_log, str(exc))
+            yield from reject_all(resource_log, str(exc))
             continue
         for scope_log in scope_logs:
             try:
                 scope, log_records = map_scope(scope_log)
             except RecordError as exc:
-                yield from _reject_all({"scopeLogs": [scope_log]}, str(exc))
+                yield from reject_all({"scopeLogs": [scope_log]}, str(exc))
                 continue
             for log_record in log_records:
                 try:
@@ -226,13 +226,16 @@ def map_scope(scope_log: Any) -> tuple[dict[str, Any], list[Any]]:
     return scope, log_records
 
 
-def _reject_all(container: Any, reason: str) -> Iterator[Rejected]:
-    """One rejection per log record under a malformed resource or scope (at least one)."""
+def reject_all(
+    container: Any, reason: str, scopes: str = "scopeLogs", items: str = "logRecords"
+) -> Iterator[Rejected]:
+    """One rejection per item (log record, span) under a malformed resource or scope (at
+    least one); ``scopes`` and ``items`` name the container's lists."""
     count = 0
     if isinstance(container, dict):
-        for scope_log in container.get("scopeLogs") or []:
-            if isinstance(scope_log, dict) and isinstance(scope_log.get("logRecords"), list):
-                count += len(scope_log["logRecords"])
+        for scope in container.get(scopes) or []:
+            if isinstance(scope, dict) and isinstance(scope.get(items), list):
+                count += len(scope[items])
     for _ in range(max(count, 1)):
         yield Rejected(reason)
 

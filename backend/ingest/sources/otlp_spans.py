@@ -35,6 +35,7 @@ from obsview.backend.ingest.sources.otlp_json import (
     as_nanos,
     decode_attributes,
     hex_id,
+    reject_all,
 )
 from obsview.common.spans import KIND_CONSUMER, STATUS_ERROR, Span, SpanEvent
 
@@ -58,13 +59,13 @@ def iter_json(request: Any) -> Iterator[Span | Rejected]:
         try:
             service, scope_spans = _resource(entry)
         except RecordError as exc:
-            yield from _reject_all(entry, str(exc))
+            yield from reject_all(entry, str(exc), "scopeSpans", "spans")
             continue
         for scope_entry in scope_spans:
             try:
                 scope, spans = _scope(scope_entry)
             except RecordError as exc:
-                yield from _reject_all({"scopeSpans": [scope_entry]}, str(exc))
+                yield from reject_all({"scopeSpans": [scope_entry]}, str(exc), "scopeSpans", "spans")
                 continue
             for raw in spans:
                 yield _span_or_rejected(raw, service, scope)
@@ -231,17 +232,6 @@ def _scope(entry: Any) -> tuple[str, list[Any]]:
         raise RecordError("spans must be a list")
     name = scope.get("name")
     return (name[:MAX_NAME_CHARS] if isinstance(name, str) else ""), spans
-
-
-def _reject_all(container: Any, reason: str) -> Iterator[Rejected]:
-    """One rejection per span under a malformed resource or scope (at least one)."""
-    count = 0
-    if isinstance(container, dict):
-        for scope_entry in container.get("scopeSpans") or []:
-            if isinstance(scope_entry, dict) and isinstance(scope_entry.get("spans"), list):
-                count += len(scope_entry["spans"])
-    for _ in range(max(count, 1)):
-        yield Rejected(reason)
 
 
 def _as_json(message: Message) -> dict[str, Any]:
