@@ -40,7 +40,9 @@ from obsview.backend.signals.health import HealthMonitor, health_json, http_stat
 from obsview.backend.signals.metrics import RequestMetrics
 from obsview.backend.signals.routes import RouteTemplater
 from obsview.backend.store.query import EventQuery, Page
+from obsview.backend.signals.span_requests import RequestDedup, span_request
 from obsview.backend.store.ring import EventStore
+from obsview.backend.store.traces import TraceStore
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
 from obsview.common.protocol import (
     Ack,
@@ -56,10 +58,13 @@ from obsview.common.protocol import (
     Silence,
     Unack,
 )
+from obsview.common.spans import Span
 
 log = logging.getLogger(__name__)
 
-CAPABILITIES: Final = ("events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume", "query")
+CAPABILITIES: Final = (
+    "events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume", "query", "spans",
+)
 JSON_TYPE: Final = "application/json"
 SOURCE_START_TIMEOUT_S: Final = 5.0
 
@@ -80,6 +85,10 @@ class Agent:
         self.hostname = socket.gethostname()
         self.normalizer = Normalizer(service=config.service, host=self.hostname)
         self._store = EventStore(config.store_capacity)
+        self._traces = TraceStore()
+        self._dedup: RequestDedup | None = RequestDedup() if config.otlp else None
+        """Set while spans may come (an OTLP receiver, or :meth:`expect_spans`): access logs
+        are then matched with server spans so a request is counted once."""
         self._metrics = RequestMetrics(clock=clock, templater=RouteTemplater(config.route_rules))
         self._health = HealthMonitor(
             config.probes, clock=clock, version=self.version, started_at=self.started_at
@@ -104,6 +113,10 @@ class Agent:
     @property
     def store(self) -> EventStore:
         return self._store
+
+    @property
+    def traces(self) -> TraceStore:
+        return self._traces
 
     @property
     def metrics(self) -> RequestMetrics:
@@ -232,16 +245,38 @@ class Agent:
         if not events:
             return
         self._store.append(events)
-        self._metrics.observe(events)
+        self._metrics.observe(events if self._dedup is None else self._dedup.logs(events))
         self.events_ingested += len(events)
         if self._server is not None:
             self._server.broadcast_events(events)
+
+    def expect_spans(self) -> None:
+        """Spans will come from in-process producers: match access logs with them from now
+        on (an agent with an OTLP receiver does so from the start)."""
+        if self._dedup is None:
+            self._dedup = RequestDedup()
+
+    async def ingest_spans(self, spans: list[Span]) -> None:
+        """Store spans (redacted already), count server spans as requests, stream them."""
+        kept = self._traces.add(spans)
+        if not kept:
+            return
+        self.expect_spans()
+        assert self._dedup is not None
+        requests = [request for span in kept if (request := span_request(span)) is not None]
+        if requests:
+            self._metrics.observe(self._dedup.spans(requests))
+        if self._server is not None:
+            self._server.broadcast_spans(kept)
 
     def counters(self) -> dict[str, int]:
         """The agent's own counters, for MetricsSnapshot.agent and /metrics."""
         server = self._server
         notify = {f"notify_{name}": value for name, value in self._notifier.counters.items()}
-        return notify | otlp_counters(self._sources) | tcp_counters(self._sources) | {
+        traces = {f"trace_{name}": value for name, value in self._traces.counters().items()}
+        if self._dedup is not None:
+            traces["requests_seen_twice"] = self._dedup.matched
+        return notify | otlp_counters(self._sources) | tcp_counters(self._sources) | traces | {
             "events_ingested": self.events_ingested,
             "parse_errors": self.normalizer.parse_errors,
             "truncated": self.normalizer.truncated,
@@ -285,7 +320,8 @@ class Agent:
         for host, port in config.otlp:
             token = token_for((host, port), config.token_file)
             sources.append(OtlpHttpSource(host, port, self.normalizer, token=token,
-                                          allowed_hosts=config.allowed_hosts))
+                                          allowed_hosts=config.allowed_hosts,
+                                          spans=self.ingest_spans))
         if config.stdin:
             sources.append(StdinSource(self.normalizer, fd=config.stdin_fd))
         return sources
@@ -341,6 +377,7 @@ class _AgentView:
             seq=agent.store.last_seq,
             started_at=agent.started_at,
             capabilities=CAPABILITIES,
+            span_seq=agent.traces.last_seq,
         )
 
     def metrics_message(self, *, with_history: bool) -> Metrics:
@@ -366,6 +403,11 @@ class _AgentView:
 
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
         return self._agent.store.query(query, limit=limit, max_scan=SCAN_SLICE)
+    def last_span_seq(self) -> int:
+        return self._agent.traces.last_seq
+
+    def spans_since(self, seq: int, limit: int) -> tuple[list[Span], int]:
+        return self._agent.traces.since(seq, limit)
 
     def command(self, message: AlertCommand) -> Error | None:
         engine = self._agent.alerts

@@ -20,6 +20,8 @@ from typing import Any, Final, Literal
 
 import msgspec
 
+from obsview.common.spans import Span
+
 VERSION: Final = 1
 
 Level = Literal["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
@@ -251,10 +253,25 @@ class Hello(Message, tag="hello", frozen=True):
     """The newest sequence number in the agent's store (0 when empty)."""
     started_at: float
     capabilities: tuple[str, ...] = ()
+    span_seq: int = 0
+    """The newest span sequence number in the agent's trace store (0 when empty)."""
 
 
 class Events(Message, tag="events", frozen=True):
     events: tuple[LogEvent, ...]
+
+
+class Spans(Message, tag="spans", frozen=True):
+    """A batch of spans (sent only to consoles that subscribed with ``spans``)."""
+
+    spans: tuple[Span, ...]
+
+
+class SpanGap(Message, tag="span_gap", frozen=True):
+    """Spans the console asked to resume from are gone from the agent's trace store."""
+
+    missed: int
+    from_seq: int
 
 
 class Gap(Message, tag="gap", frozen=True):
@@ -272,6 +289,8 @@ class Dropped(Message, tag="dropped", frozen=True):
     """Dropped since the previous ``dropped`` message."""
     total: int
     """Dropped since this connection opened."""
+    spans: int = 0
+    """Spans dropped since the previous ``dropped`` message (``count`` is events only)."""
 
 
 class Metrics(Message, tag="metrics", frozen=True):
@@ -338,6 +357,10 @@ class Subscribe(Message, tag="subscribe", frozen=True):
     trace_id: str = ""
     text: str = ""
     client: str = ""
+    spans: bool = False
+    """Also stream spans (consoles that show traces); older consoles leave it out."""
+    spans_since_seq: int | None = None
+    """Resume the span stream after this span sequence number; ``None``: only new spans."""
 
 
 class Ack(Message, tag="ack", frozen=True):
@@ -405,8 +428,8 @@ class UnknownMessage(msgspec.Struct, frozen=True):
 
 
 AnyMessage = (
-    Hello | Events | Gap | Dropped | Metrics | Health | Alerts | Error | Pong | QueryPage
-    | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query | CancelQuery
+    Hello | Events | Spans | SpanGap | Gap | Dropped | Metrics | Health | Alerts | Error | Pong
+    | QueryPage | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query | CancelQuery
 )
 MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
     typing.cast(str, cls.__struct_config__.tag): cls for cls in typing.get_args(AnyMessage)

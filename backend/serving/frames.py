@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Callable, Sequence
+from typing import Final, TypeVar
 
-from obsview.common.protocol import MAX_FRAME_BYTES, LogEvent, encode_events
+import msgspec
+
+from obsview.common.protocol import MAX_FRAME_BYTES, LogEvent, Spans, encode, encode_events
+from obsview.common.spans import Span
 
 log = logging.getLogger(__name__)
+_Item = TypeVar("_Item")
 
 MAX_MESSAGE_BYTES: Final = 1 << 20
 FRAME_EVENTS: Final = 500
@@ -23,19 +27,32 @@ def event_frames(events: Sequence[LogEvent], max_events: int) -> list[tuple[byte
     FRAME_BYTES, each with the events it holds (to re-wrap them in another message: a few
     hundred bytes more than FRAME_BYTES still leaves the frame far below the cap). An event
     too big for a frame of its own is sent cut down (:func:`fitted`)."""
-    frames: list[tuple[bytes, list[LogEvent]]] = []
-    step = max(1, min(FRAME_EVENTS, max_events))
-    pending = [list(events[i : i + step]) for i in range(0, len(events), step)]
+    return _frames(events, max_events, encode_events, fitted)
+
+
+def span_frames(spans: Sequence[Span], max_spans: int) -> list[tuple[bytes, list[Span]]]:
+    """The same for spans: ``spans`` frames of at most ``max_spans`` and about FRAME_BYTES;
+    a span too big for a frame of its own is sent without its attributes and events."""
+    return _frames(spans, max_spans, lambda chunk: encode(Spans(tuple(chunk))), fitted_span)
+
+
+def _frames(
+    items: Sequence[_Item], max_items: int, encode_chunk: Callable[[list[_Item]], bytes],
+    fit: Callable[[_Item, int], _Item],
+) -> list[tuple[bytes, list[_Item]]]:
+    frames: list[tuple[bytes, list[_Item]]] = []
+    step = max(1, min(FRAME_EVENTS, max_items))
+    pending = [list(items[i : i + step]) for i in range(0, len(items), step)]
     while pending:
         chunk = pending.pop(0)
-        frame = encode_events(chunk)
+        frame = encode_chunk(chunk)
         if len(frame) > FRAME_BYTES and len(chunk) > 1:
             half = len(chunk) // 2
             pending[0:0] = [chunk[:half], chunk[half:]]
             continue
         if len(frame) > MAX_FRAME_BYTES:
-            chunk = [fitted(chunk[0], len(frame))]
-            frame = encode_events(chunk)
+            chunk = [fit(chunk[0], len(frame))]
+            frame = encode_chunk(chunk)
         frames.append((frame, chunk))
     return frames
 
@@ -50,4 +67,16 @@ def fitted(event: LogEvent, size: int) -> LogEvent:
         service=event.service[:FITTED_CHARS], host=event.host[:FITTED_CHARS],
         trace_id=event.trace_id[:FITTED_CHARS], source=event.source[:FITTED_CHARS],
         raw=event.raw[:FITTED_CHARS], extra={"obsview.frame_bytes": size}, truncated=True,
+    )
+
+
+def fitted_span(span: Span, size: int) -> Span:
+    """``span`` without what made it too big for a frame (its attributes and events), and a
+    note of how big it was: the waterfall still shows it in its place."""
+    log.warning("span %s encodes to %d bytes, over the %d-byte frame cap: sent without its "
+                "attributes and events", span.span_id, size, MAX_FRAME_BYTES)
+    return msgspec.structs.replace(
+        span, name=span.name[:FITTED_CHARS], status_message=span.status_message[:FITTED_CHARS],
+        attributes={"obsview.frame_bytes": size}, events=(),
+        dropped=span.dropped + len(span.attributes) + len(span.events),
     )

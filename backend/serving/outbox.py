@@ -23,10 +23,13 @@ pings without ever reading loses the oldest ones rather than growing the agent."
 @dataclass(frozen=True, slots=True)
 class Replay:
     """Instruction for the sender: replay the store after ``since_seq`` up to ``until_seq``
-    before any live batch (the sender does it so ordering needs no lock)."""
+    (and the spans after ``spans_since`` up to ``spans_until``) before any live batch (the
+    sender does it so ordering needs no lock)."""
 
     since_seq: int
     until_seq: int
+    spans_since: int = 0
+    spans_until: int = 0
 
 
 class Outbox:
@@ -36,10 +39,14 @@ class Outbox:
         self._replay: Replay | None = None
         self._state: dict[str, bytes] = {}
         """Latest metrics/health/alerts frame by type: a newer one replaces an unsent one."""
-        self._events: deque[tuple[bytes, int]] = deque()
+        self._events: deque[tuple[bytes, int, bool]] = deque()
+        """(frame, items, True for a span batch): events and spans share one bounded queue,
+        so the stream keeps its order; ``max_events`` bounds the items of both."""
         self.queued_events = 0
         self.dropped_pending = 0
         self.dropped_total = 0
+        self.dropped_spans_pending = 0
+        self.dropped_spans_total = 0
         self.control_dropped = 0
         self._ready = asyncio.Event()
 
@@ -61,17 +68,27 @@ class Outbox:
 
     def put_events(self, frame: bytes, count: int) -> int:
         """Queue one event batch; returns how many events were dropped to stay in bound."""
-        self._events.append((frame, count))
+        return self._put(frame, count, False)[0]
+
+    def put_spans(self, frame: bytes, count: int) -> int:
+        """Queue one span batch; returns how many spans were dropped to stay in bound."""
+        return self._put(frame, count, True)[1]
+
+    def _put(self, frame: bytes, count: int, spans: bool) -> tuple[int, int]:
+        """Queue a batch, dropping the oldest ones beyond the bound: (events, spans) dropped."""
+        self._events.append((frame, count, spans))
         self.queued_events += count
-        dropped = 0
+        dropped = [0, 0]
         while self.queued_events > self.max_events and len(self._events) > 1:
-            _frame, lost = self._events.popleft()
+            _frame, lost, lost_spans = self._events.popleft()
             self.queued_events -= lost
-            dropped += lost
-        self.dropped_pending += dropped
-        self.dropped_total += dropped
+            dropped[lost_spans] += lost
+        self.dropped_pending += dropped[0]
+        self.dropped_total += dropped[0]
+        self.dropped_spans_pending += dropped[1]
+        self.dropped_spans_total += dropped[1]
         self._ready.set()
-        return dropped
+        return dropped[0], dropped[1]
 
     def clear_events(self) -> None:
         """Forget queued live batches and replay (a new ``subscribe`` replaces the stream)."""
@@ -90,10 +107,11 @@ class Outbox:
             if self._state:
                 return self._state.pop(next(iter(self._state)))
             if self._events:
-                if self.dropped_pending:
+                if self.dropped_pending or self.dropped_spans_pending:
                     count, self.dropped_pending = self.dropped_pending, 0
-                    return encode(Dropped(count=count, total=self.dropped_total))
-                frame, count = self._events.popleft()
+                    spans, self.dropped_spans_pending = self.dropped_spans_pending, 0
+                    return encode(Dropped(count=count, total=self.dropped_total, spans=spans))
+                frame, count, _spans = self._events.popleft()
                 self.queued_events -= count
                 return frame
             self._ready.clear()

@@ -32,7 +32,7 @@ from obsview.backend.addresses import (
 )
 from obsview.backend.auth import bearer_matches
 from obsview.backend.connection_slots import ConnectionSlots, Slot, fit_to_descriptors
-from obsview.backend.serving.frames import MAX_MESSAGE_BYTES, event_frames
+from obsview.backend.serving.frames import MAX_MESSAGE_BYTES, event_frames, span_frames
 from obsview.backend.serving.outbox import Outbox, Replay
 from obsview.backend.serving.queries import QueryRunner, QueryView
 from obsview.common.protocol import (
@@ -54,12 +54,15 @@ from obsview.common.protocol import (
     ProtocolError,
     Query,
     Silence,
+    SpanGap,
+    Spans,
     Subscribe,
     Unack,
     UnknownMessage,
     decode,
     encode,
 )
+from obsview.common.spans import Span
 from obsview.common.trace_match import in_trace
 
 log = logging.getLogger(__name__)
@@ -99,6 +102,10 @@ class AgentView(QueryView, Protocol):
     def last_seq(self) -> int: ...
 
     def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]: ...
+
+    def last_span_seq(self) -> int: ...
+
+    def spans_since(self, seq: int, limit: int) -> tuple[list[Span], int]: ...
 
     def command(self, message: AlertCommand) -> Error | None:
         """Apply an alert command; an :class:`Error` for that console alone if it failed."""
@@ -158,6 +165,8 @@ class _Client:
     outbox: Outbox
     queries: QueryRunner
     subscribed: bool = False
+    spans: bool = False
+    """The console asked for spans too."""
     filter: EventFilter = field(default_factory=EventFilter)
 
 
@@ -193,6 +202,7 @@ class StreamServer:
         """Events dropped for slow consoles, summed over every connection ever."""
         self.oversized_total = 0
         """State messages not sent because they would exceed MAX_FRAME_BYTES."""
+        self.spans_dropped_total = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -269,6 +279,26 @@ class StreamServer:
                 frames = event_frames(matched, self._client_queue_events)
             for frame, chunk in frames:
                 self.dropped_total += client.outbox.put_events(frame, len(chunk))
+
+    def broadcast_spans(self, spans: Sequence[Span]) -> None:
+        """Hand a batch of spans to every console that asked for spans. Never awaits."""
+        if not spans or not self._clients:
+            return
+        shared: list[tuple[bytes, list[Span]]] | None = None
+        for client in self._clients:
+            if not (client.subscribed and client.spans):
+                continue
+            if client.filter.trace_id:
+                frames = span_frames(
+                    [span for span in spans if span.trace_id == client.filter.trace_id],
+                    self._client_queue_events,
+                )
+            else:
+                if shared is None:
+                    shared = span_frames(spans, self._client_queue_events)
+                frames = shared
+            for frame, chunk in frames:
+                self.spans_dropped_total += client.outbox.put_spans(frame, len(chunk))
 
     def broadcast(self, message: Metrics | Health | Alerts) -> None:
         """Latest state to every console; an unsent older one of the same type is replaced."""
@@ -374,6 +404,10 @@ class StreamServer:
 
     async def _replay(self, client: _Client, replay: Replay) -> None:
         """Send what the console missed, page by page, owning the socket meanwhile."""
+        await self._replay_events(client, replay)
+        await self._replay_spans(client, replay)
+
+    async def _replay_events(self, client: _Client, replay: Replay) -> None:
         cursor = replay.since_seq
         while cursor < replay.until_seq:
             events, missed = self._view.events_since(cursor, REPLAY_PAGE)
@@ -385,6 +419,22 @@ class StreamServer:
             cursor = events[-1].seq
             matched = [event for event in events if client.filter.matches(event)]
             for frame, _chunk in event_frames(matched, self._client_queue_events):
+                await client.ws.send(frame, text=True)
+
+    async def _replay_spans(self, client: _Client, replay: Replay) -> None:
+        cursor = replay.spans_since
+        while cursor < replay.spans_until:
+            spans, missed = self._view.spans_since(cursor, REPLAY_PAGE)
+            spans = [span for span in spans if span.seq <= replay.spans_until]
+            if missed:
+                await client.ws.send(encode(SpanGap(missed=missed, from_seq=cursor + 1)), text=True)
+            if not spans:
+                return
+            cursor = spans[-1].seq
+            wanted = client.filter.trace_id
+            if wanted:
+                spans = [span for span in spans if span.trace_id == wanted]
+            for frame, _chunk in span_frames(spans, self._client_queue_events):
                 await client.ws.send(frame, text=True)
 
     async def _receive_loop(self, client: _Client) -> None:
@@ -429,14 +479,18 @@ class StreamServer:
             text=message.text.lower(),
         )
         client.outbox.clear_events()
-        # Subscribing and reading the boundary happen with no await in between, so every
-        # event after ``until_seq`` arrives live and every one up to it comes by replay.
+        # Subscribing and reading the boundaries happen with no await in between, so every
+        # event (span) after ``until`` arrives live and every one up to it comes by replay.
         client.subscribed = True
-        if message.since_seq is not None:
-            since = max(0, message.since_seq)
-            until = self._view.last_seq()
-            if since < until:
-                client.outbox.put_replay(Replay(since, until))
+        client.spans = message.spans
+        until = self._view.last_seq()
+        since = until if message.since_seq is None else min(max(0, message.since_seq), until)
+        spans_until = self._view.last_span_seq() if message.spans else 0
+        spans_since = spans_until
+        if message.spans and message.spans_since_seq is not None:
+            spans_since = min(max(0, message.spans_since_seq), spans_until)
+        if since < until or spans_since < spans_until:
+            client.outbox.put_replay(Replay(since, until, spans_since, spans_until))
 
 
 def _host_allowed(values: list[str], allowed: frozenset[str]) -> bool:

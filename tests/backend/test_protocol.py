@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obsview.common import protocol as p
+from obsview.common.spans import Span, SpanEvent
 
 EVENT = p.LogEvent(
     ts=1700000000.25, level="WARN", message="Request completed [bold]", seq=7, service="blog-api",
@@ -31,8 +32,14 @@ ALERT = p.AlertInfo(
 EVERY_MESSAGE = [
     p.Hello("0.1.0", "web-1", "blog-api", 41, 1.5, ("metrics", "alerts")),
     p.Events((EVENT, p.LogEvent(ts=2.0, level="ERROR", message="boom"))),
+    p.Spans((Span(trace_id="ab" * 16, span_id="cd" * 8, name="GET /api/posts/:id", start=1.0,
+                  end=1.25, parent_id="ef" * 8, kind=2, service="blog-api", status=2,
+                  attributes={"http.route": "/api/posts/:id", "n": [1, {"k": None}]},
+                  events=(SpanEvent(1.1, "exception", {"exception.type": "E"}),)),)),
+    p.SpanGap(missed=4, from_seq=2),
     p.Gap(missed=10, from_seq=3),
     p.Dropped(count=5, total=9),
+    p.Dropped(count=0, total=9, spans=3),
     p.Metrics(SNAPSHOT, (p.MetricsPoint(1.0, 2.0, 0.0, 1.0, None, None),)),
     p.Health(p.HealthReport("degraded", 1.0, 2.0, "1.0.0", (
         p.ProbeStatus("redis", "tcp", "127.0.0.1:6379", "unhealthy", None, "refused", 1.0, 0.5),
@@ -44,6 +51,7 @@ EVERY_MESSAGE = [
     p.QueryPage(5, done=True, error="unterminated quote"),
     p.Subscribe(since_seq=40, levels=("ERROR", "WARN"), trace_id="abc", text="login", client="t"),
     p.Subscribe(),
+    p.Subscribe(since_seq=1, spans=True, spans_since_seq=5),
     p.Ack("f1", "alice", "looking"),
     p.Unack("f1", "alice"),
     p.Silence({"alertname": "high_error_rate"}, 3600.0, "alice", "deploy"),

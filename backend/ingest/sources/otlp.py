@@ -1,6 +1,7 @@
-"""OTLP/HTTP logs receiver: OpenTelemetry SDKs export their logs straight to the agent.
+"""OTLP/HTTP receiver: OpenTelemetry SDKs export their logs and spans straight to the agent.
 
-``POST /v1/logs`` in either OTLP/HTTP encoding: protobuf (``application/x-protobuf``, the
+``POST /v1/logs`` and ``POST /v1/traces`` (when the agent takes spans) in either OTLP/HTTP
+encoding: protobuf (``application/x-protobuf``, the
 default of the Collector and of most SDKs) or JSON (``application/json``, as sent by
 ``@opentelemetry/exporter-logs-otlp-http`` and by any SDK set to
 ``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=http/json``). A success is answered in the request's
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -23,7 +24,7 @@ from obsview.backend.addresses import HOST_REFUSED, host_header_allowed, is_loop
 from obsview.backend.auth import bearer_matches
 from obsview.backend.connection_slots import Slot
 from obsview.backend.ingest.normalize import Normalizer
-from obsview.backend.ingest.sources import otlp_json, otlp_protobuf
+from obsview.backend.ingest.sources import otlp_json, otlp_protobuf, otlp_spans
 from obsview.backend.ingest.sources.base import Emit
 from obsview.backend.ingest.sources.listener import StreamListener, listener_counters
 from obsview.backend.ingest.sources.otlp_http import (
@@ -37,16 +38,27 @@ from obsview.backend.ingest.sources.otlp_http import (
 )
 from obsview.backend.ingest.sources.otlp_json import Rejected, RequestError
 from obsview.common.protocol import LogEvent
+from obsview.common.spans import Span
 
 log = logging.getLogger(__name__)
 
 LOGS_PATH: Final = "/v1/logs"
+TRACES_PATH: Final = "/v1/traces"
+SpanSink = Callable[[list[Span]], Awaitable[None]]
+"""Takes a batch of spans (the agent's ``ingest_spans``); awaiting it is the backpressure."""
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 BATCH_RECORDS: Final = 1000
 """Records normalized and emitted together; a big request is emitted in several batches,
 with the event loop free between two (~25 ms of work each)."""
 JSON: Final = "application/json"
 PROTOBUF: Final = otlp_protobuf.CONTENT_TYPE
 _WRITE_TIMEOUT_S: Final = 10.0
+_ERROR_HEADERS: Final[dict[int, tuple[tuple[str, str], ...]]] = {
+    405: (("Allow", "POST"),),
+    # OTLP exporters retry a 429 after Retry-After seconds.
+    429: (("Retry-After", "1"),),
+}
 
 
 class OtlpHttpSource(StreamListener):
@@ -65,10 +77,14 @@ class OtlpHttpSource(StreamListener):
         body_timeout_s: float = 30.0,
         token: str | None = None,
         allowed_hosts: Sequence[str] = (),
+        spans: SpanSink | None = None,
+        max_in_flight_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         super().__init__("otlp", host, port, max_connections=max_connections,
                          read_limit=MAX_HEAD_BYTES)
         self._normalizer = normalizer
+        self._spans = spans
+        """Where ``/v1/traces`` delivers; without it that path is a 404 like any other."""
         self._max_body_bytes = max_body_bytes
         self._idle_timeout_s = idle_timeout_s
         self._head_timeout_s = head_timeout_s
@@ -85,6 +101,13 @@ class OtlpHttpSource(StreamListener):
         self.records_accepted = 0
         self.records_rejected = 0
         """Log records reported back to the exporter as rejected (malformed)."""
+        self.spans_accepted = 0
+        self.spans_rejected = 0
+        self._max_in_flight_bytes = max_in_flight_bytes
+        """Bodies being read or ingested at once, summed: beyond it, exporters get 429 and
+        retry later, so 64 connections cannot make the agent hold 64 maximal bodies."""
+        self._in_flight = 0
+        self.requests_throttled = 0
 
     async def _handle_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str,
@@ -108,12 +131,18 @@ class OtlpHttpSource(StreamListener):
     ) -> bool:
         """Answer one request; False when the connection is to be closed."""
         request: Request | None = None
+        reserved = [0]
+
+        def admit(headers: dict[str, str]) -> None:
+            self._check_headers(headers)
+            reserved[0] = self._reserve(headers.get("content-length", ""))
+
         try:
             request = await read_request(
                 reader, writer, max_body_bytes=self._max_body_bytes,
                 idle_timeout_s=self._idle_timeout_s, head_timeout_s=self._head_timeout_s,
                 body_timeout_s=self._body_timeout_s,
-                check_headers=self._check_headers,
+                check_headers=admit,
             )
             if request is None:
                 return False
@@ -127,9 +156,11 @@ class OtlpHttpSource(StreamListener):
         except HttpError as exc:
             self.requests_failed += 1
             content_type, status, body = JSON, exc.status, error_body(exc.status, exc.message)
-            headers = (("Allow", "POST"),) if exc.status == 405 else ()
+            headers = _ERROR_HEADERS.get(exc.status, ())
             keep = not exc.close and request is not None and request.keep_alive
             unread_input = exc.close
+        finally:
+            self._in_flight -= reserved[0]
         writer.write(response_bytes(status, body, content_type=content_type, close=not keep,
                                     extra_headers=headers))
         async with asyncio.timeout(_WRITE_TIMEOUT_S):  # a client that stopped reading
@@ -137,6 +168,17 @@ class OtlpHttpSource(StreamListener):
             if unread_input:
                 await _linger(reader, writer, self._max_body_bytes)
         return keep
+
+    def _reserve(self, content_length: str) -> int:
+        """Count a request's body against ``max_in_flight_bytes`` before it is read (a body
+        of unknown length counts as the largest allowed); 429 when the budget is spent."""
+        size = int(content_length) if content_length.isdigit() else self._max_body_bytes
+        size = min(size, self._max_body_bytes)
+        if self._in_flight and self._in_flight + size > self._max_in_flight_bytes:
+            self.requests_throttled += 1
+            raise HttpError(429, "the agent is busy with other exports; retry later", close=True)
+        self._in_flight += size
+        return size
 
     def _check_headers(self, headers: dict[str, str]) -> None:
         if self._check_host and not host_header_allowed(headers.get("host"), self._allowed_hosts):
@@ -148,10 +190,12 @@ class OtlpHttpSource(StreamListener):
     async def _handle(self, request: Request, emit: Emit, source: str) -> tuple[str, bytes]:
         """The 200 answer (content type, body) once every record is emitted; HttpError for
         the rest."""
-        if request.path != LOGS_PATH:
-            raise HttpError(404, f"no such path; OTLP logs go to POST {LOGS_PATH}")
+        traces = self._spans is not None and request.path == TRACES_PATH
+        if request.path != LOGS_PATH and not traces:
+            where = f"POST {LOGS_PATH}" + (f" and POST {TRACES_PATH}" if self._spans else "")
+            raise HttpError(404, f"no such path; OTLP goes to {where}")
         if request.method != "POST":
-            raise HttpError(405, f"{LOGS_PATH} accepts POST only")
+            raise HttpError(405, f"{request.path} accepts POST only")
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type not in (PROTOBUF, JSON):
             raise HttpError(
@@ -159,11 +203,16 @@ class OtlpHttpSource(StreamListener):
             )
         body = decode_content(request, self._max_body_bytes)
         try:
+            if traces:
+                return await self._handle_spans(body, content_type == PROTOBUF)
             if content_type == PROTOBUF:
                 records = otlp_protobuf.iter_records(otlp_protobuf.parse_export(body))
             else:
                 records = otlp_json.iter_records(orjson.loads(body))
-            accepted, rejected, reason = await self._ingest(records, emit, source)
+            normalize = self._normalizer.normalize_record
+            accepted, rejected, reason = await _deliver(
+                records, lambda record: normalize(record, source), emit, "log record(s)"
+            )
         except orjson.JSONDecodeError as exc:
             raise HttpError(400, f"body is not valid JSON: {exc}") from None
         except RequestError as exc:
@@ -178,38 +227,57 @@ class OtlpHttpSource(StreamListener):
             partial = {"rejectedLogRecords": str(rejected), "errorMessage": reason}
         return JSON, orjson.dumps({"partialSuccess": partial})
 
-    async def _ingest(
-        self, records: Iterator[dict[str, Any] | Rejected], emit: Emit, source: str
-    ) -> tuple[int, int, str]:
-        """Normalize and emit every record in batches; (accepted, rejected, first reason)."""
-        accepted = rejected = 0
-        reason = ""
-        batch: list[LogEvent] = []
-        normalize = self._normalizer.normalize_record
-        for item in records:
-            if isinstance(item, Rejected):
-                rejected += 1
-                reason = reason or item.reason
-                continue
-            batch.append(normalize(item, source))
-            if len(batch) >= BATCH_RECORDS:
-                accepted += len(batch)
-                await emit(batch)
-                batch = []
-                # Yield even when emit did not: 4 MiB of tiny records is ~600k of them, seconds
-                # of work that must not stall the consoles, probes and other sources.
-                await asyncio.sleep(0)
-        if batch:
+    async def _handle_spans(self, body: bytes, protobuf: bool) -> tuple[str, bytes]:
+        assert self._spans is not None
+        if protobuf:
+            spans = otlp_spans.iter_protobuf(otlp_spans.parse_protobuf(body))
+        else:
+            spans = otlp_spans.iter_json(orjson.loads(body))
+        accepted, rejected, reason = await _deliver(spans, _same, self._spans, "span(s)")
+        self.spans_accepted += accepted
+        self.spans_rejected += rejected
+        if protobuf:
+            return PROTOBUF, otlp_spans.response_protobuf(rejected, reason)
+        return JSON, orjson.dumps(otlp_spans.response_json(rejected, reason))
+
+
+def _same(span: Span) -> Span:
+    return span
+
+
+async def _deliver(
+    items: Iterator[_In | Rejected], convert: Callable[[_In], _Out],
+    deliver: Callable[[list[_Out]], Awaitable[None]], noun: str,
+) -> tuple[int, int, str]:
+    """Convert and deliver every item in batches; (accepted, rejected, first reason)."""
+    accepted = rejected = 0
+    reason = ""
+    batch: list[_Out] = []
+    for item in items:
+        if isinstance(item, Rejected):
+            rejected += 1
+            reason = reason or item.reason
+            continue
+        batch.append(convert(item))
+        if len(batch) >= BATCH_RECORDS:
             accepted += len(batch)
-            await emit(batch)
-        if rejected:
-            reason = f"{rejected} log record(s) rejected, first: {reason}"
-        return accepted, rejected, reason
+            await deliver(batch)
+            batch = []
+            # Yield even when deliver did not: 4 MiB of tiny records is ~600k of them,
+            # seconds of work that must not stall the consoles, probes and other sources.
+            await asyncio.sleep(0)
+    if batch:
+        accepted += len(batch)
+        await deliver(batch)
+    if rejected:
+        reason = f"{rejected} {noun} rejected, first: {reason}"
+    return accepted, rejected, reason
 
 
 def otlp_counters(sources: Iterable[object]) -> dict[str, int]:
     """The OTLP receivers' counters summed, for the agent's own counters (/metrics)."""
-    names = ("requests", "requests_failed", "records_accepted", "records_rejected")
+    names = ("requests", "requests_failed", "records_accepted", "records_rejected",
+             "spans_accepted", "spans_rejected", "requests_throttled")
     return listener_counters("otlp", OtlpHttpSource, sources, names)
 
 
