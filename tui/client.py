@@ -32,6 +32,7 @@ from obsview.common.protocol import (
     Hello,
     Message,
     ProtocolError,
+    Spans,
     Subscribe,
     UnknownMessage,
     decode,
@@ -128,6 +129,8 @@ class AgentClient:
         self._ws: ClientConnection | None = None
         self._delivered_seq = 0
         self._skip_replay = False
+        self._delivered_span_seq = 0
+        """Spans resume from here: 0 replays every span the agent holds (first connection)."""
         self._closing = asyncio.Event()
 
     @property
@@ -226,7 +229,14 @@ class AgentClient:
         if isinstance(first, Hello):
             self._deliver(first)
         since = self._resume_point(first, previous_hello)
-        await ws.send(encode(Subscribe(since_seq=since, client=self._client_name)), text=True)
+        if isinstance(first, Hello) and (
+            first.span_seq < self._delivered_span_seq
+            or (previous_hello is not None and previous_hello.started_at != first.started_at)
+        ):
+            self._delivered_span_seq = 0  # a new agent process numbers spans from 1 again
+        subscribe = Subscribe(since_seq=since, client=self._client_name, spans=True,
+                              spans_since_seq=self._delivered_span_seq)
+        await ws.send(encode(subscribe), text=True)
         # "connected" only once subscribed, so anything sent through send() follows the subscribe.
         hello = first if isinstance(first, Hello) else previous_hello
         self._set_state(status="connected", retry_in=None, last_error="", hello=hello)
@@ -273,6 +283,8 @@ class AgentClient:
             self._set_state(dropped_total=self._state.dropped_total + message.count)
         elif isinstance(message, Events) and message.events:
             self._delivered_seq = message.events[-1].seq
+        elif isinstance(message, Spans) and message.spans:
+            self._delivered_span_seq = message.spans[-1].seq
         try:
             self._on_message(message)
         except Exception:

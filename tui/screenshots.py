@@ -15,7 +15,7 @@ import math
 import random
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from obsview.common.protocol import (
     AckInfo,
@@ -32,6 +32,15 @@ from obsview.common.protocol import (
     MetricsSnapshot,
     ProbeStatus,
     RouteStats,
+    Spans,
+)
+from obsview.common.spans import (
+    KIND_CLIENT,
+    KIND_INTERNAL,
+    KIND_SERVER,
+    STATUS_ERROR,
+    Span,
+    SpanEvent,
 )
 
 if TYPE_CHECKING:
@@ -169,16 +178,57 @@ def _events() -> tuple[LogEvent, ...]:
         ("ERROR", "database query failed: timeout after 1000 ms", 500, 1212.5),
     )
     offsets = (0.0, 0.004, 0.006, 1.19, 1.2125)
+    # The span each line was logged in (the sample trace's spans: _spans()).
+    span_ids = (_SERVER_SPAN, _CACHE_SPAN, _QUERY_SPAN, _QUERY_SPAN, _SERVER_SPAN)
     step_duration: float | None
     for i, ((level, message, status, step_duration), offset) in enumerate(zip(steps, offsets)):
         events.append(
             LogEvent(ts=SAMPLE_NOW - 5 + offset, level=level, message=message, seq=181 + i,
+                     span_id=span_ids[i],
                      service="blog-api", host="web-1", trace_id=TRACE_ID, method="GET",
                      route="/api/posts/:id", path="/api/posts/42", status=status,
                      duration_ms=step_duration, source="/var/log/blog/app.log",
                      raw=f'{{"level":"{level.lower()}","message":"{message}"}}')
         )
     return tuple(events)
+
+
+_SERVER_SPAN: Final = "00f067aa0ba902b7"
+_CACHE_SPAN: Final = "1a2b3c4d5e6f7081"
+_QUERY_SPAN: Final = "53995c3f42cd8ad8"
+
+
+def _spans() -> tuple[Span, ...]:
+    """The sample trace as spans: the request, its cache lookup, its slow query and retry."""
+    start = SAMPLE_NOW - 5
+
+    def span(span_id: str, name: str, begin_ms: float, end_ms: float, **fields: Any) -> Span:
+        return Span(trace_id=TRACE_ID, span_id=span_id, name=name, start=start + begin_ms / 1000,
+                    end=start + end_ms / 1000, service=fields.pop("service", "blog-api"),
+                    seq=fields.pop("seq"), **fields)
+
+    server = {"http.request.method": "GET", "http.route": "/api/posts/:id",
+              "url.path": "/api/posts/42", "http.response.status_code": 500}
+    return (
+        span(_SERVER_SPAN, "GET /api/posts/:id", 0, 1212.5, seq=1, kind=KIND_SERVER,
+             status=STATUS_ERROR, attributes=server),
+        span("6e0c63257de34c92", "auth.verify_token", 0.4, 1.1, seq=2, kind=KIND_INTERNAL,
+             parent_id=_SERVER_SPAN),
+        span(_CACHE_SPAN, "redis GET post:42", 1.5, 4.2, seq=3, kind=KIND_CLIENT,
+             parent_id=_SERVER_SPAN, service="redis",
+             attributes={"db.system": "redis", "db.operation": "GET"}),
+        span(_QUERY_SPAN, "SELECT posts", 5.0, 1190.0, seq=4, kind=KIND_CLIENT,
+             parent_id=_SERVER_SPAN, service="postgres", status=STATUS_ERROR,
+             status_message="canceling statement due to statement timeout",
+             attributes={"db.system": "postgresql",
+                         "db.statement": "SELECT * FROM posts WHERE id = $1"},
+             events=(SpanEvent(start + 1.19, "exception",
+                               {"exception.type": "QueryCanceled"}),)),
+        span("b7ad6b7169203331", "pool.acquire", 5.2, 9.8, seq=5, kind=KIND_INTERNAL,
+             parent_id=_QUERY_SPAN, service="postgres"),
+        span("e4c1d2a3b4f50617", "render error page", 1195.0, 1211.0, seq=6,
+             kind=KIND_INTERNAL, parent_id=_SERVER_SPAN),
+    )
 
 
 def sample_messages() -> list[object]:
@@ -190,6 +240,7 @@ def sample_messages() -> list[object]:
         Health(_health()),
         Alerts(_alerts()),
         Events(_events()),
+        Spans(_spans()),
     ]
 
 
@@ -227,6 +278,10 @@ def shot_steps() -> dict[str, Step]:
         await select_trace_event(pilot)
         await pilot.press("T")
 
+    async def span(pilot: Pilot[None]) -> None:
+        await trace(pilot)
+        await pilot.press(*["down"] * 5, "enter")  # the slow query's span
+
     async def help_screen(pilot: Pilot[None]) -> None:
         await pilot.press("question_mark")
 
@@ -235,6 +290,7 @@ def shot_steps() -> dict[str, Step]:
         "filter": filter_active,
         "detail": detail,
         "trace": trace,
+        "span": span,
         "help": help_screen,
     }
     return {name: _without_toasts(step) for name, step in steps.items()}

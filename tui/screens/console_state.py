@@ -26,6 +26,7 @@ from obsview.common.protocol import (
     MetricsPoint,
     MetricsSnapshot,
     SilenceInfo,
+    SpanGap,
 )
 
 #: The agent keeps 900 one-second points (15 minutes); so does the console.
@@ -58,6 +59,8 @@ class ConsoleState:
     """Events lost because the agent had already evicted them when the console resumed."""
     dropped_events: int = 0
     """Events the agent dropped because this console read too slowly."""
+    spans_lost: int = 0
+    """Spans the agent had evicted when the console resumed, or dropped for a slow link."""
     _firing: set[str] = field(default_factory=set)
 
     def apply(self, messages: Iterable[object]) -> Changes:
@@ -86,6 +89,10 @@ class ConsoleState:
             changes.stream = True
         elif isinstance(message, Dropped):
             self.dropped_events += message.count
+            self.spans_lost += message.spans
+            changes.stream = True
+        elif isinstance(message, SpanGap):
+            self.spans_lost += message.missed
             changes.stream = True
         elif isinstance(message, Error):
             changes.errors.append(message)

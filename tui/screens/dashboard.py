@@ -18,7 +18,17 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from obsview.common.filters import Filter, FilterError
-from obsview.common.protocol import LEVELS, Ack, AlertInfo, Events, LogEvent, Message, Silence
+from obsview.common.protocol import (
+    LEVELS,
+    Ack,
+    AlertInfo,
+    Events,
+    LogEvent,
+    Message,
+    Silence,
+    Spans,
+)
+from obsview.common.traces import TraceIndex
 from obsview.tui.model import EventBuffer
 from obsview.tui.render import clean, safe_text
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
@@ -141,6 +151,8 @@ class DashboardScreen(Screen[None]):
         self.time_format = time_format
         self.state = ConsoleState()
         self.buffer = EventBuffer(buffer_capacity)
+        self.traces = TraceIndex()
+        """Spans from the agent, bounded like its own store: what the waterfall shows."""
         self.console_dropped = 0
         self._pending_events: deque[tuple[LogEvent, ...]] = deque()
         self._pending_count = 0
@@ -182,7 +194,10 @@ class DashboardScreen(Screen[None]):
 
     def enqueue(self, message: object) -> None:
         """Queue one client message for the next flush (cheap: called per frame)."""
-        if isinstance(message, Events):
+        if isinstance(message, Spans):
+            # Straight into the bounded span index: spans are only drawn on demand (T).
+            self.traces.add(message.spans)
+        elif isinstance(message, Events):
             self._pending_events.append(message.events)
             self._pending_count += len(message.events)
             while self._pending_count > MAX_PENDING_EVENTS and len(self._pending_events) > 1:
@@ -250,6 +265,7 @@ class DashboardScreen(Screen[None]):
             dropped=self.state.dropped_events + self.console_dropped,
             evicted=self.buffer.evicted,
             agent=self.state.metrics.agent if self.state.metrics is not None else {},
+            spans_lost=self.state.spans_lost,
         )
 
     def _show_counts(self) -> None:
@@ -345,7 +361,13 @@ class DashboardScreen(Screen[None]):
         if event is None or not event.trace_id:
             self.notify("The selected event has no trace ID", severity="warning", markup=False)
             return
-        self.app.push_screen(TraceScreen(event.trace_id, self.buffer.trace(event.trace_id)))
+        self.open_trace(event.trace_id)
+
+    def open_trace(self, trace_id: str) -> None:
+        """The waterfall of ``trace_id``: its spans and its log lines the console holds."""
+        self.app.push_screen(
+            TraceScreen(trace_id, self.traces.get(trace_id), self.buffer.trace(trace_id))
+        )
 
     def action_copy_event(self) -> None:
         if self.selected_event is None:

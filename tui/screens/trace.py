@@ -1,109 +1,113 @@
-"""Every event of one trace ID in time order, with offsets from the first and gaps between."""
+"""One trace as a waterfall: its spans as a tree with bars on the trace's time axis, and its
+log lines at their times. A trace known from logs only shows its lines alone, in time order."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Input, Static
 
-from obsview.common.protocol import LEVELS, LogEvent
+from obsview.common.protocol import LogEvent
+from obsview.common.spans import Span
 from obsview.tui.render import safe_text
+from obsview.tui.waterfall import Waterfall
 from obsview.tui.widgets.units import format_ms
+from obsview.tui.widgets.waterfall_view import WaterfallView
 
 
-def trace_rows(events: Sequence[LogEvent]) -> list[tuple[float, float, LogEvent]]:
-    """(offset from the first event, time since the previous one, event), in time order."""
-    ordered = sorted(events, key=lambda event: (event.ts, event.seq))
-    if not ordered:
-        return []
-    start = ordered[0].ts
-    rows = []
-    previous = start
-    for event in ordered:
-        rows.append(((event.ts - start) * 1000, (event.ts - previous) * 1000, event))
-        previous = event.ts
-    return rows
-
-
-class TraceTable(DataTable[Text]):
-    COMPONENT_CLASSES: ClassVar[set[str]] = DataTable.COMPONENT_CLASSES | {
-        f"trace-table--{level.lower()}" for level in LEVELS
-    }
-    DEFAULT_CSS = """
-    TraceTable { height: 1fr; }
-    TraceTable > .trace-table--error { color: $error; text-style: bold; }
-    TraceTable > .trace-table--warn { color: $warning; }
-    TraceTable > .trace-table--info { color: $foreground; }
-    TraceTable > .trace-table--debug { color: $text-muted; }
-    TraceTable > .trace-table--trace { color: $text-muted; }
-    """
+def trace_summary(trace_id: str, waterfall: Waterfall) -> Text:
+    """The header line: the ID, what the trace holds and how long it took."""
+    summary = Text("trace ")
+    summary.append_text(safe_text(trace_id, style="bold", max_len=80))
+    if not waterfall.rows:
+        summary.append(" · nothing with this trace ID is in the console's buffers")
+        return summary
+    parts = []
+    if waterfall.spans:
+        parts.append(f"{waterfall.spans} span{'s' * (waterfall.spans != 1)}")
+    parts.append(f"{waterfall.logs} log line{'s' * (waterfall.logs != 1)}")
+    parts.append(f"over {format_ms(waterfall.duration_ms)}")
+    summary.append(" · " + " · ".join(parts))
+    if waterfall.errors:
+        summary.append(f" · {waterfall.errors} failed", style="bold")
+    if waterfall.services:
+        summary.append(" · ")
+        summary.append_text(safe_text(", ".join(waterfall.services), max_len=120))
+    return summary
 
 
 class TraceScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", id="trace.close"),
-        # priority: the table would otherwise take Enter for its own (hidden) select action.
-        Binding("enter", "open_event", "Event detail", id="trace.detail", priority=True),
+        Binding("escape,q", "close", "Back", id="trace.close"),
+        Binding("slash", "search", "Find", id="trace.search"),
+        Binding("n", "search_next", "Next match", id="trace.next"),
     ]
 
     DEFAULT_CSS = """
     TraceScreen #trace-summary { height: 1; padding: 0 1; background: $panel; }
+    TraceScreen WaterfallView { height: 1fr; }
+    TraceScreen #trace-search { dock: bottom; display: none; }
+    TraceScreen #trace-search.-open { display: block; }
     """
 
-    def __init__(self, trace_id: str, events: Sequence[LogEvent]) -> None:
+    def __init__(self, trace_id: str, spans: Sequence[Span], events: Sequence[LogEvent]) -> None:
         super().__init__()
         self.trace_id = trace_id
-        self.rows = trace_rows(events)
+        self.spans = spans
+        self.events = events
+        self.query_text = ""
 
     def compose(self) -> ComposeResult:
-        summary = Text("trace ")
-        summary.append_text(safe_text(self.trace_id, style="bold", max_len=80))
-        if self.rows:
-            span = self.rows[-1][0]
-            summary.append(f" · {len(self.rows)} events over {format_ms(span)}")
-        else:
-            summary.append(" · no event with this trace ID is in the buffer")
-        yield Static(summary, id="trace-summary")
-        table = TraceTable(cursor_type="row", id="trace-table")
-        table.add_column(Text("Offset", justify="right"), key="offset")
-        table.add_column(Text("+Δ", justify="right"), key="delta")
-        table.add_column("Level", key="level")
-        table.add_column("Service", key="service")
-        table.add_column("Request", key="request")
-        table.add_column(Text("Took", justify="right"), key="took")
-        table.add_column("Message", key="message")
-        yield table
+        view = WaterfallView(self.trace_id, self.spans, self.events, id="waterfall")
+        yield Static(trace_summary(self.trace_id, view.waterfall), id="trace-summary")
+        yield view
+        yield Input(placeholder="find in this trace (Enter; n for the next match)",
+                    id="trace-search")
         yield Footer()
 
+    @property
+    def view(self) -> WaterfallView:
+        return self.query_one(WaterfallView)
+
     def on_mount(self) -> None:
-        table = self.query_one(TraceTable)
-        for offset, delta, event in self.rows:
-            level_style = table.get_component_rich_style(
-                f"trace-table--{event.level.lower()}", partial=True
-            )
-            request = f"{event.method} {event.route or event.path}".strip()
-            if event.status is not None:
-                request += f" {event.status}"
-            table.add_row(
-                Text(f"+{format_ms(offset)}", justify="right"),
-                Text(f"+{format_ms(delta)}", justify="right"),
-                Text(event.level, style=level_style),
-                safe_text(event.service, max_len=24),
-                safe_text(request, max_len=60),
-                Text(format_ms(event.duration_ms) if event.duration_ms is not None else "",
-                     justify="right"),
-                safe_text(event.message, max_len=500),
-            )
-        table.focus()
+        self.view.focus()
 
-    def action_open_event(self) -> None:
+    def action_close(self) -> None:
+        search = self.query_one("#trace-search", Input)
+        if search.has_class("-open"):
+            self._close_search()
+        else:
+            self.app.pop_screen()
+
+    def action_search(self) -> None:
+        search = self.query_one("#trace-search", Input)
+        search.add_class("-open")
+        search.value = self.query_text
+        search.focus()
+
+    def action_search_next(self) -> None:
+        if self.query_text and not self.view.search(self.query_text):
+            self.notify("No row matches", severity="warning", markup=False)
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        self.query_text = message.value
+        self._close_search()
+        self.action_search_next()
+
+    def _close_search(self) -> None:
+        self.query_one("#trace-search", Input).remove_class("-open")
+        self.view.focus()
+
+    def on_waterfall_view_opened(self, message: WaterfallView.Opened) -> None:
         from obsview.tui.screens.detail import EventDetailScreen
+        from obsview.tui.screens.span_detail import SpanDetailScreen
 
-        table = self.query_one(TraceTable)
-        if self.rows and 0 <= table.cursor_row < len(self.rows):
-            self.app.push_screen(EventDetailScreen(self.rows[table.cursor_row][2]))
+        row = message.row
+        if row.span is not None:
+            self.app.push_screen(SpanDetailScreen(row.span, self.view.waterfall.start))
+        elif row.event is not None:
+            self.app.push_screen(EventDetailScreen(row.event))

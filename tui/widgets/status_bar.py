@@ -160,9 +160,11 @@ class StatusBar(Vertical):
         text.append_text(safe_text(hello.host or "unknown host", max_len=60))
         _show(label, text)
 
-    def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None) -> None:
+    def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None,
+                    spans_lost: int = 0) -> None:
         """Events lost on the way: resumed too late (gap), slow link (dropped), buffer full;
-        then what the agent itself lost or could not read (its own counters)."""
+        spans lost either way; then what the agent itself lost or could not read (its own
+        counters)."""
         parts = []
         if gap:
             parts.append(f"gap of {format_count(gap)} events")
@@ -170,6 +172,8 @@ class StatusBar(Vertical):
             parts.append(f"{format_count(dropped)} dropped by a slow link")
         if evicted:
             parts.append(f"{format_count(evicted)} oldest evicted")
+        if spans_lost:
+            parts.append(f"{format_count(spans_lost)} spans lost")
         losses = [f"{format_count(agent[key])} {what}" for key, what in AGENT_LOSSES if agent and agent.get(key)]
         if losses:
             parts.append("agent: " + ", ".join(losses))

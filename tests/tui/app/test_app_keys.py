@@ -110,15 +110,43 @@ async def test_t_filters_to_the_selected_events_trace(app: ObsviewApp) -> None:
         assert dashboard(app).buffer.matched_count == 5
 
 
-async def test_shift_t_opens_the_trace_in_time_order(app: ObsviewApp) -> None:
+async def test_shift_t_opens_the_waterfall_with_the_logs_in_their_spans(app: ObsviewApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         await pilot.press("T")
         screen = app.screen
         assert isinstance(screen, TraceScreen)
-        assert [row[2].seq for row in screen.rows] == [181, 182, 183, 184, 185]
-        assert "+1.21 s" in screen_text(app)
+        rows = screen.view.rows
+        assert [(row.depth, row.span.name if row.span else row.event.message)  # type: ignore[union-attr]
+                for row in rows[:5]] == [
+            (0, "GET /api/posts/:id"), (1, "request started"), (1, "auth.verify_token"),
+            (1, "redis GET post:42"), (2, "cache miss for post 42")]
+        assert [row.event.seq for row in rows if row.event] == [181, 182, 183, 184, 185]
+        assert "6 spans · 5 log lines · over 1.21 s · 2 failed" in screen_text(app)
         await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_waterfall_keys_collapse_expand_find_and_open(app: ObsviewApp) -> None:
+    from obsview.tui.screens.span_detail import SpanDetailScreen
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("T")
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        await pilot.press("left")  # folds the root: one row left
+        assert len(screen.view.rows) == 1 and screen.view.rows[0].collapsed
+        await pilot.press("right")
+        assert len(screen.view.rows) == 11
+        await pilot.press("slash", *"pool", "enter")
+        assert screen.view.cursor_row is not None and screen.view.cursor_row.key == "b7ad6b7169203331"
+        await pilot.press("left")  # a leaf: to its parent
+        assert screen.view.cursor_row.span.name == "SELECT posts"  # type: ignore[union-attr]
+        await pilot.press("enter")
+        assert isinstance(app.screen, SpanDetailScreen)
+        assert "QueryCanceled" in screen_text(app)
+        await pilot.press("escape", "escape")
         assert isinstance(app.screen, DashboardScreen)
 
 
