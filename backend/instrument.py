@@ -9,12 +9,19 @@
 - :class:`ObsviewHandler` ships log records to a running agent's TCP source from a
   background thread; ``emit`` never blocks the app (bounded queue, drops counted).
 - :class:`TraceIdFilter` stamps the current trace ID on every record it sees.
+- Spans: given a ``spans`` sink, the middleware starts a server span per request (W3C
+  ``traceparent`` in and out) and :func:`span` times the app's own calls (database, cache…)
+  as its children; spans leave as OTLP/JSON span objects, which :class:`OtlpSpanExporter`
+  ships to an agent's ``/v1/traces``. When an OpenTelemetry SDK is configured, the SDK's
+  tracer makes these spans instead (exported by the SDK's own pipeline) and the access
+  records carry its trace and span IDs, so obsview cooperates with it rather than competing.
 
 Nothing here imports the agent: a service only needs this one module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime
 import functools
@@ -26,7 +33,8 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -42,7 +50,8 @@ _TRACE_ID: Final[contextvars.ContextVar[str]] = contextvars.ContextVar("obsview_
 
 #: A foreign ID is echoed in a response header and stored: keep it short and plain.
 _SAFE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
-_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}")
+_TRACEPARENT = re.compile(r"[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+_W3C_TRACE_ID = re.compile(r"[0-9a-f]{32}")
 _ZERO_TRACE: Final = "0" * 32
 _TEMPLATE_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 
@@ -58,9 +67,39 @@ TRACE: Final = 5
 """Level number used for the seed's TRACE level (below DEBUG); ``logger.log(TRACE, …)``."""
 
 
+SpanSink = Callable[[dict[str, Any]], None]
+"""Receives each finished span as an OTLP/JSON ``Span`` object (never raises into the app)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SpanContext:
+    trace_id: str
+    span_id: str
+    sink: SpanSink
+
+
+_SPAN: Final[contextvars.ContextVar[_SpanContext | None]] = contextvars.ContextVar(
+    "obsview_span", default=None
+)
+_KINDS: Final = {"internal": 1, "server": 2, "client": 3, "producer": 4, "consumer": 5}
+
+
 def current_trace_id() -> str:
     """The trace ID of the request being handled in this context, or ``""`` outside one."""
     return _TRACE_ID.get()
+
+
+def current_span_id() -> str:
+    """The span being timed in this context (obsview's or the OpenTelemetry SDK's), or ``""``."""
+    own = _SPAN.get()
+    if own is not None:
+        return own.span_id
+    if _otel_tracer() is None:
+        return ""
+    from opentelemetry import trace
+
+    span_context = trace.get_current_span().get_span_context()
+    return f"{span_context.span_id:016x}" if span_context.is_valid else ""
 
 
 def level_name(levelno: int) -> str:
@@ -83,6 +122,95 @@ def _iso(ts: float) -> str:
 def _new_id() -> str:
     # Identifiers, not secrets: the Mersenne Twister is several times cheaper than a syscall.
     return f"{random.getrandbits(128):032x}"
+
+
+def _new_span_id() -> str:
+    return f"{random.getrandbits(64) or 1:016x}"
+
+
+def _otel_tracer() -> Any:
+    """The OpenTelemetry SDK's tracer when one is configured, else None (API absent, or only
+    the API's no-op default provider)."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return None
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return None
+    return trace.get_tracer("obsview.instrument")
+
+
+def _attribute(key: str, value: Any) -> dict[str, Any]:
+    if isinstance(value, bool):
+        return {"key": key, "value": {"boolValue": value}}
+    if isinstance(value, int):
+        return {"key": key, "value": {"intValue": str(value)}}
+    if isinstance(value, float):
+        return {"key": key, "value": {"doubleValue": value}}
+    return {"key": key, "value": {"stringValue": str(value)}}
+
+
+def otlp_span(
+    trace_id: str, span_id: str, parent_id: str, name: str, kind: str, start_ns: int,
+    end_ns: int, attributes: Mapping[str, Any], error: BaseException | None = None,
+) -> dict[str, Any]:
+    """One span in the OTLP/JSON encoding (``kind``: internal, server, client…)."""
+    span: dict[str, Any] = {
+        "traceId": trace_id, "spanId": span_id, "name": name, "kind": _KINDS.get(kind, 1),
+        "startTimeUnixNano": str(start_ns), "endTimeUnixNano": str(end_ns),
+        "attributes": [_attribute(k, v) for k, v in attributes.items() if v is not None],
+    }
+    if parent_id:
+        span["parentSpanId"] = parent_id
+    if error is not None:
+        fields = error_fields(error)
+        span["status"] = {"code": 2, "message": fields["message"][:500]}
+        span["events"] = [{"timeUnixNano": str(end_ns), "name": "exception", "attributes": [
+            _attribute("exception.type", fields["type"]),
+            _attribute("exception.message", fields["message"]),
+            _attribute("exception.stacktrace", fields["stack"]),
+        ]}]
+    return span
+
+
+@contextlib.contextmanager
+def span(name: str, *, kind: str = "internal", **attributes: Any) -> Iterator[None]:
+    """Time a block as a child of the current request's span: ``with span("SELECT posts",
+    kind="client", **{"db.system": "postgresql"}):``. An exception marks the span failed and
+    goes on. With an OpenTelemetry SDK the SDK's tracer makes the span; outside a traced
+    request (no server span) it does nothing."""
+    tracer = _otel_tracer()
+    if tracer is not None:
+        from opentelemetry.trace import SpanKind
+
+        otel_kind = getattr(SpanKind, kind.upper(), SpanKind.INTERNAL)
+        with tracer.start_as_current_span(name, kind=otel_kind, attributes=attributes):
+            yield
+        return
+    parent = _SPAN.get()
+    if parent is None:
+        yield
+        return
+    context = _SpanContext(parent.trace_id, _new_span_id(), parent.sink)
+    token = _SPAN.set(context)
+    started = time.time_ns()
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        _SPAN.reset(token)
+        _send_span(parent.sink, otlp_span(context.trace_id, context.span_id, parent.span_id, name,
+                                          kind, started, time.time_ns(), attributes, error))
+
+
+def _send_span(sink: SpanSink, data: dict[str, Any]) -> None:
+    try:
+        sink(data)
+    except Exception:  # noqa: BLE001 — tracing must never break the app
+        pass
 
 
 @functools.lru_cache(maxsize=1024)
@@ -113,6 +241,12 @@ class ObsviewMiddleware:
 
     Logging never breaks a request: a failure while building or emitting a record is
     counted in :attr:`failures` and the record dropped.
+
+    Spans: with an OpenTelemetry SDK configured, each request gets an SDK server span (or
+    joins the one an outer OpenTelemetry middleware started); else, given ``spans``, the
+    middleware makes its own server span and hands it to ``spans`` when the request ends.
+    Either way the access record carries the span's trace and span IDs and the response a
+    W3C ``traceparent``.
     """
 
     def __init__(
@@ -123,8 +257,10 @@ class ObsviewMiddleware:
         logger: logging.Logger | None = None,
         service: str = "",
         trust_forwarded: bool = False,
+        spans: SpanSink | None = None,
     ) -> None:
         self.app = app
+        self.spans = spans
         self.service = service
         self.trust_forwarded = trust_forwarded
         self.failures = 0
@@ -142,14 +278,17 @@ class ObsviewMiddleware:
         except Exception:  # noqa: BLE001 — odd headers must not fail the request
             self.failures += 1
             ids = _RequestIds(_new_id(), "", "", "")
-        trace_header = (b"x-trace-id", ids.trace_id.encode())
+        server = _ServerSpan.start(scope, ids, self.spans)
+        trace_headers = [(b"x-trace-id", ids.trace_id.encode())]
+        if server is not None:
+            trace_headers.append((b"traceparent", f"00-{ids.trace_id}-{ids.span_id}-01".encode()))
         status = 0
 
         async def send_with_trace(message: ASGIMessage) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), trace_header]
+                message["headers"] = [*message.get("headers", ()), *trace_headers]
             await send(message)
 
         token = _TRACE_ID.set(ids.trace_id)
@@ -162,8 +301,14 @@ class ObsviewMiddleware:
         finally:
             _TRACE_ID.reset(token)
             try:
-                self._emit(self._record(scope, ids, status, time.perf_counter() - started, error))
-                self.records += 1
+                record = self._record(scope, ids, status, time.perf_counter() - started, error)
+                try:
+                    # Inside the span still: an OpenTelemetry log handler stamps the record.
+                    self._emit(record)
+                    self.records += 1
+                finally:
+                    if server is not None:
+                        server.finish(record, error)
             except Exception:  # noqa: BLE001 — never raise into the app
                 self.failures += 1
 
@@ -191,6 +336,7 @@ class ObsviewMiddleware:
             "level": level,
             "message": "Request completed",
             "traceId": ids.trace_id,
+            "spanId": ids.span_id or None,
             "request": {
                 "id": ids.request_id,
                 "method": scope["method"],
@@ -229,6 +375,97 @@ class _RequestIds:
     correlation_id: str
     user_agent: str
     forwarded_ip: str = ""
+    parent_span_id: str = ""
+    """The caller's span, from ``traceparent``."""
+    span_id: str = ""
+    """This request's server span, once one is started."""
+
+
+class _ServerSpan:
+    """The server span of one request: the OpenTelemetry SDK's, or obsview's own."""
+
+    def __init__(self, ids: _RequestIds, started_ns: int, sink: SpanSink | None,
+                 otel: Any, detach: Callable[[], None] | None, token: Any) -> None:
+        self._ids = ids
+        self._started_ns = started_ns
+        self._sink = sink
+        self._otel = otel
+        """The SDK span this middleware started (None when joining an outer one)."""
+        self._detach = detach
+        self._token = token
+
+    @classmethod
+    def start(cls, scope: Scope, ids: _RequestIds, sink: SpanSink | None) -> _ServerSpan | None:
+        tracer = _otel_tracer()
+        if tracer is not None:
+            return cls._start_otel(tracer, scope, ids)
+        if sink is None:
+            return None
+        if not _W3C_TRACE_ID.fullmatch(ids.trace_id):
+            # A span needs a W3C trace ID; an X-Request-Id stays the request ID.
+            ids.trace_id = _new_id()
+            ids.parent_span_id = ""
+        ids.span_id = _new_span_id()
+        token = _SPAN.set(_SpanContext(ids.trace_id, ids.span_id, sink))
+        return cls(ids, time.time_ns(), sink, None, None, token)
+
+    @classmethod
+    def _start_otel(cls, tracer: Any, scope: Scope, ids: _RequestIds) -> _ServerSpan:
+        from opentelemetry import context, propagate, trace
+
+        current = trace.get_current_span()
+        otel = None
+        detach = None
+        if not current.is_recording():  # no outer OpenTelemetry middleware: start our own
+            carrier = {name.decode("latin-1"): value.decode("latin-1")
+                       for name, value in scope["headers"]}
+            otel = tracer.start_span(f"{scope['method']} {scope['path']}",
+                                     context=propagate.extract(carrier),
+                                     kind=trace.SpanKind.SERVER)
+            token = context.attach(trace.set_span_in_context(otel))
+            detach = functools.partial(context.detach, token)
+            current = otel
+        span_context = current.get_span_context()
+        ids.trace_id = f"{span_context.trace_id:032x}"
+        ids.span_id = f"{span_context.span_id:016x}"
+        return cls(ids, 0, None, otel, detach, None)
+
+    def finish(self, record: dict[str, Any], error: BaseException | None) -> None:
+        """End the span with the request's figures (``record``: the access record)."""
+        status = record["response"]["statusCode"]
+        attributes = {
+            "http.request.method": record["request"]["method"],
+            "http.route": record.get("route"),
+            "url.path": record["request"]["url"].split("?", 1)[0],
+            "http.response.status_code": status,
+        }
+        name = f"{attributes['http.request.method']} {attributes['http.route'] or attributes['url.path']}"
+        if self._otel is not None:
+            self._finish_otel(name, attributes, status, error)
+            return
+        if self._token is not None:
+            _SPAN.reset(self._token)
+        if self._sink is not None:
+            data = otlp_span(self._ids.trace_id, self._ids.span_id, self._ids.parent_span_id, name,
+                             "server", self._started_ns, time.time_ns(), attributes, error)
+            if error is None and status >= 500:
+                data["status"] = {"code": 2, "message": f"HTTP {status}"}
+            _send_span(self._sink, data)
+
+    def _finish_otel(self, name: str, attributes: dict[str, Any], status: int,
+                     error: BaseException | None) -> None:
+        from opentelemetry.trace import Status, StatusCode
+
+        otel = self._otel
+        otel.update_name(name)
+        otel.set_attributes({k: v for k, v in attributes.items() if v is not None})
+        if error is not None:
+            otel.record_exception(error)
+        if error is not None or status >= 500:
+            otel.set_status(Status(StatusCode.ERROR))
+        otel.end()
+        if self._detach is not None:
+            self._detach()
 
 
 _LOG_LEVELS: Final = {"INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR}
@@ -244,17 +481,18 @@ def _read_ids(headers: list[tuple[bytes, bytes]], trust_forwarded: bool) -> _Req
     for name, value in headers:  # ASGI header names are lower-case
         if name in _ID_HEADERS and name not in found:
             found[name] = value.decode("latin-1")
-    trace_id = ""
+    trace_id = parent_span_id = ""
     parent = found.get(b"traceparent")
     if parent:
         match = _TRACEPARENT.fullmatch(parent.strip())
         if match and match.group(1) != _ZERO_TRACE:
-            trace_id = match.group(1)
+            trace_id, parent_span_id = match.group(1), match.group(2)
     request_id = _safe_id(found.get(b"x-request-id"))
     correlation_id = _safe_id(found.get(b"x-correlation-id"))
     if not trace_id:
         trace_id = _safe_id(found.get(b"x-trace-id")) or request_id or correlation_id or _new_id()
-    ids = _RequestIds(trace_id, request_id or trace_id[:16], correlation_id, found.get(b"user-agent", ""))
+    ids = _RequestIds(trace_id, request_id or trace_id[:16], correlation_id, found.get(b"user-agent", ""),
+                      parent_span_id=parent_span_id)
     if trust_forwarded and b"x-forwarded-for" in found:
         ids.forwarded_ip = found[b"x-forwarded-for"].split(",")[0].strip()[:64]
     return ids
@@ -298,6 +536,9 @@ def record_to_dict(record: logging.LogRecord, *, service: str = "") -> dict[str,
         "message": record.getMessage(),
         "traceId": getattr(record, "traceId", "") or _TRACE_ID.get(),
     }
+    span_id = current_span_id()
+    if span_id:
+        data["spanId"] = span_id
     if service:
         data["service"] = service
     if record.exc_info and record.exc_info[1] is not None:
@@ -476,3 +717,75 @@ class ObsviewHandler(logging.Handler):
                 self._sock.close()
             finally:
                 self._sock = None
+
+
+class OtlpSpanExporter:
+    """A span sink for :class:`ObsviewMiddleware` that ships spans to an agent's OTLP
+    receiver (``POST /v1/traces``, OTLP/JSON) from a background thread.
+
+    Calling it never blocks the app: spans wait in a bounded queue (a full queue drops the
+    span, counted in :attr:`dropped`); the thread posts batches every ``interval`` seconds.
+    A batch the agent does not take (down, or an error answer) is dropped and counted too.
+    """
+
+    def __init__(
+        self, url: str = "http://127.0.0.1:4318/v1/traces", *, service: str = "",
+        queue_size: int = 10_000, timeout: float = 2.0, interval: float = 0.5,
+    ) -> None:
+        self.url = url
+        self.service = service
+        self.timeout = timeout
+        self.interval = interval
+        self.sent = 0
+        self.dropped = 0
+        self.errors = 0
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=queue_size)
+        self._closing = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._ship, name="obsview-spans", daemon=True)
+        self._thread.start()
+
+    def __call__(self, span: dict[str, Any]) -> None:
+        try:
+            self._queue.put_nowait(span)
+        except queue.Full:
+            self._count_dropped(1)
+
+    def close(self) -> None:
+        """Ship what is queued (within ``timeout``), then stop."""
+        self._closing.set()
+        self._thread.join(self.timeout + self.interval + 1)
+
+    def _count_dropped(self, spans: int) -> None:
+        with self._lock:  # app threads and the shipper both drop
+            self.dropped += spans
+
+    def _ship(self) -> None:
+        while True:
+            closing = self._closing.wait(self.interval)
+            batch: list[dict[str, Any]] = []
+            while len(batch) < 1000:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            if batch:
+                self._post(batch)
+            if closing and self._queue.empty():
+                return
+
+    def _post(self, spans: list[dict[str, Any]]) -> None:
+        resource = {"attributes": [_attribute("service.name", self.service)] if self.service else []}
+        body = orjson.dumps({"resourceSpans": [{"resource": resource, "scopeSpans": [
+            {"scope": {"name": "obsview.instrument"}, "spans": spans}]}]})
+        request = urllib.request.Request(
+            self.url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                response.read()
+        except (OSError, ValueError):
+            self.errors += 1
+            self._count_dropped(len(spans))
+            return
+        self.sent += len(spans)

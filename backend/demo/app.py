@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from obsview.backend.demo.deps import ping
-from obsview.backend.instrument import TRACE, ObsviewMiddleware
+from obsview.backend.instrument import TRACE, ObsviewMiddleware, SpanSink, span
 
 Endpoint = Callable[[Request], Awaitable[JSONResponse]]
 
@@ -165,22 +165,30 @@ class BlogApi:
                 request.state.user_id = user_id
 
     async def _query(self, sql: str) -> None:
-        """A database round trip: a real PING to the fake DB plus simulated query time."""
-        await ping(self.db_port)
-        self.log.log(TRACE, "SQL: %s", sql)
-        chaos = self.chaos
-        if chaos.rng.random() < chaos.error_fraction:
-            raise RuntimeError("deadlock detected while executing query")
-        slow = chaos.rng.random() < chaos.slow_fraction
-        seconds = chaos.rng.uniform(0.6, 1.5) if slow else chaos.rng.uniform(0.001, 0.015)
-        await asyncio.sleep(seconds)
-        if seconds * 1000 >= SLOW_QUERY_MS:
-            self.log.debug("Slow query", extra={"query": sql, "duration": round(seconds * 1000)})
+        """A database round trip (a span): a real PING to the fake DB plus simulated query time."""
+        operation = sql.split(" ", 1)[0]
+        with span(f"db {operation}", kind="client", **{
+            "db.system": "postgresql", "db.operation": operation, "db.statement": sql,
+            "server.port": self.db_port,
+        }):
+            with span("db connect", kind="client", **{"server.port": self.db_port}):
+                await ping(self.db_port)
+            self.log.log(TRACE, "SQL: %s", sql)
+            chaos = self.chaos
+            if chaos.rng.random() < chaos.error_fraction:
+                raise RuntimeError("deadlock detected while executing query")
+            slow = chaos.rng.random() < chaos.slow_fraction
+            seconds = chaos.rng.uniform(0.6, 1.5) if slow else chaos.rng.uniform(0.001, 0.015)
+            await asyncio.sleep(seconds)
+            if seconds * 1000 >= SLOW_QUERY_MS:
+                self.log.debug("Slow query", extra={"query": sql, "duration": round(seconds * 1000)})
 
     async def _cached(self, key: str) -> bool:
         """True on a cache hit. Redis being down is a warning, not an error: fall back to the DB."""
         try:
-            await ping(self.redis_port)
+            with span("redis GET", kind="client", **{"db.system": "redis", "db.operation": "GET",
+                                                      "redis.key": key, "server.port": self.redis_port}):
+                await ping(self.redis_port)
         except (OSError, TimeoutError) as exc:
             self.log.warning("Cache unavailable, falling back to database",
                              extra={"cache": "miss", "key": key, "reason": str(exc) or type(exc).__name__})
@@ -318,12 +326,15 @@ def create_app(
     chaos: Chaos | None = None,
     logger: logging.Logger | None = None,
     emit: Callable[[dict[str, Any]], None] | None = None,
+    spans: SpanSink | None = None,
 ) -> ObsviewMiddleware:
     """The blog API wrapped in :class:`ObsviewMiddleware` (the returned object, whose
     ``failures`` counter the demo reports). The load generator varies ``X-Forwarded-For``
-    to look like many clients, so the middleware trusts it here."""
+    to look like many clients, so the middleware trusts it here. With ``spans``, every
+    request is traced: its handler and its database and Redis calls become spans."""
     api = BlogApi(
         db_port=db_port, redis_port=redis_port, chaos=chaos or Chaos(),
         logger=logger or logging.getLogger("obsview.demo.blog"),
     )
-    return ObsviewMiddleware(Starlette(routes=api.routes()), emit=emit, service="blog-api", trust_forwarded=True)
+    return ObsviewMiddleware(Starlette(routes=api.routes()), emit=emit, service="blog-api",
+                             trust_forwarded=True, spans=spans)

@@ -14,8 +14,10 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Protocol
 
+from obsview.backend.ingest.sources import otlp_spans
 from obsview.backend.instrument import record_to_dict
 from obsview.common.protocol import LogEvent
+from obsview.common.spans import Span
 
 if TYPE_CHECKING:
     from obsview.backend.ingest.normalize import Normalizer
@@ -26,20 +28,33 @@ class IngestingAgent(Protocol):
 
     async def ingest(self, events: list[LogEvent]) -> None: ...
 
+    async def ingest_spans(self, spans: list[Span]) -> None: ...
+
 
 class AgentFeed:
-    def __init__(self, agent: IngestingAgent, *, limit: int = 20_000, interval_s: float = 0.05) -> None:
+    def __init__(self, agent: IngestingAgent, *, limit: int = 20_000, interval_s: float = 0.05,
+                 service: str = "") -> None:
         self.agent = agent
+        self.service = service
         self.limit = limit
         self.interval_s = interval_s
         self.delivered = 0
         self.dropped = 0
         self._reported_dropped = 0
         self._pending: list[tuple[dict[str, Any], str]] = []
+        self._spans: list[dict[str, Any]] = []
+        """OTLP/JSON spans from the middleware (bounded by ``limit`` too)."""
 
     def access(self, record: dict[str, Any]) -> None:
         """The middleware's ``emit``."""
         self.add(record, "asgi:blog-api")
+
+    def span(self, span: dict[str, Any]) -> None:
+        """The middleware's span sink."""
+        if len(self._spans) >= self.limit:
+            self.dropped += 1
+            return
+        self._spans.append(span)
 
     def add(self, record: dict[str, Any], source: str) -> None:
         if len(self._pending) >= self.limit:
@@ -61,6 +76,14 @@ class AgentFeed:
         if events:
             await self.agent.ingest(events)
             self.delivered += len(batch)
+        spans, self._spans = self._spans, []
+        if spans:
+            # The same mapping (and redaction) as spans received over OTLP.
+            export = {"resourceSpans": [{
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": self.service}}]},
+                "scopeSpans": [{"scope": {"name": "obsview.instrument"}, "spans": spans}],
+            }]}
+            await self.agent.ingest_spans([s for s in otlp_spans.iter_json(export) if isinstance(s, Span)])
 
     async def run(self) -> None:
         """Flush every ``interval_s`` until cancelled; the owner calls :meth:`flush` once more

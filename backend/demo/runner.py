@@ -97,7 +97,8 @@ async def run_demo(
         agent = await _start_agent(config)
         stack.push_async_callback(agent.stop)
 
-        feed = AgentFeed(agent)
+        agent.expect_spans()  # the API is traced in-process: count each request once
+        feed = AgentFeed(agent, service=SERVICE)
         stack.enter_context(_app_logging(feed))
         feed_task = asyncio.create_task(feed.run(), name="obsview-demo-feed")
         stack.push_async_callback(_stop_then_flush, feed_task, feed)
@@ -105,7 +106,7 @@ async def run_demo(
         chaos = Chaos(rng=random.Random(seed))
         api = create_app(
             db_port=database.port, redis_port=redis.port, chaos=chaos,
-            logger=logging.getLogger(APP_LOGGER), emit=feed.access,
+            logger=logging.getLogger(APP_LOGGER), emit=feed.access, spans=feed.span,
         )
         await stack.enter_async_context(serve_app(api, sock=api_socket))
 
