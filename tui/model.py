@@ -193,6 +193,10 @@ class EventBuffer:
         """
         return bisect_left(self, ts, key=_timestamp)
 
+    def trace_events(self) -> list[LogEvent]:
+        """Held access events that carry a trace ID (requests a trace list can show)."""
+        return [e for e in self._events if e.trace_id and e.is_access]
+
     def trace(self, trace_id: str) -> list[LogEvent]:
         """Every held event of one trace (by trace or request ID), in time order."""
         if not trace_id:

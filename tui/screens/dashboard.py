@@ -28,13 +28,15 @@ from obsview.common.protocol import (
     Silence,
     Spans,
 )
-from obsview.common.traces import TraceIndex
+from obsview.common.traces import TraceIndex, TraceSummary
+from obsview.tui import exemplars
 from obsview.tui.model import EventBuffer
 from obsview.tui.render import clean, safe_text
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.console_state import ConsoleState
 from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.screens.trace import TraceScreen
+from obsview.tui.screens.traces import TracesScreen
 from obsview.tui.widgets.alert_feed import AlertFeed
 from obsview.tui.widgets.event_detail import event_json
 from obsview.tui.widgets.filter_bar import FilterBar
@@ -44,6 +46,8 @@ from obsview.tui.widgets.log_view import LogView, local_time
 from obsview.tui.widgets.rate_chart import RateChart
 from obsview.tui.widgets.status_bar import StatusBar
 
+#: An alert's traces start this long before its condition held (the rules' short window).
+ALERT_LOOKBACK_S: Final = 60.0
 #: How often queued messages are applied (the brief: 50–100 ms).
 FLUSH_INTERVAL_S: Final = 0.08
 #: Events waiting for the next flush beyond this are dropped (oldest first) and counted: the
@@ -101,7 +105,9 @@ class DashboardScreen(Screen[None]):
         # priority (like "/"): the prompt must be up before the keys typed after it arrive.
         Binding("a", "ack_alert", "Ack", id="alert.ack", priority=True),
         Binding("s", "silence_alert", "Silence", show=False, id="alert.silence", priority=True),
-        Binding("l", "alert_logs", "Alert logs", show=False, id="alert.logs"),
+        Binding("l", "alert_logs", "Alert logs and traces", show=False, id="alert.logs"),
+        Binding("e", "route_traces", "Slowest traces of the route", show=False,
+                id="trace.exemplars"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
     ]
 
@@ -434,7 +440,8 @@ class DashboardScreen(Screen[None]):
         self.show_alert_logs(message.alert)
 
     def show_alert_logs(self, alert: AlertInfo) -> None:
-        """Its labels as the filter, and the log paused where the alert started."""
+        """Its labels as the filter, and the log paused where the alert started; over it, the
+        failed and slowest traces of its window (Esc goes back to those logs)."""
         try:
             self.apply_filter(self.buffer.filter.with_query(alert_query(alert)))
         except FilterError as exc:
@@ -443,3 +450,30 @@ class DashboardScreen(Screen[None]):
         log = self.query_one(LogView)
         log.show_time(alert.started_at)
         log.focus()
+        # The minute before the condition held is what the rule's figures were made of.
+        since = alert.started_at - ALERT_LOOKBACK_S
+        until = alert.resolved_at or self.clock()
+        route = alert.labels.get("route", "")
+        found = exemplars.candidates(self.traces, self.buffer.trace_events(), since=since,
+                                     until=until, route=route)
+        title = f"alert {alert.rule}" + (f" · {route}" if route else "")
+        self.show_traces(f"{title} · {self.time_format(since)}–{self.time_format(until)}", found)
+
+    def action_route_traces(self) -> None:
+        """The slowest traces of the selected request's route (its exemplars)."""
+        event = self.selected_event
+        route = event.route if event is not None else ""
+        if not route:
+            self.notify("Select a request with a route first", severity="warning", markup=False)
+            return
+        self.show_route_traces(route)
+
+    def show_route_traces(self, route: str) -> None:
+        """What a per-route view opens: that route's slowest (and failed) traces held."""
+        found = exemplars.candidates(self.traces, self.buffer.trace_events(), since=0.0,
+                                     until=float("inf"), route=route)
+        self.show_traces(f"route {route}", found)
+
+    def show_traces(self, title: str, found: list[TraceSummary]) -> None:
+        self.app.push_screen(TracesScreen(title, exemplars.failed_then_slowest(found),
+                                          self.open_trace, self.time_format))

@@ -13,6 +13,7 @@ from obsview.tui.screens.dashboard import DashboardScreen
 from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.screens.help import HelpScreen
 from obsview.tui.screens.trace import TraceScreen
+from obsview.tui.screens.traces import TracesScreen
 from obsview.tui.screenshots import SAMPLE_NOW, TRACE_ID, sample_clock, sample_messages
 from obsview.tui.widgets.alert_feed import AlertFeed
 from obsview.tui.widgets.filter_bar import FilterBar
@@ -275,6 +276,17 @@ async def test_l_and_enter_on_an_alert_show_the_logs_behind_it(app: ObsviewApp) 
         app.dashboard.query_one("#alerts").focus()
         await pilot.press("down")  # HighErrorRate, labelled with its route
         await pilot.press("enter")
+        # First its window's traces: the failed sample trace (spans) on top, then the route's
+        # other requests known from their access logs, slowest first.
+        screen = app.screen
+        assert isinstance(screen, TracesScreen)
+        assert screen.summaries[0].trace_id == TRACE_ID and screen.summaries[0].spans == 6
+        assert all(s.route == "/api/posts/:id" for s in screen.summaries)
+        assert [s.duration_ms for s in screen.summaries[1:] if not s.error] == sorted(
+            (s.duration_ms for s in screen.summaries[1:] if not s.error), reverse=True)
+        await pilot.press("enter")
+        assert isinstance(app.screen, TraceScreen) and app.screen.trace_id == TRACE_ID
+        await pilot.press("escape", "escape")  # back to the logs behind the alert
         buffer = dashboard(app).buffer
         assert buffer.filter.query == "route:/api/posts/:id level:warn+"
         assert isinstance(app.focused, LogView)
@@ -289,6 +301,17 @@ async def test_l_and_enter_on_an_alert_show_the_logs_behind_it(app: ObsviewApp) 
         app.dashboard.query_one("#alerts").focus()
         await pilot.press("up", "l")
         assert buffer.filter.query == "level:warn+"  # DependencyDown has no route label
+        assert isinstance(app.screen, TracesScreen)
+
+
+async def test_e_lists_the_slowest_traces_of_the_selected_requests_route(app: ObsviewApp) -> None:
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("e")
+        screen = app.screen
+        assert isinstance(screen, TracesScreen)
+        assert screen.summaries and all(s.route == "/api/posts/:id" for s in screen.summaries)
+        assert "route /api/posts/:id" in screen_text(app)
 
 
 async def test_q_quits(app: ObsviewApp) -> None:
