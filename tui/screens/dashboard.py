@@ -73,8 +73,12 @@ def alert_query(alert: AlertInfo) -> str:
     return " ".join(terms)
 
 
-#: Actions bound with priority=True; they give way while the filter bar takes text.
-_PRIORITY_ACTIONS: Final = frozenset({"open_filter", "ack_alert", "silence_alert"})
+#: Actions on letter keys that give way while the filter bar takes text: those bound with
+#: priority=True, and those that open a screen (a query typed in one go, before the bar has
+#: focus, must not open one: "level" holds an "e" and an "l").
+_PRIORITY_ACTIONS: Final = frozenset(
+    {"open_filter", "ack_alert", "silence_alert", "alert_logs", "route_traces"}
+)
 
 
 class DashboardScreen(Screen[None]):

@@ -19,11 +19,13 @@ from obsview.common.protocol import (
     Hello,
     LogEvent,
     Message,
+    Spans,
     Subscribe,
     decode,
     encode,
     encode_events,
 )
+from obsview.common.spans import Span
 from obsview.tui.client import AUTH_FAILED_MESSAGE, AgentClient, ConnectionState, NotConnected
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
@@ -116,10 +118,40 @@ async def test_subscribes_after_hello_and_delivers_messages() -> None:
             assert client.state.status == "connected"
             assert client.state.hello is not None and client.state.hello.service == "blog"
             assert "blog@box" in client.state.describe()
-    assert subscribes == [Subscribe(since_seq=None, client="obsview")]
+    # Spans too, all the agent holds on a first connection.
+    assert subscribes == [Subscribe(since_seq=None, client="obsview", spans=True, spans_since_seq=0)]
     assert isinstance(recorder.messages[0], Hello)
     assert [s.status for s in recorder.states][:2] == ["connecting", "connected"]
     assert recorder.states[-1].status == "closed"
+
+
+async def test_spans_resume_after_the_last_span_and_restart_with_a_new_agent() -> None:
+    asked: list[int | None] = []
+
+    def spans(*seqs: int) -> bytes:
+        return encode(Spans(tuple(Span(trace_id="ab" * 16, span_id=f"{s:016x}", name="op",
+                                       start=1.0, end=2.0, seq=s) for s in seqs)))
+
+    async def handler(ws: ServerConnection) -> None:
+        # Third connection: a new agent process (another start time, fewer spans).
+        await ws.send(encode(Hello(agent_version="0.1.0", host="box", service="blog", seq=0,
+                                   started_at=1000.0 if len(asked) < 2 else 2000.0,
+                                   span_seq=7 if len(asked) < 2 else 1)))
+        subscribe = decode(await ws.recv())
+        assert isinstance(subscribe, Subscribe) and subscribe.spans
+        asked.append(subscribe.spans_since_seq)
+        if len(asked) < 3:
+            await ws.send(spans(len(asked) * 2 + 4, len(asked) * 2 + 5))
+            await ws.close()
+        else:
+            await ws.wait_closed()
+
+    recorder = Recorder()
+    async with agent(handler) as url:
+        client = recorder.client(url)
+        async with running(client):
+            await recorder.wait_for(lambda: len(asked) == 3)
+    assert asked == [0, 7, 0]
 
 
 async def test_resumes_from_the_last_seq_after_the_agent_drops_the_connection() -> None:
