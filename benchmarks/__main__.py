@@ -18,7 +18,9 @@ import orjson
 from benchmarks.figures import Figure, print_table
 
 #: Benchmark modules, in the order they run. Each has ``run(quick: bool) -> list[Figure]``.
-BENCHMARKS = ("ingest", "metrics", "fanout", "latency", "console", "memory", "middleware", "lnav")
+BENCHMARKS = (
+    "ingest", "metrics", "fanout", "latency", "console", "memory", "middleware", "traces", "lnav",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
