@@ -39,8 +39,8 @@ from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, Unkno
 from obsview.backend.signals.health import HealthMonitor, health_json, http_status
 from obsview.backend.signals.metrics import RequestMetrics
 from obsview.backend.signals.routes import RouteTemplater
-from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.signals.span_requests import RequestDedup, span_request
+from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.backend.store.traces import TraceStore
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection

@@ -55,7 +55,6 @@ from obsview.common.protocol import (
     Query,
     Silence,
     SpanGap,
-    Spans,
     Subscribe,
     Unack,
     UnknownMessage,

@@ -37,7 +37,6 @@ from obsview.backend.ingest.sources.otlp_http import (
     response_bytes,
 )
 from obsview.backend.ingest.sources.otlp_json import Rejected, RequestError
-from obsview.common.protocol import LogEvent
 from obsview.common.spans import Span
 
 log = logging.getLogger(__name__)

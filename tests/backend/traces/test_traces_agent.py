@@ -20,7 +20,6 @@ from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.otlp import OtlpHttpSource
 from obsview.backend.signals.span_requests import RequestDedup, span_request
 from obsview.common.protocol import (
-    Events,
     Hello,
     LogEvent,
     Message,
