@@ -291,7 +291,8 @@ class Agent:
 
     def gauges(self) -> dict[str, int]:
         """The agent's own levels (they go down as well as up), for /metrics as gauges."""
-        return {"clients": self._server.clients if self._server else 0}
+        held = {f"trace_{name}": value for name, value in self._traces.levels().items()}
+        return {"clients": self._server.clients if self._server else 0} | held
 
     def snapshot(self) -> MetricsSnapshot:
         return self._metrics.snapshot(agent=self.counters() | self.gauges())

@@ -128,11 +128,13 @@ class TraceIndex:
         """Held trace IDs, oldest first."""
         return iter(self._traces)
 
+    def levels(self) -> dict[str, int]:
+        """What is held now (goes down as well as up)."""
+        return {"traces": len(self._traces), "spans": self.spans, "span_bytes": self.bytes}
+
     def counters(self) -> dict[str, int]:
+        """What was lost so far (only goes up)."""
         return {
-            "traces": len(self._traces),
-            "spans": self.spans,
-            "span_bytes": self.bytes,
             "traces_evicted": self.traces_evicted,
             "spans_evicted": self.spans_evicted,
             "spans_dropped": self.spans_dropped,
