@@ -5,7 +5,8 @@ truecolor path and on the 256-colour path, never compared with colours written d
 One app per theme walks through the states a person sees: the log following its newest line
 (the followed line is the cursor row), paused on a selected line, blurred; each table with
 its cursor focused and blurred and a row under the mouse; the filter bar, the help, the
-detail, the trace, the prompts and the command palette; toasts; a maximized panel.
+detail, the trace's waterfall and a span, an alert's traces, the prompts and the command
+palette; toasts; a maximized panel.
 """
 
 from __future__ import annotations
@@ -90,8 +91,12 @@ STATES: list[tuple[str, Step]] = [
     ("help", steps(press("escape"), press("question_mark"))),
     ("help, a row hovered", hover("HelpScreen DataTable", (4, 3))),
     ("event detail", steps(press("escape"), press("enter"))),
-    ("trace timeline", steps(press("escape"), press("T"))),
-    ("trace timeline, a row hovered", hover("TraceTable", (10, 3))),
+    ("trace waterfall, cursor on its root span", steps(press("escape"), press("T"))),
+    ("trace waterfall, cursor on a failed span", press("down", "down", "down", "down", "down")),
+    ("trace waterfall, cursor on a log line", press("down", "down")),
+    ("span detail", steps(press("up", "up"), press("enter"))),
+    ("an alert's traces", steps(press("escape", "escape"), focus("#alerts"), press("down", "l"))),
+    ("an alert's traces, a row hovered", hover("TraceList", (10, 2))),
     ("ack prompt", steps(press("escape"), focus("#alerts"), press("a"))),
     ("ack prompt with a note", press(*"on it")),
     ("silence prompt", steps(press("escape"), press("s"))),
