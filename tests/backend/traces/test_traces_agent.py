@@ -208,3 +208,17 @@ def test_pending_requests_are_bounded() -> None:
     dedup = RequestDedup(max_traces=10)
     dedup.logs([access(f"t{n}") for n in range(1000)])
     assert len(dedup._pending) == 10
+
+
+def test_a_span_too_big_for_a_frame_is_sent_without_its_attributes() -> None:
+    from obsview.backend.serving.frames import span_frames
+    from obsview.common.protocol import MAX_FRAME_BYTES
+
+    huge = Span(trace_id="ab" * 16, span_id="cd" * 8, name="big", start=1.0, end=2.0, seq=9,
+                attributes={f"k{i}": "x" * (1 << 20) for i in range(10)})
+    small = Span(trace_id="ab" * 16, span_id="ef" * 8, name="small", start=1.0, end=2.0, seq=10)
+    frames = span_frames([huge, small], 500)
+    assert all(len(frame) <= MAX_FRAME_BYTES for frame, _ in frames)
+    sent = [span for _, chunk in frames for span in chunk]
+    assert [s.seq for s in sent] == [9, 10]
+    assert sent[0].events == () and sent[0].dropped == 10 and "obsview.frame_bytes" in sent[0].attributes
