@@ -34,6 +34,7 @@ import msgspec
 
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError, ObsviewError
+from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alert_state import load_state, save_state
 from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
 
@@ -390,7 +391,9 @@ class AlertEngine:
         _check_text("by", by, MAX_NAME_CHARS)
         _check_text("the note", note, MAX_NOTE_CHARS)
         alert = self._find(fingerprint)
-        alert.ack = AckInfo(by=by, at=self._clock(), note=note)
+        # Operator text goes to every console, /api/alerts, the state file and notifications:
+        # a token pasted into a note is redacted like one in a log line.
+        alert.ack = AckInfo(by=redact_text(by), at=self._clock(), note=redact_text(note))
         self._changed()
         return self._info(alert, self._clock())
 
@@ -422,7 +425,7 @@ class AlertEngine:
         if len(self._silences) >= MAX_SILENCES:
             raise AlertCommandError(f"{MAX_SILENCES} silences are active already: expire one first")
         silence = SilenceInfo(id=uuid.uuid4().hex[:12], matchers=dict(matchers), starts_at=now,
-                              ends_at=now + duration_s, by=by, reason=reason)
+                              ends_at=now + duration_s, by=redact_text(by), reason=redact_text(reason))
         self._silences[silence.id] = silence
         self._changed()
         return silence

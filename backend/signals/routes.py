@@ -22,8 +22,11 @@ _CACHE_LIMIT: Final = 8192
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _HEX_ID: Final = re.compile(r"(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}")
 """Hex of 8+ characters with at least one digit (so a word like ``deadbeef`` stays)."""
-_TOKEN: Final = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~=+]{20,}")
-"""Long mixed letters-and-digits segments: slugs with ids, base64url tokens, hashes."""
+_TOKEN: Final = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~=+]{16,}")
+"""Long mixed letters-and-digits segments: slugs with ids, base64url tokens, hashes, and
+secrets in paths (reset and share links): a route is a label in /metrics, never a secret."""
+_CASED_TOKEN: Final = re.compile(r"(?=[^/]*[a-z])(?=[^/]*[A-Z])[A-Za-z0-9_\-]{24,}")
+"""Long upper-and-lower-case segments without a digit (a random token that drew none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +66,10 @@ def parse_route_rules(raw: Sequence[Mapping[str, object]]) -> tuple[RouteRule, .
 def _is_id(segment: str) -> bool:
     if segment.isdigit():
         return True
-    return bool(_UUID.fullmatch(segment) or _HEX_ID.fullmatch(segment) or _TOKEN.fullmatch(segment))
+    return bool(
+        _UUID.fullmatch(segment) or _HEX_ID.fullmatch(segment) or _TOKEN.fullmatch(segment)
+        or _CASED_TOKEN.fullmatch(segment)
+    )
 
 
 class RouteTemplater:

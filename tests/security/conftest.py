@@ -8,6 +8,6 @@ import sys
 from pathlib import Path
 
 _TESTS = Path(__file__).resolve().parents[1]
-for folder in (_TESTS / "reliability", _TESTS / "tui", _TESTS / "tui" / "app"):
+for folder in (_TESTS / "reliability", _TESTS / "tui", _TESTS / "tui" / "app", _TESTS / "backend" / "otlp"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
