@@ -31,6 +31,7 @@ from typing import Annotated, Any, Final, Literal
 import msgspec
 import orjson
 
+from obsview.backend.ingest.bounds import FIELD_CHARS, LINE_CAP, fit_event, recover_cut_record
 from obsview.backend.ingest.record_fields import (
     HTTP_METHODS,
     LEVELS_BY_NAME,
@@ -131,7 +132,7 @@ class Normalizer:
         *,
         service: str = "",
         host: str = "",
-        max_line_bytes: int = 65536,
+        max_line_bytes: int = LINE_CAP,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.service = service
@@ -151,7 +152,7 @@ class Normalizer:
         self.parse_errors = 0
         """Lines that started with ``{`` but were not valid JSON objects."""
         self.truncated = 0
-        """Lines cut at ``max_line_bytes``."""
+        """Events with a line cut at ``max_line_bytes`` or a field cut (:mod:`bounds`)."""
         self.redacted = 0
         """Events in which at least one secret was replaced."""
 
@@ -181,8 +182,28 @@ class Normalizer:
         for start in range(0, len(kept), _CHUNK):
             self._normalize_chunk(kept[start : start + _CHUNK], source, now, events)
         for index in cut:  # one event per kept line, in order
+            if events[index].parse_error and events[index].raw.startswith("{"):
+                events[index] = self._recovered(events[index].raw, source, now)
             events[index].truncated = True
+        # Only a long line can hold a long field (every value is read out of it): the usual
+        # batch pays one C loop over the line lengths.
+        if max(map(len, lines), default=0) > FIELD_CHARS:
+            for event in events:
+                if len(event.raw) > FIELD_CHARS:
+                    already = event.truncated
+                    if fit_event(event) and not already:
+                        self.truncated += 1
         return events
+
+    def _recovered(self, text: str, source: str, now: float) -> LogEvent:
+        """A JSON record cut at the line cap (so no longer JSON): its level, message, trace
+        and time read from what is left, not a parse error shown at INFO."""
+        self.parse_errors -= 1  # counted when the cut record failed to parse
+        event = self._from_record(recover_cut_record(text), source, text, now)
+        if not event.message:
+            event.message = text[:FIELD_CHARS]
+        self.redacted += redact_events([event])
+        return event
 
     def _keep(self, lines: list[bytes]) -> tuple[list[bytes], list[int]]:
         """Lines stripped, blank ones dropped, long ones cut (and their indices)."""
@@ -257,6 +278,8 @@ class Normalizer:
             self.parse_errors += 1
             event = self._from_text(repr(record)[: self.max_line_bytes], source, self._clock())
         self.redacted += redact_events([event])
+        if len(event.raw) > FIELD_CHARS and fit_event(event):
+            self.truncated += 1
         return event
 
     # ------------------------------------------------------------------ structured records
