@@ -222,3 +222,18 @@ def test_a_span_too_big_for_a_frame_is_sent_without_its_attributes() -> None:
     sent = [span for _, chunk in frames for span in chunk]
     assert [s.seq for s in sent] == [9, 10]
     assert sent[0].events == () and sent[0].dropped == 10 and "obsview.frame_bytes" in sent[0].attributes
+
+
+async def test_a_flood_of_distinct_trace_ids_stays_inside_the_stores_bound(config: AgentConfig) -> None:
+    async with Agent(config) as agent, httpx.AsyncClient(timeout=10) as http:
+        agent.traces.max_spans = 300
+        for request in range(8):
+            spans = [otlp_span(CHILD_ID, "op", 0, 1, trace_id=f"{request + 1:016x}{n:016x}")
+                     for n in range(250)]
+            response = await http.post(traces_url(agent), content=protobuf_of(export_of(*spans)),
+                                       headers=PROTOBUF)
+            assert response.status_code == 200
+            assert agent.traces.spans <= 300
+    counters = agent.counters()
+    assert counters["otlp_spans_accepted"] == 2000
+    assert counters["trace_traces_evicted"] == 2000 - 300 and agent.gauges()["trace_traces"] == 300
