@@ -18,19 +18,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
 
+import msgspec
 import orjson
 
 from obsview.backend.addresses import format_host_port
 from obsview.backend.auth import default_token_path, token_for
-from obsview.backend.config import AgentConfig
+from obsview.backend.config import AgentConfig, default_state_root
 from obsview.backend.delivery.notify import Notifier, Origin
 from obsview.backend.errors import StartupError
+from obsview.backend.ingest.log_limit import RateLimitedLog
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Source
-from obsview.backend.ingest.sources.file_tail import FileTailSource
+from obsview.backend.ingest.sources.file_tail import FileTailSource, tail_counters
 from obsview.backend.ingest.sources.otlp import OtlpHttpSource, otlp_counters
 from obsview.backend.ingest.sources.stdin import StdinSource
 from obsview.backend.ingest.sources.tcp import TcpSource, tcp_counters
+from obsview.backend.ingest.supervisor import Supervised
 from obsview.backend.serving import prometheus
 from obsview.backend.serving.accept_errors import AcceptErrorLimiter
 from obsview.backend.serving.queries import SCAN_SLICE
@@ -40,6 +43,7 @@ from obsview.backend.signals.health import HealthMonitor, health_json, http_stat
 from obsview.backend.signals.metrics import RequestMetrics
 from obsview.backend.signals.routes import RouteTemplater
 from obsview.backend.signals.span_requests import RequestDedup, span_request
+from obsview.backend.state_lock import StateLock, adopt_legacy_state
 from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.backend.store.traces import TraceStore
@@ -56,6 +60,7 @@ from obsview.common.protocol import (
     Metrics,
     MetricsSnapshot,
     Silence,
+    SourceStatus,
     Unack,
 )
 from obsview.common.spans import Span
@@ -67,6 +72,12 @@ CAPABILITIES: Final = (
 )
 JSON_TYPE: Final = "application/json"
 SOURCE_START_TIMEOUT_S: Final = 5.0
+ALERT_STATE: Final = "alerts.json"
+TAIL_OFFSETS: Final = "tail-offsets.json"
+NOTIFY_STATE: Final = "notify-state.json"
+STATE_FILES: Final = (ALERT_STATE, TAIL_OFFSETS)
+"""What older versions kept in one directory for every agent of a user."""
+INGEST_ERROR_LOG_INTERVAL_S: Final = 60.0
 
 
 def agent_version() -> str:
@@ -93,9 +104,8 @@ class Agent:
         self._health = HealthMonitor(
             config.probes, clock=clock, version=self.version, started_at=self.started_at
         )
-        self._alerts = AlertEngine(
-            config.rules, clock=clock, state_path=config.resolved_state_dir() / "alerts.json"
-        )
+        # Its saved state is loaded in start(), once the state directory is locked.
+        self._alerts = AlertEngine(config.rules, clock=clock)
         # The notifier re-reads current alerts for repeats and for alerts firing across restarts.
         self._notifier = Notifier(config.notifiers, clock=clock, current_alerts=self._alerts.alerts,
                                   origin=self._alert_origin)
@@ -103,7 +113,15 @@ class Agent:
         self._collection = ScheduledCollection()
         self._tasks: list[asyncio.Task[Any]] = []
         self._sources: list[Source] = []
-        self._alerts_version = -1
+        self._supervised: list[Supervised] = []
+        self._ingest_errors = 0
+        self._ingest_error_log = RateLimitedLog(log, INGEST_ERROR_LOG_INTERVAL_S, clock=clock)
+        self._alerts_shown: Alerts = _alerts_message(self._alerts)
+        """What consoles are shown of the alerts: the engine's state as last saved."""
+        self._alerts.on_saved = self._show_alerts
+        self._state_dir = config.resolved_state_dir()
+        self._lock = StateLock(self._state_dir)
+        self._sources_shown: tuple[SourceStatus, ...] = ()
         self._token_path: Path | None = None
         self._accept_errors = AcceptErrorLimiter()
         self.events_ingested = 0
@@ -131,6 +149,11 @@ class Agent:
         return self._alerts
 
     @property
+    def alerts_shown(self) -> Alerts:
+        """The alerts as consoles see them: as last saved (a crash keeps what they saw)."""
+        return self._alerts_shown
+
+    @property
     def notifier(self) -> Notifier:
         return self._notifier
 
@@ -155,8 +178,26 @@ class Agent:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        """Bind, start every source and background task; StartupError says what went wrong."""
+        """Bind, start every source and background task; StartupError says what went wrong
+        (another agent on the same state directory included)."""
+        self._lock.acquire()  # before anything reads or writes the state
+        try:
+            await self._start()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    async def _start(self) -> None:
         config = self.config
+        if config.state_dir is None:
+            moved = adopt_legacy_state(default_state_root(), self._state_dir, STATE_FILES)
+            if moved:
+                log.warning("moved %s from %s into this agent's state directory %s",
+                            " and ".join(moved), default_state_root(), self._state_dir)
+        self._alerts.attach_state(self._state_dir / ALERT_STATE)
+        self._alerts_shown = _alerts_message(self._alerts)  # as loaded: on disk
+        # Before the first evaluation: a "firing" not delivered before a restart goes first.
+        self._notifier.attach_state(self._state_dir / NOTIFY_STATE)
         token = token_for(config.listen, config.token_file)
         if token is not None:
             self._token_path = config.token_file or default_token_path()
@@ -185,17 +226,19 @@ class Agent:
             self._sources = self._build_sources()
             listener_starts = []
             for source in self._sources:
-                task = self._spawn(source.run(self.ingest), source.name)
+                supervised = Supervised(source, self.ingest, clock=self._clock)
+                self._supervised.append(supervised)
+                self._spawn(supervised.run(), source.name)
                 if isinstance(source, (TcpSource, OtlpHttpSource)):
-                    listener_starts.append((source, task))
+                    listener_starts.append(supervised)
                 elif isinstance(source, FileTailSource):
                     # Start offsets are taken before the agent says it listens: lines written
                     # right after that message are read, not skipped as history.
-                    await _wait_ready(source, source.ready, task, "file source")
+                    await _wait_ready(supervised, source.ready, "file source")
             # Listening sources are built in config.tcp, then config.otlp order.
             addresses = [*self.config.tcp, *self.config.otlp]
-            for address, (source, task) in zip(addresses, listener_starts):
-                await _wait_listening(address, source, task)
+            for address, supervised in zip(addresses, listener_starts):
+                await _wait_listening(address, supervised)
         except BaseException:
             await self.stop()
             raise
@@ -210,7 +253,9 @@ class Agent:
         await asyncio.gather(*tasks, return_exceptions=True)
         self._accept_errors.uninstall(asyncio.get_running_loop())
         self._collection.stop()
-        self._alerts.save()
+        await self._alerts.aclose()
+        await self._notifier.aclose()
+        self._lock.release()
 
     async def __aenter__(self) -> Agent:
         await self.start()
@@ -241,12 +286,28 @@ class Agent:
     # ------------------------------------------------------------------ ingest
 
     async def ingest(self, events: list[LogEvent]) -> None:
-        """The ``emit`` every source gets; in-process producers may call it too."""
+        """The ``emit`` every source gets; in-process producers may call it too.
+
+        Never raises because of what the events hold: a step that fails on a batch is
+        counted (``ingest_errors``) and logged at most once a minute, and the source goes on.
+        """
         if not events:
             return
         self._store.append(events)
-        self._metrics.observe(events if self._dedup is None else self._dedup.logs(events))
         self.events_ingested += len(events)
+        for step in (self._observe, self._broadcast_events):
+            try:
+                step(events)
+            except Exception:  # noqa: BLE001 - one bad record must not stop its source
+                self._ingest_errors += 1
+                self._ingest_error_log.exception(
+                    "ingest step %s failed on a batch of %d events (counted in ingest_errors)",
+                    getattr(step, "__name__", step), len(events))
+
+    def _observe(self, events: list[LogEvent]) -> None:
+        self._metrics.observe(events if self._dedup is None else self._dedup.logs(events))
+
+    def _broadcast_events(self, events: list[LogEvent]) -> None:
         if self._server is not None:
             self._server.broadcast_events(events)
 
@@ -269,6 +330,20 @@ class Agent:
         if self._server is not None:
             self._server.broadcast_spans(kept)
 
+    def source_states(self) -> tuple[SourceStatus, ...]:
+        """What each log source is doing now (reading, waiting for a path, restarting…)."""
+        return tuple(state for supervised in self._supervised for state in supervised.state())
+
+    def health_report(self) -> HealthReport:
+        """The probes' report with the log sources' states: a source restarting after an
+        error makes a healthy agent degraded (/api/health, consoles, alert rules)."""
+        report = self._health.report()
+        sources = self.source_states()
+        status = report.status
+        if status == "healthy" and any(source.state == "restarting" for source in sources):
+            status = "degraded"
+        return msgspec.structs.replace(report, status=status, sources=sources)
+
     def counters(self) -> dict[str, int]:
         """The agent's own counters, for MetricsSnapshot.agent and /metrics."""
         server = self._server
@@ -276,10 +351,17 @@ class Agent:
         traces = {f"trace_{name}": value for name, value in self._traces.counters().items()}
         if self._dedup is not None:
             traces["requests_seen_twice"] = self._dedup.matched
-        return notify | otlp_counters(self._sources) | tcp_counters(self._sources) | traces | {
+        sources = self._sources
+        files = tail_counters(sources)
+        return notify | otlp_counters(sources) | tcp_counters(sources) | files | traces | {
             "events_ingested": self.events_ingested,
             "parse_errors": self.normalizer.parse_errors,
             "truncated": self.normalizer.truncated,
+            "too_deep": self.normalizer.too_deep,
+            "normalize_failures": self.normalizer.failures,
+            "ingest_errors": self._ingest_errors,
+            "alert_state_write_failures": self._alerts.save_failures,
+            "source_restarts": sum(supervised.restarts for supervised in self._supervised),
             "redacted": self.normalizer.redacted,
             "store_evicted": self._store.evicted,
             "dropped_to_clients": server.dropped_total if server else 0,
@@ -312,7 +394,7 @@ class Agent:
             sources.append(FileTailSource(
                 config.tail, self.normalizer, from_start=config.from_start,
                 # Lines written while the agent was down are read after a restart.
-                checkpoint_path=config.resolved_state_dir() / "tail-offsets.json",
+                checkpoint_path=self._state_dir / TAIL_OFFSETS,
             ))
         # One bind policy for every listener, as for the websocket (auth.token_for).
         for host, port in config.tcp:
@@ -344,19 +426,31 @@ class Agent:
         """One metrics step: history point, alert evaluation, notifications, broadcasts."""
         self._metrics.tick()
         snapshot = self.snapshot()
-        transitions = self._alerts.evaluate(snapshot, self._health.report())
+        transitions = self._alerts.evaluate(snapshot, self.health_report())
         self._notifier.submit(transitions)
         if self._server is None:
             return
+        sources = self.source_states()
+        if _comparable(sources) != _comparable(self._sources_shown):
+            self._sources_shown = sources
+            self._server.broadcast(Health(report=self.health_report()))
         self._server.broadcast(Metrics(snapshot=snapshot))
-        if self._alerts.version != self._alerts_version:
-            self._alerts_version = self._alerts.version
-            self._server.broadcast(_alerts_message(self._alerts))
 
-    def _on_health_change(self, report: HealthReport) -> None:
+    def _show_alerts(self) -> None:
+        """The alerts changed and the change is on disk: every console sees it now."""
+        self._alerts_shown = _alerts_message(self._alerts)
         if self._server is not None:
-            self._server.broadcast(Health(report=report))
+            self._server.broadcast(self._alerts_shown)
 
+    def _on_health_change(self, _report: HealthReport) -> None:
+        if self._server is not None:
+            self._server.broadcast(Health(report=self.health_report()))
+
+
+
+def _comparable(sources: tuple[SourceStatus, ...]) -> list[tuple[str, str, str, int]]:
+    """What a console shows of the sources: a change of any of it is broadcast."""
+    return [(s.name, s.state, s.detail, s.restarts) for s in sources]
 
 
 def _alerts_message(engine: AlertEngine) -> Alerts:
@@ -387,10 +481,10 @@ class _AgentView:
         return Metrics(snapshot=agent.snapshot(), history=history)
 
     def health_message(self) -> Health:
-        return Health(report=self._agent.health.report())
+        return Health(report=self._agent.health_report())
 
     def alerts_message(self) -> Alerts:
-        return _alerts_message(self._agent.alerts)
+        return self._agent.alerts_shown
 
     def last_seq(self) -> int:
         return self._agent.store.last_seq
@@ -432,7 +526,7 @@ class _AgentView:
     def http_get(self, path: str) -> HttpReply | None:
         agent = self._agent
         if path == "/api/health":
-            report = agent.health.report()
+            report = agent.health_report()
             return HttpReply(http_status(report), JSON_TYPE, orjson.dumps(health_json(report)))
         if path == "/api/metrics":
             return HttpReply(200, JSON_TYPE, orjson.dumps(agent.metrics.seed_json()))
@@ -440,42 +534,44 @@ class _AgentView:
             return HttpReply(200, JSON_TYPE, orjson.dumps(agent.alerts.api_json()))
         if path == "/metrics":
             body = prometheus.render_prometheus(
-                agent.metrics, agent.health.report(), agent.alerts.alerts(), agent.counters(),
+                agent.metrics, agent.health_report(), agent.alerts.alerts(), agent.counters(),
                 agent.gauges(),
             )
             return HttpReply(200, prometheus.CONTENT_TYPE, body)
         return None
 
 
-async def _wait_listening(
-    address: tuple[str, int], source: TcpSource | OtlpHttpSource, task: asyncio.Task[Any]
-) -> None:
-    """A listening source that cannot bind must fail ``start``, not die quietly later."""
+async def _wait_listening(address: tuple[str, int], supervised: Supervised) -> None:
+    """A listening source that cannot bind must fail ``start``, not retry quietly later."""
+    source = supervised.source
+    assert isinstance(source, (TcpSource, OtlpHttpSource))
     kind = "OTLP/HTTP log source" if isinstance(source, OtlpHttpSource) else "TCP log source"
     try:
-        await _wait_ready(source, source.listening, task, kind)
+        await _wait_ready(supervised, source.listening, kind)
     except OSError as exc:
         raise StartupError(f"{kind}: {_bind_problem(address, exc)}") from None
 
 
-async def _wait_ready(source: Source, ready: asyncio.Event, task: asyncio.Task[Any], kind: str
-                      ) -> None:
-    """Until ``ready`` is set; StartupError if the source's task ends first or takes too long
-    (an OSError it ended with is raised as is, for the caller to explain)."""
+async def _wait_ready(supervised: Supervised, ready: asyncio.Event, kind: str) -> None:
+    """Until ``ready`` is set; StartupError if the source's first run fails or takes too long
+    (an OSError it failed with is raised as is, for the caller to explain)."""
     waiting = asyncio.ensure_future(ready.wait())
+    failed = asyncio.ensure_future(supervised.failed.wait())
     try:
         done, _ = await asyncio.wait(
-            {waiting, task}, timeout=SOURCE_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+            {waiting, failed}, timeout=SOURCE_START_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
         )
     finally:
         waiting.cancel()
+        failed.cancel()
+    name = supervised.source.name
     if not done:
-        raise StartupError(f"{kind} {source.name} did not start")
-    if task in done and not task.cancelled() and task.exception() is not None:
-        exc = task.exception()
+        raise StartupError(f"{kind} {name} did not start")
+    exc = supervised.last_error
+    if failed in done and not ready.is_set() and exc is not None:
         if isinstance(exc, OSError):
             raise exc
-        raise StartupError(f"{kind} {source.name}: {exc}")
+        raise StartupError(f"{kind} {name}: {exc}")
 
 
 def _bind_problem(listen: tuple[str, int], exc: OSError) -> str:

@@ -56,11 +56,30 @@ class AgentConfig:
     notifiers: list[Channel] = field(default_factory=list)
     route_rules: list[RouteRule] = field(default_factory=lambda: list(DEFAULT_ROUTE_RULES))
     state_dir: Path | None = None
-    """Alert/ack state lives here; ``None`` means the platformdirs user data dir."""
+    """Alert/ack state and file offsets live here; ``None``: a directory of this agent's own
+    under the platformdirs user data dir (see :meth:`resolved_state_dir`)."""
     metrics_interval_s: float = 1.0
 
     def resolved_state_dir(self) -> Path:
-        return self.state_dir or Path(platformdirs.user_data_dir(APP_NAME))
+        """``state_dir``, or ``<user data dir>/agents/<service>@<host>_<port>``: two agents of
+        one user (two services on one host) never share acks or file offsets by default."""
+        if self.state_dir is not None:
+            return self.state_dir
+        return default_state_root() / "agents" / instance_name(self.service, self.listen)
+
+
+def default_state_root() -> Path:
+    """Where state lived before it was per agent (and where each agent's folder now is)."""
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def instance_name(service: str, listen: tuple[str, int]) -> str:
+    """A file name for one agent: its service and listen address (``blog-api@127.0.0.1_8765``)."""
+    host, port = listen
+    return _UNSAFE_IN_NAME.sub("_", f"{service or 'agent'}@{host}_{port}")
+
+
+_UNSAFE_IN_NAME: Final = re.compile(r"[^A-Za-z0-9._@-]+")
 
 
 # --------------------------------------------------------------------------- file loading

@@ -31,6 +31,9 @@ LEVEL_RANK: Final[dict[str, int]] = {level: rank for rank, level in enumerate(LE
 
 HEALTH_STATUSES: Final = ("healthy", "degraded", "unhealthy")
 ALERT_STATES: Final = ("pending", "firing", "resolved")
+SOURCE_STATES: Final = ("reading", "waiting", "restarting", "stopped")
+"""``reading``; ``waiting`` for a path that does not exist yet; ``restarting`` after an
+error (with a backoff); ``stopped``: ended by itself (stdin at end of input)."""
 SEVERITIES: Final = ("critical", "warning", "info")
 
 
@@ -179,13 +182,31 @@ class ProbeStatus(msgspec.Struct, frozen=True):
     changed_at: float
 
 
+class SourceStatus(msgspec.Struct, frozen=True):
+    """What one of the agent's log sources is doing."""
+
+    name: str
+    """``file:/var/log/app.log``, ``tcp:127.0.0.1:5170``, ``stdin``…"""
+    state: str
+    """One of :data:`SOURCE_STATES`."""
+    detail: str = ""
+    """What it waits for (``waiting``), or the error it failed with (``restarting``)."""
+    since: float = 0.0
+    """When it entered this state (Unix seconds)."""
+    restarts: int = 0
+    """Times it failed and was restarted since the agent started."""
+
+
 class HealthReport(msgspec.Struct, frozen=True):
     status: str
-    """Overall status, as the seed defines it: one of :data:`HEALTH_STATUSES`."""
+    """Overall status, as the seed defines it: one of :data:`HEALTH_STATUSES`. A log source
+    that is restarting after an error makes a healthy agent ``degraded``."""
     ts: float
     uptime_s: float
     version: str
     probes: tuple[ProbeStatus, ...] = ()
+    sources: tuple[SourceStatus, ...] = ()
+    """The agent's log sources, in the order it started them."""
 
 
 # --------------------------------------------------------------------------- alerts

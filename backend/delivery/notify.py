@@ -16,6 +16,16 @@ Alertmanager channels are told the alert's *state* instead: every firing alert, 
 silenced in obsview, re-sent every resend interval (Alertmanager takes an alert that is not
 re-sent as resolved), and its resolve. Alertmanager does the routing and muting; obsview's
 silences reach it when the channel mirrors them.
+
+A notification counts as sent only once its receiver accepted it, and what is not sent yet
+survives a restart (:meth:`Notifier.attach_state`, :mod:`notify_state`): a firing alert a
+receiver was not told about is sent after a restart, a crash included, and one it was told
+about that stopped firing meanwhile gets its "resolved" — a receiver may get one twice, never
+miss one. (Silence mirroring is not kept: a silence made just before a restart may not reach
+Alertmanager.)
+
+A failure in one channel's task (a bug: a send that fails is retried, not raised) restarts
+that task alone, after a backoff: the other channels and the repeat scanner go on.
 """
 
 from __future__ import annotations
@@ -25,13 +35,17 @@ import logging
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Final
+from functools import partial
+from pathlib import Path
+from typing import Any, Final, Literal
 
 import aiosmtplib
 import httpx
+from msgspec.structs import replace
 
+from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.delivery import alertmanager
 from obsview.backend.delivery.alertmanager import Origin
 from obsview.backend.delivery.channels import (
@@ -43,6 +57,13 @@ from obsview.backend.delivery.channels import (
     parse_notifiers,
     safe_reason,
     send,
+)
+from obsview.backend.delivery.notify_state import (
+    ChannelState,
+    NotifyState,
+    PendingNotification,
+    encode_state,
+    load_state,
 )
 from obsview.backend.signals.alerts import Transition
 from obsview.common.protocol import AlertInfo, SilenceInfo
@@ -57,8 +78,7 @@ _SEND_ERRORS: Final = (httpx.HTTPError, OSError, TimeoutError, DeliveryError, ai
 @dataclass(slots=True)
 class _AlertNote:
     alert: AlertInfo
-    status: str
-    """``firing`` or ``resolved``."""
+    status: Literal["firing", "resolved"]
 
     def what(self) -> str:
         return f"{self.status} notification for {self.alert.rule}"
@@ -132,8 +152,13 @@ class Notifier:
         self._firing: dict[str, _Firing] = {}
         self._mirrors: dict[tuple[int, str], tuple[str, float]] = {}
         """(channel, obsview silence ID) → (Alertmanager's silence ID, when it ends)."""
+        self._notified: list[dict[str, AlertInfo]] = [{} for _ in self._channels]
+        """Per channel: firing alerts its receiver accepted a "firing" for (no "resolved" since)."""
+        self._writer: BackgroundWriter | None = None
+        self._save_scheduled = False
         self.counters: dict[str, int] = {
             "sent": 0, "failed_attempts": 0, "gave_up": 0, "dropped": 0, "suppressed": 0, "repeats": 0,
+            "task_restarts": 0, "state_write_failures": 0,
         }
 
     @property
@@ -191,6 +216,91 @@ class Notifier:
             log.warning("notification outbox full for %s: dropped the oldest", describe(self._channels[index]))
         queue.append(delivery)
         self._wake[index].set()
+        self._changed()
+
+    # ------------------------------------------------------------------ across restarts
+
+    def attach_state(self, path: Path) -> None:
+        """Restore what was not delivered before the agent stopped (or crashed), and keep it
+        in ``path`` from now on. Then, from the current alerts: a firing alert a receiver was
+        not told about gets its "firing"; one it was told about that no longer fires gets its
+        "resolved". Call before the first evaluation, so a "firing" goes before its "resolved"."""
+        self._writer = BackgroundWriter(path, self._save_failed)
+        state = load_state(path)
+        saved = state.channels if state is not None else {}
+        for index, channel in enumerate(self._channels):
+            kept = saved.get(channel.name)
+            if kept is None:
+                continue  # a new channel, or none saved
+            self._queues[index].extend(_AlertNote(p.alert, p.status) for p in kept.pending)
+            self._notified[index] = dict(kept.notified)
+        if self._current_alerts is not None:
+            self._reconcile({a.fingerprint: a for a in self._current_alerts() if a.state == "firing"})
+        for index in range(len(self._channels)):
+            if self._queues[index]:
+                self._wake[index].set()
+        self._changed()
+
+    def _reconcile(self, firing: dict[str, AlertInfo]) -> None:
+        now = self._clock()
+        for index, notified in enumerate(self._notified):
+            channel = self._channels[index]
+            queued = {(d.alert.fingerprint, d.status) for d in self._queues[index]
+                      if isinstance(d, _AlertNote)}
+            for key, alert in firing.items():
+                told = notified.get(key)
+                if told is not None and told.fired_at == alert.fired_at:
+                    continue
+                # A silenced one is sent when its silence ends (scan_repeats, via _adopt).
+                if (key, "firing") not in queued and (not alert.silenced_by or reports_state(channel)):
+                    self._enqueue(index, _AlertNote(alert, "firing"))
+            for key, told in list(notified.items()):
+                if key not in firing and (key, "resolved") not in queued:
+                    resolved = replace(told, state="resolved", resolved_at=now)
+                    self._enqueue(index, _AlertNote(resolved, "resolved"))
+
+    def _changed(self) -> None:
+        """The outbox or what receivers were told changed: save it once this loop iteration
+        is done (a burst of changes costs one write, off the loop)."""
+        if self._writer is None or self._save_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._save_now()
+            return
+        self._save_scheduled = True
+        loop.call_soon(self._save_soon)
+
+    def _save_soon(self) -> None:
+        self._save_scheduled = False
+        if self._writer is not None:
+            self._writer.submit(self._encoded())
+
+    def _save_now(self) -> None:
+        if self._writer is not None:
+            self._writer.write_now(self._encoded())
+
+    def _encoded(self) -> bytes:
+        return encode_state(NotifyState(channels={
+            channel.name: ChannelState(
+                pending=[PendingNotification(d.status, d.alert) for d in self._queues[index]
+                         if isinstance(d, _AlertNote)],
+                notified=dict(self._notified[index]),
+            )
+            for index, channel in enumerate(self._channels)
+        }))
+
+    def _save_failed(self, exc: OSError) -> None:
+        self.counters["state_write_failures"] += 1
+        log.warning("cannot save undelivered notifications to %s: %s (kept in memory)",
+                    self._writer.location if self._writer else "?", exc)
+
+    async def aclose(self) -> None:
+        """Finish the write in flight and write the outbox as it is now (the agent's stop)."""
+        if self._writer is not None:
+            await self._writer.aclose()
+            self._save_now()
 
     # ------------------------------------------------------------------ repeats
 
@@ -229,12 +339,34 @@ class Notifier:
     # ------------------------------------------------------------------ delivery
 
     async def run(self) -> None:
-        """Deliver until cancelled: one task per channel, plus the repeat scanner."""
+        """Deliver until cancelled: one task per channel, plus the repeat scanner; a task
+        that fails is restarted alone (no TaskGroup: one failure must not end the others)."""
         mask_httpx_logs()
-        async with httpx.AsyncClient() as client, asyncio.TaskGroup() as group:
-            for index in range(len(self._channels)):
-                group.create_task(self._deliver_forever(index, client), name=f"notify:{self._channels[index].name}")
-            group.create_task(self._scan_forever(), name="notify:repeats")
+        async with httpx.AsyncClient() as client:
+            jobs: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
+                (f"notify:{channel.name}", partial(self._deliver_forever, index, client))
+                for index, channel in enumerate(self._channels)
+            ]
+            jobs.append(("notify:repeats", self._scan_forever))
+            tasks = [asyncio.create_task(self._keep_running(name, job), name=name) for name, job in jobs]
+            try:
+                await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _keep_running(self, name: str, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        delay = self._backoff_base
+        while True:
+            try:
+                await job()
+                return
+            except Exception:  # a bug in one channel must not stop the others
+                self.counters["task_restarts"] += 1
+                log.exception("%s failed; restarting it in %gs (other channels go on)", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(self._backoff_cap, delay * 2)
 
     async def _scan_forever(self) -> None:
         while True:
@@ -247,7 +379,7 @@ class Notifier:
             while not queue:
                 wake.clear()
                 await wake.wait()
-            delivery = queue.popleft()
+            delivery = queue[0]  # stays in the outbox (and its file) until accepted or given up
             attempt = 1
             while True:
                 try:
@@ -260,6 +392,7 @@ class Notifier:
                         self.counters["gave_up"] += 1
                         log.error("giving up on %s via %s after %d attempts: %s",
                                   delivery.what(), describe(channel), attempt, reason)
+                        self._done(index, delivery, sent=False)
                         break
                     delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
                     log.warning("%s via %s failed (%s); retry in %gs",
@@ -271,10 +404,27 @@ class Notifier:
                     # escape would end this channel's delivery task for good.
                     self.counters["gave_up"] += 1
                     log.exception("cannot send %s via %s; dropped", delivery.what(), describe(channel))
+                    self._done(index, delivery, sent=False)
                     break
                 else:
                     self.counters["sent"] += 1
+                    self._done(index, delivery, sent=True)
                     break
+
+    def _done(self, index: int, delivery: _Delivery, *, sent: bool) -> None:
+        """Out of the outbox; when ``sent``, remember what the receiver now believes."""
+        queue = self._queues[index]
+        for position, queued in enumerate(queue):  # first, unless the outbox overflowed
+            if queued is delivery:
+                del queue[position]
+                break
+        if sent and isinstance(delivery, _AlertNote):
+            key = delivery.alert.fingerprint
+            if delivery.status == "firing":
+                self._notified[index][key] = delivery.alert
+            else:
+                self._notified[index].pop(key, None)
+        self._changed()
 
     async def _send(self, index: int, delivery: _Delivery, client: httpx.AsyncClient) -> None:
         channel = self._channels[index]

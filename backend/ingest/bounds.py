@@ -20,6 +20,7 @@ from typing import Any, Final
 import msgspec
 import orjson
 
+from obsview.backend.ingest.nesting import MAX_NESTING_DEPTH
 from obsview.common.protocol import LogEvent
 
 LINE_CAP: Final = 1 << 20
@@ -31,7 +32,6 @@ RAW_CHARS: Final = 65536
 """Characters of the raw line kept for the detail view."""
 EXTRA_CHARS: Final = 65536
 """Characters of text kept over all of an event's extra fields."""
-_MAX_DEPTH: Final = 32
 _LIMITS: Final = {"stack": STACK_CHARS, "raw": RAW_CHARS}
 _TEXT_SLOTS: Final = tuple(
     field.name for field in msgspec.structs.fields(LogEvent) if field.type is str
@@ -72,7 +72,7 @@ def _fit(value: Any, budget: list[int], depth: int) -> Any:
         return cut(value, limit) if len(value) > limit else value
     if not isinstance(value, (dict, list)):
         return value
-    if depth >= _MAX_DEPTH:
+    if depth >= MAX_NESTING_DEPTH:  # normalization cut deeper values already
         return "…[nested too deep: cut]"
     items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
     fitted: list[tuple[Any, Any]] = []

@@ -22,7 +22,9 @@ The batch path is the agent's hot loop (hundreds of thousands of lines a second)
 from __future__ import annotations
 
 import gc
+import logging
 import re
+import reprlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,8 @@ import msgspec
 import orjson
 
 from obsview.backend.ingest.bounds import FIELD_CHARS, LINE_CAP, fit_event, recover_cut_record
+from obsview.backend.ingest.log_limit import RateLimitedLog
+from obsview.backend.ingest.nesting import cap_nesting, may_nest_too_deep
 from obsview.backend.ingest.record_fields import (
     HTTP_METHODS,
     LEVELS_BY_NAME,
@@ -70,6 +74,10 @@ _TEXT_HEAD: Final = re.compile(
 )
 _TEXT_LEVEL_ANYWHERE: Final = re.compile(r"\b(ERROR|FATAL|CRITICAL|WARN|WARNING|DEBUG|TRACE)\b")
 _ACCESS_TS_FORMAT: Final = "%d/%b/%Y:%H:%M:%S %z"
+
+_log = logging.getLogger(__name__)
+_FAILURE_LOG_INTERVAL_S: Final = 60.0
+_UNREADABLE: Final = "obsview could not read this line (counted in normalize_failures)"
 
 _CHUNK: Final = 256
 """Lines whose secret checks run together: enough to pay each scan's call cost once for
@@ -155,6 +163,11 @@ class Normalizer:
         """Events with a line cut at ``max_line_bytes`` or a field cut (:mod:`bounds`)."""
         self.redacted = 0
         """Events in which at least one secret was replaced."""
+        self.failures = 0
+        """Lines whose normalization raised (a bug): kept as text, see :meth:`_alone`."""
+        self._failure_log = RateLimitedLog(_log, _FAILURE_LOG_INTERVAL_S, clock=clock)
+        self.too_deep = 0
+        """Records whose values nested deeper than :data:`nesting.MAX_NESTING_DEPTH` (cut)."""
 
     # ------------------------------------------------------------------ public API
 
@@ -171,9 +184,31 @@ class Normalizer:
             gc.disable()
         try:
             return self._normalize_lines(lines, source)
+        except Exception:  # noqa: BLE001 - a bug met by some line: isolate it, go on
+            return [self._alone(line, source) for line in lines if line.strip()]
         finally:
             if paused:
                 gc.enable()
+
+    def _alone(self, line: bytes, source: str) -> LogEvent:
+        """One line of a batch that failed: normalized on its own, or, if it fails again, an
+        event that says so (counted in ``failures``, logged at most once a minute)."""
+        try:
+            (event,) = self._normalize_lines([line], source)
+            return event
+        except Exception:  # noqa: BLE001
+            self.failures += 1
+            self._failure_log.exception("cannot normalize a line from %s; kept as text", source)
+        event = LogEvent(ts=self._clock(), level="WARN", message=_UNREADABLE, source=source,
+                         raw=line[: self.max_line_bytes].decode("utf-8", "replace"),
+                         service=self.service, host=self.host, parse_error=True,
+                         truncated=len(line) > self.max_line_bytes)
+        try:
+            self.redacted += redact_events([event])
+        except Exception:  # noqa: BLE001 - not even as text: the line is gone, counted
+            event.raw = ""
+        fit_event(event)
+        return event
 
     def _normalize_lines(self, lines: list[bytes], source: str) -> list[LogEvent]:
         now = self._clock()
@@ -272,11 +307,21 @@ class Normalizer:
             # A JSON round trip: a producer's datetimes, enums or sets become plain values,
             # so the event's ``extra`` always encodes on the wire; and the raw line holds
             # every value, as the redaction stage requires.
-            data = orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS)
+            cut = False
+            try:
+                data = orjson.dumps(record, default=str, option=orjson.OPT_NON_STR_KEYS)
+            except orjson.JSONEncodeError:  # e.g. nested past orjson's 254 levels
+                capped, cut = cap_nesting(dict(record))
+                data = orjson.dumps(capped, default=str, option=orjson.OPT_NON_STR_KEYS)
             event = self._from_record(orjson.loads(data), source, raw or data.decode(), self._clock())
+            if cut and not event.truncated:
+                event.truncated = True
+                self.too_deep += 1
         except Exception:  # noqa: BLE001 - a producer's odd record must never kill ingest
             self.parse_errors += 1
-            event = self._from_text(repr(record)[: self.max_line_bytes], source, self._clock())
+            # reprlib: bounded in depth and size, where repr() of a hostile record is not.
+            event = self._from_text(reprlib.repr(record)[: self.max_line_bytes], source,
+                                    self._clock())
         self.redacted += redact_events([event])
         if len(event.raw) > FIELD_CHARS and fit_event(event):
             self.truncated += 1
@@ -285,6 +330,10 @@ class Normalizer:
     # ------------------------------------------------------------------ structured records
 
     def _from_record(self, record: dict[str, Any], source: str, raw: str, now: float) -> LogEvent:
+        cut = False
+        if may_nest_too_deep(raw):  # before anything walks it (redaction does)
+            record, cut = cap_nesting(record)
+            self.too_deep += cut
         slots: dict[str, Any] = {}
         extra: dict[str, Any] = {}
         for key, value in record.items():
@@ -304,7 +353,10 @@ class Normalizer:
                 absorb(user, USER_ALIASES, slots, extra, "user")
             elif "user_id" not in slots:
                 slots["user_id"] = user
-        return self._build(slots, extra, source, raw, now)
+        event = self._build(slots, extra, source, raw, now)
+        if cut:
+            event.truncated = True
+        return event
 
     def _seed_event(
         self, record: _SeedRecord, line: bytes, source: str, now: float, probe: list[str]

@@ -26,7 +26,8 @@ def event_frames(events: Sequence[LogEvent], max_events: int) -> list[tuple[byte
     """Encode a batch as ``events`` frames of at most ``max_events`` events and about
     FRAME_BYTES, each with the events it holds (to re-wrap them in another message: a few
     hundred bytes more than FRAME_BYTES still leaves the frame far below the cap). An event
-    too big for a frame of its own is sent cut down (:func:`fitted`)."""
+    too big for a frame of its own, or that cannot be encoded at all, is sent cut down
+    (:func:`fitted`): encoding never fails on a stored event."""
     return _frames(events, max_events, encode_events, fitted)
 
 
@@ -45,7 +46,11 @@ def _frames(
     pending = [list(items[i : i + step]) for i in range(0, len(items), step)]
     while pending:
         chunk = pending.pop(0)
-        frame = encode_chunk(chunk)
+        try:
+            frame = encode_chunk(chunk)
+        except Exception:  # noqa: BLE001 - it would end the source that stored it, and every replay
+            chunk = [_encodable(item, encode_chunk, fit) for item in chunk]
+            frame = encode_chunk(chunk)
         if len(frame) > FRAME_BYTES and len(chunk) > 1:
             half = len(chunk) // 2
             pending[0:0] = [chunk[:half], chunk[half:]]
@@ -57,16 +62,34 @@ def _frames(
     return frames
 
 
+def _encodable(item: _Item, encode_chunk: Callable[[list[_Item]], bytes],
+               fit: Callable[[_Item, int], _Item]) -> _Item:
+    """``item``, or, if it cannot be encoded (normalization bounds nesting and sizes, so
+    only a bug gets here), the same cut down (``fit`` with size 0)."""
+    try:
+        encode_chunk([item])
+    except Exception:  # noqa: BLE001 - whatever it is, the stream goes on
+        log.warning("an item of a frame cannot be encoded: sent cut down")
+        return fit(item, 0)
+    return item
+
+
 def fitted(event: LogEvent, size: int) -> LogEvent:
-    """``event`` cut down to fit a frame: the agent truncates fields at ingest, so only an
-    event built in-process (or a bug) gets here; it keeps what the log view needs."""
-    log.warning("event %d encodes to %d bytes, over the %d-byte frame cap: sent cut down",
-                event.seq, size, MAX_FRAME_BYTES)
+    """``event`` cut down to fit a frame (``size``: what it encoded to; 0 when it could not
+    be encoded): the agent truncates fields at ingest, so only an event built in-process (or
+    a bug) gets here; it keeps what the log view needs, in valid UTF-8."""
+    if size:
+        log.warning("event %d encodes to %d bytes, over the %d-byte frame cap: sent cut down",
+                    event.seq, size, MAX_FRAME_BYTES)
+
+    def cut(text: str) -> str:  # a lone surrogate cannot be encoded
+        return text[:FITTED_CHARS].encode("utf-8", "replace").decode("utf-8")
+
     return LogEvent(
-        ts=event.ts, level=event.level, message=event.message[:FITTED_CHARS], seq=event.seq,
-        service=event.service[:FITTED_CHARS], host=event.host[:FITTED_CHARS],
-        trace_id=event.trace_id[:FITTED_CHARS], source=event.source[:FITTED_CHARS],
-        raw=event.raw[:FITTED_CHARS], extra={"obsview.frame_bytes": size}, truncated=True,
+        ts=event.ts, level=event.level, message=cut(event.message), seq=event.seq,
+        service=cut(event.service), host=cut(event.host), trace_id=cut(event.trace_id),
+        source=cut(event.source), raw=cut(event.raw), extra={"obsview.frame_bytes": size},
+        truncated=True,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
-from obsview.backend.atomic_file import write_atomically
+from obsview.backend.atomic_file import set_aside
 from obsview.common.protocol import AlertInfo, SilenceInfo
 
 FORMAT_VERSION: Final = 1
@@ -41,9 +41,9 @@ _SILENCE: Final = msgspec.json.Decoder(SilenceInfo)
 _ENCODE: Final = msgspec.json.Encoder().encode
 
 
-def save_state(path: Path, alerts: Sequence[AlertInfo], silences: Sequence[SilenceInfo]) -> None:
-    """Raises OSError when the directory cannot be written (the caller decides to warn)."""
-    write_atomically(path, _ENCODE({"format": FORMAT_VERSION, "alerts": alerts, "silences": silences}))
+def encode_state(alerts: Sequence[AlertInfo], silences: Sequence[SilenceInfo]) -> bytes:
+    """The state file's content (the engine writes it with a background writer)."""
+    return _ENCODE({"format": FORMAT_VERSION, "alerts": alerts, "silences": silences})
 
 
 def load_state(path: Path) -> tuple[list[AlertInfo], list[SilenceInfo]]:
@@ -66,11 +66,7 @@ def load_state(path: Path) -> tuple[list[AlertInfo], list[SilenceInfo]]:
     alerts = _entries(state.alerts, _ALERT, "alerts", rejected)
     silences = _entries(state.silences, _SILENCE, "silences", rejected)
     if rejected:
-        aside = path.with_name(path.name + ".rejected")
-        try:
-            write_atomically(aside, body)
-        except OSError as exc:
-            aside = Path(f"nowhere ({exc})")
+        aside = set_aside(path, body)
         log.warning("alert state %s: left out %d entries that do not fit (%s); the file as it was "
                     "is kept in %s", path, len(rejected), "; ".join(rejected), aside)
     return alerts, silences

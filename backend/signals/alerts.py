@@ -32,10 +32,11 @@ from typing import Any, Final
 
 import msgspec
 
+from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError, ObsviewError
 from obsview.backend.ingest.redact import redact_text
-from obsview.backend.signals.alert_state import load_state, save_state
+from obsview.backend.signals.alert_state import encode_state, load_state
 from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
 
 log = logging.getLogger(__name__)
@@ -281,13 +282,28 @@ class AlertEngine:
     ) -> None:
         self._rules = {rule.name: rule for rule in rules}
         self._clock = clock
-        self._state_path = state_path
+        self._state_path: Path | None = None
+        self._writer: BackgroundWriter | None = None
+        self.on_saved: Callable[[], None] | None = None
+        """Called once a change is on disk (at once without a state file): what a console
+        is shown of the alerts is what survives a crash."""
+        self.save_failures = 0
+        """State writes that failed (disk full, read-only directory): counted, retried with
+        the next change."""
         self._retention = resolved_retention_s
         self._active: dict[str, _Alert] = {}
         self._resolved: deque[_Alert] = deque(maxlen=max_resolved)
         self._silences: dict[str, SilenceInfo] = {}
         self.version = 0
         """Bumps on every change a console would see: state, ack, silence."""
+        if state_path is not None:
+            self.attach_state(state_path)
+
+    def attach_state(self, path: Path) -> None:
+        """Load the state saved in ``path`` and keep it there from now on (the agent calls
+        this once it holds the lock on its state directory)."""
+        self._state_path = path
+        self._writer = BackgroundWriter(path, self._save_failed, self._saved)
         self._load()
 
     # ------------------------------------------------------------------ reading
@@ -446,18 +462,38 @@ class AlertEngine:
     # ------------------------------------------------------------------ persistence
 
     def _changed(self) -> None:
+        """Every change is written at once, off the event loop; changes made while a write is
+        in flight go together in the next one. ``on_saved`` follows each write: a change is
+        shown once it would survive a crash. (A write that fails still shows it: the agent
+        goes on from memory, and says so.)"""
         self.version += 1
-        self.save()
-
-    def save(self) -> None:
-        """Write acks, silences and active alerts to the state file (never raises)."""
-        if self._state_path is None:
+        if self._writer is None:
+            self._saved()
             return
         now = self._clock()
-        try:
-            save_state(self._state_path, [self._info(a, now) for a in self._active.values()], self.silences())
-        except OSError as exc:
-            log.warning("cannot save alert state to %s: %s", self._state_path, exc)
+        self._writer.submit(encode_state([self._info(a, now) for a in self._active.values()],
+                                         self.silences()))
+
+    def _saved(self) -> None:
+        if self.on_saved is not None:
+            self.on_saved()
+
+    def save(self) -> None:
+        """Write acks, silences and active alerts to the state file now (never raises)."""
+        if self._writer is not None:
+            now = self._clock()
+            self._writer.write_now(encode_state([self._info(a, now) for a in self._active.values()],
+                                                self.silences()))
+
+    async def aclose(self) -> None:
+        """Finish the write in flight and write what is pending (the agent's stop)."""
+        if self._writer is not None:
+            await self._writer.aclose()
+
+    def _save_failed(self, exc: OSError) -> None:
+        self.save_failures += 1  # from the writer's thread: a count, read by the agent
+        log.warning("cannot save alert state to %s: %s (kept in memory, written with the next "
+                    "change)", self._state_path, exc)
 
     def _load(self) -> None:
         if self._state_path is None:

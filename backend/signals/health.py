@@ -308,7 +308,8 @@ class HealthMonitor:
 
 
 def health_json(report: HealthReport) -> dict[str, Any]:
-    """The seed's ``/api/health`` body: status, timestamp, uptime, version, services."""
+    """The seed's ``/api/health`` body: status, timestamp, uptime, version, services; and,
+    beyond the seed, ``sources``: each log source's state."""
     services: dict[str, dict[str, Any]] = {}
     for probe in report.probes:
         service: dict[str, Any] = {"status": probe.status}
@@ -317,13 +318,20 @@ def health_json(report: HealthReport) -> dict[str, Any]:
         if probe.error:
             service["error"] = probe.error
         services[probe.name] = service
-    return {
+    body: dict[str, Any] = {
         "status": report.status,
         "timestamp": _iso(report.ts),
         "uptime": round(report.uptime_s, 3),
         "version": report.version,
         "services": services,
     }
+    if report.sources:  # obsview's own: what each log source is doing
+        body["sources"] = {
+            source.name: {"state": source.state, "detail": source.detail,
+                          "since": _iso(source.since), "restarts": source.restarts}
+            for source in report.sources
+        }
+    return body
 
 
 def http_status(report: HealthReport) -> int:

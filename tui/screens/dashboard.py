@@ -235,6 +235,7 @@ class DashboardScreen(Screen[None]):
             self.query_one(LatencyPanel).show(self.state.metrics, self.state.history)
         if changes.health and self.state.health is not None:
             self.query_one(HealthTable).show(self.state.health, now)
+            self.query_one(StatusBar).show_sources(self.state.health.sources)
         if changes.alerts:
             self.query_one(AlertFeed).show(self.state.alerts, now)
         if changes.agent:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from rich.text import Text
@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from obsview.common.protocol import LEVELS, Hello
+from obsview.common.protocol import LEVELS, Hello, SourceStatus
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.units import format_count
 
@@ -113,6 +113,9 @@ class StatusBar(Vertical):
     StatusBar .-bad { color: $error; text-style: bold; }
     StatusBar .-muted { color: $text-muted; }
     StatusBar #sb-agent { color: $text-muted; }
+    StatusBar #sb-sources { color: $text-muted; display: none; }
+    StatusBar #sb-sources.-warn { color: $warning; }
+    StatusBar #sb-sources.-bad { color: $error; text-style: bold; }
     StatusBar #sb-stream { color: $warning; }
     StatusBar #sb-count { width: 1fr; }
     StatusBar #sb-follow.-paused { color: $warning; text-style: bold; }
@@ -131,6 +134,7 @@ class StatusBar(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(Text("○ not connected"), id="sb-connection", classes="-muted")
+            yield Static(Text(), id="sb-sources")
             yield Static(Text(), id="sb-agent")
         with Horizontal():
             yield Static(self.levels_text(frozenset(LEVELS)), id="sb-levels")
@@ -158,6 +162,29 @@ class StatusBar(Vertical):
             text.append_text(safe_text(hello.service, max_len=40))
             text.append("@")
         text.append_text(safe_text(hello.host or "unknown host", max_len=60))
+        _show(label, text)
+
+    def show_sources(self, sources: Sequence[SourceStatus]) -> None:
+        """The agent's log sources: a count while all read; each one that does not, with
+        its state (and why it restarts)."""
+        label = self.query_one("#sb-sources", Static)
+        idle = [source for source in sources if source.state != "reading"]
+        label.set_class(any(s.state == "restarting" for s in idle), "-bad")
+        label.set_class(bool(idle) and not label.has_class("-bad"), "-warn")
+        label.display = bool(sources)
+        if not idle:
+            reading = len(sources)
+            _show(label, f"{reading} source{'s' if reading != 1 else ''} reading")
+            return
+        text = Text()
+        for source in idle:
+            if text:
+                text.append(" · ")
+            text.append_text(safe_text(source.name, max_len=120))
+            text.append(f" {source.state}")
+            if source.state == "restarting":  # why, and how often (what it waits for is
+                text.append(f" ({source.restarts}): ")  # its name: /api/health has both)
+                text.append_text(safe_text(source.detail, max_len=80))
         _show(label, text)
 
     def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None,

@@ -31,16 +31,20 @@ new file from its start. Without a usable checkpoint the file starts as it would
 from __future__ import annotations
 
 import asyncio
+import bz2
+import fnmatch
 import glob
+import gzip
 import io
 import logging
+import lzma
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from obsview.backend.atomic_file import write_atomically
+from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Emit
 from obsview.backend.ingest.sources.checkpoint import (
@@ -57,6 +61,10 @@ from obsview.backend.ingest.sources.lines import LineSplitter
 log = logging.getLogger(__name__)
 
 _MAX_COPY_CANDIDATES = 5
+_MTIME_SLACK_S = 1.0
+"""Filesystems that stamp whole seconds: a file written just after a poll may carry a time
+just before it. Reading a rotated copy twice is prevented by identity, not by this."""
+_RETIRED_MEMORY_S = 60.0
 _COMPRESSED = (".gz", ".bz2", ".xz", ".zst", ".zip", ".lz4", ".Z")
 """Rotated copies logrotate compresses: never read as text."""
 
@@ -126,6 +134,8 @@ class FileTailSource:
         self._checkpoint_saved_at: float | None = None
         """Modification time of the loaded checkpoint: files written since hold unread lines."""
         self._last_saved: list[Mark] | None = None
+        self._writer = BackgroundWriter(checkpoint_path or Path(os.devnull), self._remember_error)
+        self._last_error: OSError | None = None
         self._next_save_at = float("-inf")
         self._save_failing = False
         self.lines_read = 0
@@ -135,6 +145,20 @@ class FileTailSource:
         """Copytruncate rotations detected."""
         self.recovered_from_copy = 0
         """Lines read from a rotated copy after a copytruncate."""
+        self.checkpoint_write_failures = 0
+        self.rotations_lost = 0
+        """Rotations after which lines are known to be unreadable: a rotated copy compressed
+        before it was read, or a copytruncate whose copy was not found."""
+        self._checked_at_wall = time.time()
+        """Wall time of the last look at the watched names (file times are wall times)."""
+        self._retired: dict[Ident, tuple[int, int, float, bytes]] = {}
+        """Rotated files read to their end and closed: (mtime_ns, size, when, first bytes), so
+        a later scan for skipped rotations neither reads them again nor counts a compressed
+        copy of one as lost."""
+        self._announced_missing: set[str] = set()
+        """Watched paths logged as awaited, until they appear."""
+        self._seen: set[str] = set()
+        """Watched paths that named a file at some point."""
         self.ready = asyncio.Event()
         """Set once every path present at start has its start offset: a line appended after
         that is read, whatever the moment the task gets to read it (the agent waits for this
@@ -157,6 +181,15 @@ class FileTailSource:
                 total += followed.emitted
         return done, max(done, total)
 
+    def waiting_for(self) -> list[str]:
+        """Watched paths that name no file, and patterns that match none (yet)."""
+        missing = [path for path in self._literal_paths if path not in self._by_path]
+        matched = self._glob_matches
+        for pattern in self._glob_patterns:
+            if not any(fnmatch.fnmatch(path, pattern) for path in matched):
+                missing.append(pattern)
+        return missing
+
     async def run(self, emit: Emit) -> None:
         try:
             if self._checkpoint_path is not None:
@@ -167,7 +200,7 @@ class FileTailSource:
             if self._checkpoint_path is not None:
                 # Where each file starts, at once: a crash before the first line must not
                 # skip what is written while down. Outside the interval, like the last write.
-                self._save_checkpoint(self._checkpoint_path)
+                await self._save_checkpoint()
             self.ready.set()
             next_scan = self._clock() + self._rescan_interval
             while True:
@@ -187,12 +220,14 @@ class FileTailSource:
                     self._expand_globs()
                     next_scan = self._clock() + self._rescan_interval
                 self._check_paths(initial=False)
-                self._checkpoint_if_due()
+                await self._checkpoint_if_due()
                 await asyncio.sleep(0 if busy else self._poll_interval)
         finally:
             # Synchronous on purpose: a cancelled task must still leave its last offsets.
             if self._checkpoint_path is not None and self._last_saved is not None:
-                self._save_checkpoint(self._checkpoint_path)
+                body = self._checkpoint_body()
+                if body is not None:
+                    self._saved_or_warned(self._writer.write_now(body))
             for followed in self._followed.values():
                 followed.file.close()
             self._followed.clear()
@@ -214,6 +249,19 @@ class FileTailSource:
                 found.append((path, os.stat(path)))
             except OSError:
                 self._detach(path)
+                # Said once, for a path never seen: a rotation's moment without the file is
+                # no news (the state says "waiting" meanwhile all the same).
+                if (path in self._literal_paths and path not in self._seen
+                        and path not in self._announced_missing):
+                    self._announced_missing.add(path)
+                    log.warning("waiting for %s: it does not exist yet; it is read from its "
+                                "start once it appears", path)
+                continue
+            if path in self._literal_paths:
+                self._seen.add(path)
+            if path in self._announced_missing:
+                self._announced_missing.discard(path)
+                log.warning("%s appeared: reading it", path)
         if initial and self._saved:
             current = {(stat.st_dev, stat.st_ino) for _path, stat in found}
             self._open_rotated_while_down(current)
@@ -223,6 +271,7 @@ class FileTailSource:
                 (item[1].st_dev, item[1].st_ino) not in self._saved, item[1].st_mtime))
         for path, stat in found:
             self._bind(path, stat, initial=initial)
+        self._checked_at_wall = time.time()
 
     def _bind(self, path: str, stat: os.stat_result, *, initial: bool) -> None:
         ident = (stat.st_dev, stat.st_ino)
@@ -232,6 +281,7 @@ class FileTailSource:
         if current is not None:
             self.rotations += 1
             self._detach(path)
+            self._follow_skipped_rotations(path, ident)
         known = self._followed.get(ident)
         if known is not None:  # a followed file renamed onto a watched name
             known.path = path
@@ -319,6 +369,50 @@ class FileTailSource:
             for known in self._checkpointed_paths
         )
 
+    def _follow_skipped_rotations(self, path: str, current: Ident) -> None:
+        """The name moved to a new file: any rotated copy of it written since the last poll
+        that nobody follows is a file that was ``path`` in between (two renames between two
+        polls: ``app.log`` → ``.1`` → ``.2``); it is read from its start, oldest first, before
+        the new file. One already compressed is counted as lost."""
+        since = self._checked_at_wall - _MTIME_SLACK_S
+        skipped = []
+        for location, stat in self._siblings(path):
+            ident = (stat.st_dev, stat.st_ino)
+            if (ident == current or ident in self._followed or ident in self._saved
+                    or stat.st_mtime < since):
+                continue
+            retired = self._retired.get(ident)
+            if retired is not None and retired[:2] == (stat.st_mtime_ns, stat.st_size):
+                continue  # read to its end already
+            if location.endswith(_COMPRESSED):
+                self._count_if_lost(path, location)
+                continue
+            skipped.append((stat.st_mtime, location, ident))
+        for _mtime, location, ident in sorted(skipped):
+            file = self._open_file(location, ident)
+            if file is not None:
+                self._follow(path, file, ident, 0, detached=True)
+
+    def _count_if_lost(self, path: str, location: str) -> None:
+        """A rotated copy compressed since the last poll: a compressed copy of a file we read
+        (one rotation, then ``compress``) begins like it; any other one held lines we never
+        saw, which are counted and logged as lost. Formats the standard library cannot open
+        are not judged."""
+        head = _compressed_head(location)
+        if not head:
+            return
+        known = [entry[3] for entry in self._retired.values()]
+        for followed in self._followed.values():
+            try:
+                known.append(os.pread(followed.file.fileno(), HEAD_BYTES, 0))
+            except (OSError, ValueError):
+                continue
+        if any(head[: len(other)] == other[: len(head)] for other in known if other):
+            return
+        self.rotations_lost += 1
+        log.warning("%s was rotated and compressed as %s before it could be read: its lines "
+                    "are lost (tail_rotations_lost in /metrics)", path, location)
+
     def _open_copy_of(self, mark: Mark) -> None:
         """Follow the rest of a copytruncated file from its copy, if one matches at the offset."""
         copy = self._open_rotated_copy(mark.path, mark.offset, mark.tail_len, mark.matches_tail)
@@ -371,10 +465,20 @@ class FileTailSource:
     async def _retire_quiet_files(self, emit: Emit) -> None:
         """Close rotated-away files once drained and quiet (their writer has moved on)."""
         now = self._clock()
+        for ident, (_mtime, _size, when, _head) in list(self._retired.items()):
+            if now - when >= _RETIRED_MEMORY_S:
+                del self._retired[ident]
         for followed in list(self._followed.values()):
             if followed.detached_at is None:
                 continue
             if now - max(followed.detached_at, followed.last_data_at) >= self._rotate_grace:
+                try:
+                    fd = followed.file.fileno()
+                    stat = os.fstat(fd)
+                    head = os.pread(fd, HEAD_BYTES, 0)
+                    self._retired[followed.ident] = (stat.st_mtime_ns, stat.st_size, now, head)
+                except (OSError, ValueError):
+                    pass
                 self._forget(followed)
                 # Its last line may lack a newline: the file is complete, so it is a line.
                 await self._emit_lines(followed.lines.flush(), followed, emit)
@@ -389,9 +493,13 @@ class FileTailSource:
         size = os.fstat(file.fileno()).st_size
         if size < followed.offset or (size > followed.offset and self._content_replaced(followed)):
             await self._after_truncation(followed, emit)
+            size = os.fstat(file.fileno()).st_size
         busy = False
-        while True:
-            data = file.read(self._chunk_bytes)
+        more = size > followed.offset  # nothing new: no read, no thread
+        while more:
+            # Up to 1 MiB from a disk (or a network filesystem) in a worker thread: the loop
+            # goes on serving consoles (and, in the demo, the console's own UI).
+            data = await asyncio.to_thread(file.read, self._chunk_bytes)
             if not data:
                 break
             busy = True
@@ -405,8 +513,7 @@ class FileTailSource:
             await self._emit_lines(lines, followed, emit, end)
             # Yield even when emit did not: a huge backlog must not starve the event loop.
             await asyncio.sleep(0)
-            if len(data) < self._chunk_bytes:
-                break
+            more = len(data) == self._chunk_bytes  # a full chunk: there may be more
         return busy
 
     def _content_replaced(self, followed: _Followed) -> bool:
@@ -428,18 +535,38 @@ class FileTailSource:
         )
         # ``emitted`` stays put meanwhile: the checkpoint keeps pointing at the old content,
         # whose rest a restart would find in the copy again.
-        if copy is not None:
-            with copy:
-                while data := copy.read(self._chunk_bytes):
+        copies = [] if copy is None else [copy, *self._later_copies(followed.path, copy)]
+        for each in copies:
+            with each:
+                while data := await asyncio.to_thread(each.read, self._chunk_bytes):
                     lines = followed.lines.feed(data)
                     self.recovered_from_copy += len(lines)
                     await self._emit_lines(lines, followed, emit)
-        # The old content ended here, newline or not.
-        await self._emit_lines(followed.lines.flush(), followed, emit)
+            # Each copy's content ended here, newline or not.
+            await self._emit_lines(followed.lines.flush(), followed, emit)
+        if not copies:
+            await self._emit_lines(followed.lines.flush(), followed, emit)
         followed.offset = 0
         followed.emitted = 0
         followed.fingerprint = b""
         followed.file.seek(0)
+
+    def _later_copies(self, path: str, copy: io.FileIO) -> list[io.FileIO]:
+        """Copies made after ``copy`` by later copytruncates, before we looked (two between two
+        polls): the lines of each are in no other file. Opened at 0, oldest first."""
+        made = os.fstat(copy.fileno())
+        later = []
+        for location, stat in self._siblings(path):
+            ident = (stat.st_dev, stat.st_ino)
+            if (ident == (made.st_dev, made.st_ino) or ident in self._followed
+                    or stat.st_mtime_ns < made.st_mtime_ns):
+                continue
+            if location.endswith(_COMPRESSED):
+                self._count_if_lost(path, location)
+                continue
+            later.append((stat.st_mtime_ns, location, ident))
+        files = [self._open_file(location, ident) for _mtime, location, ident in sorted(later)]
+        return [file for file in files if file is not None]
 
     def _open_rotated_copy(
         self, path: str, offset: int, fingerprint_len: int, matches: Callable[[bytes], bool]
@@ -501,17 +628,27 @@ class FileTailSource:
         for start in range(0, len(lines), step):
             batch = lines[start : start + step]
             events = normalize(batch, path)
-            if events:
-                await emit(events)
-            if end is not None:
-                if start:
-                    after -= sum(map(len, batch)) + len(batch)
-                followed.emitted = end - after
-                # Before anything yields: the agent has not sent these events to a console
-                # yet, so when due, the offset is on disk before anyone can see them.
-                self._checkpoint_if_due()
+            previous = followed.emitted
+            try:
+                if end is not None:
+                    if start:
+                        after -= sum(map(len, batch)) + len(batch)
+                    followed.emitted = end - after
+                    # When due, the offset is on disk before the events are handed on, so
+                    # before any console can see them (a crash repeats nothing a console
+                    # saw); written off the event loop, only this source waits for it.
+                    await self._checkpoint_if_due()
+                if events:
+                    await emit(events)
+            except BaseException:
+                # Not handed on (cancelled, failed): the final checkpoint must not skip them.
+                followed.emitted = previous
+                raise
 
     # ------------------------------------------------------------------ checkpoint
+
+    def _remember_error(self, exc: OSError) -> None:
+        self._last_error = exc
 
     def _load_checkpoint(self, location: Path) -> None:
         marks = load_marks(location)
@@ -524,18 +661,36 @@ class FileTailSource:
         self._checkpointed_paths = {mark.path for mark in marks}
         self._last_saved = marks
 
-    def _checkpoint_if_due(self) -> None:
+    async def _checkpoint_if_due(self) -> None:
         """Save changed offsets at once, unless the last write is under an interval old:
         sparse lines are on disk before a console sees them, and a busy file costs at most
         one write per interval."""
         if self._checkpoint_path is None or self._clock() < self._next_save_at:
             return
-        if self._save_checkpoint(self._checkpoint_path):
+        if await self._save_checkpoint():
             self._next_save_at = self._clock() + self._checkpoint_interval
 
-    def _save_checkpoint(self, location: Path) -> bool:
-        """Write the offsets if they changed since the last write (True when written); warn
-        (once) on failure."""
+    async def _save_checkpoint(self) -> bool:
+        """Write the offsets (off the event loop) if they changed since the last write (True
+        when they had: a failed write is retried after an interval, not at every batch)."""
+        body = self._checkpoint_body()
+        if body is None:
+            return False
+        self._saved_or_warned(await self._writer.write(body))
+        return True
+
+    def _saved_or_warned(self, saved: bool) -> None:
+        if not saved:
+            self.checkpoint_write_failures += 1
+            if not self._save_failing:
+                log.warning("cannot save file tail offsets to %s: %s", self._writer.location,
+                            self._last_error or "unknown error")
+            self._save_failing = True  # also: written again next time, whatever changed
+        else:
+            self._save_failing = False
+
+    def _checkpoint_body(self) -> bytes | None:
+        """The checkpoint's new content, or None when the offsets did not change."""
         now = self._clock()
         for ident, (_mark, since) in list(self._saved.items()):
             if now - since >= self._checkpoint_grace:
@@ -543,18 +698,10 @@ class FileTailSource:
                 self._resume_at.pop(ident, None)
         marks = [mark for followed in self._followed.values() if (mark := self._mark(followed))]
         marks.extend(mark for mark, _since in self._saved.values())
-        if marks == self._last_saved:
-            return False
-        try:
-            write_atomically(location, encode_marks(marks))
-        except OSError as exc:
-            if not self._save_failing:
-                log.warning("cannot save file tail offsets to %s: %s", location, exc)
-            self._save_failing = True
-            return True  # retried after an interval, not at every batch
-        self._save_failing = False
+        if marks == self._last_saved and not self._save_failing:
+            return None
         self._last_saved = marks
-        return True
+        return encode_marks(marks)
 
     def _mark(self, followed: _Followed) -> Mark | None:
         """The checkpoint entry for ``followed`` now, or its last one when the file cannot
@@ -579,3 +726,35 @@ class FileTailSource:
             followed.path, dev, ino, emitted, head_len, hash_bytes(head), tail_len, hash_bytes(tail)
         )
         return followed.mark
+
+
+def _compressed_head(location: str) -> bytes | None:
+    """The first decompressed bytes of a gzip, bzip2 or xz file; None when unreadable or of
+    another format."""
+    suffix = os.path.splitext(location)[1]
+    file: io.BufferedIOBase
+    try:
+        if suffix == ".gz":
+            file = gzip.GzipFile(location, "rb")
+        elif suffix == ".bz2":
+            file = bz2.BZ2File(location, "rb")
+        elif suffix == ".xz":
+            file = lzma.LZMAFile(location, "rb")
+        else:
+            return None
+        with file:
+            return file.read(HEAD_BYTES)
+    except (OSError, EOFError, lzma.LZMAError):
+        return None
+
+
+def tail_counters(sources: Iterable[object]) -> dict[str, int]:
+    """The file tails' loss and failure counters, for the agent's own counters (/metrics);
+    empty when no file is tailed."""
+    tails = [source for source in sources if isinstance(source, FileTailSource)]
+    if not tails:
+        return {}
+    return {
+        "tail_rotations_lost": sum(tail.rotations_lost for tail in tails),
+        "tail_checkpoint_write_failures": sum(tail.checkpoint_write_failures for tail in tails),
+    }

@@ -159,11 +159,20 @@ async def test_rename_rotation_under_continuous_writing(
     writer = Writer(log)
     source = tail([str(log)], rotate_grace=0.3)
     total = 100_000  # issue 3: 100k numbered lines across rotations
+    seen_at_rotation = [0]
+
+    def ready() -> bool:
+        # The real condition: the tail read the new file of the previous rotation, not
+        # merely something (always true after the first one).
+        return len(collector.events) > seen_at_rotation[0]
+
+    def rotate() -> None:
+        writer.rotate_by_rename()
+        seen_at_rotation[0] = writer.next  # the first line of the new file
+
     async with running(source, collector):
         await wait_until(lambda: source.files == [str(log)])
-        await write_with_rotations(writer, total, writer.rotate_by_rename, 5,
-                                   ready=lambda: len(collector.events) > 0,
-                                   wait_until=wait_until)
+        await write_with_rotations(writer, total, rotate, 5, ready, wait_until)
         await wait_until(lambda: len(collector.events) >= writer.next)
         await asyncio.sleep(0.1)  # a duplicate would arrive now
     assert_each_once(collector, writer.next)

@@ -60,6 +60,7 @@ async def test_otlp_port_in_use_is_a_clear_startup_error(config: AgentConfig) ->
         (source,) = first.sources
         assert isinstance(source, OtlpHttpSource)
         config.otlp = [("127.0.0.1", source.port)]
+        config.state_dir = config.resolved_state_dir().with_name("another-agent")  # own state
         with pytest.raises(StartupError, match=rf"OTLP/HTTP log source: 127.0.0.1:{source.port} is already in use"):
             await Agent(config).start()
 

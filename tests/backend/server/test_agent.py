@@ -105,6 +105,7 @@ async def test_unknown_fingerprint_is_an_error_to_that_client(config: AgentConfi
 async def test_port_in_use_is_a_clear_startup_error(config: AgentConfig) -> None:
     async with Agent(config) as first:
         config.listen = ("127.0.0.1", first.port)
+        config.state_dir = config.resolved_state_dir().with_name("another-agent")  # own state
         with pytest.raises(StartupError, match=rf"127.0.0.1:{first.port} is already in use .* --listen 127.0.0.1:0"):
             await Agent(config).start()
 
