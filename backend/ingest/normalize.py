@@ -9,14 +9,16 @@ cannot skip it.
 
 The batch path is the agent's hot loop (hundreds of thousands of lines a second), so:
 
-* the seed's "Request completed" record, the bulk of a busy log, is decoded by msgspec into
-  typed structs (checked in C, never tracked by the cyclic GC) and taken only when it
-  re-encodes to its very line; anything else goes the generic way, ``orjson`` and an alias
-  table over the record's keys;
+* JSON records of a layout seen before (any key order, spacing or level case: winston,
+  pino, ``json.dumps``, logging, structlog) are decoded by msgspec into typed structs learned
+  from the lines (:mod:`typed_shapes`) and their events built a column at a time
+  (:mod:`typed_batch`); anything else goes the generic way, ``orjson`` and an alias table
+  over the record's keys, which is also the reference the typed path agrees with (a
+  property test) and what teaches it layouts;
 * the stage's secret gate is a few ``in`` scans over the lower-cased raw lines of a chunk of
-  :data:`_CHUNK` events; the fast path's records are vouched for by a cheaper test of their
-  few free-text values (message, user agent and IP are verdicts cached per distinct value),
-  and only events that hit get per-field redaction.
+  :data:`_CHUNK` events; typed records are vouched for by a cheaper test of their decoded
+  values (each distinct value of a chunk once), and only events that hit get per-field
+  redaction.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ import re
 import reprlib
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Final, Literal
+from datetime import datetime
+from typing import Any, Final
 
 import msgspec
 import orjson
 
 from obsview.backend.ingest.bounds import FIELD_CHARS, LINE_CAP, fit_event, recover_cut_record
+from obsview.backend.ingest.iso_stamps import IsoStamps
 from obsview.backend.ingest.log_limit import RateLimitedLog
 from obsview.backend.ingest.nesting import cap_nesting, may_nest_too_deep
 from obsview.backend.ingest.record_fields import (
@@ -54,6 +57,7 @@ from obsview.backend.ingest.record_fields import (
     status_code,
 )
 from obsview.backend.ingest.redact import might_hold_secret_text, redact_events
+from obsview.backend.ingest.typed_shapes import MAX_SHAPES, Shape, build, layout_of, merge
 from obsview.common.protocol import LogEvent
 
 _ACCESS_LOG: Final = re.compile(
@@ -86,50 +90,9 @@ _CACHE_LIMIT: Final = 4096
 """Entries per memo (timestamps per second, clean values); cleared when full."""
 _MEMO_MAX_CHARS: Final = 256
 """Longer text is never memoized: 4096 hostile 64 KiB user agents would be 1 GiB."""
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
-_FRACTION_Z_US: Final = {f".{ms:03d}Z": ms * 1000 for ms in range(1000)}
-"""A stamp's ``.123Z`` tail → microseconds: one lookup validates and converts it."""
-
-
-# msgspec checks these in C and hands back the one shared instance of each value.
-_HttpMethod = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT",
-                      "TRACE"]
-_Level = Literal["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]
-
-
-class _SeedRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    """The seed's ``logEvent`` ``request`` object, fields in its ``JSON.stringify`` order
-    (``undefined`` ones are left out, as they are here when None)."""
-
-    id: str | None = None
-    method: _HttpMethod | None = None
-    url: str | None = None
-    ip: str | None = None
-    userAgent: str | None = None  # noqa: N815 - the seed's key
-    userId: int | str | None = None  # noqa: N815
-    correlationId: str | None = None  # noqa: N815
-
-
-class _SeedResponse(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    statusCode: Annotated[int, msgspec.Meta(ge=100, le=999)]  # noqa: N815
-    responseTime: int | float  # noqa: N815
-
-
-class _SeedRecord(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, gc=False):
-    """The seed's "Request completed" record: ``logEvent(...)`` with ``{duration}``."""
-
-    timestamp: str
-    level: _Level  # as the seed writes it: other spellings take the generic path
-    message: str
-    request: _SeedRequest
-    response: _SeedResponse
-    duration: int | float | None = None
-
-
-_SEED_DECODER: Final = msgspec.json.Decoder(_SeedRecord)
-_SEED_HEAD: Final = b'{"timestamp":"'
-_SEED_ENCODE_INTO: Final = msgspec.json.Encoder().encode_into
+_BACKSLASH: Final = b"\\"
+_LEARN_MEMO_LIMIT: Final = 1024
+"""Record layouts remembered as already tried for learning (cleared when full)."""
 
 
 class Normalizer:
@@ -149,14 +112,21 @@ class Normalizer:
         self._clock = clock
         # Access logs stamp whole seconds; strptime is slow, so parse each second once.
         self._access_times: dict[str, float] = {}
-        # "2026-11-25T15:00:00" → its epoch in microseconds, for ``.123Z`` stamps (the seed's).
-        self._iso_seconds: dict[str, int] = {}
-        # Message, user-agent and client IP values already found free of secrets (they
-        # repeat), each mapped to one shared instance: the store holds pointers to it, not
-        # 100k copies (measured: ~230 of ~1,240 bytes per buffered seed event, ~60 more for
-        # the IP).
-        self._clean_values: dict[str, str] = {}
-        self._encoded = bytearray()  # the seed fast path's re-encoding of each record
+        # What a typed shape's builder reads (typed_builder): the timestamp memos, repeated
+        # values already found free of secrets, each mapped to one shared instance (the
+        # store holds pointers to it, not 100k copies: measured ~230 of ~1,240 bytes per
+        # buffered seed event, ~60 more for the IP), its re-encoding buffer, and the list it
+        # puts the values to check for secrets in.
+        self.stamps = IsoStamps()
+        self.clean: dict[str, str] = {}
+        self.buffer = bytearray()
+        self.probe: list[Any] = []
+        self._suspects: set[str] = set()
+        self._shapes: list[Shape] = []
+        """Typed shapes learned from this normalizer's lines, most recently used first."""
+        self._layouts_tried: set[Any] = set()
+        self.typed = 0
+        """Lines whose events a learned typed shape built."""
         self.parse_errors = 0
         """Lines that started with ``{`` but were not valid JSON objects."""
         self.truncated = 0
@@ -263,30 +233,74 @@ class Normalizer:
     def _normalize_chunk(
         self, chunk: list[bytes], source: str, now: float, events: list[LogEvent]
     ) -> None:
-        base = len(events)
-        append = events.append
-        decode = _SEED_DECODER.decode
-        seed_event = self._seed_event
-        probe: list[str] = []  # string values of the fast-path records, checked together
-        fast: list[int] = []
-        for index, line in enumerate(chunk):
-            event = None
-            # The seed's record opens with its timestamp: other lines skip a failed decode.
-            if line.startswith(_SEED_HEAD):
+        shapes = self._shapes
+        groups: dict[Shape, tuple[list[int], list[Any]]] = {}
+        others: list[int] = []  # candidates the most recent shape did not take
+        if shapes:
+            decode = shapes[0].decode
+            first: tuple[list[int], list[Any]] = ([], [])
+            indices, records = first
+            for index, line in enumerate(chunk):
+                # No escapes: msgspec and orjson may differ on them (lone surrogates), and
+                # without them every quote delimits a key or a string (typed_batch counts them).
+                if line[0] == 0x7B and _BACKSLASH not in line:
+                    try:
+                        records.append(decode(line))
+                    except (msgspec.DecodeError, UnicodeDecodeError):  # another layout
+                        others.append(index)
+                    else:
+                        indices.append(index)
+            if indices:
+                groups[shapes[0]] = first
+        for index in others:
+            line = chunk[index]
+            for shape in shapes[1:]:
                 try:
-                    record = decode(line)
-                except (msgspec.DecodeError, UnicodeDecodeError):  # not the seed's record
-                    pass
-                else:
-                    event = seed_event(record, line, source, now, probe)
-            if event is None:
-                event = self._careful(_parse_one(line) if line[0] == 0x7B else None, line, source, now)
+                    record = shape.decode(line)
+                except (msgspec.DecodeError, UnicodeDecodeError):
+                    continue
+                group = groups.get(shape)
+                if group is None:
+                    group = groups[shape] = ([], [])
+                group[0].append(index)
+                group[1].append(record)
+                break
+        slots: list[LogEvent | None] = [None] * len(chunk)
+        vouched: list[int] = []
+        for shape, (indices, records) in groups.items():
+            whole = len(indices) == len(chunk)  # the usual case: one layout, every line
+            probe = self.probe = []
+            built, unproven, spans = shape.events(
+                records, chunk if whole else [chunk[index] for index in indices], source, now,
+                self)
+            if probe and might_hold_secret_text("\n".join(probe).lower()):
+                unproven = self._unproven(probe, spans, unproven)
+            self.typed += len(built) - built.count(None)
+            if whole:
+                slots = built
+                vouched = list(range(len(chunk)))
             else:
-                fast.append(index)
-            append(event)
-        # The fast path's records hold no secret when none of their probed values does (their
-        # keys name none, and the line is exactly their re-encoding): the stage then skips them.
-        vouched = fast if probe and not might_hold_secret_text("\n".join(probe).lower()) else ()
+                for index, event in zip(indices, built):
+                    slots[index] = event
+                vouched += indices
+            if unproven or None in built:
+                doubtful = {indices[row] for row in unproven}
+                doubtful.update(index for index, event in zip(indices, built) if event is None)
+                vouched = [index for index in vouched if index not in doubtful]
+        if groups:  # the shape that took the most lines is tried first next time
+            busiest = max(groups, key=lambda shape: len(groups[shape][0]))
+            if busiest is not shapes[0]:
+                shapes.remove(busiest)
+                shapes.insert(0, busiest)
+        for index, event in enumerate(slots):
+            if event is None:
+                line = chunk[index]
+                parsed = _parse_one(line) if line[0] == 0x7B else None
+                slots[index] = self._careful(parsed, line, source, now)
+                if type(parsed) is dict and _BACKSLASH not in line:
+                    self._learn(parsed)
+        base = len(events)
+        events += slots  # type: ignore[arg-type]  # every slot is filled now
         self.redacted += redact_events(events[base:], frozenset(vouched))
 
     def _careful(self, record: Any, line: bytes, source: str, now: float) -> LogEvent:
@@ -298,6 +312,70 @@ class Normalizer:
             event.parse_error = True
             self.parse_errors += 1
         return event
+
+    @staticmethod
+    def _unproven(probe: list[str], spans: list[int], unproven: list[int]) -> list[int]:
+        """``unproven`` and the rows whose probed values hit the gate (the chunk's did):
+        found by halving, so a few hits among many rows cost a few scans, not one per row."""
+        found = list(unproven)
+        pending = [(0, len(spans))]  # rows [first, last) whose values hit together
+        while pending:
+            first, last = pending.pop()
+            if last - first == 1:
+                found.append(first)
+                continue
+            middle = (first + last) // 2
+            for low, high in ((first, middle), (middle, last)):
+                start = spans[low - 1] if low else 0
+                if might_hold_secret_text("\n".join(probe[start : spans[high - 1]]).lower()):
+                    pending.append((low, high))
+        return found
+
+    def remember(self, value: str) -> str | None:
+        """For a typed builder: ``value``, remembered when short, if it cannot hold a secret
+        (one shared instance of each repeated message, user agent, IP), else None (and that
+        verdict remembered too: the seed's login records say "password" every time)."""
+        suspects = self._suspects
+        if value in suspects:
+            return None
+        short = len(value) <= _MEMO_MAX_CHARS
+        if might_hold_secret_text(value.lower()):
+            if short:
+                if len(suspects) >= _CACHE_LIMIT:
+                    suspects.clear()
+                suspects.add(value)
+            return None
+        if short:
+            clean = self.clean
+            if len(clean) >= _CACHE_LIMIT:
+                clean.clear()
+            clean[value] = value
+        return value
+
+    def _learn(self, record: dict[str, Any]) -> None:
+        """Make or widen a typed shape for this record's layout (each layout tried once)."""
+        key = tuple((k, tuple(v) if type(v) is dict else None) for k, v in record.items())
+        tried = self._layouts_tried
+        if key in tried:
+            return
+        if len(tried) >= _LEARN_MEMO_LIMIT:
+            tried.clear()
+        tried.add(key)
+        layout = layout_of(record)
+        if layout is None:
+            return
+        shapes = self._shapes
+        for position, shape in enumerate(shapes):
+            if set(shape.layout[1]) != set(layout[1]):
+                continue  # other nested objects: another kind of record
+            merged = merge(shape.layout, layout)
+            if merged is not None:
+                if merged != shape.layout:
+                    shapes[position] = build(merged)
+                return
+        if len(shapes) >= MAX_SHAPES:
+            del shapes[-1]
+        shapes.append(build(layout))  # tried after the shapes in use; promoted when busiest
 
     def normalize_record(
         self, record: Mapping[str, Any], source: str, raw: str = ""
@@ -358,94 +436,6 @@ class Normalizer:
             event.truncated = True
         return event
 
-    def _seed_event(
-        self, record: _SeedRecord, line: bytes, source: str, now: float, probe: list[str]
-    ) -> LogEvent | None:
-        """Fast path for the seed's "Request completed" record, the bulk of a busy log.
-
-        ``record`` was decoded and type-checked by msgspec; this builds the very event the
-        generic path would, or returns None for anything it would not take. Appends the
-        string values that could hold a secret to ``probe``; the caller checks them, for a
-        whole chunk at once, before the event may be kept as it is.
-        """
-        # Only a line exactly as the seed's logger writes it: re-encoding gives it back byte
-        # for byte, so it holds no duplicate key, escape or null that the decoded values hide
-        # (a duplicate "url" would leave its first value, unprobed, in the raw line).
-        encoded = self._encoded
-        _SEED_ENCODE_INTO(record, encoded)  # into a reused buffer: no allocation per line
-        if encoded != line:
-            return None
-        request = record.request
-        took = record.response.responseTime
-        duration = record.duration
-        method = request.method
-        if method is None or (duration is not None and duration != took):
-            return None  # generic keeps both figures when they differ: rare
-        # The seed's "2026-11-25T15:00:00.123Z", memoized per second (see _iso_timestamp).
-        stamp = record.timestamp
-        fraction = _FRACTION_Z_US.get(stamp[19:])
-        seconds = self._iso_seconds.get(stamp[:19])
-        ts: float | None
-        if fraction is not None and seconds is not None:
-            ts = (seconds + fraction) / 1e6
-        else:
-            ts = self._iso_timestamp(stamp)
-            if ts is None:
-                return None
-        clean = self._clean_values
-        message = clean.get(record.message) or self._remember_clean(record.message)
-        agent = request.userAgent or ""
-        shared_agent = clean.get(agent) or self._remember_clean(agent)
-        ip = request.ip or ""
-        shared_ip = clean.get(ip) or self._remember_clean(ip)
-        if message is None or shared_agent is None or shared_ip is None:
-            return None
-        request_id = request.id or ""
-        url = request.url or ""
-        user_id = request.userId
-        user = "" if user_id is None else str(user_id) if isinstance(user_id, int) else user_id
-        correlation = request.correlationId or ""
-        probe += (url, request_id, user, correlation)
-        return LogEvent(  # positional, in protocol field order (a test pins the order)
-            ts, record.level, message, 0, self.service, self.host,
-            correlation or request_id, "", request_id, method, "",
-            url.split("?", 1)[0] if "?" in url else url, record.response.statusCode,
-            float(took), shared_ip, shared_agent, user, "", "", "", "", source, line.decode(),
-            {},
-        )
-
-    def _remember_clean(self, value: str) -> str | None:
-        """``value`` (remembered, when short) when it cannot hold a secret, else None."""
-        if might_hold_secret_text(value.lower()):
-            return None
-        if len(value) <= _MEMO_MAX_CHARS:
-            clean = self._clean_values
-            if len(clean) >= _CACHE_LIMIT:
-                clean.clear()
-            clean[value] = value
-        return value
-
-    def _iso_timestamp(self, stamp: str) -> float | None:
-        """:func:`parse_timestamp` for text, memoized per second for ``…T15:00:00.123Z`` stamps
-        (the seed's; fromisoformat + timestamp cost a tenth of the whole fast path)."""
-        fraction = _FRACTION_Z_US.get(stamp[19:])
-        if fraction is None:  # not 24 characters ending ".dddZ"
-            return parse_timestamp(stamp)
-        seconds = self._iso_seconds.get(stamp[:19])
-        if seconds is not None:
-            return (seconds + fraction) / 1e6  # exactly what timestamp() computes
-        try:
-            moment = datetime.fromisoformat(stamp)
-        except ValueError:
-            return parse_timestamp(stamp)
-        # Any other stamp with these 19 characters and a ".dddZ" tail parses the same way.
-        if moment.utcoffset() == timedelta(0) and moment.microsecond == fraction:
-            if len(self._iso_seconds) >= _CACHE_LIMIT:
-                self._iso_seconds.clear()
-            whole = moment.replace(microsecond=0)
-            self._iso_seconds[stamp[:19]] = (whole - _EPOCH) // _MICROSECOND
-        return moment.timestamp()
-
     def _build(
         self, slots: dict[str, Any], extra: dict[str, Any], source: str, raw: str, now: float
     ) -> LogEvent:
@@ -488,7 +478,7 @@ class Normalizer:
         if ts_value is None:
             ts = now
         elif type(ts_value) is str:
-            ts = self._iso_timestamp(ts_value)
+            ts = self.stamps.one(ts_value)
         else:
             ts = parse_timestamp(ts_value)
         return LogEvent(  # positional, in protocol field order (a test pins the order)

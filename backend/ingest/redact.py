@@ -397,7 +397,7 @@ def redact_events(events: Sequence[LogEvent], vouched: Collection[int] = ()) -> 
     gate: one batch scan (:func:`lines_that_might_hold_secrets`) finds the events that might
     hold a secret, and only those get per-field work, their raw line included
     (:func:`redact_event`). ``vouched``: indices of events a cheaper test already proved
-    clean (the seed record's fast path checks its few values, not its whole line).
+    clean (the typed path checks a record's decoded values, not its whole line).
     Returns how many events changed.
     """
     indices = [index for index in range(len(events)) if index not in vouched] if vouched else range(len(events))

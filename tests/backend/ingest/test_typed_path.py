@@ -1,0 +1,152 @@
+"""The typed path (shapes learned from the lines) builds exactly the events the generic path
+builds, for the seed's request record in every byte shape real loggers write (key order,
+spacing, level case, message and time keys, extra keys), and planted secrets survive
+neither, a duplicate key's hidden first value included."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.shapes import SHAPES
+from obsview.backend.ingest.normalize import Normalizer
+from obsview.common.protocol import LogEvent
+
+NOW = 1_700_000_000.0
+SECRETS = (
+    "password=SEKRET2", "Bearer SEKRET3abcdef", "eyJhbGciOi.eyJzdWIiOi.SEKRET4x",
+    "http://u:SEKRET5@h/", "/api/p?token=SEKRET6", "sessionid=SEKRET7",
+)
+
+
+def fresh() -> Normalizer:
+    return Normalizer(service="blog-api", host="web-1", clock=lambda: NOW)
+
+
+def generic(line: bytes) -> LogEvent:
+    """A normalizer that has never seen a line takes the generic path, the reference."""
+    (event,) = fresh().normalize_lines([line], "app.log")
+    return event
+
+
+def typed(lines: list[bytes]) -> tuple[list[LogEvent], Normalizer]:
+    """The lines through a normalizer that has learned their layouts from them."""
+    norm = fresh()
+    norm.normalize_lines(lines, "app.log")
+    norm.typed = 0
+    return norm.normalize_lines(lines, "app.log"), norm
+
+
+_text = st.text(st.characters(codec="utf-8", exclude_characters="\\"), max_size=12)
+_value = st.sampled_from(SECRETS) | _text
+_requests = st.fixed_dictionaries(
+    {
+        "id": _text | st.integers(0, 10**9),
+        "method": st.sampled_from(["GET", "POST", "get", "password"]),
+        "url": st.sampled_from(["/api/posts/7?page=2", "/api/tokens/7"]) | _value,
+        "ip": st.sampled_from(["10.0.0.7", "::1"]) | _value,
+    },
+    optional={
+        "userAgent": st.sampled_from(["curl/8.4.0", "Mozilla/5.0 (X11)"]) | _value,
+        "userId": st.integers(0, 10**6) | _text,
+        "correlationId": _text,
+    },
+)
+_responses = st.fixed_dictionaries({
+    "statusCode": st.integers(100, 599) | st.integers(0, 1200),
+    "responseTime": st.integers(0, 10**5) | st.floats(0, 1e4, allow_nan=False),
+})
+_stamps = st.sampled_from([
+    "2026-11-25T15:00:00.123Z", "2026-11-25T15:00:01.999Z", "2026-11-25T15:00:00.123456Z",
+    "2026-11-25T15:00:00.332+02:00", "2026-11-25T15:00:00", "yesterday",
+]) | st.integers(1_700_000_000_000, 1_800_000_000_000)
+_levels = st.sampled_from(["INFO", "info", "Info", "WARN", "warning", "error", "LOUD"]) | (
+    st.sampled_from([10, 20, 30, 40, 50, 60, 35]))
+# Keys with a slot take text on the typed path (a number there takes the generic path);
+# keys without one keep any scalar in ``extra``.
+_extras = st.dictionaries(
+    st.sampled_from(["service", "hostname", "traceId"]), _value, max_size=2,
+) | st.dictionaries(
+    st.sampled_from(["pid", "logger", "email", "reason", "v"]),
+    st.integers(0, 99999) | _value | st.booleans() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.just(4111111111111111),  # a card number as a JSON number: redacted in the raw line
+    max_size=3,
+)
+
+
+@st.composite
+def _records(draw: st.DrawFn) -> dict[str, Any]:
+    response = draw(_responses)
+    record: dict[str, Any] = {
+        draw(st.sampled_from(["message", "msg", "event"])): draw(
+            st.sampled_from(["Request completed"]) | _value),
+        draw(st.sampled_from(["timestamp", "time"])): draw(_stamps),
+        "level": draw(_levels),
+        "request": draw(_requests),
+        "response": response,
+    }
+    duration = draw(st.sampled_from(["same", "absent", "other"]))
+    if duration != "absent":
+        record["duration"] = response["responseTime"] if duration == "same" else 7
+    record.update(draw(_extras))
+    order = draw(st.permutations(list(record)))
+    return {key: record[key] for key in order}
+
+
+def _line(record: dict[str, Any], style: str, duplicate: bool) -> bytes:
+    """The record as a logger writes it: compact (JSON.stringify, pino), spaced (Python's
+    json.dumps, structlog) or with sorted keys (winston)."""
+    if style == "compact":
+        text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+    elif style == "spaced":
+        text = json.dumps(record, ensure_ascii=False)
+    else:
+        text = json.dumps(record, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+    if duplicate:  # a first "url" the decoded record never shows: last value wins
+        text = text.replace('"request":{', '"request":{"url":"/x?token=SEKRET1",', 1)
+        text = text.replace('"request": {', '"request": {"url": "/x?token=SEKRET1", ', 1)
+    return text.encode()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(_records(), min_size=1, max_size=6),
+    style=st.sampled_from(["compact", "spaced", "sorted"]),
+    duplicates=st.lists(st.booleans(), min_size=6, max_size=6),
+)
+def test_typed_path_builds_what_the_generic_path_builds(
+    records: list[dict[str, Any]], style: str, duplicates: list[bool]
+) -> None:
+    lines = [_line(record, style, duplicate) for record, duplicate in zip(records, duplicates)]
+    events, norm = typed(lines)
+    # Every line takes it but those whose top-level duration disagrees with the response's
+    # (the generic path keeps both) and those with an escape.
+    agreeing = [
+        b"\\" not in line and record.get("duration", record["response"]["responseTime"])
+        == record["response"]["responseTime"]
+        for line, record in zip(lines, records)
+    ]
+    assert norm.typed == sum(agreeing)
+    for line, event in zip(lines, events):
+        reference = generic(line)
+        assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference), line
+        for built in (event, reference):
+            assert b"SEKRET" not in msgspec.json.encode(built), line
+
+
+def test_every_real_shape_takes_the_typed_path_and_agrees() -> None:
+    """The benchmark's lines, written by logging and structlog themselves or byte-faithful
+    generators (winston, pino), all take the typed path once their layout is learned."""
+    for name, write in SHAPES.items():
+        lines = write(300)
+        events, norm = typed(lines)
+        json_lines = sum(line.startswith(b"{") for line in lines)
+        assert norm.typed >= 0.8 * json_lines, name
+        for index in random.Random(1).sample(range(len(lines)), 40):
+            reference = generic(lines[index])
+            assert msgspec.structs.asdict(events[index]) == msgspec.structs.asdict(reference), name
