@@ -1,10 +1,11 @@
 """Loading a whole JSON log file: obsview's ``--from-start`` beside lnav, same file, same run.
 
-The file holds seed-shaped JSON lines (1M; 100k with ``--quick``). obsview's figure is the
+One file per byte shape of :mod:`benchmarks.shapes` (1M lines; 100k with ``--quick``), each
+given lnav as a format of its own (its time, level and message fields). obsview's figure is the
 agent's own path: ``FileTailSource(from_start=True)`` → ``Normalizer`` → ``EventStore`` (the
 agent's default 100k capacity), timed until the last line is in the store. lnav's is the wall
 time of ``lnav -n -c ';SELECT count(*) FROM all_logs' FILE``, given a format definition for
-the seed's record (without one lnav sees plain text and counts 0 log lines), and with HOME
+the shape (without one lnav sees plain text and counts 0 log lines), and with HOME
 pointed at a temporary folder so the user's lnav config and history stay untouched. The
 count lnav prints is checked against the number of lines.
 
@@ -31,7 +32,6 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.figures import Figure, figure, run_alone
-from benchmarks.ingest import seed_lines
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.file_tail import FileTailSource
 from obsview.backend.store.ring import EventStore
@@ -41,22 +41,34 @@ LNAV_TIMEOUT_S = 600.0
 STORE_CAPACITY = 100_000
 """The agent's default buffer: a --from-start agent keeps the newest 100k of the file."""
 
-# lnav format for the seed's request log: timestamp, level and message fields.
-SEED_FORMAT = {
-    "$schema": "https://lnav.org/schemas/format-v1.schema.json",
-    "obsview_seed_log": {
-        "title": "obsview seed JSON log",
-        "description": "The seed chapter's structured records (timestamp, level, message, ...).",
-        "json": True,
-        "file-pattern": r".*\.log",
-        "timestamp-field": "timestamp",
-        "level-field": "level",
-        "body-field": "message",
-        "level": {"error": "ERROR", "warning": "WARN", "info": "INFO", "debug": "DEBUG", "trace": "TRACE"},
-        "line-format": [{"field": "__timestamp__"}, " ", {"field": "__level__"}, " ", {"field": "message"}],
-        "value": {"message": {"kind": "string"}, "level": {"kind": "string"}},
-    },
+_TEXT_LEVELS = {"error": "(?i)^error$", "warning": "(?i)^warn(ing)?$", "info": "(?i)^info$",
+                "debug": "(?i)^debug$", "trace": "(?i)^trace$"}
+_PINO_LEVELS = {"fatal": 60, "error": 50, "warning": 40, "info": 30, "debug": 20, "trace": 10}
+_FIELDS = {  # shape → (timestamp field, message field, level values, timestamp divisor)
+    "seed": ("timestamp", "message", _TEXT_LEVELS, None),
+    "winston": ("timestamp", "message", _TEXT_LEVELS, None),
+    "json.dumps": ("timestamp", "message", _TEXT_LEVELS, None),
+    "pino": ("time", "msg", _PINO_LEVELS, 1000),
+    "logging": ("timestamp", "message", _TEXT_LEVELS, None),
+    "structlog": ("timestamp", "event", _TEXT_LEVELS, None),
+    "text mix": ("timestamp", "message", _TEXT_LEVELS, None),
 }
+
+
+def _lnav_format(slug: str, shape: str) -> dict[str, object]:
+    """An lnav JSON format for one shape's file (without one lnav sees plain text)."""
+    stamp, body, levels, divisor = _FIELDS[shape]
+    format_: dict[str, object] = {
+        "title": f"obsview benchmark: {shape}", "description": "The seed's request record.",
+        "json": True, "file-pattern": rf".*/{slug}\.log", "timestamp-field": stamp,
+        "level-field": "level", "body-field": body, "level": levels,
+        "line-format": [{"field": "__timestamp__"}, " ", {"field": "__level__"}, " ",
+                        {"field": body}],
+        "value": {body: {"kind": "string"}, "level": {"kind": "string"}},
+    }
+    if divisor is not None:
+        format_["timestamp-divisor"] = divisor
+    return format_
 
 
 async def _obsview_load(path: Path, count: int) -> float:
@@ -83,11 +95,14 @@ async def _obsview_load(path: Path, count: int) -> float:
     return elapsed
 
 
-def _lnav_load(lnav: str, path: Path, folder: Path) -> tuple[float, int]:
+def _lnav_load(lnav: str, path: Path, folder: Path, shape: str) -> tuple[float, int]:
     """Wall time of lnav counting the file's log lines, and the count it printed."""
     config = folder / "lnav-config"
     (config / "formats" / "installed").mkdir(parents=True, exist_ok=True)
-    (config / "formats" / "installed" / "obsview_seed.json").write_bytes(orjson.dumps(SEED_FORMAT))
+    slug = path.stem
+    formats = {"$schema": "https://lnav.org/schemas/format-v1.schema.json",
+               f"obsview_{slug}": _lnav_format(slug, shape)}
+    (config / "formats" / "installed" / f"obsview_{slug}.json").write_bytes(orjson.dumps(formats))
     home = folder / "home"
     home.mkdir(exist_ok=True)
     env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
@@ -111,25 +126,30 @@ def _orjson_load(path: Path) -> float:
 
 
 def run(quick: bool) -> list[Figure]:
+    from benchmarks.shapes import SHAPES
+
     count = 100_000 if quick else 1_000_000
     label = f"{count // 1000}k" if count < 1_000_000 else f"{count // 1_000_000}M"
-    name = f"load {label}-line JSON file (--from-start)"
-    with tempfile.TemporaryDirectory(prefix="obsview-bench-") as tmp:
-        folder = Path(tmp)
-        path = folder / "app.log"
-        with open(path, "wb") as file:
-            for start in range(0, count, 100_000):  # in slices: 1M lines at once is ~1 GB of objects
-                file.write(b"\n".join(seed_lines(min(100_000, count - start))) + b"\n")
-        obsview = asyncio.run(_obsview_load(path, count))
-        lnav = shutil.which("lnav")
-        if lnav is None:
-            return [figure(name, obsview, "s", "orjson.loads per line (lnav not installed)", _orjson_load(path))]
-        lnav_s, counted = _lnav_load(lnav, path, folder)
-    baseline = "lnav -n count(*) from all_logs"
-    if counted != count:
-        baseline += f" (lnav counted {counted} of {count})"
-    return [figure(name, obsview, "s", baseline, lnav_s)]
-
+    lnav = shutil.which("lnav")
+    figures = []
+    for shape_name, write in SHAPES.items():
+        shape = next(key for key in _FIELDS if shape_name.startswith(key))
+        name = f"load {label}-line log (--from-start), {shape_name}"
+        with tempfile.TemporaryDirectory(prefix="obsview-bench-") as tmp:
+            folder = Path(tmp)
+            path = folder / f"{shape.replace(' ', '_').replace('.', '_')}.log"
+            path.write_bytes(b"\n".join(write(count)) + b"\n")
+            obsview = asyncio.run(_obsview_load(path, count))
+            if lnav is None:
+                figures.append(figure(name, obsview, "s",
+                                      "orjson.loads per line (lnav not installed)", _orjson_load(path)))
+                continue
+            lnav_s, counted = _lnav_load(lnav, path, folder, shape)
+        baseline = "lnav -n count(*) from all_logs"
+        if counted != count:
+            baseline += f" (lnav counted {counted} of {count})"
+        figures.append(figure(name, obsview, "s", baseline, lnav_s))
+    return sorted(figures, key=lambda result: -result["ratio"])  # slowest against lnav first
 
 
 if __name__ == "__main__":
