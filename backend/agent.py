@@ -11,6 +11,7 @@ import asyncio
 import errno
 import importlib.metadata
 import logging
+import secrets
 import socket
 import time
 from collections.abc import Callable, Coroutine
@@ -36,7 +37,6 @@ from obsview.backend.ingest.sources.tcp import TcpSource, tcp_counters
 from obsview.backend.ingest.supervisor import Supervised
 from obsview.backend.serving import prometheus
 from obsview.backend.serving.accept_errors import AcceptErrorLimiter
-from obsview.backend.serving.queries import SCAN_SLICE
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.signals.health import HealthMonitor, health_json, http_status
@@ -44,6 +44,8 @@ from obsview.backend.signals.metrics import RequestMetrics
 from obsview.backend.signals.routes import RouteTemplater
 from obsview.backend.signals.span_requests import RequestDedup, span_request
 from obsview.backend.state_lock import StateLock, adopt_legacy_state
+from obsview.backend.store.history import History
+from obsview.backend.store.journal_writer import JournalWriter, Retention
 from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.backend.store.traces import TraceStore
@@ -71,6 +73,7 @@ CAPABILITIES: Final = (
     "events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume", "query", "spans",
 )
 JSON_TYPE: Final = "application/json"
+JOURNAL_FILE: Final = "journal.sqlite3"
 SOURCE_START_TIMEOUT_S: Final = 5.0
 ALERT_STATE: Final = "alerts.json"
 TAIL_OFFSETS: Final = "tail-offsets.json"
@@ -100,6 +103,10 @@ class Agent:
         self._dedup: RequestDedup | None = RequestDedup() if config.otlp else None
         """Set while spans may come (an OTLP receiver, or :meth:`expect_spans`): access logs
         are then matched with server spans so a request is counted once."""
+        self._history = History(self._store)
+        self._journal: JournalWriter | None = None
+        self.seq_epoch = secrets.token_hex(8)
+        """Names this numbering of events; the journal's when there is one (it goes on)."""
         self._metrics = RequestMetrics(clock=clock, templater=RouteTemplater(config.route_rules))
         self._health = HealthMonitor(
             config.probes, clock=clock, version=self.version, started_at=self.started_at
@@ -135,6 +142,11 @@ class Agent:
     @property
     def traces(self) -> TraceStore:
         return self._traces
+
+    @property
+    def history(self) -> History:
+        """The events in RAM and, with ``history = true``, in the journal on disk."""
+        return self._history
 
     @property
     def metrics(self) -> RequestMetrics:
@@ -201,6 +213,8 @@ class Agent:
         token = token_for(config.listen, config.token_file)
         if token is not None:
             self._token_path = config.token_file or default_token_path()
+        if config.history:
+            self._open_journal()
         self._server = StreamServer(
             _AgentView(self),
             config.listen,
@@ -212,6 +226,7 @@ class Agent:
         try:
             ws_server = await self._server.start()
         except OSError as exc:
+            await self._close_journal()
             raise StartupError(_bind_problem(config.listen, exc)) from None
         self._health.on_change = self._on_health_change
         self._accept_errors.install(asyncio.get_running_loop())
@@ -255,7 +270,24 @@ class Agent:
         self._collection.stop()
         await self._alerts.aclose()
         await self._notifier.aclose()
+        await self._close_journal()
         self._lock.release()
+
+    def _open_journal(self) -> None:
+        """Open (or create) the journal, number events on from it, start its writer."""
+        config = self.config
+        retention = Retention(max_age_s=config.history_days * 86400.0, max_bytes=config.history_max_mb << 20)
+        self._journal = JournalWriter.open(
+            self._state_dir / JOURNAL_FILE, retention, self._store, clock=self._clock
+        )
+        self._history.journal = self._journal.journal
+        self.seq_epoch = self._journal.journal.epoch
+
+    async def _close_journal(self) -> None:
+        journal, self._journal = self._journal, None
+        self._history.journal = None
+        if journal is not None:
+            await asyncio.to_thread(journal.stop, self._store.last_seq)
 
     async def __aenter__(self) -> Agent:
         await self.start()
@@ -294,6 +326,8 @@ class Agent:
         if not events:
             return
         self._store.append(events)
+        if self._journal is not None:
+            self._journal.append(events)
         self.events_ingested += len(events)
         for step in (self._observe, self._broadcast_events):
             try:
@@ -364,11 +398,22 @@ class Agent:
             "source_restarts": sum(supervised.restarts for supervised in self._supervised),
             "redacted": self.normalizer.redacted,
             "store_evicted": self._store.evicted,
+            **self._journal_counters(),
             "dropped_to_clients": server.dropped_total if server else 0,
             "connections_total": server.connections_total if server else 0,
             "connections_refused": server.admission.refused if server else 0,
             "connections_evicted": server.admission.evicted if server else 0,
             "oversized_frames": server.oversized_total if server else 0,
+        }
+
+    def _journal_counters(self) -> dict[str, int]:
+        journal = self._journal
+        if journal is None:
+            return {}
+        return {
+            "journal_written": journal.written,
+            "journal_dropped": journal.dropped,
+            "journal_retention_dropped": journal.journal.dropped_total,
         }
 
     def gauges(self) -> dict[str, int]:
@@ -424,6 +469,8 @@ class Agent:
 
     def tick(self) -> None:
         """One metrics step: history point, alert evaluation, notifications, broadcasts."""
+        if self._journal is not None:
+            self._journal.flush()  # a crash loses at most the last second of events
         self._metrics.tick()
         snapshot = self.snapshot()
         transitions = self._alerts.evaluate(snapshot, self.health_report())
@@ -473,6 +520,7 @@ class _AgentView:
             started_at=agent.started_at,
             capabilities=CAPABILITIES,
             span_seq=agent.traces.last_seq,
+            seq_epoch=agent.seq_epoch,
         )
 
     def metrics_message(self, *, with_history: bool) -> Metrics:
@@ -489,15 +537,15 @@ class _AgentView:
     def last_seq(self) -> int:
         return self._agent.store.last_seq
 
-    def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
-        return self._agent.store.since(seq, limit)
+    async def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
+        return await self._agent.history.since(seq, limit)
 
     def held_seqs(self, *, history: bool) -> tuple[int, int]:
-        store = self._agent.store
-        return store.first_seq, store.last_seq
+        return self._agent.history.held_seqs(history=history)
 
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
-        return self._agent.store.query(query, limit=limit, max_scan=SCAN_SLICE)
+        return await self._agent.history.query_page(query, history=history, limit=limit)
+
     def last_span_seq(self) -> int:
         return self._agent.traces.last_seq
 

@@ -59,6 +59,13 @@ class AgentConfig:
     """Alert/ack state and file offsets live here; ``None``: a directory of this agent's own
     under the platformdirs user data dir (see :meth:`resolved_state_dir`)."""
     metrics_interval_s: float = 1.0
+    history: bool = True
+    """Keep every event in the on-disk journal under the state directory (scroll-back past
+    RAM, resume across restarts, export)."""
+    history_days: float = 7.0
+    """Events older than this are dropped from the journal (oldest first, counted)."""
+    history_max_mb: int = 1024
+    """The journal never holds more than this (oldest events dropped first, counted)."""
 
     def resolved_state_dir(self) -> Path:
         """``state_dir``, or ``<user data dir>/agents/<service>@<host>_<port>``: two agents of
@@ -94,6 +101,9 @@ _SCALAR_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
     "client_queue_events": int,
     "state_dir": str,
     "metrics_interval_s": (int, float),
+    "history": bool,
+    "history_days": (int, float),
+    "history_max_mb": int,
 }
 _LIST_OF_STR_KEYS: Final = ("tail", "tcp", "otlp", "allowed_origins", "allowed_hosts")
 _SECTION_KEYS: Final = ("probes", "alerts", "notify", "routes")
@@ -244,10 +254,12 @@ def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) 
             if data[key] < 1:
                 raise fail(key, f"must be at least 1, got {data[key]}")
             setattr(config, key, data[key])
-    if "metrics_interval_s" in data:
-        if data["metrics_interval_s"] <= 0:
-            raise fail("metrics_interval_s", "must be positive")
-        config.metrics_interval_s = float(data["metrics_interval_s"])
+    for key in ("metrics_interval_s", "history_days", "history_max_mb"):
+        if key in data:
+            if data[key] <= 0:
+                raise fail(key, "must be positive")
+            setattr(config, key, type(getattr(config, key))(data[key]))
+    config.history = data.get("history", True)
 
     _load_sections(config, data, fail)
     return config

@@ -51,11 +51,18 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """One compiled term: a predicate, its cost rank (cheap first) and a short description."""
+    """One compiled term: a predicate, its cost rank (cheap first) and a short description.
+
+    ``kind`` and ``value`` name what a positive term looks for, so a store can narrow its
+    scan before testing events (the journal's trace index, its text prefilter): ``text``
+    with the lower-cased needle, ``trace`` with the exact ID; empty for everything else.
+    """
 
     test: Predicate
     description: str
     cost: int
+    kind: str = ""
+    value: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +159,7 @@ def _compile_token(token: str) -> Term:
     if not negate:
         return term
     positive = term.test
+    # No kind: a negated term narrows nothing.
     return Term(lambda event: not positive(event), f"not {term.description}", term.cost)
 
 
@@ -177,7 +185,7 @@ def _text_term(needle: str) -> Term:
     def test(event: LogEvent) -> bool:
         return folded in event.message.lower() or folded in event.raw.lower()
 
-    return Term(test, f'text "{needle}"', _SCAN)
+    return Term(test, f'text "{needle}"', _SCAN, "text", folded)
 
 
 def _regex_term(pattern: str) -> Term:
@@ -205,7 +213,7 @@ def _regex_term(pattern: str) -> Term:
 
 
 def _trace_term(value: str) -> Term:
-    return Term(lambda event: in_trace(event, value), f"trace {value}", _CHEAP)
+    return Term(lambda event: in_trace(event, value), f"trace {value}", _CHEAP, "trace", value)
 
 
 def _trace_prefix_term(prefix: str) -> Term:

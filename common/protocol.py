@@ -276,6 +276,10 @@ class Hello(Message, tag="hello", frozen=True):
     capabilities: tuple[str, ...] = ()
     span_seq: int = 0
     """The newest span sequence number in the agent's trace store (0 when empty)."""
+    seq_epoch: str = ""
+    """Names the agent's numbering of events. The same epoch after a restart means the
+    numbers went on (a journal keeps them): a console resumes from its last ``seq``; another
+    epoch means a new numbering from 1."""
 
 
 class Events(Message, tag="events", frozen=True):

@@ -310,10 +310,16 @@ class AgentClient:
 
 
 def _agent_restarted(previous: Hello | None, hello: Hello, since: int) -> bool:
-    """A new agent process numbers events from 1 again: our seq means nothing to it."""
-    if previous is not None and previous.started_at != hello.started_at:
+    """A new numbering of events (a new agent process without a journal numbers from 1
+    again): our seq means nothing to it. An agent whose journal kept the numbering going
+    (same ``seq_epoch``) is resumed from our seq, restarted or not."""
+    if hello.seq < since:
         return True
-    return hello.seq < since
+    if previous is None:
+        return False
+    if previous.seq_epoch and previous.seq_epoch == hello.seq_epoch:
+        return False
+    return previous.started_at != hello.started_at
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -1,8 +1,8 @@
 """Answering a console's :class:`Query`: pages of past events, streamed, bounded, cancellable.
 
 Each query runs as its own task of the console's connection. It asks the agent for one page
-at a time (the agent reads the RAM ring on the event loop in slices of at most
-:data:`SCAN_SLICE` events and the on-disk journal in a worker thread), so a query never holds
+at a time (the agent reads the RAM ring on the event loop in slices and the on-disk
+journal in a worker thread: :mod:`obsview.backend.store.history`), so a query never holds
 the loop for long and a live stream goes on meanwhile. Pages are sent with an awaited
 ``send``: a console that reads slowly slows its own query down, never the agent. A page with
 no event is sent at most every :data:`PROGRESS_INTERVAL_S` to report progress.
@@ -29,8 +29,6 @@ QUERY_LIMIT: Final = 10_000
 """Matches one query returns at most; a console asks again from ``next_seq`` for more."""
 QUERIES_PER_CLIENT: Final = 2
 """Queries one console may have running at once (scroll-back and a search)."""
-SCAN_SLICE: Final = 20_000
-"""Events scanned per step on the event loop (a few milliseconds of filtering)."""
 PROGRESS_INTERVAL_S: Final = 0.25
 
 Send = Callable[[bytes], Awaitable[None]]

@@ -100,7 +100,7 @@ class AgentView(QueryView, Protocol):
 
     def last_seq(self) -> int: ...
 
-    def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]: ...
+    async def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]: ...
 
     def last_span_seq(self) -> int: ...
 
@@ -409,7 +409,7 @@ class StreamServer:
     async def _replay_events(self, client: _Client, replay: Replay) -> None:
         cursor = replay.since_seq
         while cursor < replay.until_seq:
-            events, missed = self._view.events_since(cursor, REPLAY_PAGE)
+            events, missed = await self._view.events_since(cursor, REPLAY_PAGE)
             if missed:
                 await client.ws.send(encode(Gap(missed=missed, from_seq=cursor + 1)), text=True)
             events = [event for event in events if event.seq <= replay.until_seq]

@@ -22,6 +22,7 @@ class EventStore:
         self.capacity = capacity
         self._ring: list[LogEvent | None] = [None] * capacity
         self._last = 0
+        self._start = 0
 
     @property
     def last_seq(self) -> int:
@@ -31,15 +32,21 @@ class EventStore:
     @property
     def first_seq(self) -> int:
         """Oldest buffered sequence number (``last_seq + 1`` while empty)."""
-        return max(1, self._last - self.capacity + 1)
+        return max(self._start + 1, self._last - self.capacity + 1)
 
     @property
     def evicted(self) -> int:
         """Events pushed out of the buffer so far."""
-        return max(0, self._last - self.capacity)
+        return max(0, self._last - self._start - self.capacity)
 
     def __len__(self) -> int:
-        return min(self._last, self.capacity)
+        return min(self._last - self._start, self.capacity)
+
+    def resume_after(self, seq: int) -> None:
+        """Number the first event ``seq + 1``: a journal's numbering goes on across restarts."""
+        if self._last != self._start:
+            raise RuntimeError("resume_after on a store that holds events")
+        self._last = self._start = max(0, seq)
 
     def append(self, events: Sequence[LogEvent]) -> None:
         """Assign the next sequence numbers to ``events`` and buffer them, evicting the oldest."""

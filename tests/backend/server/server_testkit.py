@@ -9,8 +9,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection
 
-from obsview.backend.serving.queries import SCAN_SLICE
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
+from obsview.backend.store.history import History
 from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.ring import EventStore
 from obsview.common.protocol import (
@@ -63,14 +63,14 @@ class TableView:
     def last_seq(self) -> int:
         return self.store.last_seq
 
-    def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
-        return self.store.since(seq, limit)
+    async def events_since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
+        return await History(self.store).since(seq, limit)
 
     def held_seqs(self, *, history: bool) -> tuple[int, int]:
-        return self.store.first_seq, self.store.last_seq
+        return History(self.store).held_seqs(history=history)
 
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
-        return self.store.query(query, limit=limit, max_scan=SCAN_SLICE)
+        return await History(self.store).query_page(query, history=history, limit=limit)
 
     def command(self, message: AlertCommand) -> Error | None:
         fingerprint = getattr(message, "fingerprint", "")

@@ -1,0 +1,250 @@
+"""The on-disk journal: every event the agent stored, kept for days in one SQLite file.
+
+Why SQLite (stdlib, WAL mode) holding compressed blocks rather than a row per event or
+DuckDB: measured on this machine (DESIGN.md, ``benchmarks/journal.py``), a row per event
+costs ~8 µs to insert (120k rows/s), several times the ingest path's own cost per event,
+and DuckDB's row inserts from Python are slower still while importing it costs ~50 MB of RSS
+for good. A block of a few thousand events packed as one LZ4-compressed blob
+(:mod:`.journal_codec`) costs about a microsecond per event to write, takes about 0.3x the
+raw log bytes, and a scan decompresses at memory speed. What SQLite adds: transactions (a
+crash loses only what was not committed), WAL (readers never block the writer), an index on
+the block's first seq and time, and a file format every tool can open.
+
+Durability: ``synchronous=NORMAL`` in WAL mode: a committed block survives the agent being
+killed (``kill -9``); a power loss may also lose the last blocks committed before it.
+
+A file that is not a SQLite database, or a SQLite database some other program made, or a
+journal from a newer obsview, is refused with :class:`JournalError` naming the file: it is
+never deleted or rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+from obsview.backend.errors import ObsviewError
+from obsview.backend.store.journal_codec import PackedBlock
+
+APPLICATION_ID: Final = 0x6F627376  # "obsv"
+SCHEMA_VERSION: Final = 1
+_SQLITE_HEADER: Final = b"SQLite format 3\x00"
+_SCHEMA: Final = """
+CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+CREATE TABLE blocks(
+    first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, count INTEGER NOT NULL,
+    min_ts REAL NOT NULL, max_ts REAL NOT NULL, levels INTEGER NOT NULL, written_at REAL NOT NULL,
+    data BLOB NOT NULL);
+CREATE INDEX blocks_by_age ON blocks(written_at);
+CREATE TABLE traces(first_seq INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
+CREATE TABLE states(id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL);
+CREATE INDEX states_by_time ON states(ts);
+CREATE TABLE minutes(minute INTEGER PRIMARY KEY, data BLOB NOT NULL);
+"""
+
+
+class JournalError(ObsviewError):
+    """The journal file cannot be used; the message names it and says what to do."""
+
+
+class Journal:
+    """One journal file. Writes come from one thread (the writer); reads from any thread,
+    one at a time, on a connection of their own (WAL: they never wait for the writer)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        _refuse_foreign(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = _connect(path)
+            self._prepare()
+            self._reader = _connect(path)
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(_unusable(path, str(exc))) from None
+        self._read_lock = threading.Lock()
+        first, last = self._db.execute("SELECT min(first_seq), max(last_seq) FROM blocks").fetchone()
+        self.first_seq: int = first or 0
+        self.last_seq: int = last or 0
+        self.unclean = bool(self._meta("open", 0))
+        """The previous agent did not close the journal (killed, crashed, power lost)."""
+        self.epoch = str(self._meta("epoch", ""))
+        self.dropped_total = int(self._meta("dropped", 0))
+        """Events deleted by retention over the journal's life."""
+        self.seq_floor = max(self.last_seq, int(self._meta("seq_floor", 0)))
+        """Sequence numbers at or below this were handed out before: never reuse them."""
+        self.skips: list[tuple[int, int]] = [(first, last) for first, last in json.loads(self._meta("skips", "[]"))]
+        """Ranges of numbers skipped after a crash (``first..last``): never events, so never
+        counted as missed."""
+        self._set_meta("open", 1)
+
+    # ------------------------------------------------------------------ opening
+
+    def _prepare(self) -> None:
+        db = self._db
+        application_id = db.execute("PRAGMA application_id").fetchone()[0]
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if application_id == 0 and tables == 0:
+            db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table
+            db.execute("PRAGMA journal_mode = WAL")
+            with db:
+                db.executescript(_SCHEMA)
+                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                db.execute("INSERT INTO meta VALUES ('epoch', ?)", (secrets.token_hex(8),))
+            return
+        if application_id != APPLICATION_ID:
+            raise JournalError(_unusable(self.path, "it is a SQLite database of another program"))
+        if version > SCHEMA_VERSION:
+            raise JournalError(_unusable(self.path, f"it was written by a newer obsview (format {version})"))
+        db.execute("PRAGMA journal_mode = WAL")
+
+    def _meta(self, key: str, default: object) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else row[0]
+
+    def _set_meta(self, key: str, value: object) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # ------------------------------------------------------------------ writing (one thread)
+
+    def skip(self, first: int, last: int) -> None:
+        """Numbers ``first..last`` are never used (the numbering jumps after a crash)."""
+        self.skips.append((first, last))
+        self.seq_floor = max(self.seq_floor, last)
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('skips', ?)", (json.dumps(self.skips),))
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seq_floor', ?)", (self.seq_floor,))
+
+    def skipped(self, first: int, end: int) -> int:
+        """How many numbers in ``first..end - 1`` were skipped, not lost."""
+        return sum(max(0, min(end, last + 1) - max(first, low)) for low, last in self.skips)
+
+    def reserve(self, seq: int) -> None:
+        """Record that numbers up to ``seq`` are handed out (survives a crash)."""
+        self.seq_floor = max(self.seq_floor, seq)
+        self._set_meta("seq_floor", self.seq_floor)
+
+    def write_block(self, block: PackedBlock, written_at: float) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (block.first_seq, block.last_seq, block.count, block.min_ts, block.max_ts,
+                 block.levels, written_at, block.data),
+            )
+            self._db.execute("INSERT INTO traces VALUES (?, ?)", (block.first_seq, block.hashes))
+        if not self.first_seq:
+            self.first_seq = block.first_seq
+        self.last_seq = max(self.last_seq, block.last_seq)
+
+    def write_state(self, ts: float, kind: str, data: bytes) -> None:
+        with self._db:
+            self._db.execute("INSERT INTO states(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, data))
+
+    def write_minute(self, minute: int, data: bytes) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO minutes VALUES (?, ?)", (minute, data))
+
+    def used_bytes(self) -> int:
+        pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+        free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+        size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def drop_oldest(self, *, older_than: float | None, max_bytes: int | None) -> int:
+        """Delete the oldest blocks (and what belongs to their time) past an age or a size;
+        returns how many events went. The file gives the space back to the system.
+
+        Age is how long the journal has held a block (``written_at``), not the events' own
+        time: a file read from its start, or a host with a wrong clock, keeps its days."""
+        dropped = 0
+        if older_than is not None:
+            dropped += self._drop_where("written_at < ?", older_than)
+        while max_bytes is not None and self.used_bytes() > max_bytes and self.last_seq:
+            excess = self.used_bytes() - int(max_bytes * 0.9)
+            cut = self._db.execute(
+                "SELECT first_seq FROM (SELECT first_seq, sum(length(data)) OVER (ORDER BY first_seq)"
+                " AS running FROM blocks) WHERE running >= ? LIMIT 1", (excess,),
+            ).fetchone()
+            if cut is None:
+                cut = (self.last_seq,)
+            removed = self._drop_where("first_seq <= ?", cut[0])
+            if not removed:
+                break
+            dropped += removed
+        if dropped:
+            self.dropped_total += dropped
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)", (self.dropped_total,))
+            # executescript steps the pragma to the end (execute frees one page per step),
+            # then the checkpoint carries the shorter file over from the WAL.
+            self._db.executescript("PRAGMA incremental_vacuum;")
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        return dropped
+
+    def _drop_where(self, condition: str, value: float) -> int:
+        with self._db:
+            row = self._db.execute(f"SELECT sum(count), max(last_seq) FROM blocks WHERE {condition}", (value,)).fetchone()
+            if not row[0]:
+                return 0
+            self._db.execute("DELETE FROM traces WHERE first_seq <= ?", (row[1],))
+            self._db.execute(f"DELETE FROM blocks WHERE {condition}", (value,))
+            oldest = self._db.execute("SELECT min(first_seq), min(written_at) FROM blocks").fetchone()
+            horizon = oldest[1] if oldest[1] is not None else float("inf")
+            self._db.execute("DELETE FROM states WHERE ts < ?", (horizon,))
+            self._db.execute("DELETE FROM minutes WHERE minute < ?", (horizon // 60,))
+        self.first_seq = oldest[0] or 0
+        return int(row[0])
+
+    def close(self) -> None:
+        """A clean close: the next open knows nothing was lost."""
+        try:
+            self._set_meta("open", 0)
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._db.close()
+            self._reader.close()
+
+    # ------------------------------------------------------------------ reading (any thread)
+
+    def read(self, sql: str, args: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
+        """Rows of a read-only query, fetched under the read lock (all at once: a short read)."""
+        with self._read_lock:
+            try:
+                rows = self._reader.execute(sql, args).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise JournalError(_unusable(self.path, str(exc))) from None
+        return iter(rows)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
+    db.execute("PRAGMA synchronous = NORMAL")
+    db.execute("PRAGMA journal_size_limit = 67108864")
+    return db
+
+
+def _refuse_foreign(path: Path) -> None:
+    """A file that is not SQLite is refused before SQLite sees it (it must not touch it)."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise JournalError(_unusable(path, exc.strerror or str(exc))) from None
+    if head and head != _SQLITE_HEADER:
+        raise JournalError(_unusable(path, "it is not an obsview journal (not a SQLite file)"))
+
+
+def _unusable(path: Path, why: str) -> str:
+    return (
+        f"cannot use the history journal {path}: {why}. It was left as it is: move it away"
+        " (or set history = false) and start the agent again"
+    )

@@ -1,0 +1,133 @@
+"""Reading the journal: resume (``since``) and filtered pages (``query``), block by block.
+
+A block is skipped without decompressing it when its time span, its levels or its trace
+hashes rule it out, and without decoding it when its lower-cased bytes lack a text term's
+needle; only blocks that may hold a match are decoded and tested with the filter itself, so
+what matches is exactly what the console's filter would match. Block metadata is read in
+chunks (the compressed data of a block is fetched only when it is needed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Final
+
+from obsview.backend.store.journal import Journal
+from obsview.backend.store.journal_codec import BlockInfo, Narrowing, decode, has_hash, id_hash, unpack, unpack_bytes
+from obsview.backend.store.query import EventQuery, Page
+from obsview.common.protocol import LogEvent
+
+CHUNK: Final = 64
+"""Block rows read per round trip."""
+SKIP_FACTOR: Final = 64
+"""A page may pass over this many times ``max_scan`` events in blocks it skips undecoded."""
+_COLUMNS: Final = "first_seq, last_seq, count, min_ts, max_ts, levels"
+
+
+def _blocks(journal: Journal, *, below: int | None = None, above: int | None = None) -> Iterator[BlockInfo]:
+    """Blocks holding seqs below ``below`` (newest first) or above ``above`` (oldest first)."""
+    forward = above is not None
+    if forward:
+        where, order, cursor = "last_seq > ?", "ASC", above
+    else:
+        where, order, cursor = "first_seq < ?", "DESC", below if below is not None else 1 << 62
+    while True:
+        rows = list(journal.read(
+            f"SELECT {_COLUMNS} FROM blocks WHERE {where} ORDER BY first_seq {order} LIMIT {CHUNK}", (cursor,)
+        ))
+        for row in rows:
+            yield BlockInfo(*row)  # type: ignore[arg-type]
+        if len(rows) < CHUNK:
+            return
+        cursor = int(rows[-1][1 if forward else 0])  # type: ignore[call-overload]
+
+
+def _data(journal: Journal, first_seq: int) -> bytes:
+    (row,) = journal.read("SELECT data FROM blocks WHERE first_seq = ?", (first_seq,))
+    return row[0]  # type: ignore[return-value]
+
+
+def _hashes(journal: Journal, first_seq: int) -> bytes:
+    rows = list(journal.read("SELECT hashes FROM traces WHERE first_seq = ?", (first_seq,)))
+    return rows[0][0] if rows else b""  # type: ignore[return-value]
+
+
+def since(journal: Journal, seq: int, limit: int) -> tuple[list[LogEvent], int]:
+    """Journaled events after ``seq`` (oldest first, up to ``limit`` and the next hole) and
+    how many numbers after ``seq`` come before the first of them (retention, a crash)."""
+    events: list[LogEvent] = []
+    expected = seq + 1
+    missed = 0
+    for block in _blocks(journal, above=seq):
+        if block.first_seq > expected:
+            if events:
+                break  # a hole: reported by the next call, where it starts
+            missed = block.first_seq - expected - journal.skipped(expected, block.first_seq)
+        fresh = [event for event in unpack(_data(journal, block.first_seq)) if event.seq > seq]
+        events.extend(fresh[: limit - len(events)])
+        expected = block.last_seq + 1
+        if len(events) >= limit:
+            break
+    return events, missed
+
+
+def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) -> Page:
+    """One page of ``wanted`` over the journal (see :mod:`obsview.backend.store.query`)."""
+    narrowing = Narrowing.of(wanted.filter)
+    traces = [id_hash(trace) for trace in narrowing.traces]
+    forward = wanted.after_seq is not None
+    anchor = wanted.after_seq if forward else wanted.before_seq
+    blocks = _blocks(journal, above=anchor) if forward else _blocks(journal, below=anchor)
+    collected: list[list[LogEvent]] = []
+    need = max(1, limit)
+    scanned = decoded = 0
+    next_seq = anchor if anchor is not None else journal.last_seq + 1
+    for block in blocks:
+        scanned += block.count
+        if _may_hold(journal, block, wanted, narrowing, traces):
+            plain = unpack_bytes(_data(journal, block.first_seq))
+            if narrowing.may_hold(block.levels, plain):
+                events = [e for e in decode(plain) if _beyond(e.seq, anchor, forward)]
+                decoded += len(events)
+                matched = wanted.select(events)
+                if len(matched) >= need:
+                    taken = matched[:need] if forward else matched[-need:]
+                    collected.append(taken)
+                    next_seq = taken[-1].seq if forward else taken[0].seq
+                    return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
+                collected.append(matched)
+                need -= len(matched)
+        next_seq = block.last_seq if forward else block.first_seq
+        if decoded >= max_scan or scanned >= max_scan * SKIP_FACTOR:
+            return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
+    return _page(collected, next_seq, scanned, forward, exhausted=True)
+
+
+def _beyond(seq: int, anchor: int | None, forward: bool) -> bool:
+    if anchor is None:
+        return True
+    return seq > anchor if forward else seq < anchor
+
+
+def _may_hold(journal: Journal, block: BlockInfo, wanted: EventQuery, narrowing: Narrowing, traces: list[int]) -> bool:
+    """What the block's metadata and trace hashes say, before its data is read."""
+    if wanted.since_ts is not None and block.max_ts < wanted.since_ts:
+        return False
+    if wanted.until_ts is not None and block.min_ts > wanted.until_ts:
+        return False
+    if not narrowing.may_hold(block.levels):
+        return False
+    if traces:
+        hashes = _hashes(journal, block.first_seq)
+        return all(has_hash(hashes, wanted_hash) for wanted_hash in traces)
+    return True
+
+
+def _at_end(journal: Journal, next_seq: int, forward: bool) -> bool:
+    return next_seq >= journal.last_seq if forward else next_seq <= journal.first_seq
+
+
+def _page(collected: list[list[LogEvent]], next_seq: int, scanned: int, forward: bool, *, exhausted: bool) -> Page:
+    """Pages hold events oldest first; a backward scan collected its blocks newest first."""
+    parts = collected if forward else reversed(collected)
+    return Page([event for part in parts for event in part], next_seq, scanned, exhausted)

@@ -1,0 +1,243 @@
+"""The journal on real files: round trip, queries against a plain-Python oracle, retention,
+refusing files it did not write, and numbering that goes on across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from obsview.backend.store import journal_query
+from obsview.backend.store.history import History
+from obsview.backend.store.journal import Journal, JournalError
+from obsview.backend.store.journal_codec import _LOWER_TO_ASCII, pack, unpack
+from obsview.backend.store.journal_writer import MAX_UNWRITTEN, JournalWriter, Retention
+from obsview.backend.store.query import EventQuery
+from obsview.backend.store.ring import EventStore
+from obsview.common.filters import parse_filter
+from obsview.common.protocol import LEVELS, LogEvent
+
+NO_RETENTION = Retention(max_age_s=None, max_bytes=None)
+
+
+def events(count: int, *, start: int = 1, ts: float = 1_000_000.0) -> list[LogEvent]:
+    made = []
+    for seq in range(start, start + count):
+        made.append(LogEvent(
+            ts=ts + seq, level=LEVELS[seq % 5], message=f"Request completed {seq}" + (" timeout" if seq % 97 == 0 else ""),
+            seq=seq, trace_id=f"trace-{seq // 3}", request_id=f"req-{seq}", status=200 + seq % 4 * 100,
+            duration_ms=float(seq % 50), raw=f'{{"n":{seq},"msg":"Request completed"}}', extra={"n": seq},
+        ))
+    return made
+
+
+def written(path: Path, batches: list[list[LogEvent]], retention: Retention = NO_RETENTION) -> Journal:
+    """A journal holding ``batches`` (one block each), written by the real writer thread."""
+    writer = JournalWriter(Journal(path), retention)
+    writer.start()
+    last = 0
+    for batch in batches:
+        writer.append(batch)
+        writer.flush()
+        last = batch[-1].seq
+    writer.stop(last)
+    return Journal(path)
+
+
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+any_event = st.builds(
+    LogEvent, ts=st.floats(0, 4e9), level=st.sampled_from(LEVELS), message=text, service=text,
+    trace_id=text, request_id=text, method=text, route=text, path=text,
+    status=st.none() | st.integers(100, 599), duration_ms=st.none() | st.floats(0, 1e6),
+    raw=text, user_agent=text, stack=text,
+    extra=st.dictionaries(text, st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | text, max_size=3),
+    truncated=st.booleans(), redacted=st.booleans(), parse_error=st.booleans(),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(any_event, min_size=1, max_size=20))
+def test_a_block_gives_back_equal_events(batch: list[LogEvent]) -> None:
+    for seq, event in enumerate(batch, 1):
+        event.seq = seq
+    assert unpack(pack(batch).data) == batch
+
+
+def test_the_writer_thread_journals_every_event(tmp_path: Path) -> None:
+    batches = [events(100, start=1), events(50, start=101)]
+    journal = written(tmp_path / "j.sqlite3", batches)
+    got, missed = journal_query.since(journal, 0, 1000)
+    assert got == batches[0] + batches[1] and missed == 0
+    assert (journal.first_seq, journal.last_seq) == (1, 150)
+
+
+def oracle(all_events: list[LogEvent], query: EventQuery) -> list[int]:
+    return [event.seq for event in query.select(all_events)]
+
+
+def drain(journal: Journal, query: EventQuery, *, limit: int, max_scan: int) -> list[int]:
+    seqs: list[list[int]] = []
+    while True:
+        page = journal_query.query(journal, query, limit=limit, max_scan=max_scan)
+        seqs.append([event.seq for event in page.events])
+        if page.exhausted:
+            break
+        query = query.resumed(page.next_seq)
+    ordered = seqs if query.forward else list(reversed(seqs))
+    return [seq for part in ordered for seq in part]
+
+
+@pytest.mark.parametrize("expression", [
+    "", "timeout", "TIMEOUT", "level:error", "trace:trace-40", "trace:trace-4*", "status:5xx -timeout",
+    "/completed 1[0-9]{2}$/", "req-77",
+])
+@pytest.mark.parametrize("forward", [False, True])
+def test_queries_match_the_filter_exactly(tmp_path: Path, expression: str, forward: bool) -> None:
+    all_events = events(1000)
+    journal = written(tmp_path / "j.sqlite3", [all_events[i : i + 64] for i in range(0, 1000, 64)])
+    query = EventQuery(parse_filter(expression), after_seq=0 if forward else None)
+    assert drain(journal, query, limit=7, max_scan=100) == oracle(all_events, query)
+
+
+def test_time_bounds_and_anchors(tmp_path: Path) -> None:
+    all_events = events(500)
+    journal = written(tmp_path / "j.sqlite3", [all_events[i : i + 50] for i in range(0, 500, 50)])
+    query = EventQuery(before_seq=400, since_ts=1_000_100.0, until_ts=1_000_350.0)
+    assert drain(journal, query, limit=1000, max_scan=1000) == list(range(100, 351))
+
+
+def test_a_text_needle_hidden_by_lower_casing_still_matches(tmp_path: Path) -> None:
+    """U+212A (KELVIN SIGN) lower-cases to "k": the byte prefilter must not skip its block."""
+    kelvin = LogEvent(ts=1.0, level="INFO", message="300 \u212a", seq=1)
+    journal = written(tmp_path / "j.sqlite3", [[kelvin]])
+    page = journal_query.query(journal, EventQuery(parse_filter("300 k")), limit=10, max_scan=10)
+    assert page.events == [kelvin]
+
+
+def test_only_two_characters_lower_case_into_ascii() -> None:
+    import sys
+
+    found = tuple(
+        char.encode() for char in map(chr, range(128, sys.maxunicode + 1))
+        if not (0xD800 <= ord(char) <= 0xDFFF) and any(ord(c) < 128 for c in char.lower())
+    )
+    assert found == _LOWER_TO_ASCII
+
+
+def test_since_reports_holes(tmp_path: Path) -> None:
+    journal = written(tmp_path / "j.sqlite3", [events(10, start=1), events(10, start=31)])
+    assert ([e.seq for e in journal_query.since(journal, 0, 100)[0]], 0) == (list(range(1, 11)), 0)
+    got, missed = journal_query.since(journal, 10, 100)
+    assert ([e.seq for e in got], missed) == (list(range(31, 41)), 20)
+
+
+def test_retention_by_age_drops_what_was_written_longest_ago_and_counts(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    now = [0.0]
+    writer = JournalWriter(Journal(path), NO_RETENTION, clock=lambda: now[0])
+    writer.start()
+    writer.append(events(100, start=1, ts=50_000.0))  # stamped later than written: the age is
+    writer.flush()                                     # how long the journal has held them
+    while writer.written < 100:
+        time.sleep(0.01)
+    now[0] = 10_000.0
+    writer.append(events(100, start=101, ts=0.0))
+    writer.stop(200)
+    journal = Journal(path)
+    writer = JournalWriter(journal, Retention(max_age_s=5_000.0, max_bytes=None))
+    assert writer.apply_retention(now=15_000.0) == 100
+    assert (journal.first_seq, journal.dropped_total) == (101, 100)
+    journal.close()
+    assert Journal(path).dropped_total == 100
+
+
+def test_retention_by_size_keeps_the_file_under_the_cap(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    cap = 2 << 20
+    retention = Retention(max_age_s=None, max_bytes=cap)
+    writer = JournalWriter(Journal(path), retention, max_queued_blocks=100)
+    writer.start()
+    noise = random.Random(5)
+    for block in range(60):  # 60 blocks of ~0.5 MB once compressed
+        batch = events(500, start=block * 500 + 1)
+        for event in batch:
+            event.raw = noise.randbytes(1000).hex()
+        writer.append(batch)
+        writer.flush()
+    writer.stop(30_000)
+    journal = Journal(path)
+    writer = JournalWriter(journal, retention)
+    writer.apply_retention(now=0.0)
+    assert journal.used_bytes() <= cap
+    assert path.stat().st_size <= cap * 1.5  # pages given back (incremental vacuum)
+    assert journal.dropped_total > 0 and journal.first_seq == journal.dropped_total + 1
+    assert journal.last_seq == 30_000
+
+
+def test_a_disk_that_cannot_keep_up_loses_the_oldest_blocks_counted(tmp_path: Path) -> None:
+    writer = JournalWriter(Journal(tmp_path / "j.sqlite3"), NO_RETENTION, block_events=10, max_queued_blocks=3)
+    writer.append(events(100))  # ten blocks, while the writer thread is not running
+    assert writer.dropped == 70
+    writer.start()
+    writer.stop(100)
+    got, missed = journal_query.since(Journal(tmp_path / "j.sqlite3"), 0, 1000)
+    assert [e.seq for e in got] == list(range(71, 101)) and missed == 70
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    path.write_bytes(b"my notes, not a journal\n" * 10)
+    with pytest.raises(JournalError, match="not an obsview journal") as caught:
+        Journal(path)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == b"my notes, not a journal\n" * 10
+
+
+def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE contacts(name TEXT)")
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match="another program"):
+        Journal(path)
+    assert path.read_bytes() == before
+
+
+def test_a_damaged_block_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    journal = written(tmp_path / "j.sqlite3", [events(10)])
+    with sqlite3.connect(tmp_path / "j.sqlite3") as db:
+        db.execute("UPDATE blocks SET data = x'00112233'")
+    with pytest.raises(ValueError, match="journal block"):
+        journal_query.since(journal, 0, 10)
+
+
+def test_numbering_goes_on_after_a_clean_stop_and_jumps_after_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    ring = EventStore(100)
+    writer = JournalWriter.open(path, NO_RETENTION, ring)
+    ring.append(events(30))
+    writer.append(ring.tail(30))
+    writer.stop(ring.last_seq)
+    ring = EventStore(100)
+    writer = JournalWriter.open(path, NO_RETENTION, ring)
+    assert ring.first_seq == 31
+    ring.append(events(5, start=0))
+    assert [e.seq for e in ring.tail(5)] == [31, 32, 33, 34, 35]
+    writer.append(ring.tail(5))
+    writer.flush()
+    while writer.written < 5:  # written by the thread; then "killed": never stopped
+        time.sleep(0.01)
+    ring = EventStore(100)
+    journal = JournalWriter.open(path, NO_RETENTION, ring).journal
+    assert ring.first_seq == 35 + MAX_UNWRITTEN + 1
+    assert journal.skipped(36, 36 + MAX_UNWRITTEN) == MAX_UNWRITTEN
+    history = History(ring, journal)
+    ring.append(events(1, start=0))
+    got, missed = asyncio.run(history.since(35, 10))
+    assert [e.seq for e in got] == [ring.last_seq] and missed == 0, "skipped numbers are not lost events"

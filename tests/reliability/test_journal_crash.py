@@ -1,0 +1,103 @@
+"""The journal through the real agent: killed with SIGKILL mid-write, restarted, read back;
+and a console that connects after a restart and scrolls back into yesterday's events."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import pytest
+from proof_kit import agent_config, console, running_agent, seed_line, wait_until
+from test_agent_restart import agent_process, free_port
+from websockets.asyncio.client import connect
+
+from obsview.backend.agent import JOURNAL_FILE
+from obsview.backend.store import journal_query
+from obsview.backend.store.journal import Journal
+from obsview.backend.store.journal_writer import BLOCK_EVENTS
+from obsview.common.protocol import Query, QueryPage, decode, encode
+
+RATE_PER_TICK = 200
+"""Lines appended every 50 ms: 4,000 lines/s, under one block per second."""
+
+
+async def write_steadily(log_file: Path, stop: asyncio.Event, start: int = 0) -> None:
+    n = start
+    while not stop.is_set():
+        with open(log_file, "ab") as file:
+            file.write(b"".join(seed_line(i) for i in range(n, n + RATE_PER_TICK)))
+        n += RATE_PER_TICK
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.timeout(60)
+async def test_sigkill_mid_write_loses_at_most_one_batch_and_numbers_never_repeat(tmp_path: Path) -> None:
+    log_file = tmp_path / "app.log"
+    log_file.touch()
+    port = free_port()
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'listen = "127.0.0.1:{port}"\ntail = ["{log_file}"]\nstate_dir = "{tmp_path / "state"}"\n'
+        "metrics_interval_s = 0.2\n",
+        encoding="utf-8",
+    )
+    url = f"ws://127.0.0.1:{port}"
+    stop = asyncio.Event()
+    async with agent_process(config) as agent:
+        async with console(url) as (_ws, live):
+            writer = asyncio.create_task(write_steadily(log_file, stop))
+            await wait_until(lambda: len(live.events) >= 6000, timeout=20, what="6,000 events live")
+            agent.send_signal(signal.SIGKILL)  # mid-write: lines keep coming, batches pending
+            await agent.wait()
+            stop.set()
+            await writer
+    seen = {event.seq: event for event in live.events}
+    newest_seen = max(seen)
+
+    journal = Journal(tmp_path / "state" / JOURNAL_FILE)  # readable after the kill
+    assert journal.unclean
+    journaled, missed = journal_query.since(journal, 0, 1_000_000)
+    assert missed == 0 and journaled, "the journal starts at the first event"
+    assert [event.seq for event in journaled] == list(range(1, len(journaled) + 1))
+    assert newest_seen - journaled[-1].seq <= BLOCK_EVENTS, "at most one batch lost"
+    # What was journaled is exactly what consoles were sent.
+    assert all(seen[event.seq] == event for event in journaled if event.seq in seen)
+    journal.close()
+
+    async with agent_process(config), console(url, since_seq=0) as (_ws, after):
+        with open(log_file, "ab") as file:
+            file.write(seed_line(10**6))
+        await wait_until(lambda: 10**6 in after.numbers(), what="a line after the restart")
+    seqs = [event.seq for event in after.events]
+    assert len(seqs) == len(set(seqs))
+    fresh = [event for event in after.events if event.extra.get("n") == 10**6]
+    assert fresh[0].seq > newest_seen, "no number handed out before the kill is used again"
+    assert not after.gaps, "numbers skipped after the crash are not reported as lost events"
+
+
+YESTERDAY = "2026-11-24T10:00:00.000Z"
+
+
+@pytest.mark.timeout(30)
+async def test_a_console_after_a_restart_scrolls_back_into_yesterday(tmp_path: Path) -> None:
+    log_file = tmp_path / "app.log"
+    log_file.write_bytes(b"".join(
+        seed_line(n).replace(b"2026-11-25T10:00:00.000Z", YESTERDAY.encode()) for n in range(300)
+    ))
+    config = agent_config(tmp_path, tail=[str(log_file)], from_start=True, store_capacity=100)
+    async with running_agent(config) as agent:
+        await wait_until(lambda: agent.store.last_seq >= 300, what="yesterday's lines")
+    async with running_agent(agent_config(tmp_path, store_capacity=100)) as agent:
+        assert agent.store.last_seq == 300 and len(agent.store) == 0, "RAM starts empty"
+        async with connect(agent.url) as ws:
+            await ws.send(encode(Query(1, "level:info", limit=1000, history=True)))
+            pages: list[QueryPage] = []
+            while not pages or not pages[-1].done:
+                message = decode(await asyncio.wait_for(ws.recv(), 5))
+                if isinstance(message, QueryPage):
+                    pages.append(message)
+    found = [event for page in pages for event in page.events]
+    assert sorted(int(event.extra["n"]) for event in found) == list(range(300))
+    assert pages[-1].matched == 300 and pages[-1].oldest_seq == 1
+    assert found[0].ts < found[-1].ts + 1 and found[0].ts < 1796000000  # yesterday, 2026-11-24
