@@ -208,7 +208,8 @@ class ObsviewApp(App[None]):
         return describe_connection(state)[0] == "unreachable"
 
     def _send(self, message: Message, done: str) -> None:
-        """Send an ack or a silence; the toast says whether it reached the agent."""
+        """Send an ack, a silence or a query; a toast says ``done`` once it reached the agent
+        (none when ``done`` is empty), or why it did not."""
         self.run_worker(self._send_and_report(message, done), group="send", exit_on_error=False)
 
     async def _send_and_report(self, message: Message, done: str) -> None:
@@ -223,7 +224,8 @@ class ObsviewApp(App[None]):
         except NotConnected as exc:
             self.notify(clean(exc, max_len=300), severity="error", markup=False)
             return
-        self.notify(done, markup=False)
+        if done:
+            self.notify(done, markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start_demo":

@@ -25,6 +25,7 @@ from obsview.common.protocol import (
     Events,
     LogEvent,
     Message,
+    QueryPage,
     Silence,
     Spans,
 )
@@ -35,6 +36,7 @@ from obsview.tui.render import clean, safe_text
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.console_state import ConsoleState
 from obsview.tui.screens.detail import EventDetailScreen
+from obsview.tui.screens.history import HistoryScreen
 from obsview.tui.screens.trace import TraceScreen
 from obsview.tui.screens.traces import TracesScreen
 from obsview.tui.widgets.alert_feed import AlertFeed
@@ -113,6 +115,7 @@ class DashboardScreen(Screen[None]):
         Binding("e", "route_traces", "Slowest traces of the route", show=False,
                 id="trace.exemplars"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
+        Binding("H", "search_history", "Search history", id="history.search"),
     ]
 
     DEFAULT_CSS = """
@@ -169,6 +172,7 @@ class DashboardScreen(Screen[None]):
         self._pending_other: deque[object] = deque(maxlen=1000)
         self._user = getpass.getuser()
         self._connection = ("offline", "not connected", "")
+        self._history: HistoryScreen | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -207,6 +211,9 @@ class DashboardScreen(Screen[None]):
         if isinstance(message, Spans):
             # Straight into the bounded span index: spans are only drawn on demand (T).
             self.traces.add(message.spans)
+        elif isinstance(message, QueryPage):
+            if self._history is not None:
+                self._history.receive(message)
         elif isinstance(message, Events):
             self._pending_events.append(message.events)
             self._pending_count += len(message.events)
@@ -357,6 +364,30 @@ class DashboardScreen(Screen[None]):
 
     def on_log_view_follow_changed(self, message: LogView.FollowChanged) -> None:
         self.query_one(StatusBar).show_follow(following=message.following, new=message.new_count)
+
+    def on_log_view_top_reached(self, _message: LogView.TopReached) -> None:
+        """Up past the oldest event held: the log goes on with the agent's history."""
+        if len(self.buffer):
+            self._open_history(before_seq=self.buffer[0].seq, title="Older events (agent history)")
+
+    def action_search_history(self) -> None:
+        self._open_history(before_seq=None, title="Search all history")
+
+    def _open_history(self, *, before_seq: int | None, title: str) -> None:
+        send = self.send
+        if send is None:
+            self.notify("Not connected to an agent: its history cannot be read", severity="error",
+                        markup=False)
+            return
+
+        def closed(_result: None) -> None:
+            self._history = None
+
+        self._history = HistoryScreen(
+            self.buffer.filter, before_seq=before_seq, send=lambda message: send(message, ""),
+            time_format=self.time_format, title=title,
+        )
+        self.app.push_screen(self._history, closed)
 
     def on_log_view_opened(self, message: LogView.Opened) -> None:
         self.app.push_screen(EventDetailScreen(message.event))

@@ -169,6 +169,18 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     class Opened(_EventMessage):
         """Enter (or a double click) on ``event``: show its details."""
 
+    class TopReached(Message):
+        """Up (or page up, home) with the cursor already on the oldest event shown: the
+        screen may load older events from the agent."""
+
+        def __init__(self, log_view: LogView) -> None:
+            super().__init__()
+            self.log_view = log_view
+
+        @property
+        def control(self) -> LogView:
+            return self.log_view
+
     class FollowChanged(Message):
         """Follow/pause or the paused "N new" count changed (for the status bar)."""
 
@@ -270,6 +282,13 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.pause()
         self._scroll_quietly(max(0, index - self._page_height // 2))
         self._set_cursor(index)
+
+    def select_index(self, index: int) -> None:
+        """Pause with the cursor on the ``index``-th shown event (clamped), kept in view."""
+        count = len(self.buffer)
+        if count:
+            self.pause()
+            self._set_cursor(max(0, min(count - 1, index)), announce=False)
 
     def follow(self) -> None:
         self.following = True
@@ -377,6 +396,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         target = max(0, min(count - 1, current + delta))
         if delta < 0:
             self.pause()
+            if current == 0:
+                self.post_message(self.TopReached(self))
         self._set_cursor(target)
 
     def _set_cursor(self, index: int, *, announce: bool = True) -> None:

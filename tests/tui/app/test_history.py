@@ -1,0 +1,81 @@
+"""Scroll-back past the console's buffer and "search all history", against a real agent whose
+journal holds the events of an earlier run (its RAM, and the console's buffer, do not)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app_test_support import screen_text, wait_until
+
+from obsview.backend.agent import Agent
+from obsview.backend.config import AgentConfig
+from obsview.common.protocol import LogEvent
+from obsview.tui.app import ObsviewApp
+from obsview.tui.screens.history import PAGE, HistoryScreen
+from obsview.tui.widgets.log_view import LogView
+
+YESTERDAY = 1_795_532_400.0  # 2026-11-24 10:00 UTC
+
+
+def earlier(count: int) -> list[LogEvent]:
+    return [
+        LogEvent(ts=YESTERDAY + n, level="ERROR" if n % 50 == 0 else "INFO", message=f"yesterday {n}")
+        for n in range(count)
+    ]
+
+
+async def agent_after_a_restart(tmp_path: Path) -> Agent:
+    """An agent whose journal holds 1,200 events of a run before this one."""
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path, rules=[])
+    async with Agent(config) as first:
+        await first.ingest(earlier(1200))
+    agent = Agent(config)
+    await agent.start()
+    await agent.ingest([LogEvent(ts=YESTERDAY + 86400, level="INFO", message="today 0")])
+    return agent
+
+
+async def test_up_past_the_oldest_event_goes_on_into_the_journal(tmp_path: Path) -> None:
+    agent = await agent_after_a_restart(tmp_path)
+    app = ObsviewApp(url=agent.url)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: "today 0" in screen_text(app))
+            app.dashboard.query_one("LogView").focus()
+            await pilot.press("up")
+            await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+            history = app.screen
+            assert isinstance(history, HistoryScreen)
+            await wait_until(pilot, lambda: history.matched == PAGE and not history.waiting)
+            assert "yesterday 1199" in screen_text(app), "the log goes on just below today's events"
+            assert "up at the top loads older" in screen_text(app)
+            log = history.query_one(LogView)
+            await pilot.press("home", "up")  # at the top, and up once more: the next page
+            await wait_until(pilot, lambda: history.matched == 2 * PAGE and not history.waiting)
+            assert log.cursor_event is not None and log.cursor_event.message == "yesterday 700"
+            await pilot.press("home", "up")
+            await wait_until(pilot, lambda: history.matched == 1200 and not history.waiting)
+            assert "start of the agent's history" in screen_text(app)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is app.dashboard)
+    finally:
+        await agent.stop()
+
+
+async def test_search_all_history_pages_older_matches_on_demand(tmp_path: Path) -> None:
+    agent = await agent_after_a_restart(tmp_path)
+    app = ObsviewApp(url=agent.url)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: "today 0" in screen_text(app))
+            await pilot.press("slash", *"yesterday", "enter")
+            await pilot.press("H")
+            await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+            history = app.screen
+            assert isinstance(history, HistoryScreen)
+            await wait_until(pilot, lambda: history.matched == PAGE)
+            text = screen_text(app)
+            assert 'text "yesterday"' in text and f"{PAGE} shown" in text
+            assert "today 0" not in text
+    finally:
+        await agent.stop()

@@ -1,0 +1,162 @@
+"""Events from the agent's whole history that match a filter, older pages loaded on demand.
+
+Opened two ways from the dashboard: ``H`` searches all history with the current filter (from
+the newest event back), and moving up past the oldest event the console holds continues the
+log below it. Either way the agent answers a :class:`Query` in pages; reaching the top of
+what is shown asks for the next older page, so scrolling up goes on into the journal until
+retention's horizon. The header says what was matched out of how much was scanned, and Esc
+cancels a running query.
+"""
+
+from __future__ import annotations
+
+import itertools
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import ClassVar, Final
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from obsview.common.filters import ALL_LEVELS, Filter
+from obsview.common.protocol import CancelQuery, LogEvent, Message, Query, QueryPage
+from obsview.tui.model import EventBuffer
+from obsview.tui.render import safe_text
+from obsview.tui.screens.detail import EventDetailScreen
+from obsview.tui.widgets.log_view import LogView, TimeFormatter
+
+PAGE: Final = 500
+"""Matches asked for at a time: one screenful of scrolling is far less."""
+MAX_SHOWN: Final = 50_000
+"""Older pages stop being asked for beyond this many events on screen."""
+
+QuerySender = Callable[[Message], None]
+_query_ids = itertools.count(1)
+
+
+class HistoryScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "close", "Back", id="history.close"),
+        Binding("enter", "open_detail", "Details", id="history.detail", priority=True),
+    ]
+
+    DEFAULT_CSS = """
+    HistoryScreen #history-summary { height: 1; padding: 0 1; background: $panel; }
+    HistoryScreen LogView { border: round $accent; border-title-color: $accent; }
+    """
+
+    def __init__(self, wanted: Filter, *, before_seq: int | None, send: QuerySender,
+                 time_format: TimeFormatter, title: str) -> None:
+        super().__init__()
+        self.wanted = wanted
+        self.send = send
+        self.title_text = title
+        self.buffer = EventBuffer(MAX_SHOWN + PAGE)
+        self._events: list[LogEvent] = []
+        self._time_format = time_format
+        self._next_seq = before_seq
+        self._query_id: int | None = None
+        self._more = True
+        self.matched = 0
+        self.scanned = 0
+        self.to_scan = 0
+        self.error = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="history-summary")
+        log = LogView(self.buffer, time_format=self._time_format, id="history-log")
+        log.border_title = self.title_text
+        yield log
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_summary()
+        self.ask_older()
+        self.query_one(LogView).focus()
+
+    # ------------------------------------------------------------------ querying
+
+    @property
+    def waiting(self) -> bool:
+        return self._query_id is not None
+
+    def ask_older(self) -> None:
+        """Ask the agent for the next older page (once at a time, while there is more)."""
+        if self.waiting or not self._more or len(self._events) >= MAX_SHOWN:
+            return
+        self._query_id = next(_query_ids)
+        levels = () if self.wanted.levels >= ALL_LEVELS else tuple(sorted(self.wanted.levels))
+        self.send(Query(self._query_id, self.wanted.query, levels, before_seq=self._next_seq,
+                        limit=PAGE, history=True))
+        self._show_summary()
+
+    def receive(self, page: QueryPage) -> None:
+        """A page of the running query (pages of other queries are ignored)."""
+        if page.id != self._query_id:
+            return
+        self.scanned, self.to_scan, self.error = page.scanned, page.to_scan, page.error
+        if page.events:
+            self._add(page.events)
+        if page.done:
+            self._query_id = None
+            self._next_seq = page.next_seq
+            self._more = not page.error and page.next_seq > max(page.oldest_seq, 1)
+        self._show_summary()
+
+    def _add(self, older: tuple[LogEvent, ...]) -> None:
+        """Put a page in place (older pages go above) and keep the cursor on its event."""
+        log = self.query_one(LogView)
+        current = log.cursor_event
+        self._events[:0] = [event for event in older if not self._events or event.seq < self._events[0].seq]
+        self.matched = len(self._events)
+        self.buffer.clear()
+        self.buffer.append(self._events)
+        log.refresh_from_buffer()
+        if current is not None:
+            log.select_index(self._index_of(current.seq))
+
+    def _index_of(self, seq: int) -> int:
+        return min(bisect_left(self._events, seq, key=_seq_of), len(self._events) - 1)
+
+    def _show_summary(self) -> None:
+        summary = Text()
+        summary.append_text(safe_text(self.wanted.describe(), style="bold", max_len=80))
+        summary.append(f" · {self.matched:,} shown")
+        if self.to_scan:
+            done = min(100, round(100 * self.scanned / self.to_scan))
+            summary.append(f" · scanned {self.scanned:,} of {self.to_scan:,} ({done} %)")
+        if self.error:
+            summary.append_text(safe_text(f" · {self.error}", style="bold", max_len=200))
+        elif self.waiting:
+            summary.append(" · loading… (Esc cancels)")
+        elif self._more:
+            summary.append(" · up at the top loads older")
+        else:
+            summary.append(" · the start of the agent's history")
+        self.query_one("#history-summary", Static).update(summary)
+
+    # ------------------------------------------------------------------ keys and messages
+
+    def on_log_view_top_reached(self, _message: LogView.TopReached) -> None:
+        self.ask_older()
+
+    def on_log_view_opened(self, message: LogView.Opened) -> None:
+        self.app.push_screen(EventDetailScreen(message.event))
+
+    def action_open_detail(self) -> None:
+        event = self.query_one(LogView).cursor_event
+        if event is not None:
+            self.app.push_screen(EventDetailScreen(event))
+
+    def action_close(self) -> None:
+        if self._query_id is not None:
+            self.send(CancelQuery(self._query_id))
+            self._query_id = None
+        self.dismiss()
+
+
+def _seq_of(event: LogEvent) -> int:
+    return event.seq
