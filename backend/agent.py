@@ -14,6 +14,7 @@ import logging
 import secrets
 import socket
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
@@ -41,12 +42,14 @@ from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert
 from obsview.backend.signals.health import HealthMonitor, health_json, http_status
 from obsview.backend.signals.metrics import RequestMetrics
+from obsview.backend.signals.rollups import DAY_MINUTES, MinuteRollup
 from obsview.backend.signals.routes import RouteTemplater
 from obsview.backend.signals.span_requests import RequestDedup, span_request
 from obsview.backend.state_lock import StateLock, adopt_legacy_state
 from obsview.backend.store.history import History
 from obsview.backend.store.journal_writer import JournalWriter, Retention
 from obsview.backend.store.query import EventQuery, Page
+from obsview.backend.store.recorder import StateRecorder, read_states, recent_minutes
 from obsview.backend.store.ring import EventStore
 from obsview.backend.store.traces import TraceStore
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
@@ -61,9 +64,12 @@ from obsview.common.protocol import (
     LogEvent,
     Metrics,
     MetricsSnapshot,
+    MinutePoint,
     Silence,
     SourceStatus,
+    TimedFrame,
     Unack,
+    encode,
 )
 from obsview.common.spans import Span
 
@@ -105,6 +111,9 @@ class Agent:
         are then matched with server spans so a request is counted once."""
         self._history = History(self._store)
         self._journal: JournalWriter | None = None
+        self._recorder: StateRecorder | None = None
+        self._rollup = MinuteRollup()
+        self._minutes: deque[MinutePoint] = deque(maxlen=DAY_MINUTES)
         self.seq_epoch = secrets.token_hex(8)
         """Names this numbering of events; the journal's when there is one (it goes on)."""
         self._metrics = RequestMetrics(clock=clock, templater=RouteTemplater(config.route_rules))
@@ -138,6 +147,17 @@ class Agent:
     @property
     def store(self) -> EventStore:
         return self._store
+
+    def recent_minutes(self) -> tuple[MinutePoint, ...]:
+        """Closed minutes of request metrics, the last day (from the journal after a restart)."""
+        return tuple(self._minutes)
+
+    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+        """What was recorded besides events in the span (none without a journal)."""
+        journal = self._history.journal
+        if journal is None:
+            return [], []
+        return await asyncio.to_thread(read_states, journal, since_ts, until_ts)
 
     @property
     def traces(self) -> TraceStore:
@@ -282,8 +302,13 @@ class Agent:
         )
         self._history.journal = self._journal.journal
         self.seq_epoch = self._journal.journal.epoch
+        self._recorder = StateRecorder(self._journal)
+        self._minutes.extend(recent_minutes(self._journal.journal, self._clock()))
 
     async def _close_journal(self) -> None:
+        if self._recorder is not None:
+            self._recorder.flush(self._clock(), force=True)
+            self._recorder = None
         journal, self._journal = self._journal, None
         self._history.journal = None
         if journal is not None:
@@ -469,30 +494,42 @@ class Agent:
 
     def tick(self) -> None:
         """One metrics step: history point, alert evaluation, notifications, broadcasts."""
+        now = self._clock()
         if self._journal is not None:
             self._journal.flush()  # a crash loses at most the last second of events
         self._metrics.tick()
         snapshot = self.snapshot()
         transitions = self._alerts.evaluate(snapshot, self.health_report())
         self._notifier.submit(transitions)
-        if self._server is None:
-            return
+        closed = self._rollup.step(self._metrics, now)
+        if closed is not None:
+            self._minutes.append(closed)
+            if self._recorder is not None:
+                self._recorder.record_minute(closed)
         sources = self.source_states()
         if _comparable(sources) != _comparable(self._sources_shown):
             self._sources_shown = sources
-            self._server.broadcast(Health(report=self.health_report()))
-        self._server.broadcast(Metrics(snapshot=snapshot))
+            self._send(now, Health(report=self.health_report()), urgent=True)
+        self._send(now, Metrics(snapshot=snapshot, minutes=(closed,) if closed else ()))
+        if self._recorder is not None and self._recorder.flush(now):
+            # Each recorded batch starts with what is in force: a replay can start anywhere.
+            self._recorder.record(now, encode(self._alerts_shown))
+            self._recorder.record(now, encode(Health(report=self.health_report())))
+
+    def _send(self, now: float, message: Metrics | Health | Alerts, *, urgent: bool = False) -> None:
+        """Broadcast to consoles and record in the journal, as the same frame."""
+        if self._recorder is not None:
+            self._recorder.record(now, encode(message), urgent=urgent)
+        if self._server is not None:
+            self._server.broadcast(message)
 
     def _show_alerts(self) -> None:
         """The alerts changed and the change is on disk: every console sees it now."""
         self._alerts_shown = _alerts_message(self._alerts)
-        if self._server is not None:
-            self._server.broadcast(self._alerts_shown)
+        self._send(self._clock(), self._alerts_shown, urgent=True)
 
     def _on_health_change(self, _report: HealthReport) -> None:
-        if self._server is not None:
-            self._server.broadcast(Health(report=self.health_report()))
-
+        self._send(self._clock(), Health(report=self.health_report()), urgent=True)
 
 
 def _comparable(sources: tuple[SourceStatus, ...]) -> list[tuple[str, str, str, int]]:
@@ -525,8 +562,10 @@ class _AgentView:
 
     def metrics_message(self, *, with_history: bool) -> Metrics:
         agent = self._agent
-        history = agent.metrics.history() if with_history else ()
-        return Metrics(snapshot=agent.snapshot(), history=history)
+        if not with_history:
+            return Metrics(snapshot=agent.snapshot())
+        return Metrics(snapshot=agent.snapshot(), history=agent.metrics.history(),
+                       minutes=agent.recent_minutes())
 
     def health_message(self) -> Health:
         return Health(report=self._agent.health_report())
@@ -551,6 +590,9 @@ class _AgentView:
 
     def spans_since(self, seq: int, limit: int) -> tuple[list[Span], int]:
         return self._agent.traces.since(seq, limit)
+
+    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+        return await self._agent.states(since_ts, until_ts)
 
     def command(self, message: AlertCommand) -> Error | None:
         engine = self._agent.alerts

@@ -132,6 +132,22 @@ class MetricsPoint(msgspec.Struct, frozen=True):
     p99_ms: float | None
 
 
+class MinutePoint(msgspec.Struct, frozen=True):
+    """One minute of requests, kept as long as the events (the agent's journal): enough to
+    chart a day and to merge minutes into percentiles over any span."""
+
+    ts: float
+    """Start of the minute (Unix seconds)."""
+    requests: int
+    errors: int
+    """Requests with status >= 400 (the seed's "failed")."""
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    latency: dict[int, int] = msgspec.field(default_factory=dict)
+    """The minute's latency histogram: bucket index → requests (the agent's log buckets)."""
+
+
 class MetricsSnapshot(msgspec.Struct, frozen=True):
     """What the agent knows about the service's traffic and host, at ``ts``.
 
@@ -322,6 +338,8 @@ class Metrics(Message, tag="metrics", frozen=True):
     snapshot: MetricsSnapshot
     history: tuple[MetricsPoint, ...] = ()
     """Per-second history: full on the first message after ``subscribe``, else empty."""
+    minutes: tuple[MinutePoint, ...] = ()
+    """Per-minute history: the last day with ``history``, else the minutes closed since."""
 
 
 class Health(Message, tag="health", frozen=True):
@@ -333,6 +351,20 @@ class Alerts(Message, tag="alerts", frozen=True):
 
     alerts: tuple[AlertInfo, ...]
     silences: tuple[SilenceInfo, ...] = ()
+
+
+class TimedFrame(msgspec.Struct, frozen=True):
+    ts: float
+    frame: str
+    """A message as the agent sent it (one JSON frame)."""
+
+
+class StatesPage(Message, tag="states_page", frozen=True):
+    id: int
+    frames: tuple[TimedFrame, ...] = ()
+    minutes: tuple[MinutePoint, ...] = ()
+    done: bool = False
+    error: str = ""
 
 
 class Error(Message, tag="error", frozen=True):
@@ -440,6 +472,15 @@ class Query(Message, tag="query", frozen=True):
     """True: search the agent's on-disk history too, not only the events it holds in RAM."""
 
 
+class StatesQuery(Message, tag="states_query", frozen=True):
+    """What the agent recorded besides events between two times (metrics, health and alert
+    messages as they were sent), for an incident file; answered by :class:`StatesPage`."""
+
+    id: int
+    since_ts: float
+    until_ts: float
+
+
 class CancelQuery(Message, tag="cancel_query", frozen=True):
     """Stop a running :class:`Query`; no further page of it is sent."""
 
@@ -454,7 +495,8 @@ class UnknownMessage(msgspec.Struct, frozen=True):
 
 AnyMessage = (
     Hello | Events | Spans | SpanGap | Gap | Dropped | Metrics | Health | Alerts | Error | Pong
-    | QueryPage | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query | CancelQuery
+    | QueryPage | StatesPage | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query
+    | CancelQuery | StatesQuery
 )
 MESSAGE_TYPES: Final[dict[str, type[Message]]] = {
     typing.cast(str, cls.__struct_config__.tag): cls for cls in typing.get_args(AnyMessage)

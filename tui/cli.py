@@ -4,6 +4,8 @@
     obsview ssh://[user@]server[:port]
     obsview FILE… | obsview -          (files and a pipe, read by an embedded agent)
     obsview demo [--theme NAME] [--bell]
+    obsview export [URL] --since WHEN [--until WHEN] [--filter EXPR] FILE   (incident_cli)
+    obsview replay FILE [--speed 10]
 
 Without a URL the console connects to the address in its config file, else
 ws://127.0.0.1:8765; if nothing answers, the status bar says so and ``d`` starts the demo.
@@ -85,14 +87,14 @@ def save_theme(path: Path, theme: str) -> None:
         pass
 
 
-class _Parser(argparse.ArgumentParser):
+class UsageParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The flags, and ``targets``: what the positional arguments ask to show."""
-    parser = _Parser(prog="obsview", description="Live monitoring console for obsview agents, "
+    parser = UsageParser(prog="obsview", description="Live monitoring console for obsview agents, "
                      "log files and pipes.")
     parser.add_argument("target", nargs="*", default=[],
                         help="ws://HOST:PORT or ssh://[user@]server[:port] of an agent; log files "
@@ -161,6 +163,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(argv: Sequence[str]) -> int:
+    if argv and argv[0] in ("export", "replay"):
+        from obsview.tui.incident_cli import export_main, replay_main
+
+        return (export_main if argv[0] == "export" else replay_main)(argv[1:])
     from obsview.themes import load_themes
     from obsview.tui.app import ObsviewApp
     from obsview.tui.embedded import demo_agent

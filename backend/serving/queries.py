@@ -18,10 +18,19 @@ from typing import Final, Protocol
 
 from websockets.exceptions import ConnectionClosed
 
-from obsview.backend.serving.frames import FRAME_EVENTS, event_frames
+from obsview.backend.serving.frames import FRAME_BYTES, FRAME_EVENTS, event_frames
 from obsview.backend.store.query import EventQuery, Page
 from obsview.common.filters import ALL_LEVELS, FilterError, parse_filter
-from obsview.common.protocol import CancelQuery, Query, QueryPage, encode
+from obsview.common.protocol import (
+    CancelQuery,
+    MinutePoint,
+    Query,
+    QueryPage,
+    StatesPage,
+    StatesQuery,
+    TimedFrame,
+    encode,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,10 @@ class QueryView(Protocol):
         ...
 
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page: ...
+
+    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+        """Recorded metrics/health/alert frames and minutes in the span (for incident files)."""
+        ...
 
 
 def to_event_query(message: Query) -> EventQuery:
@@ -76,10 +89,7 @@ class QueryRunner:
 
     def start(self, message: Query) -> None:
         """Run ``message``; a running query with the same id is replaced."""
-        self.cancel(CancelQuery(message.id))
-        if len(self._tasks) >= QUERIES_PER_CLIENT:
-            error = f"at most {QUERIES_PER_CLIENT} queries at once: cancel one first"
-            self._reply(encode(QueryPage(message.id, done=True, error=error)))
+        if not self._admit(message.id, lambda error: QueryPage(message.id, done=True, error=error)):
             return
         try:
             query = to_event_query(message)
@@ -87,6 +97,31 @@ class QueryRunner:
             self._reply(encode(QueryPage(message.id, done=True, error=str(exc))))
             return
         self._spawn(message.id, self._run(message, query))
+
+    def start_states(self, message: StatesQuery) -> None:
+        """Answer a :class:`StatesQuery` (counted among the running queries)."""
+        if self._admit(message.id, lambda error: StatesPage(message.id, done=True, error=error)):
+            self._spawn(message.id, self._run_states(message))
+
+    def _admit(self, query_id: int, refusal: Callable[[str], QueryPage | StatesPage]) -> bool:
+        """Replace a query with the same id; refuse (with ``refusal``) past the bound."""
+        self.cancel(CancelQuery(query_id))
+        if len(self._tasks) < QUERIES_PER_CLIENT:
+            return True
+        self._reply(encode(refusal(f"at most {QUERIES_PER_CLIENT} queries at once: cancel one first")))
+        return False
+
+    async def _run_states(self, message: StatesQuery) -> None:
+        frames, minutes = await self._view.states(message.since_ts, message.until_ts)
+        chunk: list[TimedFrame] = []
+        size = 0
+        for frame in frames:
+            if chunk and size + len(frame.frame) > FRAME_BYTES:
+                await self._send(encode(StatesPage(message.id, tuple(chunk))))
+                chunk, size = [], 0
+            chunk.append(frame)
+            size += len(frame.frame) + 32
+        await self._send(encode(StatesPage(message.id, tuple(chunk), tuple(minutes), done=True)))
 
     def cancel(self, message: CancelQuery) -> None:
         task = self._tasks.pop(message.id, None)

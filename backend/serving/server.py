@@ -55,6 +55,7 @@ from obsview.common.protocol import (
     Query,
     Silence,
     SpanGap,
+    StatesQuery,
     Subscribe,
     Unack,
     UnknownMessage,
@@ -453,6 +454,8 @@ class StreamServer:
             self._subscribe(client, message)
         elif isinstance(message, Query):
             client.queries.start(message)
+        elif isinstance(message, StatesQuery):
+            client.queries.start_states(message)
         elif isinstance(message, CancelQuery):
             client.queries.cancel(message)
         elif isinstance(message, Ping):

@@ -151,6 +151,20 @@ class Journal:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO minutes VALUES (?, ?)", (minute, data))
 
+    def states(self, since_ts: float, until_ts: float) -> list[tuple[float, bytes]]:
+        """Recorded state rows (first frame's time, packed frames) overlapping the span."""
+        rows = self.read(
+            "SELECT ts, data FROM states WHERE ts >= ? AND ts <= ? ORDER BY id", (since_ts, until_ts)
+        )
+        return [(float(ts), bytes(data)) for ts, data in rows]
+
+    def minutes(self, since_minute: int, until_minute: int) -> list[bytes]:
+        rows = self.read(
+            "SELECT data FROM minutes WHERE minute >= ? AND minute <= ? ORDER BY minute",
+            (since_minute, until_minute),
+        )
+        return [bytes(data) for (data,) in rows]
+
     def used_bytes(self) -> int:
         pages = self._db.execute("PRAGMA page_count").fetchone()[0]
         free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
@@ -213,7 +227,7 @@ class Journal:
 
     # ------------------------------------------------------------------ reading (any thread)
 
-    def read(self, sql: str, args: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
+    def read(self, sql: str, args: tuple[object, ...] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows of a read-only query, fetched under the read lock (all at once: a short read)."""
         with self._read_lock:
             try:

@@ -36,20 +36,20 @@ def _blocks(journal: Journal, *, below: int | None = None, above: int | None = N
             f"SELECT {_COLUMNS} FROM blocks WHERE {where} ORDER BY first_seq {order} LIMIT {CHUNK}", (cursor,)
         ))
         for row in rows:
-            yield BlockInfo(*row)  # type: ignore[arg-type]
+            yield BlockInfo(*row)
         if len(rows) < CHUNK:
             return
-        cursor = int(rows[-1][1 if forward else 0])  # type: ignore[call-overload]
+        cursor = int(rows[-1][1 if forward else 0])
 
 
 def _data(journal: Journal, first_seq: int) -> bytes:
     (row,) = journal.read("SELECT data FROM blocks WHERE first_seq = ?", (first_seq,))
-    return row[0]  # type: ignore[return-value]
+    return bytes(row[0])
 
 
 def _hashes(journal: Journal, first_seq: int) -> bytes:
     rows = list(journal.read("SELECT hashes FROM traces WHERE first_seq = ?", (first_seq,)))
-    return rows[0][0] if rows else b""  # type: ignore[return-value]
+    return bytes(rows[0][0]) if rows else b""
 
 
 def since(journal: Journal, seq: int, limit: int) -> tuple[list[LogEvent], int]:

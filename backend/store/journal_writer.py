@@ -34,6 +34,8 @@ MAX_UNWRITTEN: Final = BLOCK_EVENTS * (MAX_QUEUED_BLOCKS + 1)
 how far the numbering jumps after one so that no sequence number is ever reused."""
 RETENTION_INTERVAL_S: Final = 10.0
 
+Job = Callable[[Journal], None]
+
 
 @dataclass(frozen=True, slots=True)
 class Retention:
@@ -57,7 +59,7 @@ class JournalWriter:
         self._max_queued = max_queued_blocks
         self._clock = clock
         self._pending: list[LogEvent] = []
-        self._queue: deque[list[LogEvent] | None] = deque()
+        self._queue: deque[list[LogEvent] | Job | None] = deque()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._retained_at = 0.0
@@ -100,12 +102,18 @@ class JournalWriter:
         for start in range(0, len(pending), step):
             self._enqueue(pending[start : start + step])
 
-    def _enqueue(self, block: list[LogEvent] | None) -> None:
+    def submit(self, job: Job) -> None:
+        """Run ``job(journal)`` on the writer thread, in order with the blocks (recorded
+        states, minutes: a few a minute, so never dropped)."""
+        self._enqueue(job)
+
+    def _enqueue(self, item: list[LogEvent] | Job | None) -> None:
         with self._wake:
-            if block is not None and len(self._queue) >= self._max_queued:
-                lost = self._queue.popleft()
-                self.dropped += len(lost or ())
-            self._queue.append(block)
+            if isinstance(item, list) and sum(isinstance(queued, list) for queued in self._queue) >= self._max_queued:
+                oldest = next(queued for queued in self._queue if isinstance(queued, list))
+                self._queue.remove(oldest)
+                self.dropped += len(oldest)
+            self._queue.append(item)
             self._wake.notify()
 
     def start(self) -> None:
@@ -129,10 +137,20 @@ class JournalWriter:
             with self._wake:
                 while not self._queue:
                     self._wake.wait()
-                block = self._queue.popleft()
-            if block is None:
+                item = self._queue.popleft()
+            if item is None:
                 return
-            self._write(block)
+            if isinstance(item, list):
+                self._write(item)
+            else:
+                self._run_job(item)
+
+    def _run_job(self, job: Job) -> None:
+        try:
+            job(self.journal)
+        except (sqlite3.Error, OSError, JournalError) as exc:
+            self.write_errors += 1
+            log.error("history journal %s: recorded state not written (%s)", self.journal.path, exc)
 
     def _write(self, block: list[LogEvent]) -> None:
         try:

@@ -49,6 +49,8 @@ EVERY_MESSAGE = [
     p.Pong(3),
     p.QueryPage(4, (EVENT,), next_seq=7, scanned=100, matched=1, to_scan=500, oldest_seq=1),
     p.QueryPage(5, done=True, error="unterminated quote"),
+    p.StatesPage(6, (p.TimedFrame(1.5, '{"v":1,"type":"pong","nonce":1}'),),
+                 (p.MinutePoint(60.0, 10, 1, 5.0, 9.0, 9.5, {140: 9, 150: 1}),), done=True),
     p.Subscribe(since_seq=40, levels=("ERROR", "WARN"), trace_id="abc", text="login", client="t"),
     p.Subscribe(),
     p.Subscribe(since_seq=1, spans=True, spans_since_seq=5),
@@ -60,6 +62,7 @@ EVERY_MESSAGE = [
     p.Query(4, 'level:warn+ "db timeout"', ("ERROR", "WARN"), before_seq=100, limit=200, history=True),
     p.Query(6, after_seq=0, since_ts=1.0, until_ts=2.0),
     p.CancelQuery(4),
+    p.StatesQuery(7, 1.0, 2.0),
 ]
 
 

@@ -22,15 +22,19 @@ from obsview.common.protocol import (
     HealthReport,
     Hello,
     LogEvent,
+    Message,
     Metrics,
     MetricsPoint,
     MetricsSnapshot,
+    MinutePoint,
     SilenceInfo,
     SpanGap,
 )
 
 #: The agent keeps 900 one-second points (15 minutes); so does the console.
 HISTORY_LIMIT = 900
+#: And a day of one-minute points.
+MINUTES_LIMIT = 1440
 
 
 @dataclass(slots=True)
@@ -52,6 +56,7 @@ class ConsoleState:
     hello: Hello | None = None
     metrics: MetricsSnapshot | None = None
     history: deque[MetricsPoint] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
+    minutes: deque[MinutePoint] = field(default_factory=lambda: deque(maxlen=MINUTES_LIMIT))
     health: HealthReport | None = None
     alerts: tuple[AlertInfo, ...] = ()
     silences: tuple[SilenceInfo, ...] = ()
@@ -104,6 +109,7 @@ class ConsoleState:
             # A full history comes right after (re)subscribing: it replaces what we had.
             self.history.clear()
             self.history.extend(message.history)
+            self.minutes.clear()
         elif not self.history or snapshot.ts > self.history[-1].ts:
             self.history.append(
                 MetricsPoint(
@@ -115,7 +121,19 @@ class ConsoleState:
                     p99_ms=snapshot.p99_ms,
                 )
             )
+        # Minutes come whole with the history, then one at a time as each closes.
+        self.minutes.extend(message.minutes)
         self.metrics = snapshot
+
+    def messages(self) -> list[Message]:
+        """The panels' state as the messages that would show it again (an incident file)."""
+        found: list[Message] = []
+        if self.metrics is not None:
+            found.append(Metrics(snapshot=self.metrics, history=tuple(self.history), minutes=tuple(self.minutes)))
+        if self.health is not None:
+            found.append(Health(report=self.health))
+        found.append(Alerts(alerts=self.alerts, silences=self.silences))
+        return found
 
     def _apply_alerts(self, message: Alerts) -> list[AlertInfo]:
         """Store the alert list; return alerts that started firing since the last list.
@@ -133,3 +151,15 @@ class ConsoleState:
         ]
         self._firing = now_firing
         return fresh
+
+
+def minute_points(minutes: Iterable[MinutePoint]) -> list[MetricsPoint]:
+    """Minutes as chart points: requests per second and failed fraction over each minute."""
+    return [
+        MetricsPoint(
+            ts=point.ts, rate=point.requests / 60.0,
+            error_rate=point.errors / point.requests if point.requests else 0.0,
+            p50_ms=point.p50_ms, p95_ms=point.p95_ms, p99_ms=point.p99_ms,
+        )
+        for point in minutes
+    ]

@@ -7,8 +7,10 @@ in one batch (one buffer append, one redraw per changed panel), whatever the eve
 from __future__ import annotations
 
 import getpass
+import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import Final
 
 from textual.app import ComposeResult
@@ -31,10 +33,11 @@ from obsview.common.protocol import (
 )
 from obsview.common.traces import TraceIndex, TraceSummary
 from obsview.tui import exemplars
+from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
 from obsview.tui.model import EventBuffer
 from obsview.tui.render import clean, safe_text
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
-from obsview.tui.screens.console_state import ConsoleState
+from obsview.tui.screens.console_state import ConsoleState, minute_points
 from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.screens.history import HistoryScreen
 from obsview.tui.screens.trace import TraceScreen
@@ -116,6 +119,8 @@ class DashboardScreen(Screen[None]):
                 id="trace.exemplars"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
         Binding("H", "search_history", "Search history", id="history.search"),
+        Binding("D", "toggle_day", "15 min / 24 h", show=False, id="charts.day"),
+        Binding("w", "write_incident", "Write incident", show=False, id="incident.write"),
     ]
 
     DEFAULT_CSS = """
@@ -173,6 +178,8 @@ class DashboardScreen(Screen[None]):
         self._user = getpass.getuser()
         self._connection = ("offline", "not connected", "")
         self._history: HistoryScreen | None = None
+        self.charts_span_day = False
+        """Charts over the last day (one point a minute) instead of 15 minutes."""
 
     # ------------------------------------------------------------------ layout
 
@@ -206,6 +213,14 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ incoming data
 
+    def reset(self) -> None:
+        """Forget every event and panel state (a replay seeking back starts over)."""
+        self._pending_events.clear()
+        self._pending_count = 0
+        self._pending_other.clear()
+        self.state = ConsoleState()
+        self.buffer.clear()
+
     def enqueue(self, message: object) -> None:
         """Queue one client message for the next flush (cheap: called per frame)."""
         if isinstance(message, Spans):
@@ -238,8 +253,7 @@ class DashboardScreen(Screen[None]):
         if changes.events:
             self.buffer.append(changes.events)
         if changes.metrics:
-            self.query_one(RateChart).show(self.state.metrics, self.state.history)
-            self.query_one(LatencyPanel).show(self.state.metrics, self.state.history)
+            self._show_charts()
         if changes.health and self.state.health is not None:
             self.query_one(HealthTable).show(self.state.health, now)
             self.query_one(StatusBar).show_sources(self.state.health.sources)
@@ -365,19 +379,53 @@ class DashboardScreen(Screen[None]):
     def on_log_view_follow_changed(self, message: LogView.FollowChanged) -> None:
         self.query_one(StatusBar).show_follow(following=message.following, new=message.new_count)
 
+    def _show_charts(self) -> None:
+        if self.state.metrics is None:
+            return
+        points = minute_points(self.state.minutes) if self.charts_span_day else self.state.history
+        self.query_one(RateChart).show(self.state.metrics, points)
+        self.query_one(LatencyPanel).show(self.state.metrics, points)
+
+    def action_toggle_day(self) -> None:
+        self.charts_span_day = not self.charts_span_day
+        span = "the last 24 h, a point a minute" if self.charts_span_day else "the last 15 min"
+        self.notify(f"Charts: {span}", markup=False)
+        self._show_charts()
+
+    def action_write_incident(self) -> None:
+        """The filtered log and the panels as they are, as an incident file in the working
+        directory (``obsview replay FILE`` shows it again)."""
+        events = [self.buffer[index] for index in range(len(self.buffer))]
+        if not events:
+            self.notify("Nothing to write: no event matches the filter", severity="warning", markup=False)
+            return
+        path = Path.cwd() / f"obsview-incident-{time.strftime('%Y%m%d-%H%M%S')}.jsonl.gz"
+        header = Header(FORMAT, self.clock(), "console view", events[0].ts, events[-1].ts, self.buffer.filter.query)
+        frames = view_frames(events, self.state.messages(), events[0].ts)
+
+        def write() -> None:
+            write_incident(path, header, frames)
+            self.app.call_from_thread(self.notify, f"Wrote {len(events):,} events to {path}", markup=False)
+
+        self.run_worker(write, thread=True, group="incident", exit_on_error=False)
+
     def on_log_view_top_reached(self, _message: LogView.TopReached) -> None:
-        """Up past the oldest event held: the log goes on with the agent's history."""
-        if len(self.buffer):
+        """Up past the oldest event held: the log goes on with the agent's history (when
+        there is an agent that answers queries: not for recorded data)."""
+        if len(self.buffer) and self._agent_answers_queries():
             self._open_history(before_seq=self.buffer[0].seq, title="Older events (agent history)")
 
     def action_search_history(self) -> None:
         self._open_history(before_seq=None, title="Search all history")
 
+    def _agent_answers_queries(self) -> bool:
+        hello = self.state.hello
+        return self.send is not None and hello is not None and "query" in hello.capabilities
+
     def _open_history(self, *, before_seq: int | None, title: str) -> None:
         send = self.send
-        if send is None:
-            self.notify("Not connected to an agent: its history cannot be read", severity="error",
-                        markup=False)
+        if send is None or not self._agent_answers_queries():
+            self.notify("No agent that keeps history is connected", severity="error", markup=False)
             return
 
         def closed(_result: None) -> None:

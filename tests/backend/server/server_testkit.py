@@ -24,6 +24,8 @@ from obsview.common.protocol import (
     Metrics,
     MetricsPoint,
     MetricsSnapshot,
+    MinutePoint,
+    TimedFrame,
     UnknownMessage,
     decode,
 )
@@ -71,6 +73,9 @@ class TableView:
 
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
         return await History(self.store).query_page(query, history=history, limit=limit)
+
+    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+        return [], []
 
     def command(self, message: AlertCommand) -> Error | None:
         fingerprint = getattr(message, "fingerprint", "")

@@ -3,9 +3,12 @@ journal holds the events of an earlier run (its RAM, and the console's buffer, d
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from app_test_support import screen_text, wait_until
+from textual.pilot import Pilot
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
@@ -35,47 +38,48 @@ async def agent_after_a_restart(tmp_path: Path) -> Agent:
     return agent
 
 
-async def test_up_past_the_oldest_event_goes_on_into_the_journal(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def console_after_a_restart(tmp_path: Path) -> AsyncIterator[tuple[ObsviewApp, Pilot[None]]]:
+    """A console on :func:`agent_after_a_restart`, showing today's one event."""
     agent = await agent_after_a_restart(tmp_path)
     app = ObsviewApp(url=agent.url)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: "today 0" in screen_text(app))
-            app.dashboard.query_one("LogView").focus()
-            await pilot.press("up")
-            await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
-            history = app.screen
-            assert isinstance(history, HistoryScreen)
-            await wait_until(pilot, lambda: history.matched == PAGE and not history.waiting)
-            assert "yesterday 1199" in screen_text(app), "the log goes on just below today's events"
-            assert "up at the top loads older" in screen_text(app)
-            log = history.query_one(LogView)
-            await pilot.press("home", "up")  # at the top, and up once more: the next page
-            await wait_until(pilot, lambda: history.matched == 2 * PAGE and not history.waiting)
-            assert log.cursor_event is not None and log.cursor_event.message == "yesterday 700"
-            await pilot.press("home", "up")
-            await wait_until(pilot, lambda: history.matched == 1200 and not history.waiting)
-            assert "start of the agent's history" in screen_text(app)
-            await pilot.press("escape")
-            await wait_until(pilot, lambda: app.screen is app.dashboard)
+            yield app, pilot
     finally:
         await agent.stop()
+
+
+async def test_up_past_the_oldest_event_goes_on_into_the_journal(tmp_path: Path) -> None:
+    async with console_after_a_restart(tmp_path) as (app, pilot):
+        app.dashboard.query_one("LogView").focus()
+        await pilot.press("up")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await wait_until(pilot, lambda: history.matched == PAGE and not history.waiting)
+        assert "yesterday 1199" in screen_text(app), "the log goes on just below today's events"
+        assert "up at the top loads older" in screen_text(app)
+        log = history.query_one(LogView)
+        await pilot.press("home", "up")  # at the top, and up once more: the next page
+        await wait_until(pilot, lambda: history.matched == 2 * PAGE and not history.waiting)
+        assert log.cursor_event is not None and log.cursor_event.message == "yesterday 700"
+        await pilot.press("home", "up")
+        await wait_until(pilot, lambda: history.matched == 1200 and not history.waiting)
+        assert "start of the agent's history" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is app.dashboard)
 
 
 async def test_search_all_history_pages_older_matches_on_demand(tmp_path: Path) -> None:
-    agent = await agent_after_a_restart(tmp_path)
-    app = ObsviewApp(url=agent.url)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await wait_until(pilot, lambda: "today 0" in screen_text(app))
-            await pilot.press("slash", *"yesterday", "enter")
-            await pilot.press("H")
-            await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
-            history = app.screen
-            assert isinstance(history, HistoryScreen)
-            await wait_until(pilot, lambda: history.matched == PAGE)
-            text = screen_text(app)
-            assert 'text "yesterday"' in text and f"{PAGE} shown" in text
-            assert "today 0" not in text
-    finally:
-        await agent.stop()
+    async with console_after_a_restart(tmp_path) as (app, pilot):
+        await pilot.press("slash", *"yesterday", "enter")
+        await pilot.press("H")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        await wait_until(pilot, lambda: history.matched == PAGE)
+        text = screen_text(app)
+        assert 'text "yesterday"' in text and f"{PAGE} shown" in text
+        assert "today 0" not in text

@@ -1,0 +1,61 @@
+"""``w`` writes the filtered view as an incident file; ``obsview replay`` shows one again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_test_support import screen_text, wait_until
+
+from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent
+from obsview.tui.app import ObsviewApp
+from obsview.tui.cli import main
+from obsview.tui.incident import read_incident
+from obsview.tui.replay import ReplayApp, Replayer
+
+NOW = 1_796_300_000.0
+ALERT = AlertInfo("fp", "api_errors", "critical", "firing", "error_rate", ">", 0.05, 0.4, "errors at 40%")
+
+
+def recorded() -> list[object]:
+    events = tuple(LogEvent(ts=NOW + n, level="ERROR" if n % 2 else "INFO", message=f"line {n}", seq=n + 1)
+                   for n in range(20))
+    return [Events(events), Alerts((ALERT,))]
+
+
+async def test_w_writes_the_filtered_view_and_replay_shows_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    app = ObsviewApp(messages=recorded(), clock=lambda: NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.dashboard.buffer.total == 20)
+        await pilot.press("slash", *"level:error", "enter")
+        await pilot.press("w")
+        await wait_until(pilot, lambda: any(tmp_path.glob("obsview-incident-*.jsonl.gz")))
+    (path,) = tmp_path.glob("obsview-incident-*.jsonl.gz")
+    incident = read_incident(path)
+    assert incident.header.filter == "level:error"
+    events = [e for _t, m in incident.frames if isinstance(m, Events) for e in m.events]
+    assert [e.message for e in events] == [f"line {n}" for n in range(1, 20, 2)]
+
+    clock = [0.0]
+    replay = ReplayApp(Replayer(incident, speed=10, clock=lambda: clock[0]), clock=lambda: NOW)
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "line 1" in screen_text(replay))
+        assert "line 19" not in screen_text(replay) and "api_errors" in screen_text(replay)
+        assert "replay" in screen_text(replay)
+        clock[0] = 2.0  # 20 s of incident time at x10
+        await wait_until(pilot, lambda: "line 19" in screen_text(replay))
+        await pilot.press("less_than_sign")  # a minute back: the start, shown again from there
+        await wait_until(pilot, lambda: replay.dashboard.buffer.total == 1)
+
+
+def test_replay_refuses_a_file_that_is_not_an_incident(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    assert main(["replay", str(path)]) == 2
+    assert "is not an obsview incident file" in capsys.readouterr().err
+
+
+def test_export_says_what_a_when_should_look_like(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "--since", "yesterday", "out.jsonl.gz"]) == 2
+    assert "--since" in capsys.readouterr().err
