@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import msgspec
 
 if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,12 +55,17 @@ def normalized(lines: list[bytes]) -> list[LogEvent]:
 
 
 def write_journal(path: Path, events: list[LogEvent], *, repeat: int = 1) -> Journal:
-    """``events`` journaled ``repeat`` times over (renumbered), 4,096 per block, as the writer does."""
+    """``events`` journaled ``repeat`` times over (renumbered, request IDs made unique again),
+    4,096 per block, as the writer does."""
     journal = Journal(path)
     seq = 0
-    for _ in range(repeat):
+    for round_number in range(repeat):
+        suffix = f"-{round_number}" if round_number else ""
         for start in range(0, len(events), 4096):
-            block = [dataclasses.replace(event, seq=seq + i + 1) for i, event in enumerate(events[start : start + 4096])]
+            block = [
+                msgspec.structs.replace(event, seq=seq + i + 1, request_id=event.request_id + suffix)
+                for i, event in enumerate(events[start : start + 4096])
+            ]
             seq += len(block)
             journal.write_block(pack(block), time.time())
     journal.close()
@@ -125,11 +131,11 @@ def queries_and_disk(quick: bool) -> list[Figure]:
         repeat = 2 if quick else 10
         big = Path(tmp) / "big.sqlite3"
         journal = write_journal(big, events, repeat=repeat)
-        wanted = events[len(events) // 2].request_id
+        wanted = next(event.request_id for event in events[len(events) // 2 :] if event.request_id)
         trace = EventQuery(parse_filter(f"trace:{wanted}"))
         took = _first_page(journal, trace)
         ring = EventStore(100_000)
-        ring.append([dataclasses.replace(event) for event in events[:100_000]])
+        ring.append([msgspec.structs.replace(event) for event in events[:100_000]])
         ram = time.perf_counter()
         ring.query(trace, limit=500, max_scan=100_000)
         ram = time.perf_counter() - ram

@@ -1,14 +1,20 @@
 """How the journal packs a block of events, and how it looks into one without unpacking it.
 
-A block is up to a few thousand consecutive events, stored as one compressed blob:
-msgpack of each event's fields as an array (no field names: half the bytes of a map),
-compressed with LZ4. Measured on 200k seed records (see ``benchmarks/journal.py``): about
-0.28x the raw log bytes on disk, and of the codecs tried LZ4 is the cheapest to write and by
-far the fastest to read back (zstd-1: 0.17x but 1.5x the write cost and 2x the read cost;
+A block is up to a few thousand consecutive events, stored as one compressed blob: msgpack of
+the events as msgspec writes the structs (fields left at their default are not written),
+compressed with LZ4. Measured on 100k seed records: encoding the structs directly costs half
+of encoding each event's fields as an array (``astuple``: a Python call per event) and
+decodes 2x faster straight into ``LogEvent``, for 8 % more compressed bytes. On disk a block
+is about 0.3x the raw log bytes; of the codecs tried LZ4 is the cheapest to write and by far
+the fastest to read back (zstd-1: 0.17x but 1.5x the write cost and 2x the read cost;
 zlib-1: 0.22x at 3x the write cost).
 
 Beside the blob, a block keeps what lets a query skip it: its levels as a bit mask, its time
-span, and the CRC-32 of every trace and request ID it holds (the trace index).
+span, the CRC-32 of every trace and request ID it holds (the trace index), and its messages
+and raw lines lower-cased and compressed apart (the text section): a text search reads and
+decompresses only that, with no lower-casing at read time (measured: 200k seed events
+searched in 0.6x the time of the same test over the events in RAM, against 4.5x when the
+whole block had to be decompressed and lower-cased).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
-from typing import Any, Final
+from typing import Final
 
 import lz4.block  # type: ignore[import-untyped]  # python-lz4 ships no type information
 import msgspec
@@ -30,15 +36,12 @@ from obsview.common.protocol import LEVELS, LogEvent
 LEVEL_BITS: Final[dict[str, int]] = {level: 1 << rank for rank, level in enumerate(LEVELS)}
 ALL_LEVEL_BITS: Final = sum(LEVEL_BITS.values())
 
-# The only characters whose lower case holds ASCII (U+0130 → "i̇", U+212A KELVIN → "k"; a
-# test enumerates every code point). A block holding one of them may match an ASCII needle
-# that its lower-cased bytes do not show, so the prefilter lets such a block through.
-_LOWER_TO_ASCII: Final = ("\u0130".encode(), "\u212a".encode())
-
 _ENCODER: Final = msgspec.msgpack.Encoder()
-_DECODER: Final = msgspec.msgpack.Decoder(list[tuple[Any, ...]])
+_DECODER: Final = msgspec.msgpack.Decoder(list[LogEvent])
 _trace_ids: Final = attrgetter("trace_id")
 _request_ids: Final = attrgetter("request_id")
+_messages: Final = attrgetter("message")
+_raws: Final = attrgetter("raw")
 
 
 class CorruptBlock(ValueError):
@@ -60,6 +63,8 @@ class BlockInfo:
 @dataclass(frozen=True, slots=True)
 class PackedBlock(BlockInfo):
     data: bytes
+    text: bytes
+    """The block's messages and raw lines, lower-cased, compressed: what a text search reads."""
     hashes: bytes
     """Sorted unique CRC-32s of the block's trace and request IDs, 4 bytes each."""
 
@@ -70,8 +75,10 @@ def id_hash(trace_id: str) -> int:
 
 def pack(events: Sequence[LogEvent]) -> PackedBlock:
     """One block from consecutive events (``seq`` already assigned)."""
-    rows = [msgspec.structs.astuple(event) for event in events]
-    data = lz4.block.compress(_ENCODER.encode(rows))
+    data = lz4.block.compress(_ENCODER.encode(events))
+    # One C-level pass each: a text term matches the message or the raw line, lower-cased;
+    # lower-casing the joined text is lower-casing each part (str.lower is per character).
+    text = "\x00".join(chain(map(_messages, events), map(_raws, events))).lower()
     ids = filter(None, chain(map(_trace_ids, events), map(_request_ids, events)))
     hashes = array("I", sorted(set(map(zlib.crc32, map(str.encode, ids)))))
     levels = 0
@@ -80,7 +87,7 @@ def pack(events: Sequence[LogEvent]) -> PackedBlock:
     stamps = [event.ts for event in events]
     return PackedBlock(
         events[0].seq, events[-1].seq, len(events), min(stamps), max(stamps), levels, data,
-        hashes.tobytes(),
+        lz4.block.compress(text.encode("utf-8", "surrogatepass")), hashes.tobytes(),
     )
 
 
@@ -93,8 +100,8 @@ def unpack_bytes(data: bytes) -> bytes:
 
 def decode(plain: bytes) -> list[LogEvent]:
     try:
-        return [LogEvent(*row) for row in _DECODER.decode(plain)]
-    except (msgspec.DecodeError, TypeError) as exc:
+        return _DECODER.decode(plain)
+    except msgspec.DecodeError as exc:
         raise CorruptBlock(f"a journal block does not decode: {exc}") from None
 
 
@@ -120,7 +127,7 @@ class Narrowing:
     levels: int
     """Bits of the levels an event may have to match."""
     needles: tuple[bytes, ...]
-    """Lower-cased ASCII texts every matching event holds (in its message or raw line)."""
+    """Lower-cased texts every matching event holds (in its message or raw line)."""
     traces: tuple[str, ...]
     """Trace IDs every matching event belongs to (exactly)."""
 
@@ -130,18 +137,18 @@ class Narrowing:
         for level in wanted.levels:
             levels |= LEVEL_BITS.get(level, 0)
         needles = tuple(
-            term.value.encode() for term in wanted.terms if term.kind == "text" and term.value.isascii()
+            term.value.encode("utf-8", "surrogatepass") for term in wanted.terms if term.kind == "text"
         )
         traces = tuple(term.value for term in wanted.terms if term.kind == "trace")
         return cls(levels, needles, traces)
 
-    def may_hold(self, levels: int, plain: bytes | None = None) -> bool:
-        """False when no event of a block with ``levels`` (and these bytes) can match."""
-        if not levels & self.levels:
-            return False
-        if plain is None or not self.needles:
+    def may_hold(self, levels: int) -> bool:
+        """False when no event of a block with ``levels`` can match."""
+        return bool(levels & self.levels)
+
+    def text_may_hold(self, text: bytes) -> bool:
+        """False when a block's compressed text section shows no event can match."""
+        if not self.needles:
             return True
-        lowered = plain.lower()
-        if all(needle in lowered for needle in self.needles):
-            return True
-        return any(special in plain for special in _LOWER_TO_ASCII)
+        lowered = unpack_bytes(text)
+        return all(needle in lowered for needle in self.needles)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from obsview.backend.store.journal import Journal
-from obsview.backend.store.journal_codec import BlockInfo, Narrowing, decode, has_hash, id_hash, unpack, unpack_bytes
+from obsview.backend.store.journal_codec import BlockInfo, Narrowing, has_hash, id_hash, unpack
 from obsview.backend.store.query import EventQuery, Page
 from obsview.common.protocol import LogEvent
 
@@ -24,8 +24,10 @@ SKIP_FACTOR: Final = 64
 _COLUMNS: Final = "first_seq, last_seq, count, min_ts, max_ts, levels"
 
 
-def _blocks(journal: Journal, *, below: int | None = None, above: int | None = None) -> Iterator[BlockInfo]:
-    """Blocks holding seqs below ``below`` (newest first) or above ``above`` (oldest first)."""
+def _blocks(journal: Journal, *, below: int | None = None, above: int | None = None
+            ) -> Iterator[tuple[BlockInfo, bytes]]:
+    """Blocks holding seqs below ``below`` (newest first) or above ``above`` (oldest first),
+    each with its trace hashes (read along: a trace lookup needs no query per block)."""
     forward = above is not None
     if forward:
         where, order, cursor = "last_seq > ?", "ASC", above
@@ -33,10 +35,11 @@ def _blocks(journal: Journal, *, below: int | None = None, above: int | None = N
         where, order, cursor = "first_seq < ?", "DESC", below if below is not None else 1 << 62
     while True:
         rows = list(journal.read(
-            f"SELECT {_COLUMNS} FROM blocks WHERE {where} ORDER BY first_seq {order} LIMIT {CHUNK}", (cursor,)
+            f"SELECT {_COLUMNS}, t.hashes FROM blocks JOIN traces t USING (first_seq)"
+            f" WHERE {where} ORDER BY first_seq {order} LIMIT {CHUNK}", (cursor,)
         ))
         for row in rows:
-            yield BlockInfo(*row)
+            yield BlockInfo(*row[:-1]), bytes(row[-1])
         if len(rows) < CHUNK:
             return
         cursor = int(rows[-1][1 if forward else 0])
@@ -47,8 +50,9 @@ def _data(journal: Journal, first_seq: int) -> bytes:
     return bytes(row[0])
 
 
-def _hashes(journal: Journal, first_seq: int) -> bytes:
-    rows = list(journal.read("SELECT hashes FROM traces WHERE first_seq = ?", (first_seq,)))
+def _text(journal: Journal, first_seq: int) -> bytes:
+    """A block's text section (compressed)."""
+    rows = list(journal.read("SELECT text FROM texts WHERE first_seq = ?", (first_seq,)))
     return bytes(rows[0][0]) if rows else b""
 
 
@@ -58,7 +62,7 @@ def since(journal: Journal, seq: int, limit: int) -> tuple[list[LogEvent], int]:
     events: list[LogEvent] = []
     expected = seq + 1
     missed = 0
-    for block in _blocks(journal, above=seq):
+    for block, _hashes in _blocks(journal, above=seq):
         if block.first_seq > expected:
             if events:
                 break  # a hole: reported by the next call, where it starts
@@ -82,21 +86,19 @@ def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) ->
     need = max(1, limit)
     scanned = decoded = 0
     next_seq = anchor if anchor is not None else journal.last_seq + 1
-    for block in blocks:
+    for block, hashes in blocks:
         scanned += block.count
-        if _may_hold(journal, block, wanted, narrowing, traces):
-            plain = unpack_bytes(_data(journal, block.first_seq))
-            if narrowing.may_hold(block.levels, plain):
-                events = [e for e in decode(plain) if _beyond(e.seq, anchor, forward)]
-                decoded += len(events)
-                matched = wanted.select(events)
-                if len(matched) >= need:
-                    taken = matched[:need] if forward else matched[-need:]
-                    collected.append(taken)
-                    next_seq = taken[-1].seq if forward else taken[0].seq
-                    return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
-                collected.append(matched)
-                need -= len(matched)
+        if _may_hold(journal, block, hashes, wanted, narrowing, traces):
+            events = [e for e in unpack(_data(journal, block.first_seq)) if _beyond(e.seq, anchor, forward)]
+            decoded += len(events)
+            matched = wanted.select(events)
+            if len(matched) >= need:
+                taken = matched[:need] if forward else matched[-need:]
+                collected.append(taken)
+                next_seq = taken[-1].seq if forward else taken[0].seq
+                return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
+            collected.append(matched)
+            need -= len(matched)
         next_seq = block.last_seq if forward else block.first_seq
         if decoded >= max_scan or scanned >= max_scan * SKIP_FACTOR:
             return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
@@ -109,7 +111,8 @@ def _beyond(seq: int, anchor: int | None, forward: bool) -> bool:
     return seq > anchor if forward else seq < anchor
 
 
-def _may_hold(journal: Journal, block: BlockInfo, wanted: EventQuery, narrowing: Narrowing, traces: list[int]) -> bool:
+def _may_hold(journal: Journal, block: BlockInfo, hashes: bytes, wanted: EventQuery, narrowing: Narrowing,
+              traces: list[int]) -> bool:
     """What the block's metadata and trace hashes say, before its data is read."""
     if wanted.since_ts is not None and block.max_ts < wanted.since_ts:
         return False
@@ -117,10 +120,9 @@ def _may_hold(journal: Journal, block: BlockInfo, wanted: EventQuery, narrowing:
         return False
     if not narrowing.may_hold(block.levels):
         return False
-    if traces:
-        hashes = _hashes(journal, block.first_seq)
-        return all(has_hash(hashes, wanted_hash) for wanted_hash in traces)
-    return True
+    if not all(has_hash(hashes, wanted_hash) for wanted_hash in traces):
+        return False
+    return not narrowing.needles or narrowing.text_may_hold(_text(journal, block.first_seq))
 
 
 def _at_end(journal: Journal, next_seq: int, forward: bool) -> bool:
