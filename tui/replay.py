@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import ClassVar, Final
 
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 
 from obsview.common.protocol import Message
 from obsview.tui.app import ObsviewApp
@@ -102,7 +103,10 @@ class ReplayApp(ObsviewApp):
         dashboard = self.dashboard
         for message in self.replayer.due():
             dashboard.enqueue(message)
-        dashboard.show_connection("offline", self.replayer.describe())
+        try:
+            dashboard.show_connection("offline", self.replayer.describe())
+        except NoMatches:
+            pass  # the app is closing: its widgets are going away under the timer
 
     def action_replay_pause(self) -> None:
         self.replayer.toggle_pause()

@@ -118,7 +118,7 @@ class DashboardScreen(Screen[None]):
         Binding("e", "route_traces", "Slowest traces of the route", show=False,
                 id="trace.exemplars"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
-        Binding("H", "search_history", "Search history", id="history.search"),
+        Binding("H", "search_history", "Search history", show=False, id="history.search"),
         Binding("D", "toggle_day", "15 min / 24 h", show=False, id="charts.day"),
         Binding("w", "write_incident", "Write incident", show=False, id="incident.write"),
     ]
