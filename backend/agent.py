@@ -303,6 +303,9 @@ class Agent:
         self._history.journal = self._journal.journal
         self.seq_epoch = self._journal.journal.epoch
         self._recorder = StateRecorder(self._journal)
+        # The first batch starts with what is in force too (later ones: see tick).
+        self._recorder.record(self._clock(), encode(self._alerts_shown))
+        self._recorder.record(self._clock(), encode(Health(report=self.health_report())))
         self._minutes.extend(recent_minutes(self._journal.journal, self._clock()))
 
     async def _close_journal(self) -> None:

@@ -29,7 +29,9 @@ async def test_minutes_and_sent_messages_are_kept_across_a_restart(tmp_path: Pat
         agent.tick()  # the baseline minute
         await agent.ingest(requests(30) + requests(6, status=503))
         now[0] += 5
-        agent.tick()  # the alert fires: an alerts message, recorded at once
+        agent.tick()  # the alert fires: shown (and recorded) once its state is on disk
+        while not any(alert.state == "firing" for alert in agent.alerts_shown.alerts):
+            await asyncio.sleep(0.01)
         now[0] += 60
         agent.tick()  # the minute closes
         (closed,) = agent.recent_minutes()
