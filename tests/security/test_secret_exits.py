@@ -5,17 +5,20 @@ Formats: a JSON line, a logfmt line and a plain-text line from a tailed file; a 
 over TCP; OTLP/HTTP in JSON and in protobuf. Operator text: an ack note and a silence reason.
 Configuration: a health probe URL. Exits: the console stream, ``/api/health``,
 ``/api/metrics``, ``/api/alerts``, ``/metrics`` (route labels), a webhook notification, and
-the state files. e629b84 let every shape below through except the AKIA key id in a
+the state files, the history journal read back whole. e629b84 let every shape below through except the AKIA key id in a
 ``password=`` pair.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 from otlp_testkit import export_of, protobuf_of
 from proof_kit import Receiver, agent_config, console, running_agent, wait_until
@@ -26,6 +29,7 @@ from obsview.backend.ingest.sources.otlp import OtlpHttpSource
 from obsview.backend.ingest.sources.tcp import TcpSource
 from obsview.backend.signals.alerts import AlertRule
 from obsview.backend.signals.health import parse_probes
+from obsview.backend.store.journal_codec import unpack, unpack_bytes
 from obsview.common.protocol import Ack, Alerts, Events, Silence, encode
 
 S3_SIGNATURE = "7f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff"
@@ -86,6 +90,25 @@ def otlp_export() -> dict[str, Any]:
     return export_of(*records)
 
 
+def _readable(path: Path) -> str:
+    """A state file as text: the history journal (SQLite, LZ4 blocks) read back whole, its
+    WAL and index files through it, anything else as written."""
+    if path.name.endswith(("-wal", "-shm")):
+        return ""  # SQLite's own files: their pages are read through the database below
+    if not path.read_bytes().startswith(b"SQLite format 3\x00"):
+        return path.read_text()
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        blocks = [unpack(data) for (data,) in db.execute("SELECT data FROM blocks")]
+        texts = [unpack_bytes(text).decode("utf-8", "surrogatepass") for (text,) in db.execute("SELECT text FROM texts")]
+        frames = [unpack_bytes(data) for (data,) in db.execute("SELECT data FROM states")]
+        minutes = [bytes(data) for (data,) in db.execute("SELECT data FROM minutes")]
+        meta = [str(value) for (_key, value) in db.execute("SELECT key, value FROM meta")]
+    assert blocks and frames, "the journal holds the events and frames (else this exit is vacuous)"
+    as_json = [msgspec.json.encode(events) for events in blocks]
+    as_json += [msgspec.json.encode(msgspec.msgpack.decode(packed)) for packed in (*frames, *minutes)]
+    return "".join([*(data.decode() for data in as_json), *texts, *meta])
+
+
 async def test_no_secret_reaches_any_exit(tmp_path: Path) -> None:
     log_file = tmp_path / "app.log"
     log_file.write_bytes(b"")
@@ -130,13 +153,16 @@ async def test_no_secret_reaches_any_exit(tmp_path: Path) -> None:
                                    + b"".join(encode(m) for m in recorded.other if isinstance(m, Alerts))
                                    for _ in (0,)).decode()
         exits["notifications"] = b"".join(d.raw for d in receiver.deliveries).decode()
-    exits["state files"] = "".join(p.read_text() for p in (tmp_path / "state").rglob("*") if p.is_file())
+    exits["state files"] = "".join(_readable(path) for path in (tmp_path / "state").rglob("*") if path.is_file())
 
     leaks = {(where, secret) for where, text in exits.items() for secret in NEVER if secret in text}
     leaks |= {(where, PROBE_SIG) for where, text in exits.items() if PROBE_SIG in text}
+    # The journal's text section is lower-cased (what a search reads): look for that too.
+    leaks |= {("state files", secret) for secret in (*NEVER, PROBE_SIG) if secret.lower() in exits["state files"]}
     # A random path segment is data in the log line, but never a metric label.
     leaks |= {(where, ROUTE_SECRET) for where in ("/metrics", "/api/metrics") if ROUTE_SECRET in exits[where]}
     assert not leaks
     redacted_cases = [e for e in recorded.events if REDACTED in e.message or REDACTED in str(e.extra)]
     assert len(redacted_cases) >= len(TEXTS) * 4  # not vacuous: the corpus did arrive, redacted
+    assert REDACTED in exits["state files"]  # the journal holds the corpus, redacted
     assert "/api/reset/:id" in exits["/metrics"]
