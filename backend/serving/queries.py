@@ -51,6 +51,10 @@ class QueryView(Protocol):
         """The oldest and newest sequence numbers that can be read (first > last: none)."""
         ...
 
+    def retention_dropped(self) -> int:
+        """Events dropped by retention from the history, so far (0 without a journal)."""
+        ...
+
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page: ...
 
     async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
@@ -96,12 +100,14 @@ class QueryRunner:
         except FilterError as exc:
             self._reply(encode(QueryPage(message.id, done=True, error=str(exc))))
             return
-        self._spawn(message.id, self._run(message, query))
+        self._spawn(message.id, self._run(message, query),
+                    lambda error: QueryPage(message.id, done=True, error=error))
 
     def start_states(self, message: StatesQuery) -> None:
         """Answer a :class:`StatesQuery` (counted among the running queries)."""
         if self._admit(message.id, lambda error: StatesPage(message.id, done=True, error=error)):
-            self._spawn(message.id, self._run_states(message))
+            self._spawn(message.id, self._run_states(message),
+                        lambda error: StatesPage(message.id, done=True, error=error))
 
     def _admit(self, query_id: int, refusal: Callable[[str], QueryPage | StatesPage]) -> bool:
         """Replace a query with the same id; refuse (with ``refusal``) past the bound."""
@@ -135,14 +141,18 @@ class QueryRunner:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def _spawn(self, query_id: int, work: Awaitable[None]) -> None:
+    def _spawn(self, query_id: int, work: Awaitable[None],
+               failure: Callable[[str], QueryPage | StatesPage]) -> None:
+        """Run ``work`` as the query's task; if it fails, the console is told with
+        ``failure(why)`` as the last page (it would wait for a ``done`` page forever)."""
         async def run() -> None:
             try:
                 await work
             except ConnectionClosed:
                 pass  # the console went away: its connection's end cancels the rest
-            except Exception:
+            except Exception as exc:
                 log.exception("query %d failed", query_id)
+                self._reply(encode(failure(f"the query failed: {exc}")))
             finally:
                 if self._tasks.get(query_id) is task:
                     del self._tasks[query_id]
@@ -165,8 +175,8 @@ class QueryRunner:
             await asyncio.sleep(0)  # whatever the store did, the loop gets a turn per page
             if not page.events and not done and self._clock() - reported < PROGRESS_INTERVAL_S:
                 continue
-            progress = QueryPage(message.id, next_seq=page.next_seq, scanned=scanned,
-                                 to_scan=to_scan, oldest_seq=first)
+            progress = QueryPage(message.id, next_seq=page.next_seq, scanned=scanned, to_scan=to_scan,
+                                 oldest_seq=first, retention_dropped=self._view.retention_dropped())
             matched = await self._send_page(progress, page, matched, done)
             reported = self._clock()
             if done:
@@ -181,7 +191,7 @@ class QueryRunner:
             frame = QueryPage(
                 progress.id, tuple(chunk), next_seq=progress.next_seq, scanned=progress.scanned,
                 matched=matched, to_scan=progress.to_scan, oldest_seq=progress.oldest_seq,
-                done=done and last,
+                retention_dropped=progress.retention_dropped, done=done and last,
             )
             await self._send(encode(frame))
         return matched

@@ -13,9 +13,9 @@ the block's first seq and time, and a file format every tool can open.
 Durability: ``synchronous=NORMAL`` in WAL mode: a committed block survives the agent being
 killed (``kill -9``); a power loss may also lose the last blocks committed before it.
 
-A file that is not a SQLite database, or a SQLite database some other program made, or a
-journal from a newer obsview, is refused with :class:`JournalError` naming the file: it is
-never deleted or rewritten.
+A file that is not a SQLite database, a SQLite database some other program made, a journal
+from a newer obsview, or one whose pages fail SQLite's ``quick_check``, is refused with
+:class:`JournalError` naming the file: it is never deleted or rewritten.
 """
 
 from __future__ import annotations
@@ -103,6 +103,11 @@ class Journal:
             raise JournalError(_unusable(self.path, "it is a SQLite database of another program"))
         if version > SCHEMA_VERSION:
             raise JournalError(_unusable(self.path, f"it was written by a newer obsview (format {version})"))
+        # A damaged page (a disk error, a copy cut short) is found before anything is written
+        # to the file: reads every page, ~2.5 ms per MB (a 1 GiB journal: ~2.5 s at start).
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise JournalError(_unusable(self.path, "it is damaged (" + "; ".join(problems)[:200] + ")"))
         db.execute("PRAGMA journal_mode = WAL")
 
     def _meta(self, key: str, default: object) -> Any:
@@ -230,6 +235,10 @@ class Journal:
             self._reader.close()
 
     # ------------------------------------------------------------------ reading (any thread)
+
+    def damaged(self, why: str) -> JournalError:
+        """The error for a part of the file found damaged while reading it."""
+        return JournalError(_unusable(self.path, why))
 
     def read(self, sql: str, args: tuple[object, ...] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows of a read-only query, fetched under the read lock (all at once: a short read)."""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Final
 
 from obsview.backend.store.journal import Journal
-from obsview.backend.store.journal_codec import BlockInfo, Narrowing, has_hash, id_hash, unpack
+from obsview.backend.store.journal_codec import BlockInfo, CorruptBlock, Narrowing, has_hash, id_hash, unpack
 from obsview.backend.store.query import EventQuery, Page
 from obsview.common.protocol import LogEvent
 
@@ -45,9 +45,13 @@ def _blocks(journal: Journal, *, below: int | None = None, above: int | None = N
         cursor = int(rows[-1][1 if forward else 0])
 
 
-def _data(journal: Journal, first_seq: int) -> bytes:
+def _events(journal: Journal, first_seq: int) -> list[LogEvent]:
+    """A block's events; a block that does not unpack is a damaged journal (JournalError)."""
     (row,) = journal.read("SELECT data FROM blocks WHERE first_seq = ?", (first_seq,))
-    return bytes(row[0])
+    try:
+        return unpack(bytes(row[0]))
+    except CorruptBlock as exc:
+        raise journal.damaged(str(exc)) from None
 
 
 def _text(journal: Journal, first_seq: int) -> bytes:
@@ -67,7 +71,7 @@ def since(journal: Journal, seq: int, limit: int) -> tuple[list[LogEvent], int]:
             if events:
                 break  # a hole: reported by the next call, where it starts
             missed = block.first_seq - expected - journal.skipped(expected, block.first_seq)
-        fresh = [event for event in unpack(_data(journal, block.first_seq)) if event.seq > seq]
+        fresh = [event for event in _events(journal, block.first_seq) if event.seq > seq]
         events.extend(fresh[: limit - len(events)])
         expected = block.last_seq + 1
         if len(events) >= limit:
@@ -87,15 +91,17 @@ def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) ->
     scanned = decoded = 0
     next_seq = anchor if anchor is not None else journal.last_seq + 1
     for block, hashes in blocks:
-        scanned += block.count
+        low, high = _past_anchor(block, anchor, forward)
+        scanned += high - low + 1
         if _may_hold(journal, block, hashes, wanted, narrowing, traces):
-            events = [e for e in unpack(_data(journal, block.first_seq)) if _beyond(e.seq, anchor, forward)]
+            events = [e for e in _events(journal, block.first_seq) if _beyond(e.seq, anchor, forward)]
             decoded += len(events)
             matched = wanted.select(events)
             if len(matched) >= need:
                 taken = matched[:need] if forward else matched[-need:]
                 collected.append(taken)
                 next_seq = taken[-1].seq if forward else taken[0].seq
+                scanned -= high - next_seq if forward else next_seq - low  # the next page's part
                 return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
             collected.append(matched)
             need -= len(matched)
@@ -103,6 +109,16 @@ def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) ->
         if decoded >= max_scan or scanned >= max_scan * SKIP_FACTOR:
             return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
     return _page(collected, next_seq, scanned, forward, exhausted=True)
+
+
+def _past_anchor(block: BlockInfo, anchor: int | None, forward: bool) -> tuple[int, int]:
+    """The block's seqs this scan has not passed yet (a block holds consecutive seqs; a page
+    that stopped inside it leaves the rest to the next page, which must not count it twice)."""
+    if anchor is None:
+        return block.first_seq, block.last_seq
+    if forward:
+        return max(block.first_seq, anchor + 1), block.last_seq
+    return block.first_seq, min(block.last_seq, anchor - 1)
 
 
 def _beyond(seq: int, anchor: int | None, forward: bool) -> bool:
@@ -122,7 +138,12 @@ def _may_hold(journal: Journal, block: BlockInfo, hashes: bytes, wanted: EventQu
         return False
     if not all(has_hash(hashes, wanted_hash) for wanted_hash in traces):
         return False
-    return not narrowing.needles or narrowing.text_may_hold(_text(journal, block.first_seq))
+    if not narrowing.needles:
+        return True
+    try:
+        return narrowing.text_may_hold(_text(journal, block.first_seq))
+    except CorruptBlock as exc:
+        raise journal.damaged(str(exc)) from None
 
 
 def _at_end(journal: Journal, next_seq: int, forward: bool) -> bool:

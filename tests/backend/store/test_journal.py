@@ -120,6 +120,21 @@ def test_a_text_needle_hidden_by_lower_casing_still_matches(tmp_path: Path) -> N
     assert page.events == [kelvin]
 
 
+@pytest.mark.parametrize("forward", [False, True])
+def test_pages_that_stop_inside_a_block_count_each_event_scanned_once(tmp_path: Path, forward: bool) -> None:
+    journal = written(tmp_path / "j.sqlite3", [events(1000, start=1), events(1000, start=1001)])
+    query = EventQuery(parse_filter(""), after_seq=0 if forward else None)
+    scanned, seen = 0, []
+    while True:
+        page = journal_query.query(journal, query, limit=300, max_scan=10_000)
+        scanned += page.scanned
+        seen += [event.seq for event in page.events]
+        if page.exhausted:
+            break
+        query = query.resumed(page.next_seq)
+    assert sorted(seen) == list(range(1, 2001)) and scanned == 2000
+
+
 def test_since_reports_holes(tmp_path: Path) -> None:
     journal = written(tmp_path / "j.sqlite3", [events(10, start=1), events(10, start=31)])
     assert ([e.seq for e in journal_query.since(journal, 0, 100)[0]], 0) == (list(range(1, 11)), 0)
@@ -203,8 +218,9 @@ def test_a_damaged_block_is_an_error_not_a_crash(tmp_path: Path) -> None:
     journal = written(tmp_path / "j.sqlite3", [events(10)])
     with sqlite3.connect(tmp_path / "j.sqlite3") as db:
         db.execute("UPDATE blocks SET data = x'00112233'")
-    with pytest.raises(ValueError, match="journal block"):
+    with pytest.raises(JournalError, match="journal block does not decompress") as caught:
         journal_query.since(journal, 0, 10)
+    assert str(tmp_path / "j.sqlite3") in str(caught.value)
 
 
 def test_numbering_goes_on_after_a_clean_stop_and_jumps_after_a_crash(tmp_path: Path) -> None:
