@@ -588,6 +588,9 @@ class _AgentView:
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
         return await self._agent.history.query_page(query, history=history, limit=limit)
 
+    def retention_dropped(self) -> int:
+        return self._agent.history.retention_dropped()
+
     def last_span_seq(self) -> int:
         return self._agent.traces.last_seq
 

@@ -397,6 +397,9 @@ class QueryPage(Message, tag="query_page", frozen=True):
     """Events the agent holds in the query's range when it started (progress: scanned/to_scan)."""
     oldest_seq: int = 0
     """The oldest event the agent still holds; older ones were dropped by retention."""
+    retention_dropped: int = 0
+    """Events the agent's retention (``history_days``, ``history_max_mb``) dropped from its
+    history over the journal's life: what a scan back to ``oldest_seq`` cannot reach."""
     done: bool = False
     """Last page: the limit was reached, the range is exhausted, or ``error`` is set."""
     error: str = ""

@@ -42,6 +42,15 @@ class History:
         journal = self._journal_below(first) if history else None
         return (journal.first_seq if journal else first), self.ring.last_seq
 
+    def retention_dropped(self) -> int:
+        """Events older than the oldest held that retention dropped (none without a journal;
+        what it dropped that RAM still holds is not counted: a scan still reaches it)."""
+        journal = self.journal
+        if journal is None:
+            return 0
+        oldest = self.held_seqs(history=True)[0]
+        return min(journal.dropped_total, max(0, oldest - 1 - journal.skipped(1, oldest)))
+
     async def since(self, seq: int, limit: int) -> tuple[list[LogEvent], int]:
         """Events after ``seq`` and how many after it are gone (numbers the journal skipped
         after a crash were never events: they are not counted).

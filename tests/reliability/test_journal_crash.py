@@ -4,19 +4,24 @@ and a console that connects after a restart and scrolls back into yesterday's ev
 from __future__ import annotations
 
 import asyncio
+import datetime
 import signal
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from app_test_support import screen_text
 from proof_kit import agent_config, console, running_agent, seed_line, wait_until
 from test_agent_restart import agent_process, free_port
-from websockets.asyncio.client import connect
 
 from obsview.backend.agent import JOURNAL_FILE
 from obsview.backend.store import journal_query
 from obsview.backend.store.journal import Journal
 from obsview.backend.store.journal_writer import BLOCK_EVENTS
-from obsview.common.protocol import Query, QueryPage, decode, encode
+from obsview.tui.app import ObsviewApp
+from obsview.tui.screens.history import HistoryScreen
+from obsview.tui.widgets.log_view import LogView
 
 RATE_PER_TICK = 200
 """Lines appended every 50 ms: 4,000 lines/s, under one block per second."""
@@ -76,28 +81,43 @@ async def test_sigkill_mid_write_loses_at_most_one_batch_and_numbers_never_repea
     assert not after.gaps, "numbers skipped after the crash are not reported as lost events"
 
 
-YESTERDAY = "2026-11-24T10:00:00.000Z"
+DAY = 86400.0
 
 
-@pytest.mark.timeout(30)
+def stamped(n: int, ts: float) -> bytes:
+    """A seed line written at ``ts`` (its ISO timestamp, as the service's logger writes it)."""
+    iso = datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return seed_line(n).replace(b"2026-11-25T10:00:00.000Z", iso.encode())
+
+
+@pytest.mark.timeout(40)
 async def test_a_console_after_a_restart_scrolls_back_into_yesterday(tmp_path: Path) -> None:
+    yesterday = time.time() - DAY
     log_file = tmp_path / "app.log"
-    log_file.write_bytes(b"".join(
-        seed_line(n).replace(b"2026-11-25T10:00:00.000Z", YESTERDAY.encode()) for n in range(300)
-    ))
+    log_file.write_bytes(b"".join(stamped(n, yesterday + n) for n in range(300)))
     config = agent_config(tmp_path, tail=[str(log_file)], from_start=True, store_capacity=100)
     async with running_agent(config) as agent:
         await wait_until(lambda: agent.store.last_seq >= 300, what="yesterday's lines")
-    async with running_agent(agent_config(tmp_path, store_capacity=100)) as agent:
+    async with running_agent(replace(config, from_start=False)) as agent:
         assert agent.store.last_seq == 300 and len(agent.store) == 0, "RAM starts empty"
-        async with connect(agent.url) as ws:
-            await ws.send(encode(Query(1, "level:info", limit=1000, history=True)))
-            pages: list[QueryPage] = []
-            while not pages or not pages[-1].done:
-                message = decode(await asyncio.wait_for(ws.recv(), 5))
-                if isinstance(message, QueryPage):
-                    pages.append(message)
-    found = [event for page in pages for event in page.events]
-    assert sorted(int(event.extra["n"]) for event in found) == list(range(300))
-    assert pages[-1].matched == 300 and pages[-1].oldest_seq == 1
-    assert found[0].ts < found[-1].ts + 1 and found[0].ts < 1796000000  # yesterday, 2026-11-24
+        app = ObsviewApp(url=agent.url)
+        async with app.run_test(size=(140, 40)) as pilot:
+            await wait_until(lambda: app.connection is not None and app.connection.status == "connected",
+                             what="the console to connect")
+            with open(log_file, "ab") as file:
+                file.write(stamped(300, time.time()))
+            await wait_until(lambda: app.dashboard.buffer.total == 1, what="today's line")
+            app.dashboard.query_one(LogView).focus()
+            await pilot.press("up")  # past the oldest event the console holds: the journal
+            await wait_until(lambda: isinstance(app.screen, HistoryScreen) and not app.screen.waiting
+                             and app.screen.matched == 300, what="yesterday's events")
+            await pilot.pause()
+            shown = screen_text(app)
+            history = app.screen
+    day = datetime.date.fromtimestamp(yesterday + 299).isoformat()
+    assert f"{day} " in shown and "Request completed 299" in shown, "yesterday's events, dated"
+    assert "the start of the agent's history" in shown
+    assert isinstance(history, HistoryScreen)
+    held = [history.buffer[i] for i in range(len(history.buffer))]
+    assert [event.seq for event in held] == list(range(1, 301)), "numbered on from yesterday's run"
+    assert all(yesterday - 1 <= event.ts <= yesterday + 300 for event in held), "a day old"

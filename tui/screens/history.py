@@ -10,6 +10,7 @@ cancels a running query.
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from bisect import bisect_left
 from collections.abc import Callable
@@ -56,13 +57,14 @@ class HistoryScreen(Screen[None]):
         self.title_text = title
         self.buffer = EventBuffer(MAX_SHOWN + PAGE)
         self._events: list[LogEvent] = []
-        self._time_format = time_format
+        self._time_format = _dated(time_format)
         self._next_seq = before_seq
         self._query_id: int | None = None
         self._more = True
         self.matched = 0
         self.scanned = 0
         self.to_scan = 0
+        self.retention_dropped = 0
         self.error = ""
 
     def compose(self) -> ComposeResult:
@@ -98,6 +100,7 @@ class HistoryScreen(Screen[None]):
         if page.id != self._query_id:
             return
         self.scanned, self.to_scan, self.error = page.scanned, page.to_scan, page.error
+        self.retention_dropped = page.retention_dropped
         if page.events:
             self._add(page.events)
         if page.done:
@@ -136,6 +139,8 @@ class HistoryScreen(Screen[None]):
             summary.append(" · up at the top loads older")
         else:
             summary.append(" · the start of the agent's history")
+            if self.retention_dropped:
+                summary.append(f" ({self.retention_dropped:,} older events dropped by retention)")
         self.query_one("#history-summary", Static).update(summary)
 
     # ------------------------------------------------------------------ keys and messages
@@ -160,3 +165,16 @@ class HistoryScreen(Screen[None]):
 
 def _seq_of(event: LogEvent) -> int:
     return event.seq
+
+
+def _dated(time_format: TimeFormatter) -> TimeFormatter:
+    """Rows of history span days (yesterday's 10:00 is not today's): the local date first."""
+
+    def dated(ts: float) -> str:
+        try:
+            day = datetime.date.fromtimestamp(ts).isoformat()
+        except (OverflowError, OSError, ValueError):  # a timestamp no clock can show
+            day = "----------"
+        return f"{day} {time_format(ts)}"
+
+    return dated

@@ -71,6 +71,9 @@ class TableView:
     def held_seqs(self, *, history: bool) -> tuple[int, int]:
         return History(self.store).held_seqs(history=history)
 
+    def retention_dropped(self) -> int:
+        return 0
+
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
         return await History(self.store).query_page(query, history=history, limit=limit)
 
