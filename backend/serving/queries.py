@@ -177,14 +177,20 @@ class QueryRunner:
                 continue
             progress = QueryPage(message.id, next_seq=page.next_seq, scanned=scanned, to_scan=to_scan,
                                  oldest_seq=first, retention_dropped=self._view.retention_dropped())
-            matched = await self._send_page(progress, page, matched, done)
+            matched = await self._send_page(progress, page, matched, done, backward=not query.forward)
             reported = self._clock()
             if done:
                 return
 
-    async def _send_page(self, progress: QueryPage, page: Page, matched: int, done: bool) -> int:
-        """Send ``page`` as one or more frames under the size cap; the new ``matched`` count."""
+    async def _send_page(self, progress: QueryPage, page: Page, matched: int, done: bool, *,
+                         backward: bool) -> int:
+        """Send ``page`` as one or more frames under the size cap; the new ``matched`` count.
+
+        Frames go in scan order like pages (a backward query's newest part first), each
+        oldest first inside: a console puts each frame above the last (older) or below it."""
         frames = event_frames(page.events, FRAME_EVENTS) or [(b"", [])]
+        if backward:
+            frames.reverse()
         for number, (_frame, chunk) in enumerate(frames, 1):
             matched += len(chunk)
             last = number == len(frames)

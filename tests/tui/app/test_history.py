@@ -20,18 +20,18 @@ from obsview.tui.widgets.log_view import LogView
 YESTERDAY = 1_795_532_400.0  # 2026-11-24 10:00 UTC
 
 
-def earlier(count: int) -> list[LogEvent]:
+def earlier(count: int, *, raw: str = "") -> list[LogEvent]:
     return [
-        LogEvent(ts=YESTERDAY + n, level="ERROR" if n % 50 == 0 else "INFO", message=f"yesterday {n}")
+        LogEvent(ts=YESTERDAY + n, level="ERROR" if n % 50 == 0 else "INFO", message=f"yesterday {n}", raw=raw)
         for n in range(count)
     ]
 
 
-async def agent_after_a_restart(tmp_path: Path) -> Agent:
+async def agent_after_a_restart(tmp_path: Path, *, raw: str = "") -> Agent:
     """An agent whose journal holds 1,200 events of a run before this one."""
     config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path, rules=[])
     async with Agent(config) as first:
-        await first.ingest(earlier(1200))
+        await first.ingest(earlier(1200, raw=raw))
     agent = Agent(config)
     await agent.start()
     await agent.ingest([LogEvent(ts=YESTERDAY + 86400, level="INFO", message="today 0")])
@@ -39,9 +39,10 @@ async def agent_after_a_restart(tmp_path: Path) -> Agent:
 
 
 @contextlib.asynccontextmanager
-async def console_after_a_restart(tmp_path: Path) -> AsyncIterator[tuple[ObsviewApp, Pilot[None]]]:
+async def console_after_a_restart(tmp_path: Path, *, raw: str = ""
+                                  ) -> AsyncIterator[tuple[ObsviewApp, Pilot[None]]]:
     """A console on :func:`agent_after_a_restart`, showing today's one event."""
-    agent = await agent_after_a_restart(tmp_path)
+    agent = await agent_after_a_restart(tmp_path, raw=raw)
     app = ObsviewApp(url=agent.url)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -83,3 +84,15 @@ async def test_search_all_history_pages_older_matches_on_demand(tmp_path: Path) 
         text = screen_text(app)
         assert 'text "yesterday"' in text and f"{PAGE} shown" in text
         assert "today 0" not in text
+
+
+async def test_a_page_too_big_for_one_frame_is_shown_whole_and_in_order(tmp_path: Path) -> None:
+    # 500 events of 1 KiB lines are over a frame's 256 KiB: the page comes in two frames.
+    async with console_after_a_restart(tmp_path, raw="x" * 1024) as (app, pilot):
+        app.dashboard.query_one("LogView").focus()
+        await pilot.press("up")
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen) and not app.screen.waiting)
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        shown = [history.buffer[i].message for i in range(len(history.buffer))]
+        assert shown == [f"yesterday {n}" for n in range(1200 - PAGE, 1200)], "no hole in the page"
