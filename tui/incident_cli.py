@@ -72,8 +72,10 @@ def export_main(argv: Sequence[str]) -> int:
 
 
 def _parse_positionals(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """``[URL] FILE``: one positional is the file, two are the URL and the file."""
-    args = parser.parse_args(argv)
+    """``[URL] FILE``: one positional is the file, two are the URL and the file. Options may
+    come between them (``URL --since 15m FILE``, as the README shows): plain ``parse_args``
+    gave the URL to FILE and refused the file as an unrecognized argument."""
+    args = parser.parse_intermixed_args(argv)
     if args.url is not None and not args.url.startswith(("ws://", "wss://")):
         raise UsageError(f"{args.url!r} is not an agent URL: expected ws://HOST:PORT")
     return args

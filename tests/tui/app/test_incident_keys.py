@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from app_test_support import screen_text, wait_until
 
+from obsview.backend.agent import Agent
+from obsview.backend.config import AgentConfig
 from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent
 from obsview.tui.app import ObsviewApp
 from obsview.tui.cli import main
@@ -59,3 +65,27 @@ def test_replay_refuses_a_file_that_is_not_an_incident(tmp_path: Path, capsys: p
 def test_export_says_what_a_when_should_look_like(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "--since", "yesterday", "out.jsonl.gz"]) == 2
     assert "--since" in capsys.readouterr().err
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("when", ["15m", "10:00", "ISO"])
+async def test_export_from_the_command_line_as_the_readme_writes_it(tmp_path: Path, when: str) -> None:
+    """``obsview export URL --since WHEN --filter EXPR FILE``: a real process, a real agent."""
+    now = time.time()
+    since = {"15m": "15m", "10:00": time.strftime("%H:%M", time.localtime(now - 60)),
+             "ISO": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(now - 60))}[when]
+    path = tmp_path / "incident.jsonl.gz"
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path / "state", rules=[])
+    async with Agent(config) as agent:
+        await agent.ingest([LogEvent(ts=now - 30 + n, level="ERROR" if n % 2 else "INFO", message=f"line {n}")
+                            for n in range(20)])
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "obsview.tui.cli", "export", agent.url, "--since", since,
+            "--filter", "level:error", str(path),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=os.environ | {"HOME": str(tmp_path)},
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == 0, err.decode()
+    assert out.decode().startswith(f"wrote {path}: 10 events")
+    events = [e for _t, m in read_incident(path).frames if isinstance(m, Events) for e in m.events]
+    assert [e.message for e in events] == [f"line {n}" for n in range(1, 20, 2)]
