@@ -48,9 +48,13 @@ class Replayer:
         moving = 0.0 if self.paused else (self._clock() - self._base_clock) * self.speed
         return min(self.length, self._base_offset + moving)
 
+    def now(self) -> float:
+        """The incident's time at the replay's position (what the dashboard's ages count from)."""
+        return self.incident.start + self.offset
+
     def due(self) -> list[Message]:
         """Frames whose time has come since the last call, oldest first."""
-        limit = self.incident.start + self.offset
+        limit = self.now()
         frames = self.incident.frames
         start = self._index
         while self._index < len(frames) and frames[self._index][0] <= limit:
@@ -92,6 +96,9 @@ class ReplayApp(ObsviewApp):
     ]
 
     def __init__(self, replayer: Replayer, **options: object) -> None:
+        # Ages on screen ("firing 2m") count in the incident's time, not today's: an alert
+        # that fired a minute into a replay was shown as firing for as long as the file was old.
+        options.setdefault("clock", replayer.now)
         super().__init__(url=None, **options)  # type: ignore[arg-type]
         self.replayer = replayer
 

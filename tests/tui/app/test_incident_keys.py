@@ -8,15 +8,16 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 from app_test_support import screen_text, wait_until
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent
+from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent, encode
 from obsview.tui.app import ObsviewApp
 from obsview.tui.cli import main
-from obsview.tui.incident import read_incident
+from obsview.tui.incident import FORMAT, Header, read_incident, write_incident
 from obsview.tui.replay import ReplayApp, Replayer
 
 NOW = 1_796_300_000.0
@@ -89,3 +90,20 @@ async def test_export_from_the_command_line_as_the_readme_writes_it(tmp_path: Pa
     assert out.decode().startswith(f"wrote {path}: 10 events")
     events = [e for _t, m in read_incident(path).frames if isinstance(m, Events) for e in m.events]
     assert [e.message for e in events] == [f"line {n}" for n in range(1, 20, 2)]
+
+
+async def test_a_replayed_alert_is_as_old_as_it_was_at_that_point_of_the_incident(tmp_path: Path) -> None:
+    path = tmp_path / "incident.jsonl.gz"
+    fired = msgspec.structs.replace(ALERT, fired_at=NOW + 10)
+    frames = [(NOW, encode(Events((LogEvent(ts=NOW, level="INFO", message="start", seq=1),)))),
+              (NOW + 10, encode(Alerts((fired,)))),
+              (NOW + 300, encode(Events((LogEvent(ts=NOW + 300, level="INFO", message="end", seq=2),))))]
+    write_incident(path, Header(FORMAT, NOW, "test", NOW, NOW + 300), frames)
+    clock = [0.0]
+    replay = ReplayApp(Replayer(read_incident(path), clock=lambda: clock[0]))  # no clock of its own
+    async with replay.run_test(size=(120, 40)) as pilot:
+        clock[0] = 40.0  # 30 s after the alert fired, in the incident's time
+        await wait_until(pilot, lambda: "api_errors" in screen_text(replay))
+        replay.dashboard.refresh_ages()
+        await pilot.pause()
+        assert "firing 30s" in screen_text(replay)
