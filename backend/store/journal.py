@@ -29,19 +29,23 @@ from pathlib import Path
 from typing import Any, Final
 
 from obsview.backend.errors import ObsviewError
-from obsview.backend.store.journal_codec import PackedBlock
+from obsview.backend.store.journal_codec import PackedBlock, index_rows
 
 APPLICATION_ID: Final = 0x6F627376  # "obsv"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""2: the trace index by hash bucket (``trace_index``) replaced one row of hashes per block."""
 _SQLITE_HEADER: Final = b"SQLite format 3\x00"
-_SCHEMA: Final = """
+_TRACE_INDEX: Final = """
+CREATE TABLE trace_index(bucket INTEGER NOT NULL, first_seq INTEGER NOT NULL, hashes BLOB NOT NULL,
+    PRIMARY KEY (bucket, first_seq)) WITHOUT ROWID;
+"""
+_SCHEMA: Final = _TRACE_INDEX + """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE blocks(
     first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, count INTEGER NOT NULL,
     min_ts REAL NOT NULL, max_ts REAL NOT NULL, levels INTEGER NOT NULL, written_at REAL NOT NULL,
     data BLOB NOT NULL);
 CREATE INDEX blocks_by_age ON blocks(written_at);
-CREATE TABLE traces(first_seq INTEGER PRIMARY KEY, hashes BLOB NOT NULL);
 CREATE TABLE texts(first_seq INTEGER PRIMARY KEY, text BLOB NOT NULL);
 CREATE TABLE states(id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL);
 CREATE INDEX states_by_time ON states(ts);
@@ -109,6 +113,19 @@ class Journal:
         if problems != ["ok"]:
             raise JournalError(_unusable(self.path, "it is damaged (" + "; ".join(problems)[:200] + ")"))
         db.execute("PRAGMA journal_mode = WAL")
+        if version < SCHEMA_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Format 1 kept a block's trace hashes in one row (a lookup read all of them):
+        they are cut into the bucketed index, in one transaction."""
+        db = self._db
+        with db:
+            db.execute(_TRACE_INDEX)
+            for first_seq, hashes in db.execute("SELECT first_seq, hashes FROM traces").fetchall():
+                db.executemany("INSERT INTO trace_index VALUES (?, ?, ?)", index_rows(first_seq, bytes(hashes)))
+            db.execute("DROP TABLE traces")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _meta(self, key: str, default: object) -> Any:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -144,7 +161,7 @@ class Journal:
                 (block.first_seq, block.last_seq, block.count, block.min_ts, block.max_ts,
                  block.levels, written_at, block.data),
             )
-            self._db.execute("INSERT INTO traces VALUES (?, ?)", (block.first_seq, block.hashes))
+            self._db.executemany("INSERT INTO trace_index VALUES (?, ?, ?)", index_rows(block.first_seq, block.hashes))
             self._db.execute("INSERT INTO texts VALUES (?, ?)", (block.first_seq, block.text))
         if not self.first_seq:
             self.first_seq = block.first_seq
@@ -215,7 +232,7 @@ class Journal:
             row = self._db.execute(f"SELECT sum(count), max(last_seq) FROM blocks WHERE {condition}", (value,)).fetchone()
             if not row[0]:
                 return 0
-            self._db.execute("DELETE FROM traces WHERE first_seq <= ?", (row[1],))
+            self._db.execute("DELETE FROM trace_index WHERE first_seq <= ?", (row[1],))
             self._db.execute("DELETE FROM texts WHERE first_seq <= ?", (row[1],))
             self._db.execute(f"DELETE FROM blocks WHERE {condition}", (value,))
             oldest = self._db.execute("SELECT min(first_seq), min(written_at) FROM blocks").fetchone()

@@ -10,7 +10,8 @@ the fastest to read back (zstd-1: 0.17x but 1.5x the write cost and 2x the read 
 zlib-1: 0.22x at 3x the write cost).
 
 Beside the blob, a block keeps what lets a query skip it: its levels as a bit mask, its time
-span, the CRC-32 of every trace and request ID it holds (the trace index), and its messages
+span, the CRC-32 of every trace and request ID it holds (the trace index, by the hash's top
+byte: :func:`index_rows`), and its messages
 and raw lines lower-cased and compressed apart (the text section): a text search reads and
 decompresses only that, with no lower-casing at read time (measured: 200k seed events
 searched in 0.6x the time of the same test over the events in RAM, against 4.5x when the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import zlib
 from array import array
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
@@ -107,6 +109,26 @@ def decode(plain: bytes) -> list[LogEvent]:
 
 def unpack(data: bytes) -> list[LogEvent]:
     return decode(unpack_bytes(data))
+
+
+def id_bucket(hashed: int) -> int:
+    """The trace index's bucket of an ID's hash: its top byte (256 buckets)."""
+    return hashed >> 24
+
+
+def index_rows(first_seq: int, hashes: bytes) -> list[tuple[int, int, bytes]]:
+    """A block's trace index rows ``(bucket, first_seq, hashes)``: its sorted hashes cut where
+    the top byte changes (one row per bucket; a lookup reads one bucket of every block)."""
+    values = array("I")
+    values.frombytes(hashes)
+    rows = []
+    start = 0
+    while start < len(values):
+        bucket = id_bucket(values[start])
+        end = bisect_left(values, (bucket + 1) << 24, lo=start)
+        rows.append((bucket, first_seq, values[start:end].tobytes()))
+        start = end
+    return rows
 
 
 def has_hash(hashes: bytes, wanted: int) -> bool:

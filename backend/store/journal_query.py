@@ -1,10 +1,12 @@
 """Reading the journal: resume (``since``) and filtered pages (``query``), block by block.
 
-A block is skipped without decompressing it when its time span, its levels or its trace
-hashes rule it out, and without decoding it when its lower-cased bytes lack a text term's
-needle; only blocks that may hold a match are decoded and tested with the filter itself, so
-what matches is exactly what the console's filter would match. Block metadata is read in
-chunks (the compressed data of a block is fetched only when it is needed).
+A block is skipped without decompressing it when its time span or its levels rule it out,
+and without decoding it when its lower-cased bytes lack a text term's needle; only blocks that
+may hold a match are decoded and tested with the filter itself, so what matches is exactly
+what the console's filter would match. Block metadata is read in chunks (the compressed data
+of a block is fetched only when it is needed). A ``trace:ID`` query reads no block metadata
+it does not need: the trace index names the blocks holding the ID (one indexed read of a
+bucket, ~1/256 of the index), and only those are visited.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from collections.abc import Iterator
 from typing import Final
 
 from obsview.backend.store.journal import Journal
-from obsview.backend.store.journal_codec import BlockInfo, CorruptBlock, Narrowing, has_hash, id_hash, unpack
+from obsview.backend.store.journal_codec import (
+    BlockInfo,
+    CorruptBlock,
+    Narrowing,
+    has_hash,
+    id_bucket,
+    id_hash,
+    unpack,
+)
 from obsview.backend.store.query import EventQuery, Page
 from obsview.common.protocol import LogEvent
 
@@ -24,10 +34,8 @@ SKIP_FACTOR: Final = 64
 _COLUMNS: Final = "first_seq, last_seq, count, min_ts, max_ts, levels"
 
 
-def _blocks(journal: Journal, *, below: int | None = None, above: int | None = None
-            ) -> Iterator[tuple[BlockInfo, bytes]]:
-    """Blocks holding seqs below ``below`` (newest first) or above ``above`` (oldest first),
-    each with its trace hashes (read along: a trace lookup needs no query per block)."""
+def _blocks(journal: Journal, *, below: int | None = None, above: int | None = None) -> Iterator[BlockInfo]:
+    """Blocks holding seqs below ``below`` (newest first) or above ``above`` (oldest first)."""
     forward = above is not None
     if forward:
         where, order, cursor = "last_seq > ?", "ASC", above
@@ -35,14 +43,41 @@ def _blocks(journal: Journal, *, below: int | None = None, above: int | None = N
         where, order, cursor = "first_seq < ?", "DESC", below if below is not None else 1 << 62
     while True:
         rows = list(journal.read(
-            f"SELECT {_COLUMNS}, t.hashes FROM blocks JOIN traces t USING (first_seq)"
-            f" WHERE {where} ORDER BY first_seq {order} LIMIT {CHUNK}", (cursor,)
+            f"SELECT {_COLUMNS} FROM blocks WHERE {where} ORDER BY first_seq {order} LIMIT {CHUNK}", (cursor,)
         ))
         for row in rows:
-            yield BlockInfo(*row[:-1]), bytes(row[-1])
+            yield BlockInfo(*row)
         if len(rows) < CHUNK:
             return
         cursor = int(rows[-1][1 if forward else 0])
+
+
+def _traced_blocks(journal: Journal, traces: list[int], anchor: int | None, forward: bool) -> Iterator[BlockInfo]:
+    """The blocks whose trace index holds every one of ``traces``, in scan order."""
+    found: set[int] | None = None
+    for wanted in set(traces):
+        rows = journal.read("SELECT first_seq, hashes FROM trace_index WHERE bucket = ?", (id_bucket(wanted),))
+        holding = {int(first) for first, hashes in rows if has_hash(bytes(hashes), wanted)}
+        found = holding if found is None else found & holding
+    ordered = sorted(found or (), reverse=not forward)
+    for start in range(0, len(ordered), CHUNK):
+        chunk = ordered[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        rows = journal.read(f"SELECT {_COLUMNS} FROM blocks WHERE first_seq IN ({marks})"
+                            f" ORDER BY first_seq {'ASC' if forward else 'DESC'}", tuple(chunk))
+        for row in rows:
+            block = BlockInfo(*row)
+            if anchor is None or (block.last_seq > anchor if forward else block.first_seq < anchor):
+                yield block
+
+
+def _held(journal: Journal, low: int, high: int) -> int:
+    """Events the journal holds numbered ``low..high`` (blocks hold consecutive seqs)."""
+    ((count,),) = journal.read(
+        "SELECT coalesce(sum(min(last_seq, ?1) - max(first_seq, ?2) + 1), 0) FROM blocks"
+        " WHERE last_seq >= ?2 AND first_seq <= ?1", (high, low),
+    )
+    return int(count)
 
 
 def _events(journal: Journal, first_seq: int) -> list[LogEvent]:
@@ -66,7 +101,7 @@ def since(journal: Journal, seq: int, limit: int) -> tuple[list[LogEvent], int]:
     events: list[LogEvent] = []
     expected = seq + 1
     missed = 0
-    for block, _hashes in _blocks(journal, above=seq):
+    for block in _blocks(journal, above=seq):
         if block.first_seq > expected:
             if events:
                 break  # a hole: reported by the next call, where it starts
@@ -85,15 +120,18 @@ def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) ->
     traces = [id_hash(trace) for trace in narrowing.traces]
     forward = wanted.after_seq is not None
     anchor = wanted.after_seq if forward else wanted.before_seq
-    blocks = _blocks(journal, above=anchor) if forward else _blocks(journal, below=anchor)
+    if traces:
+        blocks = _traced_blocks(journal, traces, anchor, forward)
+    else:
+        blocks = _blocks(journal, above=anchor) if forward else _blocks(journal, below=anchor)
     collected: list[list[LogEvent]] = []
     need = max(1, limit)
     scanned = decoded = 0
     next_seq = anchor if anchor is not None else journal.last_seq + 1
-    for block, hashes in blocks:
+    for block in blocks:
         low, high = _past_anchor(block, anchor, forward)
         scanned += high - low + 1
-        if _may_hold(journal, block, hashes, wanted, narrowing, traces):
+        if _may_hold(journal, block, wanted, narrowing):
             events = [e for e in _events(journal, block.first_seq) if _beyond(e.seq, anchor, forward)]
             decoded += len(events)
             matched = wanted.select(events)
@@ -102,13 +140,28 @@ def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) ->
                 collected.append(taken)
                 next_seq = taken[-1].seq if forward else taken[0].seq
                 scanned -= high - next_seq if forward else next_seq - low  # the next page's part
+                if traces:  # the blocks the index ruled out were passed over too
+                    scanned = _passed(journal, anchor, next_seq, forward)
                 return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
             collected.append(matched)
             need -= len(matched)
         next_seq = block.last_seq if forward else block.first_seq
         if decoded >= max_scan or scanned >= max_scan * SKIP_FACTOR:
+            if traces:
+                scanned = _passed(journal, anchor, next_seq, forward)
             return _page(collected, next_seq, scanned, forward, exhausted=_at_end(journal, next_seq, forward))
+    if traces:
+        next_seq = journal.last_seq if forward else journal.first_seq
+        scanned = _passed(journal, anchor, next_seq, forward)
     return _page(collected, next_seq, scanned, forward, exhausted=True)
+
+
+def _passed(journal: Journal, anchor: int | None, next_seq: int, forward: bool) -> int:
+    """Events a page passed over, from its anchor to its ``next_seq`` (the next page reads
+    beyond it): counted from the block table when the trace index skipped blocks unread."""
+    if forward:
+        return _held(journal, (anchor or 0) + 1, next_seq)
+    return _held(journal, next_seq, (anchor if anchor is not None else journal.last_seq + 1) - 1)
 
 
 def _past_anchor(block: BlockInfo, anchor: int | None, forward: bool) -> tuple[int, int]:
@@ -127,16 +180,13 @@ def _beyond(seq: int, anchor: int | None, forward: bool) -> bool:
     return seq > anchor if forward else seq < anchor
 
 
-def _may_hold(journal: Journal, block: BlockInfo, hashes: bytes, wanted: EventQuery, narrowing: Narrowing,
-              traces: list[int]) -> bool:
-    """What the block's metadata and trace hashes say, before its data is read."""
+def _may_hold(journal: Journal, block: BlockInfo, wanted: EventQuery, narrowing: Narrowing) -> bool:
+    """What the block's metadata and text section say, before its data is read."""
     if wanted.since_ts is not None and block.max_ts < wanted.since_ts:
         return False
     if wanted.until_ts is not None and block.min_ts > wanted.until_ts:
         return False
     if not narrowing.may_hold(block.levels):
-        return False
-    if not all(has_hash(hashes, wanted_hash) for wanted_hash in traces):
         return False
     if not narrowing.needles:
         return True

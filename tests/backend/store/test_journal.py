@@ -135,6 +135,35 @@ def test_pages_that_stop_inside_a_block_count_each_event_scanned_once(tmp_path: 
     assert sorted(seen) == list(range(1, 2001)) and scanned == 2000
 
 
+def test_a_trace_is_found_through_the_index_and_the_pages_count_every_event(tmp_path: Path) -> None:
+    journal = written(tmp_path / "j.sqlite3", [events(1000, start=start) for start in range(1, 10_001, 1000)])
+    for forward in (False, True):
+        query = EventQuery(parse_filter("trace:trace-1700"), after_seq=0 if forward else None)
+        page = journal_query.query(journal, query, limit=500, max_scan=200_000)
+        assert [event.seq for event in page.events] == [5100, 5101, 5102]
+        assert page.exhausted and page.scanned == 10_000
+    page = journal_query.query(journal, EventQuery(parse_filter("trace:trace-1700"), before_seq=5102),
+                               limit=1, max_scan=200_000)
+    assert [event.seq for event in page.events] == [5101] and page.scanned == 1  # 5101 itself
+    assert journal_query.query(journal, EventQuery(parse_filter("trace:nowhere")), limit=5, max_scan=10).events == []
+
+
+def test_a_journal_of_the_first_format_gets_the_trace_index(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    written(path, [events(100, start=1), events(100, start=101)]).close()
+    with sqlite3.connect(path) as db:  # back to format 1: one row of sorted hashes per block
+        db.execute("CREATE TABLE traces(first_seq INTEGER PRIMARY KEY, hashes BLOB NOT NULL)")
+        for first_seq in (1, 101):
+            rows = db.execute("SELECT hashes FROM trace_index WHERE first_seq = ? ORDER BY bucket", (first_seq,))
+            db.execute("INSERT INTO traces VALUES (?, ?)", (first_seq, b"".join(row[0] for row in rows)))
+        db.execute("DROP TABLE trace_index")
+        db.execute("PRAGMA user_version = 1")
+    journal = Journal(path)
+    page = journal_query.query(journal, EventQuery(parse_filter("trace:trace-50")), limit=10, max_scan=1000)
+    assert [event.seq for event in page.events] == [150, 151, 152]
+    assert journal.read("PRAGMA user_version").__next__()[0] == 2
+
+
 def test_since_reports_holes(tmp_path: Path) -> None:
     journal = written(tmp_path / "j.sqlite3", [events(10, start=1), events(10, start=31)])
     assert ([e.seq for e in journal_query.since(journal, 0, 100)[0]], 0) == (list(range(1, 11)), 0)
