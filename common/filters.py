@@ -56,6 +56,8 @@ class Term:
     ``kind`` and ``value`` name what a positive term looks for, so a store can narrow its
     scan before testing events (the journal's trace index, its text prefilter): ``text``
     with the lower-cased needle, ``trace`` with the exact ID; empty for everything else.
+    ``highlight`` is the regex source of the text it looks for in a line, to be highlighted
+    ("" for terms on other fields).
     """
 
     test: Predicate
@@ -63,6 +65,7 @@ class Term:
     cost: int
     kind: str = ""
     value: str = ""
+    highlight: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,8 @@ class Filter:
     query: str = ""
     levels: frozenset[str] = ALL_LEVELS
     terms: tuple[Term, ...] = field(default=(), compare=False, repr=False)
+    highlight: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    """What the text and regex terms look for, to be highlighted in the lines shown."""
 
     @property
     def is_everything(self) -> bool:
@@ -116,10 +121,22 @@ class Filter:
         return " · ".join(parts) if parts else "all events"
 
 
+def highlight_of(*filters: Filter | None) -> re.Pattern[str] | None:
+    """One pattern for what several queries look for (the filter's and the find's)."""
+    patterns = [f.highlight for f in filters if f is not None and f.highlight is not None]
+    if len(patterns) <= 1:
+        return patterns[0] if patterns else None
+    return re.compile("|".join(f"(?:{pattern.pattern})" for pattern in patterns), re.IGNORECASE)
+
+
 def parse_filter(query: str, *, levels: Iterable[str] = ALL_LEVELS) -> Filter:
     """Compile ``query``; raise :class:`FilterError` naming the bad term and the reason."""
     terms = sorted((_compile_token(token) for token in _tokenize(query)), key=lambda t: t.cost)
-    return Filter(query=query.strip(), levels=_check_levels(levels), terms=tuple(terms))
+    sources = [f"(?:{term.highlight})" for term in terms if term.highlight]
+    # Compiled after each term compiled alone, so a bad pattern was already named.
+    highlight = re.compile("|".join(sources), re.IGNORECASE) if sources else None
+    return Filter(query=query.strip(), levels=_check_levels(levels), terms=tuple(terms),
+                  highlight=highlight)
 
 
 # --------------------------------------------------------------------------- tokenizing
@@ -185,7 +202,7 @@ def _text_term(needle: str) -> Term:
     def test(event: LogEvent) -> bool:
         return folded in event.message.lower() or folded in event.raw.lower()
 
-    return Term(test, f'text "{needle}"', _SCAN, "text", folded)
+    return Term(test, f'text "{needle}"', _SCAN, "text", folded, highlight=re.escape(needle))
 
 
 def _regex_term(pattern: str) -> Term:
@@ -209,7 +226,7 @@ def _regex_term(pattern: str) -> Term:
         def test(event: LogEvent) -> bool:
             return search(event.message.lower()) is not None or search(event.raw.lower()) is not None
 
-    return Term(test, f"regex /{pattern}/", _REGEX)
+    return Term(test, f"regex /{pattern}/", _REGEX, highlight=pattern)
 
 
 def _trace_term(value: str) -> Term:

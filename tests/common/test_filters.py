@@ -183,3 +183,13 @@ def test_tokenizing_regexes_paths_and_quotes() -> None:
         'text "/api/posts"', "regex /a b/", "not regex /c d/", "regex /x/y/",
     ]
     assert [t.description for t in parse_filter('route:"/a b" "x y"').terms] == ["route /a b", 'text "x y"']
+
+
+def test_the_text_a_query_looks_for_is_one_pattern_to_highlight() -> None:
+    highlight = parse_filter('level:warn+ Timeout "two words" /conn(ection)? refused/ -noise').highlight
+    assert highlight is not None
+    line = "timeout: two words; connection refused (noise)"
+    assert [m.group() for m in highlight.finditer(line)] == [
+        "timeout", "two words", "connection refused"]
+    assert parse_filter("level:error status:5xx").highlight is None
+    assert parse_filter("a.b").highlight.search("axb") is None  # type: ignore[union-attr]

@@ -48,6 +48,8 @@ class Changes:
     agent: bool = False
     stream: bool = False
     newly_firing: list[AlertInfo] = field(default_factory=list)
+    markers: list[str] = field(default_factory=list)
+    """Lines to insert in the log stream where events were lost (a gap, drops)."""
     errors: list[Error] = field(default_factory=list)
 
 
@@ -92,6 +94,8 @@ class ConsoleState:
         elif isinstance(message, Gap):
             self.gap_events += message.missed
             changes.stream = True
+            changes.markers.append(
+                f"gap: {message.missed:,} events lost here (the agent no longer had them)")
         elif isinstance(message, Dropped):
             self.dropped_events += message.count
             self.spans_lost += message.spans
@@ -99,6 +103,8 @@ class ConsoleState:
         elif isinstance(message, SpanGap):
             self.spans_lost += message.missed
             changes.stream = True
+            changes.markers.append(
+                f"{message.count:,} events dropped here (the link to this console was too slow)")
         elif isinstance(message, Error):
             changes.errors.append(message)
         # Anything else (pong, unknown types from a newer agent) changes nothing on screen.

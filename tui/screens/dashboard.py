@@ -6,6 +6,7 @@ in one batch (one buffer append, one redraw per changed panel), whatever the eve
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import time
 from collections import deque
@@ -13,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from obsview.common.filters import Filter, FilterError
+from obsview.common.filters import Filter, FilterError, highlight_of
 from obsview.common.protocol import (
     LEVELS,
     Ack,
@@ -34,7 +36,7 @@ from obsview.common.protocol import (
 from obsview.common.traces import TraceIndex, TraceSummary
 from obsview.tui import exemplars
 from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
-from obsview.tui.model import EventBuffer
+from obsview.tui.model import EventBuffer, Steps
 from obsview.tui.render import clean, safe_text
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.console_state import ConsoleState, minute_points
@@ -82,8 +84,10 @@ def alert_query(alert: AlertInfo) -> str:
 #: priority=True, and those that open a screen (a query typed in one go, before the bar has
 #: focus, must not open one: "level" holds an "e" and an "l").
 _PRIORITY_ACTIONS: Final = frozenset(
-    {"open_filter", "ack_alert", "silence_alert", "alert_logs", "route_traces"}
+    {"open_filter", "open_find", "ack_alert", "silence_alert", "alert_logs", "route_traces"}
 )
+#: The step generator has nothing more to do.
+_DONE: Final = object()
 
 
 class DashboardScreen(Screen[None]):
@@ -104,7 +108,8 @@ class DashboardScreen(Screen[None]):
         # priority: handled as the key arrives, so the keys typed right after it (a paste,
         # tmux send-keys) already go to the filter bar instead of running as commands.
         Binding("slash", "open_filter", "Filter", id="filter.open", priority=True),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="filter.clear"),
+        Binding("f", "open_find", "Find", id="find.open", priority=True),
+        Binding("escape", "clear_filter", "Clear find/filter", show=False, id="filter.clear"),
         Binding("t", "filter_trace", "Filter trace", show=False, id="filter.trace"),
         Binding("T", "open_trace", "Trace view", id="trace.open"),
         # Same descriptions as LogView's own keys: help and palette show them once.
@@ -176,6 +181,13 @@ class DashboardScreen(Screen[None]):
         self._pending_count = 0
         self._pending_other: deque[object] = deque(maxlen=1000)
         self._user = getpass.getuser()
+        #: What the log should show and look for; the buffer catches up in steps.
+        self._wanted_filter = self.buffer.filter
+        self._wanted_find: Filter | None = None
+        #: The queries in force when the bar opened: Esc takes the live preview back to them.
+        self._before_bar: tuple[Filter, Filter | None] = (self._wanted_filter, None)
+        #: A find query was typed: once applied, its newest match is brought into view.
+        self._find_typed = False
         self._connection = ("offline", "not connected", "")
         self._history: HistoryScreen | None = None
         self.charts_span_day = False
@@ -250,6 +262,9 @@ class DashboardScreen(Screen[None]):
         self._pending_events.clear()
         self._pending_count = 0
         now = self.clock()
+        for marker in changes.markers:
+            newest = self.buffer.newest_ts
+            self.buffer.mark(marker, now if newest is None else newest)
         if changes.events:
             self.buffer.append(changes.events)
         if changes.metrics:
@@ -301,11 +316,16 @@ class DashboardScreen(Screen[None]):
         )
 
     def _show_counts(self) -> None:
-        current = self.buffer.filter
-        self.query_one(StatusBar).show_count(
-            self.buffer.matched_count, self.buffer.total, current.query
-        )
-        self.query_one(StatusBar).show_levels(current.levels)
+        buffer = self.buffer
+        bar = self.query_one(StatusBar)
+        bar.show_count(buffer.matched_count, buffer.total, buffer.filter.query)
+        if buffer.find is None:
+            bar.show_find("", None, 0)
+        else:
+            index = self.query_one(LogView).cursor_index
+            rank = None if index is None else buffer.found_rank(index)
+            bar.show_find(buffer.find.query, rank, buffer.found_count)
+        bar.show_levels(buffer.filter.levels)
 
     def show_connection(self, kind: str, message: str, explanation: str = "") -> None:
         """The status line, and ``explanation`` in place of the log while it is empty.
@@ -326,16 +346,48 @@ class DashboardScreen(Screen[None]):
     # ------------------------------------------------------------------ filter
 
     def apply_filter(self, new_filter: Filter) -> None:
-        self.buffer.set_filter(new_filter)
-        self.query_one(LogView).refresh_from_buffer()
+        self.want(new_filter, self._wanted_find)
+
+    def want(self, new_filter: Filter, find: Filter | None) -> None:
+        """Show ``new_filter``'s events and look for ``find`` among them. A small buffer is
+        matched at once; a big one in steps between which the console keeps drawing and
+        reading keys (a text query over 100k events is ~60 ms in one go)."""
+        self._wanted_filter = new_filter
+        self._wanted_find = find if find is None or find.query else None
+        steps = self._steps()
+        if next(steps, _DONE) is _DONE:
+            self._queries_applied()
+        else:
+            self._step_on(steps)
+
+    def _steps(self) -> Steps:
+        buffer = self.buffer
+        if self._wanted_find != buffer.find:
+            yield from buffer.refind(self._wanted_find)
+        if self._wanted_filter != buffer.filter:
+            yield from buffer.refilter(self._wanted_filter)
+
+    @work(exclusive=True, group="queries")
+    async def _step_on(self, steps: Steps) -> None:
+        """The rest of the steps, one per loop turn; a newer query cancels this worker,
+        which leaves the buffer as it was."""
+        for _ in steps:
+            await asyncio.sleep(0)
+        self._queries_applied()
+
+    def _queries_applied(self) -> None:
+        log = self.query_one(LogView)
+        log.set_highlight(highlight_of(self.buffer.filter, self.buffer.find))
+        log.refresh_from_buffer()
+        if self._find_typed:
+            self._find_typed = False
+            self._show_first_found()
         self._show_counts()
 
     def action_toggle_level(self, level: str) -> None:
-        levels = set(self.buffer.filter.levels)
+        levels = set(self._wanted_filter.levels)
         levels.symmetric_difference_update({level})
-        self.buffer.set_levels(levels)
-        self.query_one(LogView).refresh_from_buffer()
-        self._show_counts()
+        self.apply_filter(self._wanted_filter.with_levels(levels))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _PRIORITY_ACTIONS and self.query_one(FilterBar).is_open:
@@ -343,17 +395,49 @@ class DashboardScreen(Screen[None]):
         return True
 
     def action_open_filter(self) -> None:
-        self.query_one(FilterBar).open(self.buffer.filter)
+        self._before_bar = (self._wanted_filter, self._wanted_find)
+        self.query_one(FilterBar).open(self._wanted_filter, "filter")
+
+    def action_open_find(self) -> None:
+        self._before_bar = (self._wanted_filter, self._wanted_find)
+        self.query_one(FilterBar).open(self._wanted_find or Filter(), "find")
 
     def action_clear_filter(self) -> None:
-        self.apply_filter(self.buffer.filter.with_query(""))
+        """Esc: forget the find query if there is one, else the filter's query."""
+        if self._wanted_find is not None:
+            self.want(self._wanted_filter, None)
+        else:
+            self.apply_filter(self._wanted_filter.with_query(""))
+
+    def _query_typed(self, query: Filter, mode: str) -> None:
+        if mode == "find":
+            self._find_typed = True
+            self.want(self._wanted_filter, query)
+        else:
+            self.apply_filter(query)
+
+    def on_filter_bar_changed(self, message: FilterBar.Changed) -> None:
+        self._query_typed(message.filter, message.mode)
 
     def on_filter_bar_applied(self, message: FilterBar.Applied) -> None:
-        self.apply_filter(message.filter)
+        self._query_typed(message.filter, message.mode)
         self._focus_log()
 
     def on_filter_bar_closed(self, _message: FilterBar.Closed) -> None:
+        if (self._wanted_filter, self._wanted_find) != self._before_bar:
+            self.want(*self._before_bar)
         self._focus_log()
+
+    def _show_first_found(self) -> None:
+        """Select the newest found event at or before the cursor (less and lnav search from
+        where the reader is; the newest line while following)."""
+        log = self.query_one(LogView)
+        index = log.cursor_index
+        if index is None or self.buffer.find is None or self.buffer.found_rank(index):
+            return
+        target = self.buffer.next_found(index, -1)
+        if target is not None:
+            log.show_index(target)
 
     def _focus_log(self) -> None:
         if self.focused is None:  # unless a key pressed meanwhile already moved it
@@ -436,6 +520,9 @@ class DashboardScreen(Screen[None]):
             time_format=self.time_format, title=title,
         )
         self.app.push_screen(self._history, closed)
+
+    def on_log_view_selected(self, _message: LogView.Selected) -> None:
+        self._show_counts()  # "match k of n" follows the cursor
 
     def on_log_view_opened(self, message: LogView.Opened) -> None:
         self.app.push_screen(EventDetailScreen(message.event))

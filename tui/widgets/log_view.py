@@ -7,7 +7,12 @@ batches to the buffer and calls :meth:`LogView.refresh_from_buffer` from its flu
 * **Follow** (default): the view sticks to the newest event and the cursor sits on it.
 * **Paused** (``p``/space, moving the cursor up, scrolling up): the view holds still and
   counts matching events that arrived meanwhile (:attr:`LogView.new_count`, announced with
-  :class:`LogView.FollowChanged`). ``end`` or ``p`` follows again.
+  :class:`LogView.FollowChanged`). ``end``/``G`` or ``p`` follows again.
+
+Navigation as in less and lnav: ``g``/``G`` top and bottom, ``n``/``N`` the next/previous
+event the find query matches (the text it looks for is highlighted in the rows shown),
+``b`` bookmarks the selected event and ``]``/``[`` jump between bookmarks. A bookmarked row
+has a mark in the gutter; lines the console inserts itself (a gap) are drawn as markers.
 
 Every untrusted field goes through :func:`obsview.tui.render.clean` (the same cleaning as
 ``safe_text``) and becomes a ``Segment``, which is never parsed as markup.
@@ -16,9 +21,10 @@ Every untrusted field goes through :func:`obsview.tui.render.clean` (the same cl
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -33,12 +39,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from obsview.common.protocol import LEVELS, LogEvent
-from obsview.tui.model import EventBuffer
+from obsview.tui.model import MARKER_SOURCE, EventBuffer
 from obsview.tui.render import clean
 
 TimeFormatter = Callable[[float], str]
 
 TRACE_ID_WIDTH = 8
+#: The gutter left of each row: a bookmark's mark, or a blank.
+BOOKMARK_MARK: Final = "◆"
 # A row never shows more than a terminal width; cutting long messages early keeps a
 # 64 KiB line from costing anything beyond what is visible.
 ROW_TEXT_LIMIT = 1024
@@ -61,6 +69,32 @@ def format_duration(duration_ms: float) -> str:
     return f"{duration_ms:.1f}ms"
 
 
+def trace_cell(trace_id: str) -> str:
+    """The trace ID in :data:`TRACE_ID_WIDTH` cells, cut with an ellipsis when longer (a cut
+    ID must not read as a whole one: ``t`` and ``T`` use the full ID)."""
+    if len(trace_id) > TRACE_ID_WIDTH:
+        return clean(trace_id[:TRACE_ID_WIDTH - 1], max_len=TRACE_ID_WIDTH) + "…"
+    return clean(trace_id, max_len=TRACE_ID_WIDTH).ljust(TRACE_ID_WIDTH)
+
+
+def _highlighted(parts: list[tuple[str, Style]], pattern: re.Pattern[str],
+                 match: Style) -> list[tuple[str, Style]]:
+    """``parts`` with what ``pattern`` matches in each of them in the ``match`` style."""
+    result: list[tuple[str, Style]] = []
+    for text, style in parts:
+        end = 0
+        for found in pattern.finditer(text):
+            if found.end() == found.start():
+                continue  # an empty match highlights nothing
+            if found.start() > end:
+                result.append((text[end:found.start()], style))
+            result.append((found.group(), match))
+            end = found.end()
+        if end < len(text):
+            result.append((text[end:], style))
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class _RowStyles:
     """The theme's styles for each part of a row, combined over the widget's base once."""
@@ -69,6 +103,9 @@ class _RowStyles:
     time: Style
     trace_id: Style
     levels: dict[str, Style]
+    match: Style
+    bookmark: Style
+    marker: Style
 
     @classmethod
     def build(cls, base: Style, component: Callable[..., Style]) -> _RowStyles:
@@ -83,15 +120,20 @@ class _RowStyles:
             time=part("log-view--time"),
             trace_id=part("log-view--trace-id"),
             levels={level: part(f"log-view--{level.lower()}") for level in LEVELS},
+            match=base + component("log-view--match"),
+            bookmark=part("log-view--bookmark"),
+            marker=part("log-view--marker"),
         )
 
     @classmethod
     def uniform(cls, base: Style) -> _RowStyles:
-        """The cursor row: every part in the cursor's one colour pair (the level in bold).
-        A part's own colour on the cursor's background measured 1.02:1 (the time) in the
-        dark theme and 1.07:1 in high contrast: no such pair can exist here."""
-        level = base + Style(bold=True)
-        return cls(base=base, time=base, trace_id=base, levels=dict.fromkeys(LEVELS, level))
+        """The cursor row: every part in the cursor's one colour pair (the level in bold),
+        a match in the same pair reversed. A part's own colour on the cursor's background
+        measured 1.02:1 (the time) in the dark theme and 1.07:1 in high contrast: no such
+        pair can exist here."""
+        bold = base + Style(bold=True)
+        return cls(base=base, time=base, trace_id=base, levels=dict.fromkeys(LEVELS, bold),
+                   match=base + Style(reverse=True), bookmark=bold, marker=bold)
 
 
 # inherit_bindings=False: Widget's keys scroll sideways (useless: rows are cut at the width,
@@ -108,6 +150,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         "log-view--debug",
         "log-view--trace",
         "log-view--cursor",
+        "log-view--match",
+        "log-view--bookmark",
+        "log-view--marker",
     }
 
     DEFAULT_CSS = """
@@ -123,6 +168,9 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         & > .log-view--info { color: $success; }
         & > .log-view--debug { color: $text-muted; }
         & > .log-view--trace { color: $text-muted; }
+        & > .log-view--match { background: $warning; color: $background; }
+        & > .log-view--bookmark { color: $accent; text-style: bold; }
+        & > .log-view--marker { color: $warning; text-style: bold; }
         & > .log-view--cursor {
             background: $block-cursor-blurred-background; color: $block-cursor-blurred-foreground;
         }
@@ -137,8 +185,15 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         Binding("down,j", "cursor_down", "Down", show=False, id="log.down"),
         Binding("pageup", "page_up", "Page up", show=False, id="log.page_up"),
         Binding("pagedown", "page_down", "Page down", show=False, id="log.page_down"),
-        Binding("home", "first", "First", show=False, id="log.first"),
-        Binding("end", "follow", "Follow", show=False, id="log.follow"),
+        Binding("home,g", "first", "First", show=False, id="log.first"),
+        Binding("end,G", "follow", "Follow", show=False, id="log.follow"),
+        Binding("n", "next_match(1)", "Next match", show=False, id="log.next_match"),
+        Binding("N", "next_match(-1)", "Previous match", show=False, id="log.previous_match"),
+        Binding("b", "toggle_bookmark", "Bookmark", show=False, id="log.bookmark"),
+        Binding("right_square_bracket", "next_bookmark(1)", "Next bookmark", show=False,
+                id="log.next_bookmark"),
+        Binding("left_square_bracket", "next_bookmark(-1)", "Previous bookmark", show=False,
+                id="log.previous_bookmark"),
         Binding("enter", "open", "Details", id="log.open"),
         Binding("p,space", "toggle_follow", "Pause/Follow", id="log.toggle_follow"),
     ]
@@ -148,17 +203,23 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     new_count: reactive[int] = reactive(0, init=False)
     """Matching events that arrived while paused."""
 
-    class _EventMessage(Message):
-        """Something happened to ``event`` in ``log_view`` (never posted itself)."""
+    class _ViewMessage(Message):
+        """Something happened in ``log_view`` itself (never posted itself)."""
 
-        def __init__(self, log_view: LogView, event: LogEvent) -> None:
+        def __init__(self, log_view: LogView) -> None:
             super().__init__()
             self.log_view = log_view
-            self.event = event
 
         @property
         def control(self) -> LogView:
             return self.log_view
+
+    class _EventMessage(_ViewMessage):
+        """Something happened to ``event`` in ``log_view`` (never posted itself)."""
+
+        def __init__(self, log_view: LogView, event: LogEvent) -> None:
+            super().__init__(log_view)
+            self.event = event
 
     class Selected(_EventMessage):
         """The cursor moved to ``event`` (by the user or a filter change, not by following)."""
@@ -169,30 +230,20 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
     class Opened(_EventMessage):
         """Enter (or a double click) on ``event``: show its details."""
 
-    class TopReached(Message):
+    class TopReached(_ViewMessage):
         """Up (or page up, home) with the cursor already on the oldest event shown: the
         screen may load older events from the agent."""
 
-        def __init__(self, log_view: LogView) -> None:
-            super().__init__()
-            self.log_view = log_view
+    class BookmarksChanged(_ViewMessage):
+        """A bookmark was set or removed (for the status bar's count)."""
 
-        @property
-        def control(self) -> LogView:
-            return self.log_view
-
-    class FollowChanged(Message):
+    class FollowChanged(_ViewMessage):
         """Follow/pause or the paused "N new" count changed (for the status bar)."""
 
         def __init__(self, log_view: LogView, following: bool, new_count: int) -> None:
-            super().__init__()
-            self.log_view = log_view
+            super().__init__(log_view)
             self.following = following
             self.new_count = new_count
-
-        @property
-        def control(self) -> LogView:
-            return self.log_view
 
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, LogView.FollowChanged) and message.log_view is self.log_view
@@ -210,6 +261,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self.buffer = buffer
         self._time_format = time_format
         self._line_cache: LRUCache[int, Strip] = LRUCache(1024)
+        self._highlight: re.Pattern[str] | None = None
         self._styles: tuple[_RowStyles, _RowStyles] | None = None
         self._cursor_position: int | None = None
         # -1: the first refresh treats whatever the buffer already holds as new (re-anchors).
@@ -267,6 +319,13 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
                     self._set_cursor(index)  # its event was evicted: the next one is selected
         self.refresh()
 
+    def set_highlight(self, pattern: re.Pattern[str] | None) -> None:
+        """Highlight what ``pattern`` matches in the rows shown (only they are redrawn)."""
+        if pattern != self._highlight:
+            self._highlight = pattern
+            self._line_cache.clear()
+            self.refresh()
+
     def pause(self) -> None:
         if self.following:
             self.following = False
@@ -322,6 +381,52 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         else:
             self.follow()
 
+    def action_next_match(self, step: int) -> None:
+        """``n``/``N``: the next/previous event the find query matches; without one, the
+        next/previous event the filter's query matches (every row then)."""
+        index = self.cursor_index
+        if index is None:
+            return
+        if self.buffer.find is not None:
+            target = self.buffer.next_found(index, step)
+            if target is None:
+                self.notify("No event matches the find query", markup=False)
+                return
+        elif self.buffer.filter.query:
+            target = (index + step) % len(self.buffer)
+        else:
+            self.notify("Nothing to look for: f finds, / filters", markup=False)
+            return
+        self.show_index(target)
+
+    def action_toggle_bookmark(self) -> None:
+        index = self.cursor_index
+        if index is None:
+            return
+        self.buffer.toggle_bookmark(index)
+        self._line_cache.discard(self.buffer.position(index))
+        self.refresh()
+        self.post_message(self.BookmarksChanged(self))
+
+    def action_next_bookmark(self, step: int) -> None:
+        index = self.cursor_index
+        if index is None:
+            return
+        target = self.buffer.next_bookmark(index, step)
+        if target is None:
+            self.notify("No bookmark among the events shown (b sets one)", markup=False)
+            return
+        self.show_index(target)
+
+    def show_index(self, index: int) -> None:
+        """Pause with the cursor on the ``index``-th event, in the middle of the view if it
+        was out of sight."""
+        self.pause()
+        top, height = self.scroll_offset.y, self._page_height
+        if not top <= index < top + height:
+            self._scroll_quietly(max(0, index - height // 2))
+        self._set_cursor(index)
+
     def action_open(self) -> None:
         event = self.cursor_event
         if event is not None:
@@ -338,21 +443,28 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             return Strip.blank(width, styles.base)
         position = buffer.position(row)
         if position == self._cursor_position:
-            return self._render_row(buffer[row], cursor).crop_extend(0, width, cursor.base)
+            return self._render_row(buffer[row], position, cursor).crop_extend(0, width, cursor.base)
         strip = self._line_cache.get(position)
         if strip is None:
-            strip = self._render_row(buffer[row], styles)
+            strip = self._render_row(buffer[row], position, styles)
             self._line_cache[position] = strip
         return strip.crop_extend(0, width, styles.base)
 
-    def _render_row(self, event: LogEvent, styles: _RowStyles) -> Strip:
+    def _render_row(self, event: LogEvent, position: int, styles: _RowStyles) -> Strip:
         """One event as segments of cleaned text (no Text.render: 5x cheaper per row)."""
+        gutter = ((BOOKMARK_MARK, styles.bookmark) if self.buffer.is_bookmarked(position)
+                  else (" ", styles.base))
+        if event.source == MARKER_SOURCE:
+            parts = [gutter, (self._time_format(event.ts), styles.time),
+                     (f" ── {clean(event.message, max_len=ROW_TEXT_LIMIT)} ──", styles.marker)]
+            return Strip([Segment(text, style) for text, style in parts],
+                         sum(cell_len(text) for text, _ in parts))
         level_style = styles.levels.get(event.level, styles.base)
-        trace = clean((event.trace_id or event.request_id)[:TRACE_ID_WIDTH], max_len=TRACE_ID_WIDTH)
-        parts: list[tuple[str, Style]] = [
+        parts = [
+            gutter,
             (self._time_format(event.ts), styles.time),
             (f" {event.level:<5} ", level_style),
-            (trace.ljust(TRACE_ID_WIDTH), styles.trace_id),
+            (trace_cell(event.trace_id or event.request_id), styles.trace_id),
             (" ", styles.base),
         ]
         if event.is_access:
@@ -365,6 +477,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             ]
         message_style = level_style if event.level == "ERROR" else styles.base
         parts.append((clean(event.message, max_len=ROW_TEXT_LIMIT), message_style))
+        if self._highlight is not None:
+            parts = _highlighted(parts, self._highlight, styles.match)
         segments = [Segment(text, style) for text, style in parts]
         return Strip(segments, sum(cell_len(text) for text, _ in parts))
 

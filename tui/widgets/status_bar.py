@@ -117,7 +117,7 @@ class StatusBar(Vertical):
     StatusBar #sb-sources.-warn { color: $warning; }
     StatusBar #sb-sources.-bad { color: $error; text-style: bold; }
     StatusBar #sb-stream { color: $warning; }
-    StatusBar #sb-count { width: 1fr; }
+    StatusBar #sb-find { width: 1fr; }
     StatusBar #sb-follow.-paused { color: $warning; text-style: bold; }
     """
 
@@ -139,6 +139,7 @@ class StatusBar(Vertical):
         with Horizontal():
             yield Static(self.levels_text(frozenset(LEVELS)), id="sb-levels")
             yield Static(Text(), id="sb-count")
+            yield Static(Text(), id="sb-find")
             yield Static(Text(), id="sb-stream")
             yield Static(Text("following"), id="sb-follow")
 
@@ -230,6 +231,21 @@ class StatusBar(Vertical):
             text.append(" · filter ")
             text.append_text(safe_text(filter_text, style="bold", max_len=120))
         _show(self.query_one("#sb-count", Static), text)
+
+    def show_find(self, query: str, rank: int | None, count: int) -> None:
+        """``find timeout · match 3 of 41``: the find query and where the cursor is among its
+        matches (``41 matches`` when the cursor is on none of them)."""
+        text = Text()
+        if query:
+            text.append("find ")
+            text.append_text(safe_text(query, style="bold", max_len=60))
+            if not count:
+                text.append(" · no match")
+            elif rank is None:
+                text.append(f" · {format_count(count)} match{'es' if count > 1 else ''}")
+            else:
+                text.append(f" · match {format_count(rank)} of {format_count(count)}")
+        _show(self.query_one("#sb-find", Static), text)
 
     def show_follow(self, *, following: bool, new: int) -> None:
         label = self.query_one("#sb-follow", Static)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from contrast_support import contrast_ratio, failures
 
+from obsview.common.protocol import Gap
 from obsview.themes import load_themes
 from obsview.tui.screenshots import sample_app
 
@@ -60,6 +61,14 @@ def steps(*parts: Step) -> Step:
     return step
 
 
+def gap() -> Step:
+    async def step(pilot: Any) -> None:
+        pilot.app.dashboard.enqueue(Gap(missed=1234, from_seq=186))
+        pilot.app.dashboard.flush()
+
+    return step
+
+
 def connection(kind: str) -> Step:
     async def step(pilot: Any) -> None:
         pilot.app.dashboard.show_connection(kind, f"{kind}: ws://127.0.0.1:8765")
@@ -76,6 +85,9 @@ STATES: list[tuple[str, Step]] = [
     ("dashboard with toasts, log following its newest line", _nothing),
     ("log following, no toasts", dismiss_toasts()),
     ("log paused on a selected line", press("up", "up", "up")),
+    ("find: matches highlighted, one on the followed line", press("f", *"timeout", "enter")),
+    ("find: a highlighted match on a selected line", press("N")),
+    ("bookmarked lines, one selected", steps(press("b", "up", "b"), press("escape"))),
     ("DEBUG and TRACE toggled off", press("4", "5")),
     ("agent unreachable", steps(press("4", "5"), connection("unreachable"))),
     ("agent reconnecting", connection("reconnecting")),
@@ -102,6 +114,7 @@ STATES: list[tuple[str, Step]] = [
     ("silence prompt", steps(press("escape"), press("s"))),
     ("command palette", steps(press("escape"), press("ctrl+p"))),
     ("command palette filtered", press(*"theme")),
+    ("a gap marked in the stream", steps(press("escape"), focus("#log"), press("G"), gap())),
     ("alerts maximized", steps(press("escape"), focus("#alerts"), press("m"))),
     ("log maximized", steps(press("m"), focus("#log"), press("m"))),
 ]

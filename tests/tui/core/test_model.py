@@ -127,3 +127,89 @@ def test_index_at_time_finds_the_first_matching_event_at_or_after_a_time() -> No
     assert buffer.index_at_time(99.0) == len(buffer)
     buffer.set_levels({"ERROR"})  # only even seqs match now
     assert buffer[buffer.index_at_time(11.0)].seq == 12
+
+
+# --------------------------------------------------------------------------- in steps
+
+
+def test_refilter_in_steps_equals_one_pass_despite_appends_and_evictions() -> None:
+    stepped = EventBuffer(50)
+    stepped.append(make(1, 40))
+    steps = stepped.refilter(parse_filter("level:warn+"), step=7)
+    next(steps)
+    assert stepped.filter.query == "" and len(stepped) == 40  # nothing swapped yet
+    next(steps)
+    stepped.append(make(41, 25))  # evicts 1..15 between two steps
+    for _ in steps:
+        pass
+    one_pass = EventBuffer(50)
+    one_pass.append(make(1, 65))
+    one_pass.set_filter(parse_filter("level:warn+"))
+    assert seqs(stepped) == seqs(one_pass) == [n for n in range(16, 66) if n % 2]
+    assert stepped.filter.query == "level:warn+"
+
+
+def test_a_refilter_left_unfinished_changes_nothing() -> None:
+    buffer = EventBuffer(100)
+    buffer.append(make(1, 30))
+    generation = buffer.generation
+    steps = buffer.refilter(parse_filter("level:error"), step=5)
+    next(steps)
+    del steps  # the user typed on: the next query replaces this one
+    assert len(buffer) == 30 and buffer.generation == generation
+
+
+def test_find_counts_ranks_and_wraps_around_among_the_filtered_events() -> None:
+    buffer = EventBuffer(100)
+    buffer.append(make(1, 20))
+    buffer.set_filter(parse_filter("level:warn+"))  # odd seqs 1..19: 10 events
+    buffer.set_find(parse_filter("/event 1[0-9]/"))  # of those: 11 13 15 17 19
+    assert buffer.found_count == 5
+    assert [buffer.found_rank(i) for i in range(len(buffer))] == [None] * 5 + [1, 2, 3, 4, 5]
+    assert buffer[buffer.next_found(0, 1)].seq == 11  # type: ignore[index]
+    assert buffer[buffer.next_found(6, 1)].seq == 15  # type: ignore[index]
+    assert buffer[buffer.next_found(9, 1)].seq == 11  # type: ignore[index]  # wraps
+    assert buffer[buffer.next_found(5, -1)].seq == 19  # type: ignore[index]  # wraps back
+    buffer.append(make(21, 2))  # 21 matches the filter, not the find
+    assert buffer.found_count == 5
+    buffer.set_filter(parse_filter(""))  # the find stays, over the wider view
+    assert buffer.found_count == 10  # 10..19
+    buffer.set_find(None)
+    assert buffer.found_count == 0 and buffer.next_found(0, 1) is None
+
+
+def test_found_events_appended_later_and_evicted_are_counted() -> None:
+    buffer = EventBuffer(10)
+    buffer.set_find(parse_filter("level:error"))
+    buffer.append(make(1, 8))  # errors: 1, 5
+    assert buffer.found_count == 2
+    buffer.append(make(9, 6))  # holds 5..14: errors 5, 9, 13
+    assert buffer.found_count == 3
+    assert buffer[buffer.next_found(0, 1)].seq == 9  # type: ignore[index]
+
+
+def test_bookmarks_toggle_jump_skip_filtered_and_go_with_their_events() -> None:
+    buffer = EventBuffer(10)
+    buffer.append(make(1, 10))
+    assert buffer.toggle_bookmark(2) and buffer.toggle_bookmark(6) and buffer.toggle_bookmark(7)
+    assert buffer.bookmark_count == 3
+    assert buffer[buffer.next_bookmark(0, 1)].seq == 3  # type: ignore[index]
+    assert buffer[buffer.next_bookmark(2, 1)].seq == 7  # type: ignore[index]
+    assert buffer[buffer.next_bookmark(2, -1)].seq == 8  # type: ignore[index]  # wraps
+    assert not buffer.toggle_bookmark(7)  # off again
+    buffer.set_filter(parse_filter('-"event 3"'))  # 7 is shown, 3 is not
+    assert buffer.is_bookmarked(buffer.position(5)) is True  # seq 7
+    assert buffer[buffer.next_bookmark(0, 1)].seq == 7  # type: ignore[index]
+    buffer.set_filter(parse_filter(""))
+    buffer.append(make(11, 5))  # evicts 1..5: the bookmark on 3 goes with it
+    assert buffer.bookmark_count == 1
+
+
+def test_a_marker_line_is_held_in_place_without_being_the_agents() -> None:
+    buffer = EventBuffer(10)
+    buffer.append(make(1, 3))
+    buffer.mark("gap: 40 events missed", ts=3.5)
+    buffer.append(make(44, 1))
+    assert [buffer[i].message for i in range(len(buffer))][-2:] == ["gap: 40 events missed", "event 44"]
+    buffer.mark("5 events dropped", ts=44.5)
+    assert buffer.last_seq == 44  # resuming is from the agent's last event, not the marker's
