@@ -7,9 +7,9 @@ import pytest
 from app_test_support import screen_text, wait_until
 from rich.segment import Segment
 
+from obsview.common.filters import parse_filter
 from obsview.common.protocol import Events, Gap, LogEvent
 from obsview.tui.app import ObsviewApp
-from obsview.common.filters import parse_filter
 from obsview.tui.screenshots import SAMPLE_NOW, sample_app
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.log_view import BOOKMARK_MARK, LogView
