@@ -16,6 +16,7 @@ from proof_kit import agent_config, make_events, wait_until
 
 from obsview.backend.agent import Agent
 from obsview.tui.app import ObsviewApp
+from obsview.tui.model import MARKER_SOURCE
 
 CAPACITY = 200
 SIZE = (140, 40)
@@ -27,9 +28,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def held_numbers(app: ObsviewApp) -> list[int]:
+def held_numbers(app: ObsviewApp) -> list[int | str]:
+    """The agent's events by number; the console's own marker lines (a gap) by their text."""
     buffer = app.dashboard.buffer
-    return [int(buffer[i].extra["n"]) for i in range(len(buffer))]
+    return [buffer[i].message if buffer[i].source == MARKER_SOURCE else int(buffer[i].extra["n"])
+            for i in range(len(buffer))]
 
 
 @pytest.mark.timeout(30)
@@ -53,7 +56,9 @@ async def test_console_reconnects_and_shows_the_exact_gap(tmp_path: Path) -> Non
 
             await wait_until(lambda: 549 in held_numbers(app), timeout=10, what="the console to resume")
             await pilot.pause()
-            assert held_numbers(app) == [*range(50), *range(350, 550)], "nothing twice, nothing invented"
+            gap = "gap: 300 events lost here (the agent no longer had them)"
+            # Nothing twice, nothing invented, and the gap marked where it happened.
+            assert held_numbers(app) == [*range(50), gap, *range(350, 550)]
             assert app.dashboard.state.gap_events == 300
             assert "gap of 300 events" in screen_text(app)
     finally:
