@@ -186,8 +186,8 @@ class DashboardScreen(Screen[None]):
         self._wanted_find: Filter | None = None
         #: The queries in force when the bar opened: Esc takes the live preview back to them.
         self._before_bar: tuple[Filter, Filter | None] = (self._wanted_filter, None)
-        #: A find query was typed: once applied, its newest match is brought into view.
-        self._find_typed = False
+        #: What to do once the buffer shows the wanted queries (select a match, a time).
+        self._then: Callable[[], None] | None = None
         self._connection = ("offline", "not connected", "")
         self._history: HistoryScreen | None = None
         self.charts_span_day = False
@@ -379,9 +379,9 @@ class DashboardScreen(Screen[None]):
         log = self.query_one(LogView)
         log.set_highlight(highlight_of(self.buffer.filter, self.buffer.find))
         log.refresh_from_buffer()
-        if self._find_typed:
-            self._find_typed = False
-            self._show_first_found()
+        then, self._then = self._then, None
+        if then is not None:
+            then()
         self._show_counts()
 
     def action_toggle_level(self, level: str) -> None:
@@ -411,7 +411,7 @@ class DashboardScreen(Screen[None]):
 
     def _query_typed(self, query: Filter, mode: str) -> None:
         if mode == "find":
-            self._find_typed = True
+            self._then = self._show_first_found
             self.want(self._wanted_filter, query)
         else:
             self.apply_filter(query)
@@ -449,7 +449,7 @@ class DashboardScreen(Screen[None]):
             self.notify("The selected event has no trace ID", severity="warning", markup=False)
             return
         try:
-            self.apply_filter(self.buffer.filter.with_query(f'trace:"{event.trace_id}"'))
+            self.apply_filter(self._wanted_filter.with_query(f'trace:"{event.trace_id}"'))
         except FilterError as exc:
             self.notify(clean(str(exc)), severity="error", markup=False)
 
@@ -613,13 +613,14 @@ class DashboardScreen(Screen[None]):
     def show_alert_logs(self, alert: AlertInfo) -> None:
         """Its labels as the filter, and the log paused where the alert started; over it, the
         failed and slowest traces of its window (Esc goes back to those logs)."""
+        log = self.query_one(LogView)
         try:
-            self.apply_filter(self.buffer.filter.with_query(alert_query(alert)))
+            query = self._wanted_filter.with_query(alert_query(alert))
         except FilterError as exc:
             self.notify(clean(str(exc)), severity="error", markup=False)
             return
-        log = self.query_one(LogView)
-        log.show_time(alert.started_at)
+        self._then = lambda: log.show_time(alert.started_at)
+        self.apply_filter(query)
         log.focus()
         # The minute before the condition held is what the rule's figures were made of.
         since = alert.started_at - ALERT_LOOKBACK_S
