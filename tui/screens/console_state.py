@@ -100,11 +100,12 @@ class ConsoleState:
             self.dropped_events += message.count
             self.spans_lost += message.spans
             changes.stream = True
+            if message.count:
+                changes.markers.append(
+                    f"{message.count:,} events dropped here (the link to this console was too slow)")
         elif isinstance(message, SpanGap):
             self.spans_lost += message.missed
             changes.stream = True
-            changes.markers.append(
-                f"{message.count:,} events dropped here (the link to this console was too slow)")
         elif isinstance(message, Error):
             changes.errors.append(message)
         # Anything else (pong, unknown types from a newer agent) changes nothing on screen.
