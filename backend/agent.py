@@ -28,6 +28,7 @@ from obsview.backend.auth import default_token_path, token_for
 from obsview.backend.config import AgentConfig, default_state_root
 from obsview.backend.delivery.notify import Notifier, Origin
 from obsview.backend.errors import StartupError
+from obsview.backend.ingest.catch_up import CatchUpTracker, file_progress
 from obsview.backend.ingest.log_limit import RateLimitedLog
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Source
@@ -87,6 +88,9 @@ NOTIFY_STATE: Final = "notify-state.json"
 STATE_FILES: Final = (ALERT_STATE, TAIL_OFFSETS)
 """What older versions kept in one directory for every agent of a user."""
 INGEST_ERROR_LOG_INTERVAL_S: Final = 60.0
+CATCH_UP_WINDOW: Final = 1000
+"""Newest events a console gets each second while the agent catches up on a backlog (it
+gets ``client_queue_events`` of them when the catch-up ends; older ones by paging)."""
 
 
 def agent_version() -> str:
@@ -141,6 +145,7 @@ class Agent:
         self._token_path: Path | None = None
         self._accept_errors = AcceptErrorLimiter()
         self.events_ingested = 0
+        self._catch_up = CatchUpTracker(lambda: file_progress(self._sources), clock=time.monotonic)
 
     # ------------------------------------------------------------------ read-only parts
 
@@ -365,6 +370,21 @@ class Agent:
                 self._ingest_error_log.exception(
                     "ingest step %s failed on a batch of %d events (counted in ingest_errors)",
                     getattr(step, "__name__", step), len(events))
+        if self.config.tail:  # after the broadcast: a window sent now holds this batch
+            self._follow_catch_up()
+
+    def _follow_catch_up(self) -> None:
+        """A backlog began or ended: consoles stop getting every event (they get its
+        progress and the newest windows), or get the stream again after the newest events."""
+        changed = self._catch_up.update()
+        server = self._server
+        if changed is None or server is None:
+            return
+        if changed:
+            server.hold(CATCH_UP_WINDOW)
+        else:
+            server.release(self.config.client_queue_events)
+        server.broadcast_catch_up(self._catch_up.message())
 
     def _observe(self, events: list[LogEvent]) -> None:
         self._metrics.observe(events if self._dedup is None else self._dedup.logs(events))
@@ -428,6 +448,7 @@ class Agent:
             "store_evicted": self._store.evicted,
             **self._journal_counters(),
             "dropped_to_clients": server.dropped_total if server else 0,
+            "skipped_to_clients": server.skipped_total if server else 0,
             "connections_total": server.connections_total if server else 0,
             "connections_refused": server.admission.refused if server else 0,
             "connections_evicted": server.admission.evicted if server else 0,
@@ -509,6 +530,11 @@ class Agent:
             self._minutes.append(closed)
             if self._recorder is not None:
                 self._recorder.record_minute(closed)
+        if self.config.tail:
+            self._follow_catch_up()  # its end, when the last batch left nothing to read
+            if self._catch_up.active and self._server is not None:
+                self._server.broadcast_catch_up(self._catch_up.message())
+                self._server.send_newest(CATCH_UP_WINDOW)
         sources = self.source_states()
         if _comparable(sources) != _comparable(self._sources_shown):
             self._sources_shown = sources

@@ -334,6 +334,35 @@ class Dropped(Message, tag="dropped", frozen=True):
     """Spans dropped since the previous ``dropped`` message (``count`` is events only)."""
 
 
+class CatchUp(Message, tag="catch_up", frozen=True):
+    """The agent is reading a backlog (a big file from its start, lines written while it was
+    down): how far and how fast. Meanwhile consoles receive the newest events in windows
+    (:class:`Skipped` says what they were not sent), not every event. Sent about once a
+    second, then once with ``done`` when the backlog is read."""
+
+    read_bytes: int
+    """Bytes read of the files followed."""
+    total_bytes: int
+    """Their size now (a file still written to grows)."""
+    lines: int
+    """Lines read since the catch-up began."""
+    lines_per_s: float
+    """Its rate since it began."""
+    eta_s: float | None = None
+    """Seconds left at that rate (None before a rate is known)."""
+    done: bool = False
+
+
+class Skipped(Message, tag="skipped", frozen=True):
+    """Events not sent to this console while the agent caught up: the newest window follows.
+    They are not lost: the agent holds them (scroll back, search: :class:`Query`)."""
+
+    count: int
+    from_seq: int
+    to_seq: int
+    """The events skipped are ``from_seq`` to ``to_seq``, both included."""
+
+
 class Metrics(Message, tag="metrics", frozen=True):
     snapshot: MetricsSnapshot
     history: tuple[MetricsPoint, ...] = ()
@@ -497,8 +526,8 @@ class UnknownMessage(msgspec.Struct, frozen=True):
 
 
 AnyMessage = (
-    Hello | Events | Spans | SpanGap | Gap | Dropped | Metrics | Health | Alerts | Error | Pong
-    | QueryPage | StatesPage | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query
+    Hello | Events | Spans | SpanGap | Gap | Dropped | CatchUp | Skipped | Metrics | Health
+    | Alerts | Error | Pong | QueryPage | StatesPage | Subscribe | Ack | Unack | Silence | ExpireSilence | Ping | Query
     | CancelQuery | StatesQuery
 )
 MESSAGE_TYPES: Final[dict[str, type[Message]]] = {

@@ -194,7 +194,8 @@ class ObsviewApp(App[None]):
             # The websocket only sees a closed connection; ssh said why.
             kind, text = ("auth" if problem.permanent else "unreachable"), str(problem)
             explanation = text if problem.permanent else f"{text}\n\nRetrying on its own."
-        elif self.load_progress is not None and state.status == "connected":
+        elif (self.load_progress is not None and state.status == "connected"
+              and self.dashboard.state.catch_up is None):  # the agent's own says more
             text = f"{text} · {self.load_progress().describe()}"
         self.dashboard.show_connection(kind, text, explanation)
 

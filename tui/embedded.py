@@ -89,14 +89,9 @@ async def file_agent(paths: Sequence[str], *, stdin_fd: int | None = None,
 
 
 def _load_progress(sources: Sequence[object]) -> LoadProgress:
-    from obsview.backend.ingest.sources.file_tail import FileTailSource
+    from obsview.backend.ingest.catch_up import file_progress
     from obsview.backend.ingest.sources.stdin import StdinSource
 
-    done = total = lines = 0
-    for source in sources:
-        if isinstance(source, FileTailSource):
-            read, held = source.progress()
-            done, total, lines = done + read, total + held, lines + source.lines_read
-        elif isinstance(source, StdinSource):
-            lines += source.lines_read
+    done, total, lines = file_progress(sources)
+    lines += sum(source.lines_read for source in sources if isinstance(source, StdinSource))
     return LoadProgress(done, total, lines)

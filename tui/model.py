@@ -55,6 +55,7 @@ class EventBuffer:
         self.capacity = capacity
         self._events: list[LogEvent] = []
         self._evicted = 0
+        self._forgotten = 0
         self._filter = filter if filter is not None else Filter()
         self._matched: list[int] = []
         self._matched_evicted = 0
@@ -75,7 +76,7 @@ class EventBuffer:
     @property
     def evicted(self) -> int:
         """Events dropped so far because the buffer was full."""
-        return self._evicted
+        return self._evicted - self._forgotten
 
     @property
     def appended(self) -> int:
@@ -261,6 +262,13 @@ class EventBuffer:
         self._evict(len(self._events))
         self._matched_evicted = 0
         self._generation += 1
+
+    def forget(self) -> None:
+        """Forget every held event, not counted as evicted: the agent still holds them (a
+        window of its newest events follows; scrolling back pages them in)."""
+        held = len(self._events)
+        self.clear()
+        self._forgotten += held
 
     # ------------------------------------------------------------------ reading
 

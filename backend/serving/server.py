@@ -41,6 +41,7 @@ from obsview.common.protocol import (
     Ack,
     Alerts,
     CancelQuery,
+    CatchUp,
     Error,
     ExpireSilence,
     Gap,
@@ -54,6 +55,7 @@ from obsview.common.protocol import (
     ProtocolError,
     Query,
     Silence,
+    Skipped,
     SpanGap,
     StatesQuery,
     Subscribe,
@@ -203,6 +205,13 @@ class StreamServer:
         self.oversized_total = 0
         """State messages not sent because they would exceed MAX_FRAME_BYTES."""
         self.spans_dropped_total = 0
+        self.holding = False
+        """Events are not streamed live (the agent is catching up on a backlog): consoles
+        get windows of the newest ones (:meth:`send_newest`)."""
+        self.window = 0
+        """The window a console subscribing meanwhile gets."""
+        self.skipped_total = 0
+        """Events not streamed to consoles while catching up (summed over consoles)."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -264,7 +273,7 @@ class StreamServer:
 
     def broadcast_events(self, events: Sequence[LogEvent]) -> None:
         """Hand a batch to every subscribed console. Never awaits: called from ingest."""
-        if not events or not self._clients:
+        if not events or not self._clients or self.holding:
             return
         shared: list[tuple[bytes, list[LogEvent]]] | None = None
         for client in self._clients:
@@ -278,7 +287,35 @@ class StreamServer:
                 matched = [event for event in events if client.filter.matches(event)]
                 frames = event_frames(matched, self._client_queue_events)
             for frame, chunk in frames:
-                self.dropped_total += client.outbox.put_events(frame, len(chunk))
+                self.dropped_total += client.outbox.put_events(frame, len(chunk), chunk[-1].seq)
+
+    def hold(self, window: int) -> None:
+        """Stop streaming events live (a backlog is being read); a console subscribing
+        meanwhile gets the newest ``window`` of them."""
+        self.holding = True
+        self.window = window
+        self.send_newest(window)  # what is queued (the batch that began it) included
+
+    def send_newest(self, window: int) -> None:
+        """Every subscribed console gets the newest ``window`` events from where its stream
+        stands, told what it skips; what was queued for it and not sent is replaced."""
+        until = self._view.last_seq()
+        for client in self._clients:
+            if client.subscribed:
+                self.dropped_total -= client.outbox.forget_events()
+                client.outbox.put_replay(Replay(client.outbox.sent_seq, until, newest=window))
+
+    def release(self, window: int) -> None:
+        """Stream live again, after the newest ``window`` events."""
+        self.holding = False
+        self.send_newest(window)
+
+    def broadcast_catch_up(self, message: CatchUp) -> None:
+        """How far the catch-up is, to every console (an unsent older one is replaced)."""
+        if self._clients:
+            frame = encode(message)
+            for client in self._clients:
+                client.outbox.put_state(message.type, frame)
 
     def broadcast_spans(self, spans: Sequence[Span]) -> None:
         """Hand a batch of spans to every console that asked for spans. Never awaits."""
@@ -408,7 +445,16 @@ class StreamServer:
         await self._replay_spans(client, replay)
 
     async def _replay_events(self, client: _Client, replay: Replay) -> None:
+        outbox = client.outbox
         cursor = replay.since_seq
+        if replay.newest:
+            cursor = outbox.sent_seq  # the window starts where this console's stream stands
+            start = replay.until_seq - replay.newest
+            if start > cursor:
+                self.skipped_total += start - cursor
+                await client.ws.send(encode(Skipped(count=start - cursor, from_seq=cursor + 1,
+                                                    to_seq=start)), text=True)
+                cursor = outbox.sent_seq = start
         while cursor < replay.until_seq:
             events, missed = await self._view.events_since(cursor, REPLAY_PAGE)
             if missed:
@@ -420,6 +466,7 @@ class StreamServer:
             matched = [event for event in events if client.filter.matches(event)]
             for frame, _chunk in event_frames(matched, self._client_queue_events):
                 await client.ws.send(frame, text=True)
+            outbox.sent_seq = cursor
 
     async def _replay_spans(self, client: _Client, replay: Replay) -> None:
         cursor = replay.spans_since
@@ -491,8 +538,10 @@ class StreamServer:
         spans_since = spans_until
         if message.spans and message.spans_since_seq is not None:
             spans_since = min(max(0, message.spans_since_seq), spans_until)
+        client.outbox.sent_seq = since
         if since < until or spans_since < spans_until:
-            client.outbox.put_replay(Replay(since, until, spans_since, spans_until))
+            window = self.window if self.holding else 0
+            client.outbox.put_replay(Replay(since, until, spans_since, spans_until, window))
 
 
 def _host_allowed(values: list[str], allowed: frozenset[str]) -> bool:

@@ -40,6 +40,9 @@ EVERY_MESSAGE = [
     p.Gap(missed=10, from_seq=3),
     p.Dropped(count=5, total=9),
     p.Dropped(count=0, total=9, spans=3),
+    p.CatchUp(read_bytes=1 << 20, total_bytes=3 << 20, lines=3100, lines_per_s=155000.0, eta_s=0.4),
+    p.CatchUp(read_bytes=3 << 20, total_bytes=3 << 20, lines=9300, lines_per_s=150000.0, done=True),
+    p.Skipped(count=90000, from_seq=1, to_seq=90000),
     p.Metrics(SNAPSHOT, (p.MetricsPoint(1.0, 2.0, 0.0, 1.0, None, None),)),
     p.Health(p.HealthReport("degraded", 1.0, 2.0, "1.0.0", (
         p.ProbeStatus("redis", "tcp", "127.0.0.1:6379", "unhealthy", None, "refused", 1.0, 0.5),

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from obsview.common.protocol import (
     AlertInfo,
     Alerts,
+    CatchUp,
     Dropped,
     Error,
     Events,
@@ -28,6 +29,7 @@ from obsview.common.protocol import (
     MetricsSnapshot,
     MinutePoint,
     SilenceInfo,
+    Skipped,
     SpanGap,
 )
 
@@ -68,6 +70,10 @@ class ConsoleState:
     """Events the agent dropped because this console read too slowly."""
     spans_lost: int = 0
     """Spans the agent had evicted when the console resumed, or dropped for a slow link."""
+    catch_up: CatchUp | None = None
+    """The agent's progress while it reads a backlog (None when it reads none)."""
+    skipped_events: int = 0
+    """Events the agent did not send while catching up: it holds them (scroll back, search)."""
     _firing: set[str] = field(default_factory=set)
 
     def apply(self, messages: Iterable[object]) -> Changes:
@@ -103,6 +109,12 @@ class ConsoleState:
             if message.count:
                 changes.markers.append(
                     f"{message.count:,} events dropped here (the link to this console was too slow)")
+        elif isinstance(message, CatchUp):
+            self.catch_up = None if message.done else message
+            changes.stream = True
+        elif isinstance(message, Skipped):
+            self.skipped_events += message.count
+            changes.stream = True
         elif isinstance(message, SpanGap):
             self.spans_lost += message.missed
             changes.stream = True

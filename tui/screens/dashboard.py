@@ -31,6 +31,7 @@ from obsview.common.protocol import (
     Message,
     QueryPage,
     Silence,
+    Skipped,
     Spans,
 )
 from obsview.common.traces import TraceIndex, TraceSummary
@@ -177,6 +178,8 @@ class DashboardScreen(Screen[None]):
         self.traces = TraceIndex()
         """Spans from the agent, bounded like its own store: what the waterfall shows."""
         self.console_dropped = 0
+        self._forget_held = False
+        """A window of the agent's newest events comes next: what is held goes first."""
         self._pending_events: deque[tuple[LogEvent, ...]] = deque()
         self._pending_count = 0
         self._pending_other: deque[object] = deque(maxlen=1000)
@@ -249,6 +252,10 @@ class DashboardScreen(Screen[None]):
                 self._pending_count -= len(lost)
                 self.console_dropped += len(lost)
         else:
+            if isinstance(message, Skipped):  # the events before it are older than the window
+                self._pending_events.clear()
+                self._pending_count = 0
+                self._forget_held = True
             self._pending_other.append(message)
 
     def flush(self) -> None:
@@ -262,6 +269,9 @@ class DashboardScreen(Screen[None]):
         self._pending_events.clear()
         self._pending_count = 0
         now = self.clock()
+        if self._forget_held:
+            self._forget_held = False
+            self.buffer.forget()
         for marker in changes.markers:
             newest = self.buffer.newest_ts
             self.buffer.mark(marker, now if newest is None else newest)
@@ -313,6 +323,8 @@ class DashboardScreen(Screen[None]):
             evicted=self.buffer.evicted,
             agent=self.state.metrics.agent if self.state.metrics is not None else {},
             spans_lost=self.state.spans_lost,
+            catch_up=self.state.catch_up,
+            skipped=self.state.skipped_events,
         )
 
     def _show_counts(self) -> None:

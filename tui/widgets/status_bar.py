@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from obsview.common.protocol import LEVELS, Hello, SourceStatus
+from obsview.common.protocol import LEVELS, CatchUp, Hello, SourceStatus
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.units import format_count
+from obsview.tui.widgets.units import format_age, format_bytes, format_count
 
 if TYPE_CHECKING:
     from obsview.tui.client import ConnectionState
@@ -41,6 +41,18 @@ AGENT_LOSSES: Final = (
     ("parse_errors", "lines not parsed"),
     ("truncated", "lines truncated"),
 )
+
+
+def describe_catch_up(progress: CatchUp) -> str:
+    """``agent catching up: 45 % of 338.0 MB · 180,512 lines/s · 4s left``."""
+    text = "agent catching up"
+    if progress.total_bytes:
+        percent = 100 * progress.read_bytes // progress.total_bytes
+        text += f": {percent} % of {format_bytes(progress.total_bytes)}"
+    text += f" · {format_count(round(progress.lines_per_s))} lines/s"
+    if progress.eta_s is not None:
+        text += f" · {format_age(progress.eta_s)} left"
+    return text
 
 
 def describe_connection(state: ConnectionState, *, demo_key: bool = False) -> tuple[str, str]:
@@ -189,11 +201,16 @@ class StatusBar(Vertical):
         _show(label, text)
 
     def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None,
-                    spans_lost: int = 0) -> None:
-        """Events lost on the way: resumed too late (gap), slow link (dropped), buffer full;
-        spans lost either way; then what the agent itself lost or could not read (its own
-        counters)."""
+                    spans_lost: int = 0, catch_up: CatchUp | None = None, skipped: int = 0) -> None:
+        """The agent's catch-up on a backlog and the older events it holds (not lost: scroll
+        back); then events lost on the way: resumed too late (gap), slow link (dropped),
+        buffer full; spans lost either way; then what the agent itself lost or could not
+        read (its own counters)."""
         parts = []
+        if catch_up is not None:
+            parts.append(describe_catch_up(catch_up))
+        if skipped:
+            parts.append(f"{format_count(skipped)} older events at the agent (scroll up)")
         if gap:
             parts.append(f"gap of {format_count(gap)} events")
         if dropped:
