@@ -57,15 +57,17 @@ def normalized(lines: list[bytes]) -> list[LogEvent]:
 
 
 def write_journal(path: Path, events: list[LogEvent], *, repeat: int = 1) -> Journal:
-    """``events`` journaled ``repeat`` times over (renumbered, request IDs made unique again),
-    4,096 per block, as the writer does."""
+    """``events`` journaled ``repeat`` times over (renumbered, request and trace IDs made unique
+    again: a trace repeated in every copy would be found ``repeat`` times), 4,096 per block,
+    as the writer does."""
     journal = Journal(path)
     seq = 0
     for round_number in range(repeat):
         suffix = f"-{round_number}" if round_number else ""
         for start in range(0, len(events), 4096):
             block = [
-                msgspec.structs.replace(event, seq=seq + i + 1, request_id=event.request_id + suffix)
+                msgspec.structs.replace(event, seq=seq + i + 1, request_id=event.request_id + suffix,
+                                        trace_id=event.trace_id + suffix)
                 for i, event in enumerate(events[start : start + 4096])
             ]
             seq += len(block)
