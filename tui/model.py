@@ -62,6 +62,8 @@ class EventBuffer:
         self._find: Filter | None = None
         self._found: list[int] = []
         self._bookmarks: list[int] = []
+        self._markers: list[int] = []
+        self._markers_evicted = 0
         self._level_counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
         self._last_seq = 0
         self._generation = 0
@@ -70,13 +72,14 @@ class EventBuffer:
 
     @property
     def total(self) -> int:
-        """Events held now (the M of "N of M events")."""
-        return len(self._events)
+        """Events held now (the M of "N of M events"); the console's own marker lines are
+        not events and are not counted."""
+        return len(self._events) - len(self._markers)
 
     @property
     def evicted(self) -> int:
-        """Events dropped so far because the buffer was full."""
-        return self._evicted - self._forgotten
+        """Events dropped so far because the buffer was full (marker lines not counted)."""
+        return self._evicted - self._forgotten - self._markers_evicted
 
     @property
     def appended(self) -> int:
@@ -110,7 +113,8 @@ class EventBuffer:
 
     @property
     def level_counts(self) -> Mapping[str, int]:
-        """Held events per level, whatever the filter (for the level toggles' labels)."""
+        """Held events per level, whatever the filter (for the level toggles' labels); marker
+        lines are not counted."""
         return self._level_counts
 
     # ------------------------------------------------------------------ filter
@@ -209,7 +213,12 @@ class EventBuffer:
         is matched and evicted like any event, but it is not the agent's (no seq)."""
         marker = LogEvent(ts=ts, level="WARN", message=message, seq=self._last_seq,
                           source=MARKER_SOURCE)
+        position = self.appended
         self.append([marker])
+        if position >= self._evicted:
+            self._markers.append(position)
+        else:  # a buffer of capacity 1 holds the next event, not the marker
+            self._markers_evicted += 1
 
     def append(self, events: Sequence[LogEvent]) -> int:
         """Add a batch (oldest first); return how many of them match the filter."""
@@ -226,7 +235,8 @@ class EventBuffer:
         self._events.extend(events)
         counts = self._level_counts
         for event in events:
-            counts[event.level] = counts.get(event.level, 0) + 1
+            if event.source != MARKER_SOURCE:
+                counts[event.level] = counts.get(event.level, 0) + 1
         positions = range(start, start + len(events))
         if self._filter.is_everything:
             new: Sequence[int] = positions
@@ -247,7 +257,8 @@ class EventBuffer:
     def _evict(self, count: int) -> None:
         counts = self._level_counts
         for event in self._events[:count]:
-            counts[event.level] -= 1
+            if event.source != MARKER_SOURCE:
+                counts[event.level] -= 1
         del self._events[:count]
         self._evicted += count
         cut = bisect_left(self._matched, self._evicted)
@@ -256,6 +267,10 @@ class EventBuffer:
             self._matched_evicted += cut
         del self._found[:bisect_left(self._found, self._evicted)]
         del self._bookmarks[:bisect_left(self._bookmarks, self._evicted)]
+        markers_cut = bisect_left(self._markers, self._evicted)
+        if markers_cut:
+            del self._markers[:markers_cut]
+            self._markers_evicted += markers_cut
 
     def clear(self) -> None:
         """Forget every held event (counted as evicted); the filter stays."""
@@ -266,7 +281,7 @@ class EventBuffer:
     def forget(self) -> None:
         """Forget every held event, not counted as evicted: the agent still holds them (a
         window of its newest events follows; scrolling back pages them in)."""
-        held = len(self._events)
+        held = self.total
         self.clear()
         self._forgotten += held
 

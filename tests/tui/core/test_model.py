@@ -213,3 +213,16 @@ def test_a_marker_line_is_held_in_place_without_being_the_agents() -> None:
     assert [buffer[i].message for i in range(len(buffer))][-2:] == ["gap: 40 events missed", "event 44"]
     buffer.mark("5 events dropped", ts=44.5)
     assert buffer.last_seq == 44  # resuming is from the agent's last event, not the marker's
+
+
+def test_marker_lines_are_not_counted_as_events_held_evicted_or_by_level() -> None:
+    buffer = EventBuffer(4)
+    buffer.append(make(1, 2))
+    buffer.mark("gap: 300 events missed", ts=2.5)
+    assert (buffer.total, len(buffer), buffer.level_counts["WARN"]) == (2, 3, 0)
+    buffer.append(make(303, 3))  # evicts events 1 and 2; the marker stays; 303 is a WARN
+    assert (buffer.total, buffer.evicted, buffer.level_counts["WARN"]) == (3, 2, 1)
+    buffer.mark("5 events dropped", ts=305.5)  # evicts the first marker
+    assert (buffer.total, buffer.evicted, len(buffer)) == (3, 2, 4)
+    buffer.forget()
+    assert (buffer.total, buffer.evicted) == (0, 2), "forgotten events are not evicted ones"
