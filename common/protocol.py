@@ -180,6 +180,12 @@ class MetricsSnapshot(msgspec.Struct, frozen=True):
     status_counts: dict[str, int] = msgspec.field(default_factory=dict)
     agent: dict[str, int] = msgspec.field(default_factory=dict)
     """The agent's own counters: events ingested, parse errors, truncated lines, drops…"""
+    latency_buckets: dict[int, int] = msgspec.field(default_factory=dict)
+    """The last minute's latency histogram (bucket index → requests, the layout of
+    :mod:`obsview.common.histogram`): what a console watching several agents sums to get the
+    fleet's percentiles (percentiles themselves do not average)."""
+    latency_zero: int = 0
+    """Requests of the last minute that took under the histogram's smallest value (0 ms)."""
 
 
 # --------------------------------------------------------------------------- health

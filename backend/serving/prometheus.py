@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from obsview.backend.signals.histogram import PROMETHEUS_BOUNDS_MS, Histogram
 from obsview.backend.signals.metrics import RequestMetrics, Totals
+from obsview.common.histogram import PROMETHEUS_BOUNDS_MS, Histogram
 from obsview.common.protocol import ALERT_STATES, SEVERITIES, AlertInfo, HealthReport, MetricsSnapshot
 
 # Every name here is a legacy-safe [a-zA-Z0-9_] name and generate_latest escapes with

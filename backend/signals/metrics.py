@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
-from obsview.backend.signals.histogram import Histogram, add_counts, subtract_counts
 from obsview.backend.signals.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
 from obsview.backend.signals.routes import RouteTemplater
+from obsview.common.histogram import Histogram, add_counts, subtract_counts
 from obsview.common.protocol import LogEvent, MetricsPoint, MetricsSnapshot, RouteStats
 
 HISTORY_POINTS: Final = 900
@@ -331,6 +331,8 @@ class RequestMetrics:
             routes=self._route_stats(),
             status_counts={str(code): n for code, n in sorted(self._all_total.statuses.items())},
             agent=counters,
+            latency_buckets=dict(latency.buckets),
+            latency_zero=latency.zero,
         )
 
     def _route_stats(self) -> tuple[RouteStats, ...]:

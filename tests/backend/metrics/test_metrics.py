@@ -121,3 +121,16 @@ def test_error_types_and_odd_statuses_stay_bounded(make_metrics: Any) -> None:
     body = metrics.seed_json()
     assert len(body["errors"]["byType"]) == 101 and body["errors"]["byType"]["other"] == 50
     assert body["requests"]["byStatusCode"] == {"0": 2}
+
+
+def test_snapshot_carries_the_minute_histogram_for_merging_across_agents(clock: Any, make_metrics: Any) -> None:
+    from obsview.common.histogram import Histogram
+
+    metrics = make_metrics()
+    metrics.observe([access("/api/posts", 200, ms) for ms in (0.0, 3.0, 3.0, 250.0)])
+    metrics.tick()
+    snapshot = metrics.snapshot()
+    again = Histogram(buckets=dict(snapshot.latency_buckets), zero=snapshot.latency_zero, count=4,
+                      min=0.0, max=250.0)
+    assert snapshot.latency_zero == 1 and sum(snapshot.latency_buckets.values()) == 3
+    assert again.quantiles((0.5, 0.95, 0.99)) == [snapshot.p50_ms, snapshot.p95_ms, snapshot.p99_ms]

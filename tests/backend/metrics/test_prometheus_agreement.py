@@ -26,7 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.backend.signals.histogram import GAMMA
+from obsview.common.histogram import GAMMA
 from obsview.common.protocol import LogEvent
 
 BUCKET = "obsview_http_request_duration_seconds_bucket"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 import random
 
-from obsview.backend.signals.histogram import MAX_VALUE, PROMETHEUS_BOUNDS_MS, Histogram
+from obsview.common.histogram import MAX_VALUE, PROMETHEUS_BOUNDS_MS, Histogram
 
 
 def exact(sorted_values: list[float], q: float) -> float:
