@@ -18,6 +18,8 @@ A query is whitespace-separated terms, all of which must match (AND):
 ``route:/api/posts`` route template or concrete path starting with the value
 ``status:5xx``       status class; also ``status:404``, ``status:>=400``, ``status:4xx,503``
 ``method:GET``       HTTP method (case-insensitive; ``method:get,post`` either)
+``host:web-1``       the host an event came from (case-insensitive; ``host:web-1,web-2``
+                     either): in a console watching several agents, the host's name there
 ``-term``            negation of any term above
 ===================  =====================================================================
 
@@ -163,7 +165,7 @@ def _unquote(text: str) -> str:
 
 # --------------------------------------------------------------------------- terms
 
-_KEYS: Final = ("trace", "level", "route", "status", "method", "re")
+_KEYS: Final = ("trace", "level", "route", "status", "method", "host", "re")
 
 # Cost ranks: attribute compares < prefix tests < substring scans < regex scans.
 _CHEAP, _PREFIX, _SCAN, _REGEX = 0, 1, 2, 3
@@ -315,12 +317,18 @@ def _method_term(value: str) -> Term:
     return Term(lambda event: event.method.upper() in methods, f"method {value.upper()}", _CHEAP)
 
 
+def _host_term(value: str) -> Term:
+    hosts = frozenset(word.lower() for word in value.split(",") if word)
+    return Term(lambda event: event.host.lower() in hosts, f"host {value}", _CHEAP)
+
+
 _KEY_COMPILERS: Final[dict[str, Callable[[str], Term]]] = {
     "trace": _trace_term,
     "level": _level_term,
     "route": _route_term,
     "status": _status_term,
     "method": _method_term,
+    "host": _host_term,
     "re": _regex_term,
 }
 _EXAMPLES: Final = {
@@ -329,6 +337,7 @@ _EXAMPLES: Final = {
     "route": "route:/api/posts",
     "status": "status:5xx",
     "method": "method:GET",
+    "host": "host:web-1",
     "re": "re:time(out|d)",
 }
 

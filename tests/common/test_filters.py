@@ -113,6 +113,17 @@ def test_method() -> None:
     assert matching("method:GET,post") == [ACCESS_OK, ACCESS_404, ACCESS_503]
 
 
+def test_host_names_the_agent_an_event_came_from() -> None:
+    web1 = event("up", host="web-1")
+    web2 = event("down", host="Web-2")
+    events = [web1, web2, event("local")]
+    assert [e for e in events if parse_filter("host:web-2").matches(e)] == [web2]
+    assert [e for e in events if parse_filter("host:WEB-1,web-2").matches(e)] == [web1, web2]
+    assert [e for e in events if parse_filter("-host:web-1").matches(e)] == events[1:]
+    with pytest.raises(FilterError, match="host:web-1"):
+        parse_filter("host:")
+
+
 def test_terms_combine_with_and() -> None:
     assert matching("route:/api/posts status:5xx") == [ACCESS_503]
     assert matching("level:error timeout") == [PLAIN]
