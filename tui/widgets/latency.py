@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from obsview.common.protocol import MetricsPoint, MetricsSnapshot
+from obsview.tui.widgets.chart_series import chart_series
 from obsview.tui.widgets.units import (
     LATENCY_THRESHOLD_MS,
     SEVERITY_CLASSES,
@@ -59,7 +60,7 @@ class LatencyPanel(Vertical):
     def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint]) -> None:
         """Display the latest percentiles and the p95 history (oldest first)."""
         spark = self.query_one("#latency-spark", Sparkline)
-        spark.data = [point.p95_ms or 0.0 for point in history]
+        spark.data = chart_series(point.p95_ms for point in history)
         worst = max((point.p95_ms or 0.0 for point in history), default=None)
         spark.remove_class(*SEVERITY_CLASSES)
         spark.add_class(latency_class(worst))

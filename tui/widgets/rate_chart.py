@@ -9,6 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from obsview.common.protocol import MetricsPoint, MetricsSnapshot
+from obsview.tui.widgets.chart_series import chart_series
 from obsview.tui.widgets.units import (
     SEVERITY_CLASSES,
     error_rate_class,
@@ -51,10 +52,12 @@ class RateChart(Vertical):
 
     def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint]) -> None:
         """Display the latest snapshot and the per-second history (oldest first)."""
-        self.query_one("#rate-spark", Sparkline).data = [point.rate for point in history]
-        self.query_one("#errors-spark", Sparkline).data = [
+        self.query_one("#rate-spark", Sparkline).data = chart_series(
+            point.rate for point in history
+        )
+        self.query_one("#errors-spark", Sparkline).data = chart_series(
             point.rate * point.error_rate for point in history
-        ]
+        )
         if history:
             self.border_subtitle = f"last {max(1, round(len(history) / 60))} min"
         if snapshot is None:

@@ -255,3 +255,20 @@ async def test_the_tables_fit_their_panels_without_sideways_scrolling(size: tupl
         for table in (app.dashboard.query_one(AlertFeed), app.dashboard.query_one(HealthTable)):
             assert table.virtual_size.width <= table.scrollable_content_region.width, table
         assert "Value" in screen_text(app)
+
+
+async def test_zero_traffic_and_a_single_second_draw_an_empty_chart() -> None:
+    from obsview.common.protocol import Metrics, MetricsPoint
+
+    metrics = sample(Metrics)
+    assert isinstance(metrics, Metrics)
+    idle = [MetricsPoint(ts=float(t), rate=0.0, error_rate=0.0, p50_ms=None, p95_ms=None,
+                         p99_ms=None) for t in range(30)]
+    for history in (idle, idle[:1], metrics.history[:1]):
+        for widget in (RateChart(), LatencyPanel()):
+            app = Harness(widget)
+            async with app.run_test(size=(80, 6)) as pilot:
+                widget.show(metrics.snapshot, history)  # type: ignore[attr-defined]
+                await pilot.pause()
+                text = assert_clean(app)
+                assert not set("▂▃▄▅▆▇█") & set(text), text
