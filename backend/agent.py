@@ -40,7 +40,7 @@ from obsview.backend.ingest.supervisor import Supervised
 from obsview.backend.serving import prometheus
 from obsview.backend.serving.accept_errors import AcceptErrorLimiter
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
-from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert
+from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert, upper_thresholds
 from obsview.backend.signals.health import HealthMonitor, health_json, http_status
 from obsview.backend.signals.metrics import RequestMetrics
 from obsview.backend.signals.rollups import DAY_MINUTES, MinuteRollup
@@ -587,6 +587,7 @@ class _AgentView:
             capabilities=CAPABILITIES,
             span_seq=agent.traces.last_seq,
             seq_epoch=agent.seq_epoch,
+            thresholds=upper_thresholds(agent.config.rules),
         )
 
     def metrics_message(self, *, with_history: bool) -> Metrics:

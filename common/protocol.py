@@ -302,6 +302,10 @@ class Hello(Message, tag="hello", frozen=True):
     """Names the agent's numbering of events. The same epoch after a restart means the
     numbers went on (a journal keeps them): a console resumes from its last ``seq``; another
     epoch means a new numbering from 1."""
+    thresholds: dict[str, float] = msgspec.field(default_factory=dict)
+    """The agent's alert thresholds a console colours figures by: metric (``p95_ms``,
+    ``error_rate``…) → the lowest threshold of its rules that fire above a value. Empty when no
+    rule watches that metric (the console then uses the seed's: 1000 ms, 5 %)."""
 
 
 class Events(Message, tag="events", frozen=True):

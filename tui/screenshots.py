@@ -104,7 +104,13 @@ def _snapshot() -> MetricsSnapshot:
         latency_avg_ms=96.0, latency_min_ms=2.1, latency_max_ms=2_430.0,
         p50_ms=41.0, p95_ms=720.0, p99_ms=1_240.0, cache_hit_rate=0.83,
         cpu_percent=23.0, memory_percent=61.0, disk_percent=47.0, load_1m=0.8,
-        routes=(RouteStats("/api/posts/:id", "GET", 1600, 190, 26.7, 40.0, 900.0, 1500.0),),
+        routes=(
+            RouteStats("/api/posts/:id", "GET", 1600, 190, 26.7, 40.0, 900.0, 1500.0),
+            RouteStats("/api/posts", "GET", 620, 2, 10.3, 31.0, 180.0, 240.0),
+            RouteStats("/api/auth/login", "POST", 240, 21, 4.0, 95.0, 610.0, 1_240.0),
+            RouteStats("/api/users/:id", "GET", 180, 0, 3.0, 22.0, 64.0, 88.0),
+            RouteStats("/api/posts", "POST", 36, 1, 0.6, 140.0, 410.0, 2_100.0),
+        ),
         status_counts={"2xx": 180_120, "4xx": 405, "5xx": 2_917},
     )
 
@@ -285,6 +291,9 @@ def shot_steps() -> dict[str, Step]:
     async def help_screen(pilot: Pilot[None]) -> None:
         await pilot.press("question_mark")
 
+    async def routes(pilot: Pilot[None]) -> None:
+        await pilot.press("R")
+
     steps = {
         "dashboard": _nothing,
         "filter": filter_active,
@@ -292,6 +301,7 @@ def shot_steps() -> dict[str, Step]:
         "trace": trace,
         "span": span,
         "help": help_screen,
+        "routes": routes,
     }
     return {name: _without_toasts(step) for name, step in steps.items()}
 

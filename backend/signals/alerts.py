@@ -133,6 +133,19 @@ DEFAULT_RULES: Final = (
 cache hit rate < 70 % (only with cache traffic), and any probe unhealthy."""
 
 
+_COLOURED: Final = frozenset({"error_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms"})
+
+
+def upper_thresholds(rules: Sequence[AlertRule]) -> dict[str, float]:
+    """What a console colours figures by: for each traffic metric a rule fires *above*
+    (``>``/``>=``), the lowest such threshold (the first a figure crosses)."""
+    found: dict[str, float] = {}
+    for rule in rules:
+        if rule.metric in _COLOURED and rule.op in (">", ">="):
+            found[rule.metric] = min(rule.threshold, found.get(rule.metric, rule.threshold))
+    return found
+
+
 # --------------------------------------------------------------------------- config
 
 

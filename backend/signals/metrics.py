@@ -337,12 +337,14 @@ class RequestMetrics:
 
     def _route_stats(self) -> tuple[RouteStats, ...]:
         busiest = sorted(self._window.items(), key=lambda item: item[1].requests, reverse=True)
+        # Like the global rate: over the part of the minute the agent has been counting.
+        covered = min(LATENCY_WINDOW_S, self._sec - int(self._started) + 1)
         stats = []
         for (route, method), bucket in busiest[: self._max_route_stats]:
             p50, p95, p99 = bucket.latency.quantiles(_QUANTILES)
             stats.append(RouteStats(
                 route=route, method=method, requests=bucket.requests, errors=bucket.errors,
-                rate=bucket.requests / LATENCY_WINDOW_S, p50_ms=p50, p95_ms=p95, p99_ms=p99,
+                rate=bucket.requests / covered, p50_ms=p50, p95_ms=p95, p99_ms=p99,
             ))
         return tuple(stats)
 

@@ -39,10 +39,12 @@ from obsview.tui import exemplars
 from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
 from obsview.tui.model import EventBuffer, Steps
 from obsview.tui.render import clean, safe_text
+from obsview.tui.route_figures import Thresholds
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.console_state import ConsoleState, minute_points
 from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.screens.history import HistoryScreen
+from obsview.tui.screens.routes import RoutesScreen
 from obsview.tui.screens.trace import TraceScreen
 from obsview.tui.screens.traces import TracesScreen
 from obsview.tui.widgets.alert_feed import AlertFeed
@@ -85,7 +87,8 @@ def alert_query(alert: AlertInfo) -> str:
 #: priority=True, and those that open a screen (a query typed in one go, before the bar has
 #: focus, must not open one: "level" holds an "e" and an "l").
 _PRIORITY_ACTIONS: Final = frozenset(
-    {"open_filter", "open_find", "ack_alert", "silence_alert", "alert_logs", "route_traces"}
+    {"open_filter", "open_find", "ack_alert", "silence_alert", "alert_logs", "route_traces",
+     "show_routes"}
 )
 #: The step generator has nothing more to do.
 _DONE: Final = object()
@@ -123,6 +126,7 @@ class DashboardScreen(Screen[None]):
         Binding("l", "alert_logs", "Alert logs and traces", show=False, id="alert.logs"),
         Binding("e", "route_traces", "Slowest traces of the route", show=False,
                 id="trace.exemplars"),
+        Binding("R", "show_routes", "Routes", id="routes.open"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
         Binding("H", "search_history", "Search history", show=False, id="history.search"),
         Binding("D", "toggle_day", "15 min / 24 h", show=False, id="charts.day"),
@@ -193,6 +197,7 @@ class DashboardScreen(Screen[None]):
         self._then: Callable[[], None] | None = None
         self._connection = ("offline", "not connected", "")
         self._history: HistoryScreen | None = None
+        self._routes: RoutesScreen | None = None
         self.charts_span_day = False
         """Charts over the last day (one point a minute) instead of 15 minutes."""
 
@@ -481,6 +486,22 @@ class DashboardScreen(Screen[None]):
         points = minute_points(self.state.minutes) if self.charts_span_day else self.state.history
         self.query_one(RateChart).show(self.state.metrics, points)
         self.query_one(LatencyPanel).show(self.state.metrics, points)
+        if self._routes is not None:
+            self._routes.show(self.state.metrics, self._thresholds())
+
+    def _thresholds(self) -> Thresholds:
+        hello = self.state.hello
+        return Thresholds.from_rules(hello.thresholds if hello is not None else {})
+
+    def action_show_routes(self) -> None:
+        """Per-route latency: a screen that follows the agent's figures while open."""
+
+        def closed(_result: None) -> None:
+            self._routes = None
+
+        self._routes = RoutesScreen(self.show_route_traces)
+        self._routes.show(self.state.metrics, self._thresholds())
+        self.app.push_screen(self._routes, closed)
 
     def action_toggle_day(self) -> None:
         self.charts_span_day = not self.charts_span_day

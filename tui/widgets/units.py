@@ -62,21 +62,22 @@ def format_age(seconds: float) -> str:
     return f"{seconds // 86400:.0f}d"
 
 
-def latency_class(value_ms: float | None) -> str:
-    """The CSS class that colours a latency against the threshold (``-ok``/``-warn``/``-bad``)."""
+def latency_class(value_ms: float | None, threshold_ms: float = LATENCY_THRESHOLD_MS) -> str:
+    """The CSS class that colours a latency against the threshold (``-ok``/``-warn``/``-bad``):
+    above it is bad, above half of it a warning."""
     if value_ms is None:
         return "-none"
-    if value_ms > LATENCY_THRESHOLD_MS:
+    if value_ms > threshold_ms:
         return "-bad"
-    if value_ms > LATENCY_THRESHOLD_MS / 2:
+    if value_ms > threshold_ms / 2:
         return "-warn"
     return "-ok"
 
 
-def error_rate_class(fraction: float) -> str:
-    if fraction > ERROR_RATE_THRESHOLD:
+def error_rate_class(fraction: float, threshold: float = ERROR_RATE_THRESHOLD) -> str:
+    if fraction > threshold:
         return "-bad"
-    if fraction > ERROR_RATE_THRESHOLD / 2:
+    if fraction > threshold / 2:
         return "-warn"
     return "-ok"
 

@@ -134,3 +134,14 @@ def test_snapshot_carries_the_minute_histogram_for_merging_across_agents(clock: 
                       min=0.0, max=250.0)
     assert snapshot.latency_zero == 1 and sum(snapshot.latency_buckets.values()) == 3
     assert again.quantiles((0.5, 0.95, 0.99)) == [snapshot.p50_ms, snapshot.p95_ms, snapshot.p99_ms]
+
+
+def test_a_routes_rate_is_over_the_time_counted_like_the_global_rate(clock: Any, make_metrics: Any) -> None:
+    # 30 requests in the agent's first 10 seconds are 3/s, not 0.5/s over a minute that has
+    # not happened yet (the per-route table shows this figure beside the global one).
+    metrics = make_metrics()
+    for _ in range(10):
+        metrics.observe([access("/api/posts", 200, 10.0)] * 3)
+        clock.advance(1.0)
+    snapshot = metrics.snapshot()
+    assert snapshot.routes[0].rate == snapshot.rate_1m == 30 / 11

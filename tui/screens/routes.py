@@ -1,0 +1,91 @@
+"""The per-route latency table as a screen of its own (``R``): it fits 80×24 whole, and
+follows each metrics snapshot while open; ``e``/Enter lists the route's slowest traces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from obsview.common.protocol import MetricsSnapshot
+from obsview.tui.route_figures import Thresholds
+from obsview.tui.widgets.route_table import RouteTable
+
+#: The agent sends at most this many routes (its busiest): said in the title when reached.
+AGENT_ROUTE_LIMIT = 20
+
+
+class RoutesScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "app.pop_screen", "Back", id="routes.close"),
+        Binding("s,greater_than_sign", "sort(1)", "Sort: next column", id="routes.sort_next"),
+        Binding("less_than_sign", "sort(-1)", "Sort: previous column", show=False,
+                id="routes.sort_previous"),
+        Binding("r", "reverse", "Reverse order", id="routes.reverse"),
+        # priority: the table would otherwise take Enter for its own (hidden) select action.
+        Binding("e,enter", "route_traces", "Slowest traces", id="routes.traces", priority=True),
+    ]
+
+    DEFAULT_CSS = """
+    RoutesScreen #routes-title { height: auto; padding: 0 1; background: $panel; }
+    """
+
+    def __init__(self, show_route_traces: Callable[[str], None]) -> None:
+        super().__init__()
+        self._show_route_traces = show_route_traces
+        self._snapshot: MetricsSnapshot | None = None
+        self._thresholds = Thresholds.from_rules({})
+
+    def compose(self) -> ComposeResult:
+        yield Static("waiting for metrics…", id="routes-title", markup=False)
+        yield RouteTable(id="routes")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(RouteTable).focus()
+        self._redraw()
+
+    def show(self, snapshot: MetricsSnapshot | None, thresholds: Thresholds) -> None:
+        """The routes of ``snapshot`` (the agent's last minute), coloured by ``thresholds``."""
+        self._snapshot, self._thresholds = snapshot, thresholds
+        if self.is_mounted:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        table = self.query_one(RouteTable)
+        routes = self._snapshot.routes if self._snapshot is not None else ()
+        table.show(routes, self._thresholds)
+        self.query_one("#routes-title", Static).update(self._title(len(routes)))
+
+    def _title(self, count: int) -> str:
+        if self._snapshot is None:
+            return "Routes · waiting for metrics…"
+        if not count:
+            return "Routes · no request in the last minute"
+        which = f"the {count} busiest" if count >= AGENT_ROUTE_LIMIT else f"{count} route{'s' * (count != 1)}"
+        return (f"Routes · {which} of the last minute · failed = status ≥ 400 · "
+                f"sorted by {self.query_one(RouteTable).order.describe()} · "
+                f"{self._thresholds.describe()}")
+
+    def action_sort(self, step: int) -> None:
+        table = self.query_one(RouteTable)
+        table.sort_by(table.order.next(step))
+        self._redraw()
+
+    def action_reverse(self) -> None:
+        table = self.query_one(RouteTable)
+        table.sort_by(table.order.flipped())
+        self._redraw()
+
+    def on_data_table_header_selected(self) -> None:
+        self._redraw()  # the table sorted itself: the title says by what
+
+    def action_route_traces(self) -> None:
+        route = self.query_one(RouteTable).selected_route
+        if route is None:
+            self.notify("No route selected", severity="warning", markup=False)
+            return
+        self._show_route_traces(route.route)
