@@ -55,11 +55,16 @@ class History:
         """Events after ``seq`` and how many after it are gone (numbers the journal skipped
         after a crash were never events: they are not counted).
 
-        ``seq`` 0 is a console that holds nothing yet: it gets what RAM holds, not days of
-        journal (it scrolls back into those with a query); nothing is missing for it."""
+        ``seq`` 0 is a console that holds nothing yet: it gets what RAM would hold, the newest
+        ``capacity`` events, from the journal where a restart emptied RAM; not days of journal
+        (it scrolls back into those with a query); nothing is missing for it."""
         journal = self._journal_below(self.ring.first_seq)
         if seq == 0 and journal is not None:
-            return self.ring.since(self.ring.first_seq - 1, limit)[0], 0
+            wanted = self.ring.capacity - len(self.ring)
+            if wanted <= 0:
+                return self.ring.since(self.ring.first_seq - 1, limit)[0], 0
+            start = await asyncio.to_thread(journal_query.newest_start, journal, self.ring.first_seq, wanted)
+            return (await asyncio.to_thread(journal_query.since, journal, start, limit))[0], 0
         if journal is not None and seq + 1 < self.ring.first_seq:
             events, missed = await asyncio.to_thread(journal_query.since, journal, seq, limit)
             if events:

@@ -95,6 +95,19 @@ def _text(journal: Journal, first_seq: int) -> bytes:
     return bytes(rows[0][0]) if rows else b""
 
 
+def newest_start(journal: Journal, below: int, count: int) -> int:
+    """The seq after which the journal's newest ``count`` events numbered below ``below`` start
+    (all of them when it holds fewer); numbers in holes (retention, a crash) are not events."""
+    start = below - 1
+    for block in _blocks(journal, below=below):
+        last = min(block.last_seq, below - 1)
+        if last - block.first_seq + 1 >= count:
+            return last - count
+        count -= last - block.first_seq + 1
+        start = block.first_seq - 1
+    return start
+
+
 def since(journal: Journal, seq: int, limit: int) -> tuple[list[LogEvent], int]:
     """Journaled events after ``seq`` (oldest first, up to ``limit`` and the next hole) and
     how many numbers after ``seq`` come before the first of them (retention, a crash)."""

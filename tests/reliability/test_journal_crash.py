@@ -91,7 +91,10 @@ def stamped(n: int, ts: float) -> bytes:
 
 
 @pytest.mark.timeout(40)
-async def test_a_console_after_a_restart_scrolls_back_into_yesterday(tmp_path: Path) -> None:
+async def test_a_console_after_a_restart_sees_yesterday_and_scrolls_back_into_it(tmp_path: Path) -> None:
+    """A restart empties RAM: a fresh console still gets the newest ``store_capacity`` events,
+    from the journal (before: "Waiting for log events…" over 300 journaled ones, and no
+    oldest event to scroll up from), and scrolls back from them into the rest."""
     yesterday = time.time() - DAY
     log_file = tmp_path / "app.log"
     log_file.write_bytes(b"".join(stamped(n, yesterday + n) for n in range(300)))
@@ -102,22 +105,22 @@ async def test_a_console_after_a_restart_scrolls_back_into_yesterday(tmp_path: P
         assert agent.store.last_seq == 300 and len(agent.store) == 0, "RAM starts empty"
         app = ObsviewApp(url=agent.url)
         async with app.run_test(size=(140, 40)) as pilot:
-            await wait_until(lambda: app.connection is not None and app.connection.status == "connected",
-                             what="the console to connect")
+            await wait_until(lambda: app.dashboard.buffer.total == 100, what="yesterday's newest 100")
+            assert [app.dashboard.buffer[i].seq for i in (0, 99)] == [201, 300], "the newest, in order"
             with open(log_file, "ab") as file:
                 file.write(stamped(300, time.time()))
-            await wait_until(lambda: app.dashboard.buffer.total == 1, what="today's line")
+            await wait_until(lambda: app.dashboard.buffer.total == 101, what="today's line")
             app.dashboard.query_one(LogView).focus()
-            await pilot.press("up")  # past the oldest event the console holds: the journal
+            await pilot.press("g", "up")  # past the oldest event the console holds: the journal
             await wait_until(lambda: isinstance(app.screen, HistoryScreen) and not app.screen.waiting
-                             and app.screen.matched == 300, what="yesterday's events")
+                             and app.screen.matched == 200, what="yesterday's older events")
             await pilot.pause()
             shown = screen_text(app)
             history = app.screen
-    day = datetime.date.fromtimestamp(yesterday + 299).isoformat()
-    assert f"{day} " in shown and "Request completed 299" in shown, "yesterday's events, dated"
+    day = datetime.date.fromtimestamp(yesterday + 199).isoformat()
+    assert f"{day} " in shown and "Request completed 199" in shown, "yesterday's events, dated"
     assert "the start of the agent's history" in shown
     assert isinstance(history, HistoryScreen)
     held = [history.buffer[i] for i in range(len(history.buffer))]
-    assert [event.seq for event in held] == list(range(1, 301)), "numbered on from yesterday's run"
+    assert [event.seq for event in held] == list(range(1, 201)), "numbered on from yesterday's run"
     assert all(yesterday - 1 <= event.ts <= yesterday + 300 for event in held), "a day old"

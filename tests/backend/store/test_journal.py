@@ -171,6 +171,19 @@ def test_since_reports_holes(tmp_path: Path) -> None:
     assert ([e.seq for e in got], missed) == (list(range(31, 41)), 20)
 
 
+def test_the_newest_events_are_counted_across_holes(tmp_path: Path) -> None:
+    """A crash or retention leaves numbers that were never events: a fresh console after a
+    restart asks for the newest N events, not for the seqs above ``last - N`` (the live trial
+    had 72k events numbered up to 211,895: ``last - 100,000`` held none of them)."""
+    journal = written(tmp_path / "j.sqlite3", [events(10, start=1), events(10, start=31)])
+    assert journal_query.newest_start(journal, 41, 5) == 35
+    assert journal_query.newest_start(journal, 41, 15) == 5, "five from before the hole"
+    assert journal_query.newest_start(journal, 41, 500) == 0, "all there is"
+    assert journal_query.newest_start(journal, 36, 3) == 32, "below the ring's oldest"
+    got = journal_query.since(journal, journal_query.newest_start(journal, 41, 15), 100)[0]
+    assert [e.seq for e in got] == list(range(6, 11)), "up to the hole, the next page goes on"
+
+
 def test_retention_by_age_drops_what_was_written_longest_ago_and_counts(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     now = [0.0]
