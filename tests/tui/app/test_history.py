@@ -28,8 +28,9 @@ def earlier(count: int, *, raw: str = "") -> list[LogEvent]:
 
 
 async def agent_after_a_restart(tmp_path: Path, *, raw: str = "") -> Agent:
-    """An agent whose journal holds 1,200 events of a run before this one."""
-    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path, rules=[])
+    """An agent whose journal holds 1,200 events of a run before this one, and whose RAM (one
+    event) is full with today's: a fresh console gets that one, the rest is history."""
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path, rules=[], store_capacity=1)
     async with Agent(config) as first:
         await first.ingest(earlier(1200, raw=raw))
     agent = Agent(config)
