@@ -30,6 +30,7 @@ import reprlib
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Final
 
 import msgspec
@@ -57,6 +58,7 @@ from obsview.backend.ingest.record_fields import (
     status_code,
 )
 from obsview.backend.ingest.redact import might_hold_secret_text, redact_events
+from obsview.backend.ingest.typed_builder import keys_unique
 from obsview.backend.ingest.typed_shapes import MAX_SHAPES, Shape, build, layout_of, merge
 from obsview.common.protocol import LogEvent
 
@@ -91,6 +93,7 @@ _CACHE_LIMIT: Final = 4096
 _MEMO_MAX_CHARS: Final = 256
 """Longer text is never memoized: 4096 hostile 64 KiB user agents would be 1 GiB."""
 _BACKSLASH: Final = b"\\"
+_FIRST_BYTE: Final = itemgetter(0)
 _LEARN_MEMO_LIMIT: Final = 1024
 """Record layouts remembered as already tried for learning (cleared when full)."""
 
@@ -125,6 +128,8 @@ class Normalizer:
         self._shapes: list[Shape] = []
         """Typed shapes learned from this normalizer's lines, most recently used first."""
         self._layouts_tried: set[Any] = set()
+        self._uniform = True
+        """The last chunk was all of one shape: the next is first tried whole."""
         self.typed = 0
         """Lines whose events a learned typed shape built."""
         self.parse_errors = 0
@@ -236,13 +241,16 @@ class Normalizer:
         shapes = self._shapes
         groups: dict[Shape, tuple[list[int], list[Any]]] = {}
         others: list[int] = []  # candidates the most recent shape did not take
-        if shapes:
+        whole = self._whole(shapes[0], chunk) if shapes and self._uniform else None
+        if whole is not None:
+            groups[shapes[0]] = (list(range(len(chunk))), whole)
+        elif shapes:
             decode = shapes[0].decode
             first: tuple[list[int], list[Any]] = ([], [])
             indices, records = first
             for index, line in enumerate(chunk):
                 # No escapes: msgspec and orjson may differ on them (lone surrogates), and
-                # without them every quote delimits a key or a string (typed_batch counts them).
+                # without them every quote delimits a key or a string (keys_unique counts them).
                 if line[0] == 0x7B and _BACKSLASH not in line:
                     try:
                         records.append(decode(line))
@@ -252,6 +260,9 @@ class Normalizer:
                         indices.append(index)
             if indices:
                 groups[shapes[0]] = first
+            # A chunk of one layout: the next is tried whole (a mixed log stays per line,
+            # where a whole try would fail at its first other record, every chunk).
+            self._uniform = len(indices) == len(chunk)
         for index in others:
             line = chunk[index]
             for shape in shapes[1:]:
@@ -268,15 +279,15 @@ class Normalizer:
         slots: list[LogEvent | None] = [None] * len(chunk)
         vouched: list[int] = []
         for shape, (indices, records) in groups.items():
-            whole = len(indices) == len(chunk)  # the usual case: one layout, every line
+            every = len(indices) == len(chunk)  # the usual case: one layout, every line
             probe = self.probe = []
+            lines = chunk if every else [chunk[index] for index in indices]
             built, unproven, spans = shape.events(
-                records, chunk if whole else [chunk[index] for index in indices], source, now,
-                self)
+                records, lines, source, now, self, keys_unique(records, lines))
             if probe and might_hold_secret_text("\n".join(probe).lower()):
                 unproven = self._unproven(probe, spans, unproven)
             self.typed += len(built) - built.count(None)
-            if whole:
+            if every:
                 slots = built
                 vouched = list(range(len(chunk)))
             else:
@@ -302,6 +313,28 @@ class Normalizer:
         base = len(events)
         events += slots  # type: ignore[arg-type]  # every slot is filled now
         self.redacted += redact_events(events[base:], frozenset(vouched))
+
+    @staticmethod
+    def _whole(shape: Shape, chunk: list[bytes]) -> list[Any] | None:
+        """The chunk's records when every line is one of ``shape``, decoded in one call, or
+        None (then each line is tried on its own).
+
+        The lines go in as one JSON array, joined by commas. Each element is then exactly
+        one line: every line starts with ``{`` (stripped: no space before it), so no joining
+        comma can continue an object (that needs a key, a quote, next), and none can sit in
+        an array (a typed struct takes no array anywhere: the decode would fail); a line
+        holding two records makes one element too many (the length is compared).
+        """
+        if bytes(map(_FIRST_BYTE, chunk)).strip(b"{"):  # a C loop over the first bytes
+            return None
+        body = b",".join(chunk)
+        if _BACKSLASH in body:
+            return None
+        try:
+            records: list[Any] = shape.decode_array(b"[" + body + b"]")
+        except (msgspec.DecodeError, UnicodeDecodeError):  # another layout among them
+            return None
+        return records if len(records) == len(chunk) else None
 
     def _careful(self, record: Any, line: bytes, source: str, now: float) -> LogEvent:
         """Any line off the seed fast path."""

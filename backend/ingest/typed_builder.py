@@ -24,12 +24,14 @@ from obsview.backend.ingest.record_fields import HTTP_METHODS, LEVELS_BY_NAME, l
 from obsview.common.protocol import LogEvent
 
 Builder = Callable[..., tuple[list[LogEvent | None], list[int], list[int]]]
-"""``(records, lines, source, now, context)`` → the events (None for a row the generic path
-must build), the rows not vouched for, and where each row's values end in ``context.probe``
-(strings whose secret check the caller does for all rows at once)."""
+"""``(records, lines, source, now, context, keys_checked)`` → the events (None for a row the
+generic path must build), the rows not vouched for, and where each row's values end in
+``context.probe`` (strings whose secret check the caller does for all rows at once).
+``keys_checked``: the caller proved for all rows at once that no line repeats a key
+(:func:`keys_unique`), so no row re-encodes its record."""
 
 _HEAD: Final = '''
-def build(records, lines, source, now, context):
+def build(records, lines, source, now, context, keys_checked):
     service_default, host_default = context.service, context.host
     seconds_get, tails_get = context.stamps.seconds.get, context.stamps.tails.get  # memos
     stamp_of = context.stamps.value
@@ -47,12 +49,11 @@ def build(records, lines, source, now, context):
 '''
 _CHECK_DUPLICATES: Final = """
 # A duplicate key hides its first value from the record (the last wins, as in the generic
-# path) but not from the raw line. Lines here hold no backslash, so every quote delimits a
-# key or a string, and the re-encoding writes each field once and no null: equal counts mean
-# every key occurs once, and the values read are all there are.
-encode_into(record, buffer)
-if buffer.count(34) != line.count(34):
-    doubt = True
+# path) but not from the raw line: see keys_unique, which usually vouched for every row.
+if not keys_checked:
+    encode_into(record, buffer)
+    if buffer.count(34) != line.count(34):
+        doubt = True
 """
 _SHARED: Final = """
 # Repeating values are vouched for once each through the memo, and shared: one instance in
@@ -146,6 +147,7 @@ _SLOT_VARIABLES: Final = {
     "user_id": "user",
 }
 _ENCODE_INTO: Final = msgspec.json.Encoder().encode_into
+_ENCODE: Final = msgspec.json.Encoder().encode
 _INDENT: Final = " " * 8
 
 
@@ -205,8 +207,12 @@ def compile_builder(
         if variable in present:
             body += _NUMBER_OR_TEXT.format(variable).splitlines()
     for variable in ("ts", "level", "duration"):  # may hold a number
-        if variable in present:
-            body += [f"if card_like({variable}):", "    doubt = True"]
+        if variable in present:  # card_like's cheap half inline: a call per row costs more
+            body += [
+                f"if (type({variable}) is int or type({variable}) is float)"
+                f" and not -1e12 < {variable} < 1e12 and card_like({variable}):",
+                "    doubt = True",
+            ]
     if "ts" in present:
         body += _TIMESTAMP.splitlines()
     if "url" in present:
@@ -243,6 +249,20 @@ def compile_builder(
     exec(compile(source, "<typed shape builder>", "exec"), namespace)  # text we generated
     builder: Builder = namespace["build"]
     return builder
+
+
+def keys_unique(records: list[Any], lines: list[bytes]) -> bool:
+    """True when no line repeats a key: one re-encoding of all records, one count.
+
+    A duplicate key hides its first value from the record (the last wins, as on the generic
+    path) but not from the raw line, and only the record's values are checked for secrets.
+    The lines hold no backslash, so each quote in one delimits a key or a string; a record's
+    re-encoding writes each field it holds once (no null: ``omit_defaults``), so it has as
+    many quotes as its line when the line repeats no key (and has no null), fewer otherwise,
+    never more. So equal totals mean every row has equal counts; else the builder checks
+    each row (``keys_checked`` False) to find the rows that differ.
+    """
+    return _ENCODE(records).count(34) == b"".join(lines).count(34)
 
 
 def card_like(value: object) -> bool:

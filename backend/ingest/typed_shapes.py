@@ -72,6 +72,9 @@ class Shape:
     layout: Layout
     decode: Any
     """``msgspec.json.Decoder(struct).decode``: raises on a line of another layout."""
+    decode_array: Any
+    """``msgspec.json.Decoder(list[struct]).decode``: a whole chunk of lines in one call
+    (``Normalizer`` says when its elements are the chunk's lines, one each)."""
     events: Builder
     """Builds the events of records of this shape (:mod:`typed_builder`)."""
 
@@ -168,6 +171,7 @@ def build(layout: Layout) -> Shape:
         kw_only=True,
     )
     return Shape(layout, msgspec.json.Decoder(struct).decode,
+                 msgspec.json.Decoder(list[struct]).decode,  # type: ignore[valid-type]
                  compile_builder(sources, extras, structs))
 
 

@@ -150,3 +150,31 @@ def test_every_real_shape_takes_the_typed_path_and_agrees() -> None:
         for index in random.Random(1).sample(range(len(lines)), 40):
             reference = generic(lines[index])
             assert msgspec.structs.asdict(events[index]) == msgspec.structs.asdict(reference), name
+
+
+def test_a_chunk_decoded_as_one_array_gives_each_line_its_own_event() -> None:
+    """A chunk whose lines are one learned layout is decoded in one call, its lines joined
+    by commas into a JSON array: what the lines build must not depend on that. A record cut
+    over two lines (joined, they would make one record again), a line holding two records
+    (together they would keep the element count right), a duplicate key hiding a secret
+    among clean lines: each line gets the event it gets alone."""
+    clean = SHAPES["winston"](8)
+    record = clean[3]
+    cut = record.index(b',"request"')
+    tricky = [
+        clean[0],
+        record[:cut], record[cut + 1 :],  # starts with a key: continues the line before
+        clean[1] + b"," + clean[2],
+        b'{"message":"Bearer SEKRET9abcdefgh",' + clean[4][1:],
+        clean[5],
+    ]
+    events, norm = typed([*clean, *tricky])
+    assert norm.typed >= len(clean)
+    for line, event in zip(tricky, events[len(clean) :]):
+        reference = generic(line)
+        assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference), line
+        assert b"SEKRET" not in msgspec.json.encode(event), line
+    # Clean lines alone take the one-call decode, and the typed path builds every one.
+    events, norm = typed(clean * 40)
+    assert norm.typed == len(clean) * 40
+    assert [event.message for event in events] == ["Request completed"] * len(events)
