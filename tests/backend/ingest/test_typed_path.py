@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from benchmarks.shapes import SHAPES
 from obsview.backend.ingest.normalize import Normalizer
+from obsview.backend.ingest.typed_shapes import merge
 from obsview.common.protocol import LogEvent
 
 NOW = 1_700_000_000.0
@@ -178,3 +179,28 @@ def test_a_chunk_decoded_as_one_array_gives_each_line_its_own_event() -> None:
     events, norm = typed(clean * 40)
     assert norm.typed == len(clean) * 40
     assert [event.message for event in events] == ["Request completed"] * len(events)
+
+
+def test_merged_layouts_keep_the_order_lines_write_keys_in() -> None:
+    """A key one layout lacks goes where the lines write it (before the next key both know,
+    else last), so a compact logger's line is its record's re-encoding byte for byte and the
+    duplicate-key check compares bytes instead of counting quotes."""
+    with_user = ({"msg": "message"}, {"request": {"id": "request_id", "userAgent": "user_agent",
+                                                  "userId": "user_id"}})
+    with_correlation = ({"msg": "message"}, {"request": {
+        "correlationId": "correlation", "id": "request_id", "userAgent": "user_agent"}})
+    appended = ({"msg": "message"}, {"request": {"id": "request_id", "userAgent": "user_agent",
+                                                 "correlationId": "correlation"}})
+    merged = merge(with_user, with_correlation)
+    assert merged is not None
+    assert list(merged[1]["request"]) == ["correlationId", "id", "userAgent", "userId"]  # winston
+    merged = merge(with_user, appended)
+    assert merged is not None
+    assert list(merged[1]["request"]) == ["id", "userAgent", "userId", "correlationId"]  # pino
+    assert merge(with_user, ({"msg": "message"}, {"request": {"id": "user_id"}})) is None
+    for name in ("winston", "pino", "logging (JsonFormatter)"):
+        lines = SHAPES[name](300)
+        norm = fresh()
+        norm.normalize_lines(lines, "app.log")
+        (shape,) = norm._shapes
+        assert all(msgspec.json.encode(shape.decode(line)) == line for line in lines), name
