@@ -42,8 +42,9 @@ def build(records, lines, source, now, context, keys_checked):
     append = events.append
     unproven = []
     spans = []
+    spans_append = spans.append
     row = -1
-    for record, line in zip(records, lines):
+    for record, line, text in zip(records, lines, map(bytes.decode, lines)):
         row += 1
         doubt = False
 '''
@@ -58,16 +59,15 @@ if not keys_checked:
 _SHARED: Final = """
 # Repeating values are vouched for once each through the memo, and shared: one instance in
 # the store.
-if {0} is None:
+shared = clean_get({0})
+if shared is not None:
+    {0} = shared
+elif {0} is None:
     {0} = ""
 else:
-    shared = clean_get({0})
+    shared = remember({0})
     if shared is None:
-        shared = remember({0})
-        if shared is None:
-            doubt = True
-        else:
-            {0} = shared
+        doubt = True
     else:
         {0} = shared
 """
@@ -88,7 +88,9 @@ if found is None:  # a known level word holds no secret; another goes through th
 """
 _METHOD: Final = """
 if method:
-    shared = HTTP_METHODS.get(method.upper())
+    shared = HTTP_METHODS.get(method)
+    if shared is None:
+        shared = HTTP_METHODS.get(method.upper())
     if shared is None:  # e.g. the seed's login record: method "password"
         extra["method"] = method
         if clean_get(method) is None and remember(method) is None:
@@ -98,6 +100,17 @@ if method:
         method = shared
 else:
     method = ""
+"""
+_CARD_LIKE: Final = """
+# card_like, its answer for most numbers inline (a call a row cost more): an int below
+# 2e12 has at most 13 digits and then starts with 1 (epoch milliseconds), a float below
+# 1e12 is never card-like.
+kind = type({0})
+if kind is int:
+    if not -2e12 < {0} < 2e12 and card_like({0}):
+        doubt = True
+elif kind is float and not -1e12 < {0} < 1e12:
+    doubt = True
 """
 _NUMBER_OR_TEXT: Final = """
 if type({0}) is not str:
@@ -112,6 +125,8 @@ if type(ts) is str:  # a stamp the memos parse holds no secret; another is probe
     else:
         when = stamp_of(ts, now)
         probe.append(ts)
+elif type(ts) is int and 1e11 < ts < 1e14:  # epoch milliseconds (pino): parse_timestamp's
+    when = ts / 1000.0
 else:
     when = stamp_of(ts, now)
 """
@@ -128,9 +143,9 @@ if doubt:
 append(LogEvent(
     {when}, found, {message}, 0, {service}, {host}, {trace}, {span}, {request_id}, {method},
     {route}, {path}, {status}, {duration}, {ip}, {agent}, {user}, "", "", "", "", source,
-    line.decode(), extra,
+    text, extra,
 ))
-spans.append(len(probe))
+spans_append(len(probe))
 """
 _RETURN: Final = """
     return events, unproven, spans
@@ -185,8 +200,7 @@ def compile_builder(
             "    if type(value) is str:",
             "        if clean_get(value) is None and remember(value) is None:",
             "            doubt = True",
-            "    elif card_like(value):",
-            "        doubt = True",
+            *("    " + line for line in _CARD_LIKE.format("value").splitlines()),
         ]
     body += _CHECK_DUPLICATES.splitlines()
     for variable in ("message", "agent", "ip"):
@@ -207,12 +221,8 @@ def compile_builder(
         if variable in present:
             body += _NUMBER_OR_TEXT.format(variable).splitlines()
     for variable in ("ts", "level", "duration"):  # may hold a number
-        if variable in present:  # card_like's cheap half inline: a call per row costs more
-            body += [
-                f"if (type({variable}) is int or type({variable}) is float)"
-                f" and not -1e12 < {variable} < 1e12 and card_like({variable}):",
-                "    doubt = True",
-            ]
+        if variable in present:
+            body += _CARD_LIKE.format(variable).splitlines()
     if "ts" in present:
         body += _TIMESTAMP.splitlines()
     if "url" in present:
