@@ -81,6 +81,10 @@ _KEY_WORDS_RE: Final = (
     r"(?:authorization|cookie|passw(?:or)?d|passphrase|pwd|secret|token|api[_-]?key"
     r"|private[_-]?key|credentials?|session|(?<![a-z])(?:auth|pass|sig)(?![a-z]))"
 )
+# The pair rule's whole-word key names (:data:`_KEY_WORDS_RE`): "auth2" or "sig1" is a
+# secret-named key to it, so it must be one to :func:`is_secret_key` too (else a record's
+# value stays in ``extra`` while the raw line loses it, and the typed path learns the key).
+_KEY_NAME_WORD: Final = re.compile(r"(?<![a-z])(?:auth|pass|sig)(?![a-z])")
 _BEARER: Final = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{6,}")
 _JWT: Final = re.compile(
     r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]{4,}+\.[A-Za-z0-9_-]*+"
@@ -139,6 +143,8 @@ def is_secret_key(key: str) -> bool:
     """True when a field named ``key`` holds a credential (``X-Api-Key``, ``sessionId``…)."""
     folded = key.lower().replace("-", "_")
     if any(word in folded for word in SECRET_KEY_WORDS):
+        return True
+    if _KEY_NAME_WORD.search(folded) is not None:  # as the pair rule reads a key: "auth2"
         return True
     return not SECRET_KEY_NAMES.isdisjoint(folded.replace(".", "_").split("_"))
 

@@ -45,7 +45,7 @@ def assert_clean(event: LogEvent) -> None:
 
 @pytest.mark.parametrize("key", ["Authorization", "cookie", "Set-Cookie", "password", "passwd",
                                  "client_secret", "access_token", "X-Api-Key", "apikey",
-                                 "api_key", "sessionId"])
+                                 "api_key", "sessionId", "auth2", "sig1", "2pass"])
 def test_secret_keys(key: str) -> None:
     assert is_secret_key(key)
 

@@ -204,3 +204,20 @@ def test_merged_layouts_keep_the_order_lines_write_keys_in() -> None:
         norm.normalize_lines(lines, "app.log")
         (shape,) = norm._shapes
         assert all(msgspec.json.encode(shape.decode(line)) == line for line in lines), name
+
+
+def test_a_key_the_pair_rule_calls_secret_is_redacted_on_both_paths() -> None:
+    """``auth2`` is a secret-named key to the raw line's pair rule: its value goes from the
+    raw line, from ``extra`` too, and the typed path never learns the layout (it used to, and
+    kept the value in both)."""
+    lines = [
+        json.dumps({"message": "Request completed", "level": "info", "auth2": f"SEKRET{i}x"},
+                   separators=(",", ":")).encode()
+        for i in range(6)
+    ]
+    events, norm = typed(lines)
+    assert norm.typed == 0
+    for line, event in zip(lines, events):
+        reference = generic(line)
+        assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference)
+        assert b"SEKRET" not in msgspec.json.encode(event), line
