@@ -122,6 +122,11 @@ if type(ts) is str:  # a stamp the memos parse holds no secret; another is probe
     tail = tails_get(ts[19:])
     if second is not None and tail is not None:
         when = (second + tail) / 1e6
+    elif (second is not None and len(ts) == 27 and ts[19] == "." and ts[26] == "Z"
+            and ts[20:26].isascii() and ts[20:26].isdigit()):
+        # structlog's ".123456Z": a tail per line, so IsoStamps does not memoize it; its
+        # microseconds read as IsoStamps reads them (digits only: nothing to probe).
+        when = (second + int(ts[20:26])) / 1e6
     else:
         when = stamp_of(ts, now)
         probe.append(ts)

@@ -221,3 +221,20 @@ def test_a_key_the_pair_rule_calls_secret_is_redacted_on_both_paths() -> None:
         reference = generic(line)
         assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference)
         assert b"SEKRET" not in msgspec.json.encode(event), line
+
+
+def test_microsecond_stamps_read_inline_as_the_generic_path_reads_them() -> None:
+    """structlog stamps microseconds (a tail per line, never memoized): the typed builder
+    reads ".123456Z" itself, and anything else that long (other digits) the generic way."""
+    tails = [f".{micro:06d}Z" for micro in (0, 1, 123456, 999999)]
+    tails += [".\u0661\u0662\u0663\u0664\u0665\u0666Z", ".12345xZ", ".123456z"]
+    lines = [
+        json.dumps({"event": "Request completed", "level": "info",
+                    "timestamp": f"2026-11-25T15:00:0{index % 2}{tail}"},
+                   ensure_ascii=False).encode()
+        for index, tail in enumerate(tails * 2)
+    ]
+    events, norm = typed(lines)
+    assert norm.typed == len(lines)
+    for line, event in zip(lines, events):
+        assert event.ts == generic(line).ts, line
