@@ -7,7 +7,8 @@ it no longer has comes back as a ``gap`` message); a restarted agent is read fro
 :class:`ConnectionState` through ``on_state``; every decoded message goes to ``on_message``.
 
 A malformed frame is logged and skipped; a rejected token stops the retries (a wrong token
-does not become right by retrying); everything else is retried with capped, jittered backoff.
+does not become right by retrying); everything else is retried with capped, jittered backoff,
+by websockets' own reconnecting iterator (``async for ws in connect(...)``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
@@ -132,6 +133,10 @@ class AgentClient:
         self._delivered_span_seq = 0
         """Spans resume from here: 0 replays every span the agent holds (first connection)."""
         self._closing = asyncio.Event()
+        self._attempt = 0
+        """Failed attempts in a row (reset once a connection has held ``stable_after``)."""
+        self._last_failure = ""
+        self._retry_timer: asyncio.TimerHandle | None = None
 
     @property
     def state(self) -> ConnectionState:
@@ -140,28 +145,94 @@ class AgentClient:
     # ------------------------------------------------------------------ public
 
     async def run(self) -> None:
-        """Connect and stay connected; returns after :meth:`close` or a rejected token."""
+        """Connect and stay connected; returns after :meth:`close` or a rejected token.
+
+        websockets' own reconnecting iterator (``async for ws in connect(...)``) opens the
+        connections: :meth:`_retry_or_stop` tells it which failures are worth retrying and
+        :meth:`_delays` is its backoff (reported as ``reconnecting`` states). A connection
+        that was open and dropped waits the same backoff before the next one (immediately
+        reconnecting to an agent that accepts and closes would spin)."""
         self._on_state(self._state)
-        attempt = 0
-        while not self._closing.is_set():
-            started = self._clock()
-            try:
-                error = await self._connect_once()
-            except _GiveUp as stop:
-                self._set_state(status=stop.status, last_error=str(stop), retry_in=None)
-                return
-            if error is None or self._closing.is_set():
-                break
-            if self._clock() - started >= self._stable_after:
-                attempt = 0  # the connection held for a while: start the backoff afresh
-            attempt += 1
-            delay = self._backoff(attempt)
-            self._set_state(status="reconnecting", retry_in=delay, attempt=attempt, last_error=error)
-            try:
-                await asyncio.wait_for(self._closing.wait(), timeout=delay)
-            except TimeoutError:
-                self._set_state(status="reconnecting", retry_in=None)
+        runner = asyncio.create_task(self._reconnecting(), name=f"obsview-client {self.url}")
+        closing = asyncio.create_task(self._closing.wait())
+        try:
+            await asyncio.wait({runner, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (runner, closing):
+                task.cancel()
+            results = await asyncio.gather(runner, closing, return_exceptions=True)
+            self._cancel_retry_timer()
+        stop = results[0]
+        if isinstance(stop, _GiveUp):
+            self._set_state(status=stop.status, last_error=str(stop), retry_in=None)
+            return
+        if isinstance(stop, BaseException) and not isinstance(stop, asyncio.CancelledError):
+            raise stop
         self._set_state(status="closed", retry_in=None)
+
+    async def _reconnecting(self) -> None:
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+        try:
+            connector = connect(
+                self.url,
+                additional_headers=headers,
+                max_size=MAX_FRAME_BYTES,
+                compression=None,
+                open_timeout=self._open_timeout,
+                close_timeout=2.0,
+                proxy=None,  # a loopback agent must never be reached through an HTTP proxy
+                process_exception=self._retry_or_stop,
+                reconnect_delays=self._delays,
+            )
+            async for ws in connector:
+                self._cancel_retry_timer()
+                started = self._clock()
+                error = await self._connection(ws)
+                if error is None or self._closing.is_set():
+                    return
+                if self._clock() - started >= self._stable_after:
+                    self._attempt = 0  # the connection held for a while: start the backoff afresh
+                delay = self._next_delay(error)
+                await asyncio.sleep(delay)
+                self._set_state(status="reconnecting", retry_in=None)
+        except InvalidURI as exc:
+            raise _GiveUp("closed", f"bad agent URL: {exc}") from None
+
+    def _retry_or_stop(self, exc: Exception) -> Exception | None:
+        """websockets' ``process_exception``: None retries (after :meth:`_delays`), an
+        exception ends the loop. A rejected token is final: retrying cannot fix it."""
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            if status in (401, 403):
+                return _GiveUp("auth_failed", AUTH_FAILED_MESSAGE)
+            self._last_failure = f"agent answered HTTP {status}"
+            return None
+        if isinstance(exc, InvalidURI):
+            return _GiveUp("closed", f"bad agent URL: {exc}")
+        if isinstance(exc, (OSError, TimeoutError, InvalidHandshake)):
+            self._last_failure = _describe_error(exc)
+            return None
+        return exc  # a bug, not the network: let it show
+
+    def _delays(self) -> Generator[float]:
+        """websockets' ``reconnect_delays``: this client's backoff, each wait reported."""
+        while True:
+            yield self._next_delay(self._last_failure)
+
+    def _next_delay(self, error: str) -> float:
+        self._attempt += 1
+        delay = self._backoff(self._attempt)
+        self._set_state(status="reconnecting", retry_in=delay, attempt=self._attempt, last_error=error)
+        # The state says "retrying in N s" until the wait is over, then "retrying now".
+        self._cancel_retry_timer()
+        self._retry_timer = asyncio.get_running_loop().call_later(
+            delay, lambda: self._set_state(status="reconnecting", retry_in=None))
+        return delay
+
+    def _cancel_retry_timer(self) -> None:
+        if self._retry_timer is not None:
+            self._retry_timer.cancel()
+            self._retry_timer = None
 
     async def send(self, message: Message) -> None:
         """Send one message to the agent; raise :class:`NotConnected` when there is no link."""
@@ -182,40 +253,21 @@ class AgentClient:
 
     # ------------------------------------------------------------------ one connection
 
-    async def _connect_once(self) -> str | None:
-        """One connection's life. Returns why it ended (an error line), None when closed."""
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else None
+    async def _connection(self, ws: ClientConnection) -> str | None:
+        """One open connection's life. Returns why it ended (an error line), None when closed."""
+        self._ws = ws
         try:
-            async with connect(
-                self.url,
-                additional_headers=headers,
-                max_size=MAX_FRAME_BYTES,
-                compression=None,
-                open_timeout=self._open_timeout,
-                close_timeout=2.0,
-                proxy=None,  # a loopback agent must never be reached through an HTTP proxy
-            ) as ws:
-                self._ws = ws
-                try:
-                    await self._session(ws)
-                finally:
-                    self._ws = None
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            if status in (401, 403):
-                # Retrying cannot fix a token: stop instead of hammering the agent.
-                raise _GiveUp("auth_failed", AUTH_FAILED_MESSAGE) from None
-            return f"agent answered HTTP {status}"
-        except InvalidURI as exc:
-            raise _GiveUp("closed", f"bad agent URL: {exc}") from None
+            await self._session(ws)
         except ConnectionClosed as exc:
             if exc.sent is not None and exc.sent.code == CloseCode.MESSAGE_TOO_BIG:
                 # Resuming would fetch the same frame again, and again: skip to the agent's
                 # newest event on the next connection and report what was skipped as a gap.
                 self._skip_replay = True
             return f"connection lost ({exc})"
-        except (OSError, TimeoutError, InvalidHandshake) as exc:
+        except (OSError, TimeoutError) as exc:
             return _describe_error(exc)
+        finally:
+            self._ws = None
         return None if self._closing.is_set() else "the agent closed the connection"
 
     async def _session(self, ws: ClientConnection) -> None:
