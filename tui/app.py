@@ -25,14 +25,17 @@ from textual.worker import Worker
 if TYPE_CHECKING:
     from obsview.tui.client import AgentClient, ConnectionState
     from obsview.tui.embedded import LoadProgress
+    from obsview.tui.fleet import FleetClients, FleetHost
+    from obsview.tui.fleet_view import FleetView
     from obsview.tui.ssh_tunnel import SshError, SshTunnel
 
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
-from obsview.common.protocol import Message
+from obsview.common.protocol import Events, Message
 from obsview.themes import load_themes
 from obsview.tui.render import clean
 from obsview.tui.screens.dashboard import DashboardScreen, Sender
 from obsview.tui.screens.help import HelpScreen, bindings_help
+from obsview.tui.widgets.hosts_panel import describe_fleet
 from obsview.tui.widgets.log_view import local_time
 from obsview.tui.widgets.status_bar import connection_help, describe_connection
 
@@ -42,6 +45,10 @@ DEFAULT_THEME = "obsview-dark"
 DemoStarter = Callable[[], AbstractAsyncContextManager[str]]
 #: How often the load of files opened with ``obsview FILE`` is redrawn.
 LOAD_PROGRESS_INTERVAL_S = 0.25
+#: How often merged events are handed to the dashboard (its own flush runs at 80 ms).
+FLEET_RELEASE_INTERVAL_S = 0.08
+#: How often the Hosts panel's figures are redrawn.
+HOSTS_REFRESH_S = 1.0
 
 
 class ObsviewApp(App[None]):
@@ -72,11 +79,16 @@ class ObsviewApp(App[None]):
         label: str | None = None,
         load_progress: Callable[[], LoadProgress] | None = None,
         tunnel: SshTunnel | None = None,
+        hosts: Sequence[FleetHost] = (),
+        fleet_hold_s: float | None = None,
     ) -> None:
         """``label`` names the agent in the status bar instead of its URL (``app.log``,
         ``ssh://web-1``); ``load_progress`` reports an embedded agent's file load, shown
         until it is complete; ``tunnel`` is the ssh tunnel the URL goes through, whose
-        problems (no agent on the far side…) explain a connection that fails."""
+        problems (no agent on the far side…) explain a connection that fails. ``hosts``
+        (two or more) makes one console over several agents instead of ``url``: one log
+        stream merged by event time, a host column, a Hosts panel, fleet figures;
+        ``fleet_hold_s`` bounds how long the merge waits for a slower host."""
         super().__init__()
         self.url = url
         self.label = label
@@ -93,6 +105,11 @@ class ObsviewApp(App[None]):
         #: Extra AgentClient arguments (tests shorten the reconnect backoff).
         self.client_options = dict(client_options or {})
         self.client: AgentClient | None = None
+        self.hosts = tuple(hosts)
+        self.fleet_hold_s = fleet_hold_s
+        self.fleet: FleetClients | None = None
+        self.fleet_view: FleetView | None = None
+        self._fleet_worker: Worker[None] | None = None
         self.connection: ConnectionState | None = None
         self.demo_url: str | None = None
         self._initial_messages = list(messages)
@@ -125,6 +142,7 @@ class ObsviewApp(App[None]):
                 send=self.send_override or self._send,
                 bell=self.bell_on_alert,
                 time_format=self.time_format or local_time,
+                hosts=[host.name for host in self.hosts],
             ),
             "dashboard",
         )
@@ -132,7 +150,9 @@ class ObsviewApp(App[None]):
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         for message in self._initial_messages:
             self.dashboard.enqueue(message)  # applied by the dashboard's first flush
-        if self.url is not None:
+        if self.hosts:
+            self.connect_fleet()
+        elif self.url is not None:
             self.connect(self.url)
         else:
             self.dashboard.show_connection("offline", "offline: showing recorded data")
@@ -167,12 +187,60 @@ class ObsviewApp(App[None]):
 
     async def disconnect(self) -> None:
         """Close the agent connection (if any) and wait until it is closed."""
+        fleet, self.fleet = self.fleet, None
+        if fleet is not None:
+            await fleet.close()
+        if self._fleet_worker is not None:
+            self._fleet_worker.cancel()
+            self._fleet_worker = None
         client, self.client = self.client, None
         if client is not None:
             await client.close()
         if self._client_worker is not None:
             self._client_worker.cancel()
             self._client_worker = None
+
+    def connect_fleet(self) -> None:
+        """One client per host, each on its own; their messages merged by :class:`FleetView`."""
+        from obsview.tui.fleet import FleetClients
+        from obsview.tui.fleet_merge import DEFAULT_HOLD_S
+        from obsview.tui.fleet_view import FleetView
+
+        self.fleet_view = FleetView.of(((host.name, host.url) for host in self.hosts),
+                                       hold_s=self.fleet_hold_s or DEFAULT_HOLD_S)
+        self.fleet = FleetClients(self.hosts, on_message=self._fleet_message,
+                                  on_state=self._fleet_state, client_options=self.client_options)
+        self._fleet_worker = self.run_worker(self.fleet.run(), name="fleet-clients",
+                                             group="client", exit_on_error=False)
+        self.set_interval(FLEET_RELEASE_INTERVAL_S, self._release_merged)
+        self.set_interval(HOSTS_REFRESH_S, self._show_hosts)
+        self._show_fleet_connection()
+
+    def _fleet_message(self, host: str, message: Message) -> None:
+        assert self.fleet_view is not None
+        for shown in self.fleet_view.receive(host, message, time.monotonic()):
+            self.dashboard.enqueue(shown)
+
+    def _release_merged(self) -> None:
+        """Hand the merged events whose time has come to the dashboard (before its flush)."""
+        assert self.fleet_view is not None
+        released = self.fleet_view.release(time.monotonic())
+        if released:
+            self.dashboard.enqueue(Events(events=tuple(released)))
+
+    def _fleet_state(self, host: str, state: ConnectionState) -> None:
+        assert self.fleet_view is not None
+        self.fleet_view.connection_changed(host, state)
+        self._show_fleet_connection()
+        self._show_hosts()
+
+    def _show_fleet_connection(self) -> None:
+        assert self.fleet_view is not None
+        self.dashboard.show_connection(*describe_fleet(list(self.fleet_view.hosts.values())))
+
+    def _show_hosts(self) -> None:
+        if self.fleet_view is not None:
+            self.dashboard.show_hosts(self.fleet_view)
 
     def _connection_changed(self, state: ConnectionState) -> None:
         self.connection = state
@@ -216,6 +284,9 @@ class ObsviewApp(App[None]):
     async def _send_and_report(self, message: Message, done: str) -> None:
         from obsview.tui.client import NotConnected
 
+        if self.fleet is not None and self.fleet_view is not None:
+            await self._send_to_owner(message, done)
+            return
         if self.client is None:
             self.notify("Not connected to an agent: nothing was sent", severity="error",
                         markup=False)
@@ -227,6 +298,21 @@ class ObsviewApp(App[None]):
             return
         if done:
             self.notify(done, markup=False)
+
+    async def _send_to_owner(self, message: Message, done: str) -> None:
+        """With several hosts: to the agent that owns the alert (or silence)."""
+        from obsview.tui.client import NotConnected
+        from obsview.tui.fleet_view import NotRoutable
+
+        assert self.fleet is not None and self.fleet_view is not None
+        try:
+            host, routed = self.fleet_view.route(message)
+            await self.fleet.send(host, routed)
+        except (NotRoutable, NotConnected) as exc:
+            self.notify(clean(exc, max_len=300), severity="error", markup=False)
+            return
+        if done:
+            self.notify(f"{done} on {clean(host, max_len=40)}", markup=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "start_demo":

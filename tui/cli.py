@@ -1,6 +1,6 @@
 """``obsview``: the console's command line.
 
-    obsview [URL] [--token-file F] [--theme NAME] [--bell]
+    obsview [URL…] [--token-file F] [--theme NAME] [--bell]
     obsview ssh://[user@]server[:port]
     obsview FILE… | obsview -          (files and a pipe, read by an embedded agent)
     obsview demo [--theme NAME] [--bell]
@@ -9,6 +9,8 @@
 
 Without a URL the console connects to the address in its config file, else
 ws://127.0.0.1:8765; if nothing answers, the status bar says so and ``d`` starts the demo.
+Several URLs, or a ``[[hosts]]`` list in the config (:mod:`obsview.tui.hosts`), make one
+console over several agents.
 See :mod:`obsview.tui.targets` for what each argument may be.
 """
 
@@ -20,13 +22,14 @@ import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NoReturn
 
 import platformdirs
 import tomli_w
 
+from obsview.tui.hosts import HostsError, HostSpec, hosts_from_config, hosts_from_urls
 from obsview.tui.targets import TargetError, Targets, classify
 
 DEFAULT_URL = "ws://127.0.0.1:8765"
@@ -42,6 +45,8 @@ class ConsoleConfig:
     url: str = DEFAULT_URL
     theme: str = ""
     token_file: Path | None = None
+    hosts: tuple[HostSpec, ...] = ()
+    """``[[hosts]]``: the agents to watch when no URL is given."""
 
 
 def config_dir() -> Path:
@@ -64,10 +69,15 @@ def load_console_config(path: Path) -> ConsoleConfig:
         if key in data and not isinstance(data[key], str):
             raise UsageError(f"{path}: key {key!r} must be a string")
     token_file = data.get("token_file")
+    try:
+        hosts = hosts_from_config(data["hosts"], path) if "hosts" in data else ()
+    except HostsError as exc:
+        raise UsageError(str(exc)) from None
     return ConsoleConfig(
         url=data.get("url", DEFAULT_URL),
         theme=data.get("theme", ""),
         token_file=Path(token_file).expanduser() if token_file else None,
+        hosts=hosts,
     )
 
 
@@ -187,15 +197,22 @@ def run(argv: Sequence[str]) -> int:
     options = AppOptions(theme=theme, bell=args.bell, remember=remember, token=token)
     if targets.demo:
         return asyncio.run(_run_demo(theme=theme, bell=args.bell, remember=remember))
-    if len(targets.agents) + targets.local > 1:
-        raise UsageError("one agent, or files and a pipe, at a time")
+    if targets.local and targets.agents:
+        raise UsageError("agents, or files and a pipe: not both at once")
     if targets.local:
         return asyncio.run(_run_local(targets, from_start=not args.from_end, options=options))
-    if targets.agents and targets.agents[0].startswith("ssh://"):
-        return asyncio.run(_run_over_ssh(targets.agents[0], options=options))
+    hosts = _hosts(targets, args.token_file, config)
+    if len(hosts) > 1:
+        fleet = [(host, _host_token(host, token)) for host in hosts]
+        return asyncio.run(_run_fleet(fleet, options=options))
+    if hosts:
+        options = replace(options, token=_host_token(hosts[0], token))
+    url = hosts[0].url if hosts else config.url
+    if url.startswith("ssh://"):
+        return asyncio.run(_run_over_ssh(url, options=options))
     app = ObsviewApp(
-        url=targets.agents[0] if targets.agents else config.url,
-        token=token,
+        url=url,
+        token=options.token,
         theme=theme,
         bell=args.bell,
         remember_theme=remember,
@@ -203,6 +220,21 @@ def run(argv: Sequence[str]) -> int:
     )
     app.run()
     return 0
+
+
+def _hosts(targets: Targets, token_file: Path | None, config: ConsoleConfig) -> tuple[HostSpec, ...]:
+    """The agents to watch: the URLs given, else the config's ``[[hosts]]`` (maybe none)."""
+    if not targets.agents:
+        return config.hosts
+    try:
+        return hosts_from_urls(targets.agents, token_file)
+    except HostsError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _host_token(host: HostSpec, default: str | None) -> str | None:
+    """A host's own token file (it must exist), else the console's token."""
+    return read_token(host.token_file, required=True) if host.token_file is not None else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +299,34 @@ async def _run_over_ssh(url: str, *, options: AppOptions) -> int:
         await app.run_async()
     finally:
         await tunnel.close()  # ssh ends with the console: nothing is left listening
+    return 0
+
+
+async def _run_fleet(hosts: Sequence[tuple[HostSpec, str | None]], *, options: AppOptions) -> int:
+    """One console over several agents; ssh:// hosts through their own tunnels, all brought
+    up before the console starts (a host that cannot be reached through ssh is one line)."""
+    from obsview.tui.app import ObsviewApp
+    from obsview.tui.fleet import FleetHost
+    from obsview.tui.ssh_tunnel import SshError, SshTunnel, parse_ssh_url
+
+    tunnels = {host.name: SshTunnel(parse_ssh_url(host.url)) for host, _ in hosts
+               if host.url.startswith("ssh://")}
+    try:
+        started = await asyncio.gather(*(tunnel.start() for tunnel in tunnels.values()),
+                                       return_exceptions=True)
+        for name, outcome in zip(tunnels, started):
+            if isinstance(outcome, SshError):
+                print(f"obsview: {name}: {outcome}", file=sys.stderr)
+                return 1
+            if isinstance(outcome, BaseException):
+                raise outcome
+        fleet = [FleetHost(host.name, tunnels[host.name].url if host.name in tunnels else host.url, token)
+                 for host, token in hosts]
+        app = ObsviewApp(hosts=fleet, theme=options.theme, bell=options.bell,
+                         remember_theme=options.remember)
+        await app.run_async()
+    finally:
+        await asyncio.gather(*(tunnel.close() for tunnel in tunnels.values()))
     return 0
 
 

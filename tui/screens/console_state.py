@@ -32,6 +32,7 @@ from obsview.common.protocol import (
     Skipped,
     SpanGap,
 )
+from obsview.tui.fleet_view import HostNote
 
 #: The agent keeps 900 one-second points (15 minutes); so does the console.
 HISTORY_LIMIT = 900
@@ -83,7 +84,12 @@ class ConsoleState:
         return changes
 
     def _apply_one(self, message: object, changes: Changes) -> None:
-        if isinstance(message, Events):
+        if isinstance(message, HostNote):
+            # One host's gap or drops (a fleet console): its marker line names the host.
+            marked = len(changes.markers)
+            self._apply_one(message.message, changes)
+            changes.markers[marked:] = [f"{message.host}: {marker}" for marker in changes.markers[marked:]]
+        elif isinstance(message, Events):
             changes.events.extend(message.events)
         elif isinstance(message, Metrics):
             self._apply_metrics(message)

@@ -10,9 +10,9 @@ import asyncio
 import getpass
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from textual import work
 from textual.app import ComposeResult
@@ -36,6 +36,8 @@ from obsview.common.protocol import (
 )
 from obsview.common.traces import TraceIndex, TraceSummary
 from obsview.tui import exemplars
+from obsview.tui.fleet_view import HOST_LABEL
+from obsview.tui.hosts import NAME_PATTERN
 from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
 from obsview.tui.model import EventBuffer, Steps
 from obsview.tui.render import clean, safe_text
@@ -51,6 +53,7 @@ from obsview.tui.widgets.alert_feed import AlertFeed
 from obsview.tui.widgets.event_detail import event_json
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.health_table import HealthTable
+from obsview.tui.widgets.hosts_panel import HostsPanel
 from obsview.tui.widgets.latency import LatencyPanel
 from obsview.tui.widgets.log_view import LogView, local_time
 from obsview.tui.widgets.rate_chart import RateChart
@@ -64,6 +67,9 @@ FLUSH_INTERVAL_S: Final = 0.08
 #: buffer would evict them on append anyway.
 MAX_PENDING_EVENTS: Final = 100_000
 
+if TYPE_CHECKING:
+    from obsview.tui.fleet_view import FleetView
+
 #: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
 #: How often the age columns of the health and alert tables are redrawn.
 AGE_REFRESH_S: Final = 5.0
@@ -74,13 +80,16 @@ Sender = Callable[[Message, str], None]
 def alert_query(alert: AlertInfo) -> str:
     """The filter that shows the logs behind an alert: its route label if any, and the
     failing requests for error-rate alerts."""
+    host = alert.labels.get(HOST_LABEL, "")
+    # A fleet's alert: that host's logs.
+    hosts = [f"host:{host}"] if NAME_PATTERN.fullmatch(host) else []
     terms = []
     route = alert.labels.get("route", "")
     if route and " " not in route and '"' not in route:
         terms.append(f"route:{route}")
     if "error" in alert.metric or not terms:
         terms.append("level:warn+")
-    return " ".join(terms)
+    return " ".join(hosts + terms)
 
 
 #: Actions on letter keys that give way while the filter bar takes text: those bound with
@@ -140,6 +149,7 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #tables > * { height: 7; }
     DashboardScreen #health { width: 5fr; }
     DashboardScreen #alerts { width: 6fr; }
+    DashboardScreen #hosts { width: 6fr; }
     DashboardScreen.-narrow #health { width: 1fr; }
     DashboardScreen.-narrow #alerts { width: 2fr; }
     DashboardScreen .panels > *, DashboardScreen LogView {
@@ -171,8 +181,12 @@ class DashboardScreen(Screen[None]):
         bell: bool = False,
         time_format: Callable[[float], str] = local_time,
         buffer_capacity: int = 100_000,
+        hosts: Sequence[str] = (),
     ) -> None:
+        """``hosts``: the names of the agents a fleet console watches (two or more): the log
+        gets a host column and the Hosts panel is shown. One agent: neither."""
         super().__init__()
+        self.hosts = tuple(hosts)
         self.clock = clock
         self.send = send
         self.bell = bell
@@ -210,7 +224,10 @@ class DashboardScreen(Screen[None]):
         with Horizontal(id="tables", classes="panels"):
             yield HealthTable(id="health")
             yield AlertFeed(id="alerts")
-        yield LogView(self.buffer, time_format=self.time_format, id="log")
+            if self.hosts:
+                yield HostsPanel(id="hosts")
+        yield LogView(self.buffer, time_format=self.time_format, id="log",
+                      host_width=max((len(name) for name in self.hosts), default=0))
         yield Static("Waiting for log events…", id="empty-state", markup=False)
         yield FilterBar(id="filter-bar")
         yield StatusBar(id="status")
@@ -354,6 +371,11 @@ class DashboardScreen(Screen[None]):
             empty.update(safe_text(explanation or "Waiting for log events…", multiline=True))
             empty.border_title = "Logs"
             self._show_empty_state()
+
+    def show_hosts(self, view: FleetView) -> None:
+        """Redraw the Hosts panel (a fleet console only)."""
+        if self.is_mounted and self.hosts:
+            self.query_one(HostsPanel).show(view)
 
     def _show_empty_state(self) -> None:
         empty = self.buffer.total == 0

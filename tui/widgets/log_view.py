@@ -45,6 +45,8 @@ from obsview.tui.render import clean
 TimeFormatter = Callable[[float], str]
 
 TRACE_ID_WIDTH = 8
+#: The host column (several agents) never takes more than this.
+MAX_HOST_WIDTH: Final = 16
 #: The gutter left of each row: a bookmark's mark, or a blank.
 BOOKMARK_MARK: Final = "◆"
 # A row never shows more than a terminal width; cutting long messages early keeps a
@@ -75,6 +77,13 @@ def trace_cell(trace_id: str) -> str:
     if len(trace_id) > TRACE_ID_WIDTH:
         return clean(trace_id[:TRACE_ID_WIDTH - 1], max_len=TRACE_ID_WIDTH) + "…"
     return clean(trace_id, max_len=TRACE_ID_WIDTH).ljust(TRACE_ID_WIDTH)
+
+
+def host_cell(host: str, width: int) -> str:
+    """The host's name in ``width`` cells (cut with an ellipsis when longer)."""
+    if len(host) > width:
+        return clean(host[:width - 1], max_len=width) + "…"
+    return clean(host, max_len=width).ljust(width)
 
 
 def _highlighted(parts: list[tuple[str, Style]], pattern: re.Pattern[str],
@@ -253,6 +262,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         buffer: EventBuffer,
         *,
         time_format: TimeFormatter = local_time,
+        host_width: int = 0,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -260,6 +270,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         super().__init__(name=name, id=id, classes=classes)
         self.buffer = buffer
         self._time_format = time_format
+        self.host_width = min(host_width, MAX_HOST_WIDTH)
+        """Cells of the host column (a console over several agents); 0: no column."""
         self._line_cache: LRUCache[int, Strip] = LRUCache(1024)
         self._highlight: re.Pattern[str] | None = None
         self._styles: tuple[_RowStyles, _RowStyles] | None = None
@@ -460,9 +472,10 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             return Strip([Segment(text, style) for text, style in parts],
                          sum(cell_len(text) for text, _ in parts))
         level_style = styles.levels.get(event.level, styles.base)
-        parts = [
-            gutter,
-            (self._time_format(event.ts), styles.time),
+        parts = [gutter, (self._time_format(event.ts), styles.time)]
+        if self.host_width:
+            parts.append((" " + host_cell(event.host, self.host_width), styles.time))
+        parts += [
             (f" {event.level:<5} ", level_style),
             (trace_cell(event.trace_id or event.request_id), styles.trace_id),
             (" ", styles.base),

@@ -1,0 +1,135 @@
+"""Several agents' messages made into one dashboard's: alerts routed back to their owner."""
+
+from __future__ import annotations
+
+import pytest
+
+from obsview.common.histogram import Histogram
+from obsview.common.protocol import (
+    Ack,
+    AlertInfo,
+    Alerts,
+    Dropped,
+    Error,
+    Events,
+    ExpireSilence,
+    Gap,
+    Health,
+    HealthReport,
+    LogEvent,
+    Metrics,
+    MetricsSnapshot,
+    Ping,
+    ProbeStatus,
+    Silence,
+    SilenceInfo,
+    Unack,
+)
+from obsview.tui.client import ConnectionState
+from obsview.tui.fleet_view import FleetView, HostNote, NotRoutable
+from obsview.tui.screens.console_state import ConsoleState
+
+
+def snapshot(latencies: list[float], *, rate: float) -> MetricsSnapshot:
+    histogram = Histogram()
+    for value in latencies:
+        histogram.add(value)
+    return MetricsSnapshot(
+        ts=100.0, uptime_s=50.0, requests_total=len(latencies), errors_total=0,
+        rate_1m=rate, rate_5m=rate, rate_15m=rate, error_rate_1m=0.0, error_rate_5m=0.0,
+        error_rate_15m=0.0, latency_avg_ms=histogram.mean, latency_min_ms=histogram.min,
+        latency_max_ms=histogram.max, p50_ms=None, p95_ms=None, p99_ms=None, cache_hit_rate=None,
+        cpu_percent=1.0, memory_percent=1.0, disk_percent=1.0, load_1m=0.1,
+        latency_buckets=dict(histogram.buckets), latency_zero=histogram.zero,
+    )
+
+
+def alert(fingerprint: str = "fp1", rule: str = "error_rate") -> AlertInfo:
+    return AlertInfo(fingerprint=fingerprint, rule=rule, severity="critical", state="firing",
+                     metric="error_rate", comparison=">", threshold=0.05, value=0.2,
+                     summary="errors", labels={"route": "/api/posts"}, started_at=10.0)
+
+
+def fleet() -> FleetView:
+    view = FleetView.of([("web-1", "ws://a:1"), ("web-2", "ws://b:1")], hold_s=0.5)
+    for name in view.hosts:
+        view.connection_changed(name, ConnectionState(status="connected", url="ws://x"))
+    return view
+
+
+def test_the_same_alert_on_two_hosts_is_two_rows_each_naming_its_host() -> None:
+    view = fleet()
+    view.receive("web-1", Alerts(alerts=(alert(),)), now=0.0)
+    (merged,) = view.receive("web-2", Alerts(alerts=(alert(),), silences=(
+        SilenceInfo(id="s1", matchers={"alertname": "x"}, starts_at=0, ends_at=9, by="bob"),)), now=0.0)
+    assert isinstance(merged, Alerts)
+    assert [(a.fingerprint, a.labels["host"]) for a in merged.alerts] == [
+        ("web-1/fp1", "web-1"), ("web-2/fp1", "web-2")]
+    assert [(s.id, s.matchers) for s in merged.silences] == [
+        ("web-2/s1", {"alertname": "x", "host": "web-2"})]
+
+
+def test_ack_silence_and_expiry_go_to_the_owning_agent_as_it_knows_them() -> None:
+    view = fleet()
+    assert view.route(Ack("web-2/fp1", by="alice", note="on it")) == (
+        "web-2", Ack("fp1", by="alice", note="on it"))
+    assert view.route(Unack("web-1/fp/with/slash", by="a")) == ("web-1", Unack("fp/with/slash", by="a"))
+    matchers = {"alertname": "error_rate", "route": "/api/posts", "host": "web-1"}
+    assert view.route(Silence(matchers, 3600, by="a")) == (
+        "web-1", Silence({"alertname": "error_rate", "route": "/api/posts"}, 3600, by="a"))
+    assert view.route(ExpireSilence("web-2/s1", by="a")) == ("web-2", ExpireSilence("s1", by="a"))
+    for wrong in (Ack("web-3/fp1", by="a"), Ack("fp1", by="a"), Silence({"alertname": "x"}, 60, by="a"),
+                  Ping(nonce=1)):
+        with pytest.raises(NotRoutable):
+            view.route(wrong)
+
+
+def test_events_are_merged_by_time_and_tagged_with_their_host() -> None:
+    view = fleet()
+    assert view.receive("web-1", Events(events=(LogEvent(ts=1.0, level="INFO", message="a"),
+                                               LogEvent(ts=3.0, level="INFO", message="c"))), now=0.0) == []
+    view.receive("web-2", Events(events=(LogEvent(ts=2.0, level="INFO", message="b"),)), now=0.0)
+    assert [(e.host, e.message) for e in view.release(now=0.1)] == [("web-1", "a"), ("web-2", "b")]
+    assert [(e.host, e.message) for e in view.release(now=1.0)] == [("web-1", "c")]  # after hold_s
+    assert view.hosts["web-1"].events == 2
+
+
+def test_fleet_metrics_once_a_second_from_connected_hosts() -> None:
+    view = fleet()
+    one = Metrics(snapshot=snapshot([5.0] * 10, rate=1.0))
+    (first,) = view.receive("web-1", one, now=0.0)
+    assert isinstance(first, Metrics) and first.snapshot.rate_1m == 1.0
+    assert view.receive("web-2", Metrics(snapshot=snapshot([7.0] * 30, rate=3.0)), now=0.0) == []  # same second
+    fleet_now = view.fleet_metrics()
+    assert fleet_now is not None and fleet_now.rate_1m == 4.0
+    view.connection_changed("web-2", ConnectionState(status="reconnecting", url="ws://b:1"))
+    fleet_now = view.fleet_metrics()
+    assert fleet_now is not None and fleet_now.rate_1m == 1.0  # a lost host's last figures do not count
+
+
+def test_health_names_each_probe_by_host_and_the_worst_status_wins() -> None:
+    def report(status: str) -> HealthReport:
+        probe = ProbeStatus(name="db", kind="tcp", target="x", status=status, latency_ms=1.0,
+                            error="", checked_at=0, changed_at=0)
+        return HealthReport(status=status, ts=1.0, uptime_s=5.0, version="1", probes=(probe,))
+
+    view = fleet()
+    view.receive("web-1", Health(report=report("healthy")), now=0.0)
+    (merged,) = view.receive("web-2", Health(report=report("unhealthy")), now=0.0)
+    assert isinstance(merged, Health)
+    assert merged.report.status == "unhealthy"
+    assert [p.name for p in merged.report.probes] == ["web-1: db", "web-2: db"]
+
+
+def test_a_hosts_gap_and_drops_name_the_host_in_the_log() -> None:
+    view = fleet()
+    notes = view.receive("web-2", Gap(missed=5, from_seq=3), now=0.0) + view.receive(
+        "web-1", Dropped(count=2, total=2), now=0.0)
+    assert notes == [HostNote("web-2", Gap(missed=5, from_seq=3)), HostNote("web-1", Dropped(count=2, total=2))]
+    state = ConsoleState()
+    changes = state.apply(notes)
+    assert changes.markers[0].startswith("web-2: gap: 5 events lost")
+    assert changes.markers[1].startswith("web-1: 2 events dropped")
+    assert state.gap_events == 5 and state.dropped_events == 2
+    (error,) = view.receive("web-1", Error(code="bad", message="no"), now=0.0)
+    assert error == Error(code="bad", message="web-1: no")
