@@ -81,6 +81,7 @@ class ObsviewApp(App[None]):
         tunnel: SshTunnel | None = None,
         hosts: Sequence[FleetHost] = (),
         fleet_hold_s: float | None = None,
+        host_messages: Mapping[str, Sequence[object]] | None = None,
     ) -> None:
         """``label`` names the agent in the status bar instead of its URL (``app.log``,
         ``ssh://web-1``); ``load_progress`` reports an embedded agent's file load, shown
@@ -88,7 +89,9 @@ class ObsviewApp(App[None]):
         problems (no agent on the far side…) explain a connection that fails. ``hosts``
         (two or more) makes one console over several agents instead of ``url``: one log
         stream merged by event time, a host column, a Hosts panel, fleet figures;
-        ``fleet_hold_s`` bounds how long the merge waits for a slower host."""
+        ``fleet_hold_s`` bounds how long the merge waits for a slower host;
+        ``host_messages`` (with ``hosts``) is recorded data per host, no connection made:
+        wire messages, and :class:`ConnectionState` items for that host's state."""
         super().__init__()
         self.url = url
         self.label = label
@@ -107,6 +110,7 @@ class ObsviewApp(App[None]):
         self.client: AgentClient | None = None
         self.hosts = tuple(hosts)
         self.fleet_hold_s = fleet_hold_s
+        self._host_messages = dict(host_messages) if host_messages is not None else None
         self.fleet: FleetClients | None = None
         self.fleet_view: FleetView | None = None
         self._fleet_worker: Worker[None] | None = None
@@ -208,6 +212,9 @@ class ObsviewApp(App[None]):
 
         self.fleet_view = FleetView.of(((host.name, host.url) for host in self.hosts),
                                        hold_s=self.fleet_hold_s or DEFAULT_HOLD_S)
+        if self._host_messages is not None:
+            self._replay_hosts(self._host_messages)
+            return
         self.fleet = FleetClients(self.hosts, on_message=self._fleet_message,
                                   on_state=self._fleet_state, client_options=self.client_options)
         self._fleet_worker = self.run_worker(self.fleet.run(), name="fleet-clients",
@@ -215,6 +222,23 @@ class ObsviewApp(App[None]):
         self.set_interval(FLEET_RELEASE_INTERVAL_S, self._release_merged)
         self.set_interval(HOSTS_REFRESH_S, self._show_hosts)
         self._show_fleet_connection()
+
+    def _replay_hosts(self, recorded: Mapping[str, Sequence[object]]) -> None:
+        """Recorded data per host (snapshots, screenshots): applied at once, merged whole."""
+        from obsview.tui.client import ConnectionState
+
+        assert self.fleet_view is not None
+        for host, items in recorded.items():
+            for item in items:
+                if isinstance(item, ConnectionState):
+                    self.fleet_view.connection_changed(host, item)
+                elif isinstance(item, Message):
+                    self._fleet_message(host, item)
+        released = self.fleet_view.release(float("inf"))
+        if released:
+            self.dashboard.enqueue(Events(events=tuple(released)))
+        self._show_fleet_connection()
+        self.call_after_refresh(self._show_hosts)
 
     def _fleet_message(self, host: str, message: Message) -> None:
         assert self.fleet_view is not None
@@ -232,14 +256,19 @@ class ObsviewApp(App[None]):
         assert self.fleet_view is not None
         self.fleet_view.connection_changed(host, state)
         self._show_fleet_connection()
-        self._show_hosts()
+        if self.fleet_view is not None:
+            self.dashboard.show_hosts(self.fleet_view)
 
     def _show_fleet_connection(self) -> None:
         assert self.fleet_view is not None
         self.dashboard.show_connection(*describe_fleet(list(self.fleet_view.hosts.values())))
 
     def _show_hosts(self) -> None:
+        """The fleet's figures (charts, latency) and the Hosts panel, once a second."""
         if self.fleet_view is not None:
+            metrics = self.fleet_view.take_metrics()
+            if metrics is not None:
+                self.dashboard.enqueue(metrics)
             self.dashboard.show_hosts(self.fleet_view)
 
     def _connection_changed(self, state: ConnectionState) -> None:

@@ -6,7 +6,7 @@ what comes out is what the dashboard already knows how to show for one agent:
 * log events go through :class:`~obsview.tui.fleet_merge.EventMerger` and come out of
   :meth:`FleetView.release` in event-time order, each tagged with its host;
 * metrics become the fleet's (:func:`~obsview.tui.fleet_metrics.fleet_snapshot`, summed
-  histograms) over the hosts that are connected, once a second;
+  histograms) over the hosts that are connected, taken once a second (:meth:`take_metrics`);
 * alerts and silences from every host make one list: each alert gets a ``host`` label (the
   alert feed shows label values beside the rule) and a fingerprint ``HOST/FINGERPRINT``, so
   two hosts firing the same rule are two rows, and :meth:`FleetView.route` sends an ack or a
@@ -20,7 +20,6 @@ Textual: the clock is the ``now`` passed in.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -110,7 +109,7 @@ class HostStatus:
 class FleetView:
     hosts: dict[str, HostStatus]
     merger: EventMerger = field(default_factory=EventMerger)
-    _last_metrics_second: float = -math.inf
+    _metrics_changed: bool = False
 
     @classmethod
     def of(cls, hosts: Iterable[tuple[str, str]], *, hold_s: float = DEFAULT_HOLD_S,
@@ -138,7 +137,8 @@ class FleetView:
             return []
         if isinstance(message, Metrics):
             status.metrics = message.snapshot
-            return self._fleet_metrics()
+            self._metrics_changed = True
+            return []
         if isinstance(message, Alerts):
             status.alerts, status.silences = message.alerts, message.silences
             return [self.alerts()]
@@ -175,14 +175,15 @@ class FleetView:
             shots = {name: s.metrics for name, s in self.hosts.items() if s.metrics is not None}
         return fleet_snapshot(shots)
 
-    def _fleet_metrics(self) -> list[object]:
-        """A fleet snapshot once per second of agent time (each host reports every second:
-        one chart point a second, not one per host)."""
+    def take_metrics(self) -> Metrics | None:
+        """The fleet's snapshot if a host reported since the last call (the console asks
+        once a second: one chart point a second, made of every host's latest, not one per
+        host's report)."""
+        if not self._metrics_changed:
+            return None
+        self._metrics_changed = False
         fleet = self.fleet_metrics()
-        if fleet is None or math.floor(fleet.ts) <= self._last_metrics_second:
-            return []
-        self._last_metrics_second = math.floor(fleet.ts)
-        return [Metrics(snapshot=fleet)]
+        return None if fleet is None else Metrics(snapshot=fleet)
 
     def alerts(self) -> Alerts:
         alerts: list[AlertInfo] = []

@@ -82,6 +82,65 @@ def sample_app(theme: str | None = None) -> ObsviewApp:
                       time_format=utc_time)
 
 
+#: The hosts of the recorded fleet session, and the share of the traffic each one serves.
+FLEET_HOSTS: Final = (("web-1", 0.5), ("web-2", 0.35), ("web-3", 0.15))
+
+
+def sample_fleet_app(theme: str | None = None) -> ObsviewApp:
+    """The console over three agents, on recorded data (web-3 just lost)."""
+    from obsview.tui.app import ObsviewApp
+    from obsview.tui.fleet import FleetHost
+
+    hosts = [FleetHost(name, f"ws://10.0.0.{11 + n}:8765") for n, (name, _) in enumerate(FLEET_HOSTS)]
+    return ObsviewApp(hosts=hosts, host_messages=fleet_messages(), clock=sample_clock,
+                      theme=theme, time_format=utc_time)
+
+
+def fleet_messages() -> dict[str, list[object]]:
+    """A recorded fleet session: the sample session's events dealt out to three hosts, each
+    with its own latency (web-2 slow), alerts on web-2, web-3 reconnecting."""
+    from obsview.common.histogram import Histogram
+    from obsview.tui.client import ConnectionState
+
+    events = _events()
+    sent: dict[str, list[object]] = {}
+    for number, (name, share) in enumerate(FLEET_HOSTS):
+        rng = random.Random(number)
+        latency = Histogram()
+        for _ in range(round(2000 * share)):
+            latency.add(rng.lognormvariate(3.6, 0.5) * (6.0 if name == "web-2" else 1.0))
+        p50, p95, p99 = latency.quantiles((0.5, 0.95, 0.99))
+        base = _snapshot()
+        snapshot = MetricsSnapshot(
+            ts=SAMPLE_NOW, uptime_s=base.uptime_s, requests_total=round(base.requests_total * share),
+            errors_total=round(base.errors_total * share), rate_1m=round(base.rate_1m * share, 1),
+            rate_5m=base.rate_5m * share, rate_15m=base.rate_15m * share,
+            error_rate_1m=0.12 if name == "web-2" else 0.004, error_rate_5m=0.03, error_rate_15m=0.01,
+            latency_avg_ms=latency.mean, latency_min_ms=latency.min, latency_max_ms=latency.max,
+            p50_ms=p50, p95_ms=p95, p99_ms=p99, cache_hit_rate=0.8, cpu_percent=20.0,
+            memory_percent=60.0, disk_percent=40.0, load_1m=0.5,
+            latency_buckets=dict(latency.buckets), latency_zero=latency.zero,
+        )
+        url = f"ws://10.0.0.{11 + number}:8765"
+        hello = Hello(agent_version="0.1.0", host=name, service="blog-api", seq=185,
+                      started_at=SAMPLE_NOW - 5400)
+        mine = tuple(event for index, event in enumerate(events) if index % 3 == number)
+        sent[name] = [
+            ConnectionState(status="connected", url=url, hello=hello),
+            hello,
+            Metrics(snapshot, history=_history() if number == 0 else ()),
+            Health(_health() if name == "web-2" else HealthReport(
+                status="healthy", ts=SAMPLE_NOW, uptime_s=5400.0, version="1.4.2",
+                probes=(_health().probes[0],))),
+            Alerts(_alerts() if name == "web-2" else ()),
+            Events(mine),
+        ]
+    sent["web-3"].append(ConnectionState(status="reconnecting", url="ws://10.0.0.13:8765",
+                                         retry_in=4.0, attempt=2, last_error="connection lost",
+                                         hello=sent["web-3"][1]))  # type: ignore[arg-type]
+    return sent
+
+
 def _history() -> tuple[MetricsPoint, ...]:
     points = []
     for i in range(300):
@@ -324,6 +383,13 @@ async def write_all(out: Path) -> list[Path]:
     from obsview.themes import load_themes
 
     dashboard = shot_steps()["dashboard"]
+    app = sample_fleet_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await dashboard(pilot)
+        await pilot.pause()
+        app.save_screenshot(filename="fleet.svg", path=str(out))
+    written.append(out / "fleet.svg")
     for theme in load_themes():
         written.append(await _take(out, f"theme-{theme.name}", theme.name, dashboard))
     return written

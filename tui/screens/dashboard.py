@@ -149,7 +149,8 @@ class DashboardScreen(Screen[None]):
     DashboardScreen #tables > * { height: 7; }
     DashboardScreen #health { width: 5fr; }
     DashboardScreen #alerts { width: 6fr; }
-    DashboardScreen #hosts { width: 6fr; }
+    DashboardScreen #hosts { width: 7fr; }
+    DashboardScreen.-fleet #health { width: 4fr; }
     DashboardScreen.-narrow #health { width: 1fr; }
     DashboardScreen.-narrow #alerts { width: 2fr; }
     DashboardScreen .panels > *, DashboardScreen LogView {
@@ -234,6 +235,7 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_class(bool(self.hosts), "-fleet")
         self.query_one(RateChart).border_title = "Requests"
         self.query_one(LatencyPanel).border_title = "Latency"
         self.query_one(LogView).border_title = "Logs"

@@ -19,7 +19,7 @@ from textual.widgets import DataTable
 from obsview.common.protocol import MetricsSnapshot
 from obsview.tui.fleet_metrics import merged_latency
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
+from obsview.tui.widgets.columns import available_width, clipped, fit_widths, fits, natural_widths
 from obsview.tui.widgets.units import format_count, format_ms, format_percent, format_rate
 
 if TYPE_CHECKING:
@@ -127,11 +127,18 @@ class HostsPanel(DataTable[Text]):
         live = sum(1 for host in hosts if host.live)
         self.border_title = f"Hosts · {live} of {len(hosts)} connected" if hosts else "Hosts"
         self.set_class(bool(hosts) and live < len(hosts), "-degraded")
+        # Not lost, but not in time order either: the merge's bound, or a host that lagged.
+        early = view.merger.forced + view.merger.late if view is not None else 0
+        self.border_subtitle = f"{early:,} shown out of time order" if early else ""
         cells = [dict(zip(_COLUMNS, row)) for row in rows]
         available = available_width(self, len(cells))
         natural = natural_widths(_COLUMNS, cells)
-        widths = fit_widths(natural, available, self.cell_padding, shrink=_SHRINK, drop=_DROP) \
-            if available else natural
+        widths = natural
+        if available:
+            # The lost count goes before any state word is cut ("● reconn…" reads badly).
+            widths = fit_widths(natural, available, self.cell_padding, shrink=(), drop=("lost",))
+            if not fits(widths, available, self.cell_padding):
+                widths = fit_widths(natural, available, self.cell_padding, shrink=_SHRINK, drop=_DROP)
         cursor = self.cursor_row
         self.clear(columns=True)
         for key, width in widths.items():

@@ -13,7 +13,7 @@ import pytest
 
 from obsview.themes import load_themes
 from obsview.tui.app import ObsviewApp
-from obsview.tui.screenshots import SIZE, sample_app, shot_steps
+from obsview.tui.screenshots import SIZE, sample_app, sample_fleet_app, shot_steps
 
 STEPS = shot_steps()
 
@@ -39,3 +39,9 @@ def test_screen(snap_compare: Any, name: str) -> None:
 @pytest.mark.parametrize("theme", [theme.name for theme in load_themes()])
 def test_theme(snap_compare: Any, theme: str) -> None:
     assert snap_compare(make_app(theme), terminal_size=SIZE, run_before=before(STEPS["dashboard"]))
+
+
+def test_fleet_dashboard(snap_compare: Any) -> None:
+    """Three hosts (web-3 reconnecting): host column, Hosts panel with the fleet row, alerts
+    naming their host. One host's snapshots above have none of these."""
+    assert snap_compare(sample_fleet_app(), terminal_size=SIZE, run_before=before(STEPS["dashboard"]))

@@ -94,12 +94,14 @@ def test_events_are_merged_by_time_and_tagged_with_their_host() -> None:
     assert view.hosts["web-1"].events == 2
 
 
-def test_fleet_metrics_once_a_second_from_connected_hosts() -> None:
+def test_fleet_metrics_taken_once_for_every_hosts_latest_report_from_connected_hosts() -> None:
     view = fleet()
-    one = Metrics(snapshot=snapshot([5.0] * 10, rate=1.0))
-    (first,) = view.receive("web-1", one, now=0.0)
-    assert isinstance(first, Metrics) and first.snapshot.rate_1m == 1.0
-    assert view.receive("web-2", Metrics(snapshot=snapshot([7.0] * 30, rate=3.0)), now=0.0) == []  # same second
+    assert view.take_metrics() is None  # nobody reported yet
+    assert view.receive("web-1", Metrics(snapshot=snapshot([5.0] * 10, rate=1.0)), now=0.0) == []
+    assert view.receive("web-2", Metrics(snapshot=snapshot([7.0] * 30, rate=3.0)), now=0.0) == []
+    taken = view.take_metrics()  # one point for both reports
+    assert taken is not None and taken.snapshot.rate_1m == 4.0
+    assert view.take_metrics() is None
     fleet_now = view.fleet_metrics()
     assert fleet_now is not None and fleet_now.rate_1m == 4.0
     view.connection_changed("web-2", ConnectionState(status="reconnecting", url="ws://b:1"))
