@@ -20,7 +20,7 @@ from benchmarks.figures import Figure, print_table
 #: Benchmark modules, in the order they run. Each has ``run(quick: bool) -> list[Figure]``.
 BENCHMARKS = (
     "ingest", "metrics", "fanout", "latency", "console", "memory", "middleware", "traces", "lnav",
-    "journal",
+    "journal", "fleet",
 )
 
 
