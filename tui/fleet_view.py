@@ -7,6 +7,10 @@ what comes out is what the dashboard already knows how to show for one agent:
   :meth:`FleetView.release` in event-time order, each tagged with its host;
 * metrics become the fleet's (:func:`~obsview.tui.fleet_metrics.fleet_snapshot`, summed
   histograms) over the hosts that are connected, taken once a second (:meth:`take_metrics`);
+  the charts' history, when a host sends its own (on every subscribe), is the hosts'
+  per-second histories summed: request rates add and error rates weigh by traffic, but
+  percentiles exist only for the seconds the console itself saw every host's histogram
+  (the history points carry no buckets: no fleet p95 can be made of them);
 * alerts and silences from every host make one list: each alert gets a ``host`` label (the
   alert feed shows label values beside the rule) and a fingerprint ``HOST/FINGERPRINT``, so
   two hosts firing the same rule are two rows, and :meth:`FleetView.route` sends an ack or a
@@ -20,6 +24,7 @@ Textual: the clock is the ``now`` passed in.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
@@ -43,6 +48,7 @@ from obsview.common.protocol import (
     LogEvent,
     Message,
     Metrics,
+    MetricsPoint,
     MetricsSnapshot,
     Silence,
     SilenceInfo,
@@ -57,9 +63,16 @@ from obsview.tui.fleet_metrics import fleet_snapshot
 if TYPE_CHECKING:
     from obsview.tui.client import ConnectionState
 
+#: Seconds of chart history kept per host and for the fleet (the agent keeps 900 too).
+HISTORY_POINTS: Final = 900
 #: The label a fleet alert carries its host in (and a silence's matcher names it by).
 HOST_LABEL: Final = "host"
 _SEPARATOR: Final = "/"
+
+
+def _point(snapshot: MetricsSnapshot) -> MetricsPoint:
+    return MetricsPoint(ts=snapshot.ts, rate=snapshot.rate_1m, error_rate=snapshot.error_rate_1m,
+                        p50_ms=snapshot.p50_ms, p95_ms=snapshot.p95_ms, p99_ms=snapshot.p99_ms)
 
 
 class NotRoutable(ValueError):
@@ -91,6 +104,8 @@ class HostStatus:
     skipped: int = 0
     """Events the agent held back while catching up (scroll back on that agent for them)."""
     catch_up: CatchUp | None = None
+    points: deque[MetricsPoint] = field(default_factory=lambda: deque(maxlen=HISTORY_POINTS))
+    """This host's per-second history: what it sent on subscribing, then its snapshots."""
 
     @property
     def live(self) -> bool:
@@ -110,6 +125,9 @@ class FleetView:
     hosts: dict[str, HostStatus]
     merger: EventMerger = field(default_factory=EventMerger)
     _metrics_changed: bool = False
+    _history_changed: bool = False
+    _fleet_points: dict[int, MetricsPoint] = field(default_factory=dict)
+    """The fleet's own points (percentiles from summed histograms), by second."""
 
     @classmethod
     def of(cls, hosts: Iterable[tuple[str, str]], *, hold_s: float = DEFAULT_HOLD_S,
@@ -138,6 +156,12 @@ class FleetView:
         if isinstance(message, Metrics):
             status.metrics = message.snapshot
             self._metrics_changed = True
+            if message.history:
+                status.points.clear()
+                status.points.extend(message.history)
+                self._history_changed = True
+            if not status.points or message.snapshot.ts > status.points[-1].ts:
+                status.points.append(_point(message.snapshot))
             return []
         if isinstance(message, Alerts):
             status.alerts, status.silences = message.alerts, message.silences
@@ -183,7 +207,41 @@ class FleetView:
             return None
         self._metrics_changed = False
         fleet = self.fleet_metrics()
-        return None if fleet is None else Metrics(snapshot=fleet)
+        if fleet is None:
+            return None
+        second = int(fleet.ts)
+        self._fleet_points[second] = replace(_point(fleet), ts=float(second))
+        while len(self._fleet_points) > HISTORY_POINTS:
+            del self._fleet_points[min(self._fleet_points)]
+        if not self._history_changed:
+            return Metrics(snapshot=fleet)
+        self._history_changed = False
+        return Metrics(snapshot=fleet, history=self.merged_history(before=fleet.ts))
+
+    def merged_history(self, *, before: float) -> tuple[MetricsPoint, ...]:
+        """Every host's per-second points summed by second (older than ``before``), with the
+        fleet's own percentiles where the console has them."""
+        rates: dict[int, float] = {}
+        failed: dict[int, float] = {}
+        for status in self.hosts.values():
+            for point in status.points:
+                if point.ts >= before:
+                    continue
+                second = int(point.ts)
+                rates[second] = rates.get(second, 0.0) + point.rate
+                failed[second] = failed.get(second, 0.0) + point.rate * point.error_rate
+        seconds = set(rates) | {second for second in self._fleet_points if second < before}
+        merged = []
+        for second in sorted(seconds)[-HISTORY_POINTS:]:
+            own = self._fleet_points.get(second)
+            if own is not None:  # what the console showed live: the fleet's own figures
+                merged.append(own)
+                continue
+            rate = rates[second]
+            merged.append(MetricsPoint(ts=float(second), rate=rate,
+                                       error_rate=failed[second] / rate if rate else 0.0,
+                                       p50_ms=None, p95_ms=None, p99_ms=None))
+        return tuple(merged)
 
     def alerts(self) -> Alerts:
         alerts: list[AlertInfo] = []

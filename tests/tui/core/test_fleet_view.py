@@ -18,6 +18,7 @@ from obsview.common.protocol import (
     HealthReport,
     LogEvent,
     Metrics,
+    MetricsPoint,
     MetricsSnapshot,
     Ping,
     ProbeStatus,
@@ -135,3 +136,35 @@ def test_a_hosts_gap_and_drops_name_the_host_in_the_log() -> None:
     assert state.gap_events == 5 and state.dropped_events == 2
     (error,) = view.receive("web-1", Error(code="bad", message="no"), now=0.0)
     assert error == Error(code="bad", message="web-1: no")
+
+
+def test_chart_history_sums_the_hosts_rates_and_keeps_only_percentiles_the_fleet_has() -> None:
+    view = fleet()
+
+    def history(rate: float, error_rate: float) -> tuple[MetricsPoint, ...]:
+        return tuple(MetricsPoint(ts=90.0 + i + 0.3, rate=rate, error_rate=error_rate,
+                                  p50_ms=5.0, p95_ms=50.0, p99_ms=80.0) for i in range(5))
+
+    view.receive("web-1", Metrics(snapshot=snapshot([5.0] * 10, rate=1.0), history=history(1.0, 0.5)), now=0.0)
+    view.receive("web-2", Metrics(snapshot=snapshot([7.0] * 30, rate=3.0), history=history(3.0, 0.0)), now=0.0)
+    taken = view.take_metrics()
+    assert taken is not None
+    assert [(p.ts, p.rate, p.error_rate) for p in taken.history] == [
+        (float(90 + i), 4.0, 0.125) for i in range(5)]
+    # A host's p95 is not the fleet's, and history points carry no buckets to merge.
+    assert {p.p95_ms for p in taken.history} == {None}
+    assert taken.snapshot.rate_1m == 4.0
+    # Live reports append; the next history (a host reconnecting) keeps the fleet's own
+    # percentiles for the seconds the console saw.
+    later = snapshot([7.0] * 30, rate=3.0)
+    view.receive("web-2", Metrics(snapshot=MetricsSnapshot(**{**_fields(later), "ts": 101.0})), now=0.0)
+    assert view.take_metrics() is not None
+    view.receive("web-1", Metrics(snapshot=snapshot([5.0] * 10, rate=1.0), history=history(1.0, 0.5)), now=0.0)
+    again = view.take_metrics()
+    assert again is not None
+    fleet_second = [p for p in again.history if p.ts == 100.0]
+    assert fleet_second and fleet_second[0].p95_ms is not None
+
+
+def _fields(shot: MetricsSnapshot) -> dict[str, object]:
+    return {name: getattr(shot, name) for name in shot.__struct_fields__}
