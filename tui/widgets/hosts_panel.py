@@ -60,6 +60,12 @@ def state_of(host: HostStatus) -> str:
         return "connecting"
     if state.status == "reconnecting" and state.hello is None:
         return "unreachable"
+    progress = host.catch_up
+    if state.status == "connected" and progress is not None:
+        # The agent is reading a backlog and sends only its newest events meanwhile.
+        if progress.total_bytes:
+            return f"catching up {100 * progress.read_bytes // progress.total_bytes} %"
+        return "catching up"
     return _STATES.get(state.status, (state.status, "?", ""))[0]
 
 

@@ -9,6 +9,7 @@ from obsview.common.protocol import (
     Ack,
     AlertInfo,
     Alerts,
+    CatchUp,
     Dropped,
     Error,
     Events,
@@ -24,11 +25,13 @@ from obsview.common.protocol import (
     ProbeStatus,
     Silence,
     SilenceInfo,
+    Skipped,
     Unack,
 )
 from obsview.tui.client import ConnectionState
 from obsview.tui.fleet_view import FleetView, HostNote, NotRoutable
 from obsview.tui.screens.console_state import ConsoleState
+from obsview.tui.widgets.hosts_panel import state_of
 
 
 def snapshot(latencies: list[float], *, rate: float) -> MetricsSnapshot:
@@ -168,3 +171,15 @@ def test_chart_history_sums_the_hosts_rates_and_keeps_only_percentiles_the_fleet
 
 def _fields(shot: MetricsSnapshot) -> dict[str, object]:
     return {name: getattr(shot, name) for name in shot.__struct_fields__}
+
+
+def test_a_host_catching_up_says_how_far_in_its_state() -> None:
+    view = fleet()
+    view.receive("web-1", CatchUp(read_bytes=450, total_bytes=1000, lines=10, lines_per_s=5.0), now=0.0)
+    view.receive("web-1", Skipped(count=7, from_seq=1, to_seq=7), now=0.0)
+    assert state_of(view.hosts["web-1"]) == "catching up 45 %"
+    assert view.hosts["web-1"].skipped == 7
+    view.receive("web-1", CatchUp(read_bytes=1000, total_bytes=1000, lines=20, lines_per_s=5.0,
+                                  done=True), now=0.0)
+    assert state_of(view.hosts["web-1"]) == "connected"
+    assert state_of(view.hosts["web-2"]) == "connected"
