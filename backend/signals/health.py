@@ -307,10 +307,22 @@ class HealthMonitor:
         return "healthy", ""
 
 
+NO_PROBES: Final = "no probes"
+"""What ``/api/health`` and the console say when no probe is configured: no dependency is
+checked, so nothing is known of them (the status stays the seed's ``healthy``, HTTP 200)."""
+
+
 def health_json(report: HealthReport) -> dict[str, Any]:
     """The seed's ``/api/health`` body: status, timestamp, uptime, version, services; and,
-    beyond the seed, ``sources``: each log source's state."""
+    beyond the seed, ``sources``: each log source's state.
+
+    With no probe configured ``services`` says so (``{"probes": {"status": "no probes"}}``)
+    rather than being empty: an empty object next to ``"status": "healthy"`` reads as "every
+    dependency checked and fine" when none was checked at all."""
     services: dict[str, dict[str, Any]] = {}
+    if not report.probes:
+        services["probes"] = {"status": NO_PROBES,
+                              "detail": "no [[probes]] configured: no dependency is checked"}
     for probe in report.probes:
         service: dict[str, Any] = {"status": probe.status}
         if probe.latency_ms is not None:

@@ -26,6 +26,17 @@ _SHRINK: Final = (("error", 6), ("probe", 10))
 _DROP: Final = ("error", "changed", "latency")
 
 
+def health_title(report: HealthReport) -> str:
+    """``Health · ● healthy``; with no probe configured ``Health · no probes``: the agent
+    checks no dependency, so "healthy" would claim what nobody checked. (A log source
+    restarting still makes it degraded: ``Health · ▲ degraded · no probes``.)"""
+    status = report.status if report.status in STATUS_SYMBOLS else "unknown"  # off the wire
+    if not report.probes and status == "healthy":
+        return "Health · no probes"
+    title = f"Health · {STATUS_SYMBOLS.get(status, '?')} {status}"
+    return title if report.probes else f"{title} · no probes"
+
+
 class HealthTable(DataTable[Text]):
     """The agent's health report; the overall status is in the border title."""
 
@@ -73,7 +84,7 @@ class HealthTable(DataTable[Text]):
         """Replace the rows with ``report``; ages are relative to ``now``."""
         self.report = report
         self._now = now
-        self.border_title = f"Health · {STATUS_SYMBOLS.get(report.status, '?')} {report.status}"
+        self.border_title = health_title(report)
         self.set_class(report.status == "healthy", "-healthy")
         self.set_class(report.status == "degraded", "-degraded")
         self.set_class(report.status == "unhealthy", "-unhealthy")
@@ -89,6 +100,11 @@ class HealthTable(DataTable[Text]):
                 safe_text(probe.error or "", max_len=200),
             ))
             rows.append(dict(zip(_COLUMNS, cells)))
+        if not report.probes:  # nothing checked: say so, rather than an empty "healthy" table
+            rows.append(dict(zip(_COLUMNS, clipped((
+                Text("none", style=muted), Text("not configured", style=muted),
+                Text(""), Text(""), Text(""),
+            )))))
         self.clear(columns=True)
         shown = self._set_columns(natural_widths(_COLUMNS, rows), len(rows))
         for row in rows:
