@@ -39,6 +39,13 @@ class _Waiting(Protocol):
         ...
 
 
+@runtime_checkable
+class _Watching(Protocol):
+    def watched(self) -> list[tuple[str, bool]]:
+        """Each path or pattern the source watches, and whether it names no file yet."""
+        ...
+
+
 class Supervised:
     """Runs one source until cancelled, restarting it when it fails."""
 
@@ -63,17 +70,34 @@ class Supervised:
         self.failed = asyncio.Event()
         """Set when a run failed (the agent's start turns a first failure into an error)."""
         self.last_error: BaseException | None = None
+        self._paths: dict[str, tuple[str, float]] = {}
+        """A file source's paths: the state each was last reported in, and since when."""
 
     def state(self) -> list[SourceStatus]:
-        """This source's state; a file source that waits for paths tells which."""
+        """This source's state; a file source that waits for paths tells which. A file source
+        that reads is reported path by path (``file:PATH``, reading or waiting, each since it
+        last changed): one missing path of several is not the whole source waiting."""
         if self._state != "reading":
             return [SourceStatus(self.source.name, self._state, self._detail, self._since,
                                 self.restarts)]
+        if isinstance(self.source, _Watching):
+            watched = self.source.watched()
+            if len(watched) > 1:
+                return [self._path_state(path, waiting) for path, waiting in watched]
         waiting = self.source.waiting_for() if isinstance(self.source, _Waiting) else []
         if waiting:
             return [SourceStatus(self.source.name, "waiting", "waiting for " + ", ".join(waiting),
                                 self._since, self.restarts)]
         return [SourceStatus(self.source.name, "reading", "", self._since, self.restarts)]
+
+    def _path_state(self, path: str, waiting: bool) -> SourceStatus:
+        state = "waiting" if waiting else "reading"
+        known = self._paths.get(path)
+        if known is None or known[0] != state:
+            # Noticed when asked (the agent asks every metrics step): "since" is that close.
+            known = self._paths[path] = (state, self._clock() if known else self._since)
+        return SourceStatus(f"file:{path}", state, f"waiting for {path}" if waiting else "",
+                            known[1], self.restarts)
 
     async def run(self) -> None:
         delay = self._base

@@ -1,4 +1,5 @@
-"""One row per dependency probe: status, latency, when it last changed, and its last error."""
+"""One row per dependency probe: status, latency, when it last changed, and its last error;
+then one row per log source of the agent: reading, waiting for its file, restarting."""
 
 from __future__ import annotations
 
@@ -13,17 +14,35 @@ from obsview.tui.widgets.columns import available_width, clipped, fit_widths, na
 from obsview.tui.widgets.units import format_age, format_ms
 
 STATUS_SYMBOLS: Final = {"healthy": "●", "degraded": "▲", "unhealthy": "✖"}
+#: A log source's state (:data:`SOURCE_STATES`) → its symbol and the look of the probe
+#: status it resembles.
+SOURCE_LOOKS: Final = {
+    "reading": ("●", "healthy"),
+    "waiting": ("▲", "degraded"),
+    "restarting": ("✖", "unhealthy"),
+    "stopped": ("■", "muted"),
+}
 _COLUMNS: Final = {
-    "probe": Text("Probe"),
+    "probe": Text("Probe/log"),
     "status": Text("Status"),
     "latency": Text("Latency", justify="right"),
     "changed": Text("Changed"),
-    "error": Text("Error"),
+    "error": Text("Detail"),  # a probe's last error; what a source waits for, or failed with
 }
 #: A narrow panel cuts the error (ellipsis), then the probe name; then leaves out the error,
 #: the age, then the latency: the status of every probe stays in view.
 _SHRINK: Final = (("error", 6), ("probe", 10))
 _DROP: Final = ("error", "changed", "latency")
+
+
+def source_label(name: str) -> str:
+    """A log source as a row names it: a file by its base name (``file:app.log``; the whole
+    path is in its detail while it waits), other sources as the agent names them."""
+    if name.startswith("file:"):
+        path = name[len("file:"):]
+        base = path.rstrip("/").rsplit("/", 1)[-1]
+        return f"file:{base or path}"
+    return name
 
 
 def health_title(report: HealthReport) -> str:
@@ -102,15 +121,33 @@ class HealthTable(DataTable[Text]):
             rows.append(dict(zip(_COLUMNS, cells)))
         if not report.probes:  # nothing checked: say so, rather than an empty "healthy" table
             rows.append(dict(zip(_COLUMNS, clipped((
-                Text("none", style=muted), Text("not configured", style=muted),
+                Text("no probes", style=muted), Text("not configured", style=muted),
                 Text(""), Text(""), Text(""),
             )))))
+        for source in report.sources:  # the agent's log sources: reading, waiting, restarting
+            cells = clipped((
+                safe_text(source_label(source.name), max_len=40),
+                self.source_state_text(source.state),
+                Text(""),
+                Text(f"{format_age(now - source.since)} ago" if source.since else "", style=muted),
+                safe_text(source.detail, max_len=200),
+            ))
+            rows.append(dict(zip(_COLUMNS, cells)))
         self.clear(columns=True)
         shown = self._set_columns(natural_widths(_COLUMNS, rows), len(rows))
         for row in rows:
             self.add_row(*(row[key] for key in shown))
-        if report.probes:
-            self.move_cursor(row=min(cursor, len(report.probes) - 1))
+        if rows:
+            self.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def source_state_text(self, state: str) -> Text:
+        """A log source's state, coloured like a probe's status: reading as healthy, waiting
+        for its file as degraded, restarting after an error as unhealthy."""
+        if state not in SOURCE_LOOKS:
+            return safe_text(state, max_len=20)
+        symbol, look = SOURCE_LOOKS[state]
+        style = self.get_component_rich_style(f"health-table--{look}", partial=True)
+        return Text(f"{symbol} {state}", style=style)
 
     def status_text(self, status: str) -> Text:
         """A status word with its symbol, coloured from the theme (unknown words stay plain)."""

@@ -190,6 +190,13 @@ class FileTailSource:
                 missing.append(pattern)
         return missing
 
+    def watched(self) -> list[tuple[str, bool]]:
+        """Each watched path and pattern, in the order given, and whether it waits (names no
+        file, matches none): what the agent reports per path, so that one of several ``--tail``
+        paths waiting does not read as all of them."""
+        waiting = set(self.waiting_for())
+        return [(path, path in waiting) for path in (*self._literal_paths, *self._glob_patterns)]
+
     async def run(self, emit: Emit) -> None:
         try:
             if self._checkpoint_path is not None:
