@@ -262,7 +262,11 @@ class AlertInfo(msgspec.Struct, frozen=True):
     """``>``, ``>=``, ``<`` or ``<=``."""
     threshold: float
     value: float | None
+    """The rule's metric now, while the alert is pending or firing (updated at every
+    evaluation, so it follows the panels); once resolved, its value at the resolve
+    (= ``resolved_value``). ``None``: the metric has no value (no traffic in the window)."""
     summary: str
+    """The rule's summary, with the value that made it fire (the current one while pending)."""
     labels: dict[str, str] = msgspec.field(default_factory=dict)
     started_at: float = 0.0
     """When the condition first held (the alert went pending)."""
@@ -271,6 +275,14 @@ class AlertInfo(msgspec.Struct, frozen=True):
     ack: AckInfo | None = None
     silenced_by: str = ""
     """Id of the silence that mutes this alert, or empty."""
+    peak: float | None = None
+    """The worst value while pending or firing: the highest for a ``>``/``>=`` rule, the
+    lowest for ``<``/``<=``. ``None`` from an agent older than this field (its ``value`` is
+    then the value it fired with, frozen)."""
+    fired_value: float | None = None
+    """The value when it went firing (``None`` while pending)."""
+    resolved_value: float | None = None
+    """The value when it resolved (``None`` while active, or if the metric had no value)."""
 
 
 # --------------------------------------------------------------------------- messages

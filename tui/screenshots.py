@@ -195,18 +195,20 @@ def _health() -> HealthReport:
 def _alerts() -> tuple[AlertInfo, ...]:
     return (
         AlertInfo("f1", "HighErrorRate", "critical", "firing", "error_rate_1m", ">", 0.05, 0.071,
-                  "Error rate 7.1 % on GET /api/posts/:id (threshold 5 %)",
+                  "Error rate 5.8 % on GET /api/posts/:id (threshold 5 %)",
                   labels={"route": "/api/posts/:id"}, started_at=SAMPLE_NOW - 150,
-                  fired_at=SAMPLE_NOW - 90),
-        AlertInfo("f2", "SlowResponses", "warning", "pending", "p95_ms", ">", 1000.0, 720.0,
-                  "p95 latency above 1 s", started_at=SAMPLE_NOW - 20),
+                  fired_at=SAMPLE_NOW - 90, peak=0.094, fired_value=0.058),
+        AlertInfo("f2", "SlowResponses", "warning", "pending", "p95_ms", ">", 1000.0, 1240.0,
+                  "p95 latency above 1 s", started_at=SAMPLE_NOW - 20, peak=1310.0),
         AlertInfo("f3", "DependencyDown", "critical", "firing", "health", "<", 1.0, 0.0,
                   "redis is unhealthy", labels={"probe": "redis"},
                   started_at=SAMPLE_NOW - 42, fired_at=SAMPLE_NOW - 40,
-                  ack=AckInfo("alice", SAMPLE_NOW - 30, "restarting redis")),
+                  ack=AckInfo("alice", SAMPLE_NOW - 30, "restarting redis"),
+                  peak=0.0, fired_value=0.0),
         AlertInfo("f4", "HighMemory", "warning", "resolved", "memory_percent", ">", 90.0, 61.0,
-                  "memory back to normal", started_at=SAMPLE_NOW - 3600,
-                  fired_at=SAMPLE_NOW - 3500, resolved_at=SAMPLE_NOW - 1800),
+                  "Memory use 91.2% is above 90.0%", started_at=SAMPLE_NOW - 3600,
+                  fired_at=SAMPLE_NOW - 3500, resolved_at=SAMPLE_NOW - 1800,
+                  peak=94.0, fired_value=91.2, resolved_value=61.0),
     )
 
 

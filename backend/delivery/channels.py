@@ -31,6 +31,7 @@ import httpx
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError
 from obsview.backend.ingest.redact import redact_text
+from obsview.backend.signals.alerts import format_value
 from obsview.common.protocol import AlertInfo
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
@@ -281,11 +282,36 @@ def starts_at(alert: AlertInfo) -> float:
 
 
 def alert_annotations(alert: AlertInfo) -> dict[str, str]:
+    """Summary, values and threshold, each value named for what it is: ``value`` the metric
+    as the notification is sent (at the resolve, once resolved), ``value_when_fired``,
+    ``peak`` (the worst meanwhile) and, once resolved, ``value_at_resolve``."""
     annotations = {"summary": redact_text(alert.summary)}
     if alert.value is not None:
         annotations["value"] = f"{alert.value:g}"
     annotations["threshold"] = f"{alert.comparison} {alert.threshold:g}"
+    if alert.fired_value is not None:
+        annotations["value_when_fired"] = f"{alert.fired_value:g}"
+    if alert.peak is not None:
+        annotations["peak"] = f"{alert.peak:g}"
+    if alert.state == "resolved":
+        annotations["value_at_resolve"] = ("n/a" if alert.resolved_value is None
+                                           else f"{alert.resolved_value:g}")
     return annotations
+
+
+def alert_figures(alert: AlertInfo) -> str:
+    """The values for a person, each named: ``now 29.0%, peak 31.0%, fired at 10.2%``
+    (firing), ``peak 31.0%, at resolve 2.0%`` (resolved)."""
+    figures = []
+    if alert.state != "resolved":
+        figures.append(f"now {format_value(alert.metric, alert.value)}")
+    if alert.peak is not None:
+        figures.append(f"peak {format_value(alert.metric, alert.peak)}")
+    if alert.state != "resolved" and alert.fired_value is not None:
+        figures.append(f"fired at {format_value(alert.metric, alert.fired_value)}")
+    if alert.state == "resolved":
+        figures.append(f"at resolve {format_value(alert.metric, alert.resolved_value)}")
+    return ", ".join(figures)
 
 
 def alertmanager_payload(alert: AlertInfo, status: str, receiver: str, external_url: str = "") -> dict[str, Any]:
@@ -325,8 +351,12 @@ def slack_escape(text: str) -> str:
 
 
 def headline(alert: AlertInfo, status: str) -> str:
-    """``[FIRING] high_error_rate (critical): Error rate 20.0% is above 5.0%`` — one line."""
+    """``[FIRING] high_error_rate (critical): Error rate 10.2% is above 5.0% (now 29.0%,
+    peak 31.0%, fired at 10.2%)`` — one line; the summary quotes the value it fired with."""
     text = f"[{status.upper()}] {alert.rule} ({alert.severity}): {redact_text(alert.summary)}"
+    figures = alert_figures(alert)
+    if figures:
+        text += f" ({figures})"
     return " ".join(text.split())  # no newlines: this also becomes an email subject
 
 

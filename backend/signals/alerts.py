@@ -15,6 +15,12 @@ Metrics a rule may use (:data:`METRICS`): fractions are 0..1 (0.05 is 5 %), perc
 - ``memory_percent``, ``disk_percent``, ``cpu_percent``, ``load_1m``: host gauges;
 - ``probe_unhealthy``: 1 for an unhealthy probe, else 0 — one alert per probe (label ``probe``).
 An absent value never satisfies a condition.
+
+An alert's ``value`` is live: every evaluation sets it to the metric's value now, while the
+alert is pending or firing (a firing alert shows what the panels show, not what it fired
+with); it also keeps its ``peak`` (the worst value meanwhile), the value it fired with, and
+the value at its resolve. Values that change alone (no state change) are sent to consoles
+and written to the state file like any change.
 """
 
 from __future__ import annotations
@@ -222,6 +228,18 @@ def _parse_rule(index: int, table: Mapping[str, Any]) -> AlertRule:
 # --------------------------------------------------------------------------- evaluation
 
 
+def format_value(metric: str, value: float | None) -> str:
+    """A rule's value in its unit (``20.0%``, ``812 ms``), ``n/a`` when absent: what
+    summaries and notifications write."""
+    return "n/a" if value is None else _format(metric, value)
+
+
+def worse(op: str, value: float, than: float) -> bool:
+    """``value`` is further past the threshold than ``than``: higher for a ``>``/``>=``
+    rule, lower for ``<``/``<=``."""
+    return value > than if op in (">", ">=") else value < than
+
+
 def _format(metric: str, value: float) -> str:
     if metric in _FRACTIONS:
         return f"{value * 100:.1f}%"
@@ -281,6 +299,25 @@ class _Alert:
     fired_at: float | None = None
     resolved_at: float | None = None
     ack: AckInfo | None = None
+    peak: float | None = None
+    fired_value: float | None = None
+    resolved_value: float | None = None
+
+    def observe(self, value: float | None) -> bool:
+        """The metric's value now: the alert's current value, and its peak. True when
+        either changed."""
+        changed = value != self.value
+        self.value = value
+        if value is not None and (self.peak is None or worse(self.rule.op, value, self.peak)):
+            self.peak = value
+            changed = True
+        return changed
+
+    @property
+    def summary_value(self) -> float | None:
+        """The value its summary quotes: the one it fired with; while pending, the current
+        one (a pending alert's condition holds now, else it is gone)."""
+        return self.value if self.fired_value is None else self.fired_value
 
 
 class AlertEngine:
@@ -350,9 +387,10 @@ class AlertEngine:
         return AlertInfo(
             fingerprint=alert.fingerprint, rule=rule.name, severity=rule.severity, state=alert.state,
             metric=rule.metric, comparison=rule.op, threshold=rule.threshold, value=alert.value,
-            summary=_summary(rule, alert.value, alert.labels), labels=dict(alert.labels),
+            summary=_summary(rule, alert.summary_value, alert.labels), labels=dict(alert.labels),
             started_at=alert.started_at, fired_at=alert.fired_at, resolved_at=alert.resolved_at,
-            ack=alert.ack, silenced_by=silence,
+            ack=alert.ack, silenced_by=silence, peak=alert.peak, fired_value=alert.fired_value,
+            resolved_value=alert.resolved_value,
         )
 
     # ------------------------------------------------------------------ evaluation
@@ -362,6 +400,7 @@ class AlertEngine:
         transitions: list[Transition] = []
         changed = self._expire(now)
         seen: set[str] = set()
+        values_changed = False
         for rule in self._rules.values():
             compare = COMPARISONS[rule.op]
             for extra, value in _instances(rule, snapshot, health):
@@ -369,18 +408,21 @@ class AlertEngine:
                 key = fingerprint(labels)
                 seen.add(key)
                 alert = self._active.get(key)
+                if alert is not None:
+                    values_changed |= alert.observe(value)
                 if value is not None and compare(value, rule.threshold):
                     if alert is None:
                         alert = self._open(key, rule, labels, value, now, transitions)
                     alert.last_true_at = now
                     if alert.state == "pending" and now - alert.started_at >= rule.for_s:
-                        alert.state, alert.fired_at, alert.value = "firing", now, value
+                        alert.state, alert.fired_at, alert.fired_value = "firing", now, value
                         transitions.append(Transition(self._info(alert, now), "pending", "firing", now))
                 elif alert is not None:
                     self._condition_gone(alert, now, transitions)
         for key in [key for key in self._active if key not in seen]:  # e.g. a probe removed
+            values_changed |= self._active[key].observe(None)
             self._condition_gone(self._active[key], now, transitions)
-        if transitions or changed:
+        if transitions or changed or values_changed:
             self._changed()
         return transitions
 
@@ -389,7 +431,7 @@ class AlertEngine:
         # One alert per fingerprint: a new occurrence replaces the resolved one still shown.
         for old in [a for a in self._resolved if a.fingerprint == key]:
             self._resolved.remove(old)
-        alert = _Alert(key, rule, labels, "pending", value, now, now)
+        alert = _Alert(key, rule, labels, "pending", value, now, now, peak=value)
         self._active[key] = alert
         transitions.append(Transition(self._info(alert, now), "inactive", "pending", now))
         return alert
@@ -401,6 +443,7 @@ class AlertEngine:
         elif now - alert.last_true_at >= alert.rule.keep_firing_for_s:
             del self._active[alert.fingerprint]
             alert.state, alert.resolved_at, alert.ack = "resolved", now, None
+            alert.resolved_value = alert.value  # observed this evaluation: the value now
             self._resolved.append(alert)
             transitions.append(Transition(self._info(alert, now), "firing", "resolved", now))
 
@@ -518,7 +561,13 @@ class AlertEngine:
             rule = self._rules.get(info.rule)
             if rule is None or info.state not in ("pending", "firing"):
                 continue  # the rule was removed from the config: its alerts go with it
+            # A state file of an older agent has no peak nor fired value: its ``value`` is
+            # the one the alert fired with (or, pending, went pending with).
+            fired_value = info.fired_value
+            if fired_value is None and info.state == "firing":
+                fired_value = info.value
             self._active[info.fingerprint] = _Alert(
                 info.fingerprint, rule, dict(info.labels), info.state, info.value, info.started_at,
                 now, info.fired_at, None, info.ack,
+                peak=info.peak if info.peak is not None else info.value, fired_value=fired_value,
             )

@@ -1,4 +1,6 @@
-"""The alert feed: severity, name, value against threshold, since when, state and who acked."""
+"""The alert feed: severity, name, value against threshold, peak, since when, state and who
+acked. The value is live: now while the alert is pending or firing, ``end`` (its value at the
+resolve) once resolved; the comparison shown is the one that holds for that value."""
 
 from __future__ import annotations
 
@@ -25,19 +27,24 @@ _SHORT_STATES: Final = {"firing": "FIRE", "pending": "PEND", "resolved": "OK"}
 _COLUMNS: Final = {
     "severity": Text("Sev"),
     "rule": Text("Alert"),
-    "value": Text("Value / threshold", justify="right", overflow="ellipsis", no_wrap=True),
+    "value": Text("Now / threshold", justify="right", overflow="ellipsis", no_wrap=True),
+    "peak": Text("Peak", justify="right"),
     "state": Text("State"),  # the state, then since when: cut from the right, since goes first
     "ack": Text("Ack"),
 }
 #: The compact rows' headers: only the value's differs (its values are shorter).
-_COMPACT_COLUMNS: Final = {**_COLUMNS, "value": Text("Value", justify="right")}
+_COMPACT_COLUMNS: Final = {**_COLUMNS, "value": Text("Now", justify="right")}
 #: The alert's name keeps at least this many cells in full rows; below that, the rows turn
 #: compact (states in four letters, the acker as a check mark) rather than cut the state.
 _FULL_RULE_MIN: Final = 16
 #: Columns cut (ellipsis) in compact rows when the table is still too narrow, first to last.
 _SHRINK_ORDER: Final = (("rule", 8), ("state", 4))
 #: Columns then left out altogether, first to last (only in panels narrower than 80×24 gives).
+#: The peak goes before any of this (it is in /api/alerts and in the maximized panel).
 _DROP_ORDER: Final = ("ack", "state")
+#: Each comparison, and the one that holds when it does not (the value is on the other side).
+_NEGATED: Final = {">": "≤", ">=": "<", "<": "≥", "<=": ">"}
+_HOLDS: Final = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}
 
 
 def format_metric_value(metric: str, value: float | None) -> str:
@@ -140,22 +147,30 @@ class AlertFeed(DataTable[Text]):
                 self.move_cursor(row=keep[0])
 
     def _layout(self, now: float) -> tuple[dict[str, Text], list[dict[str, Text]], dict[str, int]]:
-        """Headers, rows and column widths that fit the panel: full rows if the name keeps
-        :data:`_FULL_RULE_MIN` cells with every column whole, else compact rows."""
+        """Headers, rows and column widths that fit the panel, the first of: full rows if the
+        name keeps :data:`_FULL_RULE_MIN` cells with every column whole; the same without the
+        peak; compact rows with the peak; compact rows without it (then cut and left out as
+        :data:`_SHRINK_ORDER` and :data:`_DROP_ORDER` say)."""
         rows = [dict(zip(_COLUMNS, self.cells(alert, now))) for alert in self.alerts]
         natural = natural_widths(_COLUMNS, rows)
         available = available_width(self, len(rows))
         if not available:  # not laid out yet: on_resize comes next
             return _COLUMNS, rows, natural
-        # The value header may be cut first ("Value / thr…"), never a value.
-        values_width = max([len("Value"), *(row["value"].cell_len for row in rows)])
-        full = fit_widths(natural, available, self.cell_padding,
-                          shrink=(("value", values_width), ("rule", _FULL_RULE_MIN)))
-        self.compact = not fits(full, available, self.cell_padding)
-        if not self.compact:
-            return _COLUMNS, rows, full
+        # The value header may be cut first ("Now / thr…"), never a value.
+        values_width = max([len("Now"), *(row["value"].cell_len for row in rows)])
+        for columns in (natural, _without_peak(natural)):
+            full = fit_widths(columns, available, self.cell_padding,
+                              shrink=(("value", values_width), ("rule", _FULL_RULE_MIN)))
+            if fits(full, available, self.cell_padding):
+                self.compact = False
+                return _COLUMNS, rows, full
+        self.compact = True
         rows = [dict(zip(_COLUMNS, self.cells(alert, now, compact=True))) for alert in self.alerts]
-        compact = fit_widths(natural_widths(_COMPACT_COLUMNS, rows), available, self.cell_padding,
+        natural = natural_widths(_COMPACT_COLUMNS, rows)
+        with_peak = fit_widths(natural, available, self.cell_padding, shrink=_SHRINK_ORDER[:1])
+        if fits(with_peak, available, self.cell_padding):
+            return _COMPACT_COLUMNS, rows, with_peak
+        compact = fit_widths(_without_peak(natural), available, self.cell_padding,
                              shrink=_SHRINK_ORDER, drop=_DROP_ORDER)
         return _COMPACT_COLUMNS, rows, compact
 
@@ -163,9 +178,11 @@ class AlertFeed(DataTable[Text]):
         """One row; ``compact`` writes the value without spaces, the state in four letters
         and an ack as a check mark, so that a 40-cell panel still shows all five."""
         muted = self._style("muted")  # a Rich style string, e.g. "#8a94a0"
-        value = format_metric_value(alert.metric, alert.value)
-        threshold = format_metric_value(alert.metric, alert.threshold)
-        comparison = f"{value} {clean_comparison(alert.comparison)} {threshold}"
+        label, shown = value_label(alert)
+        comparison = compare_text(alert, shown)
+        value_cell = Text(label + " " if label else "", style=muted)
+        value_cell.append(comparison.replace(" ", "") if compact else comparison)
+        value_cell.justify = "right"
         since = {"firing": alert.fired_at, "resolved": alert.resolved_at}.get(alert.state)
         state_word = _SHORT_STATES.get(alert.state, alert.state) if compact else alert.state
         state = safe_text(state_word, style=self._style(alert.state), max_len=12)
@@ -180,7 +197,8 @@ class AlertFeed(DataTable[Text]):
             safe_text(_SEVERITY_LABELS.get(alert.severity, alert.severity),
                       style=self._style(alert.severity), max_len=12),
             self.name_text(alert),
-            Text(comparison.replace(" ", "") if compact else comparison, justify="right"),
+            value_cell,
+            Text(format_metric_value(alert.metric, alert.peak), justify="right"),
             state,
             ack,
         ))
@@ -217,6 +235,33 @@ class AlertFeed(DataTable[Text]):
         alert = self.selected_alert
         if alert is not None:
             self.post_message(self.LogsRequested(alert))
+
+
+def _without_peak(widths: dict[str, int]) -> dict[str, int]:
+    return {key: width for key, width in widths.items() if key != "peak"}
+
+
+def value_label(alert: AlertInfo) -> tuple[str, float | None]:
+    """Which value a row shows, and its label when it is not the value now (the column's
+    header says "Now"): ``end`` for a resolved alert (its value at the resolve). An agent
+    older than the live value sends one frozen value: the one it ``fired`` with (``start``:
+    went pending with)."""
+    if alert.peak is None:  # an older agent
+        return ("start" if alert.state == "pending" else "fired"), alert.value
+    if alert.state == "resolved":
+        return "end", alert.resolved_value
+    return "", alert.value
+
+
+def compare_text(alert: AlertInfo, value: float | None) -> str:
+    """``29.0 % > 5.0 %``: the value against the threshold with the comparison that holds
+    (``3.0 % ≤ 5.0 %`` for a firing alert kept firing while below, or once resolved)."""
+    comparison = clean_comparison(alert.comparison)
+    threshold = format_metric_value(alert.metric, alert.threshold)
+    if value is not None and comparison in _HOLDS:
+        if not _HOLDS[comparison](float(value), float(alert.threshold)):
+            comparison = _NEGATED[comparison]
+    return f"{format_metric_value(alert.metric, value)} {comparison} {threshold}"
 
 
 def clean_comparison(comparison: str) -> str:

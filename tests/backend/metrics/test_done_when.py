@@ -65,5 +65,8 @@ async def test_error_rate_spike_fires_and_resolves_once(
         ("firing", "high_error_rate"), ("resolved", "high_error_rate"),
     ]
     (alert,) = engine.alerts()
-    assert alert.state == "resolved" and alert.value is not None and alert.value > 0.05
+    # The value is live: at the resolve it is the value then; what fired is kept apart.
+    assert alert.state == "resolved" and alert.value == alert.resolved_value == 0.02
+    assert alert.fired_value is not None and alert.peak is not None
+    assert alert.peak >= alert.fired_value > 0.05
     assert metrics.seed_json()["requests"]["total"] == 600 * PER_SECOND

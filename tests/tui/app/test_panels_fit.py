@@ -26,13 +26,18 @@ async def test_every_alert_shows_state_age_ack_and_silence(size: tuple[int, int]
         app.dashboard.flush()
         await pilot.pause()
         columns = list(feed.columns.values())
-        assert [str(column.key.value) for column in columns] == [
-            "severity", "rule", "value", "state", "ack"]
+        keys = [str(column.key.value) for column in columns]
+        # The peak gives way first (to whole state words, then to the state and ack).
+        assert [key for key in keys if key != "peak"] == ["severity", "rule", "value", "state", "ack"]
+        assert "peak" in keys or size[0] < 200
         rows = [[cell for cell in feed.get_row_at(index)] for index in range(feed.row_count)]
         for row in rows:
-            # Only the name may be cut (with an ellipsis): never the value, state or ack.
+            # Only the name may be cut (with an ellipsis): never the value, peak, state or ack.
             for column, cell in zip(columns[2:], row[2:]):
                 assert cell.cell_len <= column.width, (column.key.value, cell.plain)
+        row_of = {key: index for index, key in enumerate(keys)}
+        rows = [[row[row_of[key]] for key in ("severity", "rule", "value", "state", "ack")]
+                for row in rows]
         text = "\n".join(" ".join(cell.plain for cell in row) for row in rows)
         compact = feed.compact
         if size[0] != 120:  # at 120 the silenced row ("firing 8m silenced") may tip it

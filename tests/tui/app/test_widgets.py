@@ -254,7 +254,7 @@ async def test_the_tables_fit_their_panels_without_sideways_scrolling(size: tupl
         await pilot.pause()
         for table in (app.dashboard.query_one(AlertFeed), app.dashboard.query_one(HealthTable)):
             assert table.virtual_size.width <= table.scrollable_content_region.width, table
-        assert "Value" in screen_text(app)
+        assert "Now" in screen_text(app)
 
 
 async def test_zero_traffic_and_a_single_second_draw_an_empty_chart() -> None:
