@@ -186,6 +186,14 @@ class MetricsSnapshot(msgspec.Struct, frozen=True):
     fleet's percentiles (percentiles themselves do not average)."""
     latency_zero: int = 0
     """Requests of the last minute that took under the histogram's smallest value (0 ms)."""
+    server_errors_total: int | None = None
+    """Requests with status >= 500 (server errors) since the agent started; ``errors_total``
+    and ``error_rate_*`` count the seed's "failed" (>= 400). ``None`` from an older agent."""
+    error_rate_5xx_1m: float | None = None
+    """The share of requests with status >= 500 over the last minute (``None``: an older
+    agent, which does not count them apart)."""
+    error_rate_5xx_5m: float | None = None
+    error_rate_5xx_15m: float | None = None
 
 
 # --------------------------------------------------------------------------- health

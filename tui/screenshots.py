@@ -157,7 +157,7 @@ def _history() -> tuple[MetricsPoint, ...]:
 
 def _snapshot() -> MetricsSnapshot:
     return MetricsSnapshot(
-        ts=SAMPLE_NOW, uptime_s=5400.0, requests_total=183_442, errors_total=2_917,
+        ts=SAMPLE_NOW, uptime_s=5400.0, requests_total=183_442, errors_total=3_322,
         rate_1m=44.6, rate_5m=41.2, rate_15m=39.8,
         error_rate_1m=0.071, error_rate_5m=0.032, error_rate_15m=0.014,
         latency_avg_ms=96.0, latency_min_ms=2.1, latency_max_ms=2_430.0,
@@ -171,6 +171,8 @@ def _snapshot() -> MetricsSnapshot:
             RouteStats("/api/posts", "POST", 36, 1, 0.6, 140.0, 410.0, 2_100.0),
         ),
         status_counts={"2xx": 180_120, "4xx": 405, "5xx": 2_917},
+        server_errors_total=2_917, error_rate_5xx_1m=0.052, error_rate_5xx_5m=0.024,
+        error_rate_5xx_15m=0.011,
     )
 
 

@@ -9,7 +9,8 @@ alert resolves, so the next occurrence alerts again. A **silence** (label matche
 reason) mutes notifications for matching alerts until it expires.
 
 Metrics a rule may use (:data:`METRICS`): fractions are 0..1 (0.05 is 5 %), percentages 0..100.
-- ``error_rate``, ``request_rate`` (per second): over ``window`` 1m, 5m or 15m;
+- ``error_rate`` (the seed's "failed": status >= 400), ``error_rate_5xx`` (server errors:
+  status >= 500), ``request_rate`` (per second): over ``window`` 1m, 5m or 15m;
 - ``p50_ms``, ``p95_ms``, ``p99_ms``, ``latency_avg_ms``: last minute, absent without traffic;
 - ``cache_hit_rate``: last 5 minutes, absent without cache traffic;
 - ``memory_percent``, ``disk_percent``, ``cpu_percent``, ``load_1m``: host gauges;
@@ -51,17 +52,17 @@ COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
 }
 WINDOWS: Final = ("1m", "5m", "15m")
-_WINDOWED: Final = frozenset({"error_rate", "request_rate"})
-_FRACTIONS: Final = frozenset({"error_rate", "cache_hit_rate"})
+_WINDOWED: Final = frozenset({"error_rate", "error_rate_5xx", "request_rate"})
+_FRACTIONS: Final = frozenset({"error_rate", "error_rate_5xx", "cache_hit_rate"})
 METRICS: Final = frozenset({
-    "error_rate", "request_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms", "cache_hit_rate",
+    "error_rate", "error_rate_5xx", "request_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms", "cache_hit_rate",
     "memory_percent", "disk_percent", "cpu_percent", "load_1m", "probe_unhealthy",
 })
 _RULE_KEYS: Final = frozenset({
     "name", "metric", "op", "threshold", "window", "for", "severity", "labels", "keep_firing_for", "summary",
     "min_requests",
 })
-_TRAFFIC: Final = frozenset({"error_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms"})
+_TRAFFIC: Final = frozenset({"error_rate", "error_rate_5xx", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms"})
 _WINDOW_S: Final = {"1m": 60.0, "5m": 300.0, "15m": 900.0}
 RESOLVED_RETENTION_S: Final = 300.0
 MAX_RESOLVED: Final = 100
@@ -267,7 +268,7 @@ def _instances(rule: AlertRule, snapshot: MetricsSnapshot, health: HealthReport 
     elif rule.min_requests and _requests_in(snapshot, rule.window) < rule.min_requests:
         yield {}, None
     elif metric in _WINDOWED:
-        yield {}, getattr(snapshot, f"{'rate' if metric == 'request_rate' else 'error_rate'}_{rule.window}")
+        yield {}, getattr(snapshot, f"{'rate' if metric == 'request_rate' else metric}_{rule.window}")
     else:
         yield {}, getattr(snapshot, metric)
 

@@ -8,7 +8,8 @@ counts) is folded from those per-second buckets once per second or when someone 
 Time: events are placed in the second they *arrive* (the injected ``clock``), not at their
 own timestamp, so a file tailed from the start or a host with a skewed clock still yields
 sensible rates. Rates are per second; error rates are fractions of requests with status
-≥ 400 (the seed's "failed"). Latency figures are over the last minute.
+≥ 400 (the seed's "failed"), and apart from them ``error_rate_5xx``: status ≥ 500 (server
+errors; a 404 or a failed login is the client's). Latency figures are over the last minute.
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class RequestMetrics:
         self._ring_sec = [-1] * _RING
         self._ring_requests = [0] * _RING
         self._ring_errors = [0] * _RING
+        self._ring_server_errors = [0] * _RING
         self._ring_hits = [0] * _RING
         self._ring_misses = [0] * _RING
         # The open part of the current second, then the window and all-time folds of it.
@@ -147,7 +149,7 @@ class RequestMetrics:
         current = self._current
         template = self._templater.template
         bound = self._templater.bound
-        requests = errors = 0
+        requests = errors = server_errors = 0
         for event in events:
             status = event.status
             duration = event.duration_ms
@@ -171,6 +173,8 @@ class RequestMetrics:
             if status >= 400:
                 bucket.errors += 1
                 errors += 1
+                if status >= 500:
+                    server_errors += 1
             statuses = bucket.statuses
             statuses[status] = statuses.get(status, 0) + 1
             bucket.latency.add(duration)
@@ -180,6 +184,7 @@ class RequestMetrics:
             cell = self._cell(self._sec)
             self._ring_requests[cell] += requests
             self._ring_errors[cell] += errors
+            self._ring_server_errors[cell] += server_errors
 
     def _observe_extras(self, event: LogEvent, route: str) -> None:
         """The rare parts of an event: errors by type/endpoint, cache hit or miss."""
@@ -207,7 +212,7 @@ class RequestMetrics:
         cell = sec % _RING
         if self._ring_sec[cell] != sec:
             self._ring_sec[cell] = sec
-            self._ring_requests[cell] = self._ring_errors[cell] = 0
+            self._ring_requests[cell] = self._ring_errors[cell] = self._ring_server_errors[cell] = 0
             self._ring_hits[cell] = self._ring_misses[cell] = 0
         return cell
 
@@ -286,13 +291,18 @@ class RequestMetrics:
         ring_sec = self._ring_sec
         return sum(ring[i] for i in range(_RING) if first <= ring_sec[i] <= self._sec)
 
-    def _rates(self, seconds: int) -> tuple[float, float]:
+    def _rates(self, seconds: int) -> tuple[float, float, float]:
+        """Requests per second, the share failed (≥ 400) and the share of server errors
+        (≥ 500), over the last ``seconds``."""
         requests = self._window_sum(self._ring_requests, seconds)
         errors = self._window_sum(self._ring_errors, seconds)
+        server_errors = self._window_sum(self._ring_server_errors, seconds)
         # Just after start a window is not full yet: 120 requests in the first 10 s are
         # 12/s, not 2/s over a minute that mostly has not happened.
         covered = min(seconds, self._sec - int(self._started) + 1)
-        return requests / covered, (errors / requests if requests else 0.0)
+        if not requests:
+            return 0.0, 0.0, 0.0
+        return requests / covered, errors / requests, server_errors / requests
 
     def _window_min_max(self) -> tuple[float | None, float | None]:
         if not self._window_total.requests:
@@ -305,9 +315,9 @@ class RequestMetrics:
     def snapshot(self, agent: Mapping[str, int] | None = None) -> MetricsSnapshot:
         """The current figures; ``agent`` are the agent's own counters, passed through."""
         now = self._sync()
-        rate_1m, error_rate_1m = self._rates(60)
-        rate_5m, error_rate_5m = self._rates(300)
-        rate_15m, error_rate_15m = self._rates(900)
+        rate_1m, error_rate_1m, server_1m = self._rates(60)
+        rate_5m, error_rate_5m, server_5m = self._rates(300)
+        rate_15m, error_rate_15m, server_15m = self._rates(900)
         latency = self._window_total.latency
         p50, p95, p99 = latency.quantiles(_QUANTILES)
         low, high = self._window_min_max()
@@ -333,6 +343,8 @@ class RequestMetrics:
             agent=counters,
             latency_buckets=dict(latency.buckets),
             latency_zero=latency.zero,
+            server_errors_total=sum(n for code, n in self._all_total.statuses.items() if code >= 500),
+            error_rate_5xx_1m=server_1m, error_rate_5xx_5m=server_5m, error_rate_5xx_15m=server_15m,
         )
 
     def _route_stats(self) -> tuple[RouteStats, ...]:

@@ -1,4 +1,9 @@
-"""Request rate and error rate over the last minutes: figures now, sparklines behind them."""
+"""Request rate and error rate over the last minutes: figures now, sparklines behind them.
+
+Two error rates, each named for what it counts: "failed ≥400" is the seed's (a 404 or a
+refused login counts: its alert and ``/api/metrics`` use it), "5xx" the server's own errors.
+The figures are over the last minute, the charts over the history shown: the subtitle says
+both."""
 
 from __future__ import annotations
 
@@ -20,7 +25,8 @@ from obsview.tui.widgets.units import (
 
 
 class RateChart(Vertical):
-    """Requests per second and the share that failed, now and over the history window."""
+    """Requests per second and the share that failed, now and over the history window; the
+    share of server errors (5xx) and the longer windows on the line below."""
 
     ALLOW_MAXIMIZE = True
     can_focus = True
@@ -28,7 +34,7 @@ class RateChart(Vertical):
     DEFAULT_CSS = """
     RateChart { height: auto; }
     RateChart > Horizontal { height: 1; }
-    RateChart .figure { width: 16; text-align: right; padding-right: 1; }
+    RateChart .figure { width: 20; text-align: right; padding-right: 1; }
     RateChart .figure.-ok { color: $success; }
     RateChart .figure.-warn { color: $warning; }
     RateChart .figure.-bad { color: $error; text-style: bold; }
@@ -41,12 +47,14 @@ class RateChart(Vertical):
     RateChart.-maximized > .spark-row, RateChart.-maximized Sparkline { height: 1fr; }
     """
 
+    _snapshot: MetricsSnapshot | None = None
+
     def compose(self) -> ComposeResult:
         with Horizontal(classes="spark-row"):
             yield Static("— req/s", id="rate-now", classes="figure", markup=False)
             yield Sparkline([], id="rate-spark")
         with Horizontal(classes="spark-row"):
-            yield Static("— errors", id="errors-now", classes="figure", markup=False)
+            yield Static("failed ≥400 —", id="errors-now", classes="figure", markup=False)
             yield Sparkline([], id="errors-spark")
         yield Static("waiting for metrics…", id="rate-totals", classes="totals", markup=False)
 
@@ -59,16 +67,37 @@ class RateChart(Vertical):
             point.rate * point.error_rate for point in history
         )
         if history:
-            self.border_subtitle = f"last {max(1, round(len(history) / 60))} min"
+            self.border_subtitle = f"figures 1 min · chart {max(1, round(len(history) / 60))} min"
         if snapshot is None:
             return
         self.query_one("#rate-now", Static).update(f"{snapshot.rate_1m:,.1f} req/s")
         errors = self.query_one("#errors-now", Static)
-        errors.update(f"{format_percent(snapshot.error_rate_1m)} err")
+        errors.update(f"failed ≥400 {format_percent(snapshot.error_rate_1m)}")
         errors.remove_class(*SEVERITY_CLASSES)
         errors.add_class(error_rate_class(snapshot.error_rate_1m))
-        self.query_one("#rate-totals", Static).update(
-            f"{format_count(snapshot.requests_total)} requests · "
-            f"{format_count(snapshot.errors_total)} errors · "
-            f"5m {format_rate(snapshot.rate_5m)} · 15m {format_rate(snapshot.rate_15m)}"
-        )
+        self._snapshot = snapshot
+        self._show_totals()
+
+    def on_resize(self) -> None:
+        self._show_totals()
+
+    def _show_totals(self) -> None:
+        """The line below the charts, most telling first; a narrow panel leaves out whole
+        parts from the end, never half a number or a number without its label."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return
+        parts = []
+        if snapshot.error_rate_5xx_1m is not None:  # an older agent does not count them apart
+            parts.append(f"5xx {format_percent(snapshot.error_rate_5xx_1m)}")
+        parts += [f"5m {format_rate(snapshot.rate_5m)}", f"15m {format_rate(snapshot.rate_15m)}",
+                  f"since start {format_count(snapshot.requests_total)} req, "
+                  f"{format_count(snapshot.errors_total)} failed"]
+        totals = self.query_one("#rate-totals", Static)
+        room = totals.content_region.width
+        line = parts[0]
+        for part in parts[1:]:
+            if room and len(line) + 3 + len(part) > room:
+                break
+            line += " · " + part
+        totals.update(line)

@@ -65,7 +65,7 @@ async def test_rate_and_latency_show_figures_with_units() -> None:
             await pilot.pause()
             text = assert_clean(app)
             if isinstance(widget, RateChart):
-                assert "44.6 req/s" in text and "7.1 % err" in text
+                assert "44.6 req/s" in text and "failed ≥400 7.1 %" in text and "5xx 5.2 %" in text
                 assert widget.query_one("#errors-now").has_class("-bad")
             else:
                 assert "p99 1.24 s" in text and "p50 41 ms" in text
