@@ -138,6 +138,7 @@ class Agent:
         self._ingest_error_log = RateLimitedLog(log, INGEST_ERROR_LOG_INTERVAL_S, clock=clock)
         self._alerts_shown: Alerts = _alerts_message(self._alerts)
         """What consoles are shown of the alerts: the engine's state as last saved."""
+        self._alerts_state_recorded = self._alerts.state_version
         self._alerts.on_saved = self._show_alerts
         self._state_dir = config.resolved_state_dir()
         self._lock = StateLock(self._state_dir)
@@ -553,9 +554,13 @@ class Agent:
             self._server.broadcast(message)
 
     def _show_alerts(self) -> None:
-        """The alerts changed and the change is on disk: every console sees it now."""
+        """The alerts changed and the change is on disk: every console sees it now. The
+        journal records a change of state, ack or silence at once; live values that moved
+        alone (every second while an alert is active) go with the next batch."""
         self._alerts_shown = _alerts_message(self._alerts)
-        self._send(self._clock(), self._alerts_shown, urgent=True)
+        urgent = self._alerts.state_version != self._alerts_state_recorded
+        self._alerts_state_recorded = self._alerts.state_version
+        self._send(self._clock(), self._alerts_shown, urgent=urgent)
 
     def _on_health_change(self, _report: HealthReport) -> None:
         self._send(self._clock(), Health(report=self.health_report()), urgent=True)

@@ -346,7 +346,9 @@ class AlertEngine:
         self._resolved: deque[_Alert] = deque(maxlen=max_resolved)
         self._silences: dict[str, SilenceInfo] = {}
         self.version = 0
-        """Bumps on every change a console would see: state, ack, silence."""
+        """Bumps on every change a console would see: state, ack, silence, a live value."""
+        self.state_version = 0
+        """Bumps on every change but a live value's alone."""
         if state_path is not None:
             self.attach_state(state_path)
 
@@ -423,8 +425,10 @@ class AlertEngine:
         for key in [key for key in self._active if key not in seen]:  # e.g. a probe removed
             values_changed |= self._active[key].observe(None)
             self._condition_gone(self._active[key], now, transitions)
-        if transitions or changed or values_changed:
+        if transitions or changed:
             self._changed()
+        elif values_changed:
+            self._changed(values_only=True)
         return transitions
 
     def _open(self, key: str, rule: AlertRule, labels: dict[str, str], value: float, now: float,
@@ -518,12 +522,16 @@ class AlertEngine:
 
     # ------------------------------------------------------------------ persistence
 
-    def _changed(self) -> None:
+    def _changed(self, *, values_only: bool = False) -> None:
         """Every change is written at once, off the event loop; changes made while a write is
         in flight go together in the next one. ``on_saved`` follows each write: a change is
         shown once it would survive a crash. (A write that fails still shows it: the agent
-        goes on from memory, and says so.)"""
+        goes on from memory, and says so.) ``values_only``: only live values moved (no state,
+        ack or silence): :attr:`state_version` stays, so the agent need not hurry it into
+        its journal."""
         self.version += 1
+        if not values_only:
+            self.state_version += 1
         if self._writer is None:
             self._saved()
             return
