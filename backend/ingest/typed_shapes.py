@@ -26,7 +26,7 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from obsview.backend.ingest.record_fields import REQUEST_ALIASES, RESPONSE_ALIASES, TOP_ALIASES
-from obsview.backend.ingest.redact import is_secret_key
+from obsview.backend.ingest.redact import is_secret_key, redact_text
 from obsview.backend.ingest.typed_builder import Builder, compile_builder
 
 # Beyond 64 bits orjson reads a float and msgspec an int: a value outside int64 (the widest
@@ -84,7 +84,7 @@ def layout_of(record: Mapping[str, Any]) -> Layout | None:
     top: dict[str, str] = {}
     nested: dict[str, dict[str, str]] = {}
     for key, value in record.items():
-        if is_secret_key(key):
+        if _unsafe_key(key):
             return None
         slot = TOP_ALIASES.get(key)
         if slot in _NESTED:
@@ -152,10 +152,19 @@ def _nested_layout(value: Any, aliases: Mapping[str, str]) -> dict[str, str] | N
     keys: dict[str, str] = {}
     for key in value:
         slot = aliases.get(key)
-        if slot is None or slot not in SLOTS or is_secret_key(key):
+        if slot is None or slot not in SLOTS or _unsafe_key(key):
             return None
         keys[key] = slot
     return keys
+
+
+def _unsafe_key(key: str) -> bool:
+    """A key the typed path must not learn: one naming a secret, or one holding text a
+    redaction rule changes (a URL with a password, a token). Its lines' values are checked
+    for secrets but their keys are not, since a shape's keys are fixed; yet the raw line
+    holds the key, and the generic path redacts it there. No rule reaches across a key's
+    quotes into its value (a key naming a secret aside), so the key alone decides."""
+    return is_secret_key(key) or redact_text(key) != key
 
 
 def _checked(top: dict[str, str], nested: dict[str, dict[str, str]]) -> Layout | None:

@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -238,3 +239,22 @@ def test_microsecond_stamps_read_inline_as_the_generic_path_reads_them() -> None
     assert norm.typed == len(lines)
     for line, event in zip(lines, events):
         assert event.ts == generic(line).ts, line
+
+
+@pytest.mark.parametrize("key", ["https://u:SEKRET1@h", "Bearer SEKRET2abcdef",
+                                 "eyJhbGciOi.eyJzdWIiOi.SEKRET3x", "ghp_" + "SEKRET4" * 5 + "x"])
+def test_a_key_holding_a_secret_keeps_its_lines_off_the_typed_path(key: str) -> None:
+    """A shape's keys are fixed, so the typed path checks values only; a key holding a
+    secret must then never become part of a shape, or its raw line kept it where the
+    generic path redacts it."""
+    lines = [
+        json.dumps({"message": "Request completed", "level": "info", key: f"v{i}"},
+                   separators=(",", ":")).encode()
+        for i in range(6)
+    ]
+    events, norm = typed(lines)
+    assert norm.typed == 0
+    for line, event in zip(lines, events):
+        reference = generic(line)
+        assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference)
+        assert "SEKRET" not in event.raw, line
