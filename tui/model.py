@@ -26,6 +26,7 @@ from typing import Final
 from obsview.common.filters import Filter
 from obsview.common.protocol import LEVELS, LogEvent
 from obsview.common.trace_match import in_trace
+from obsview.tui.volume import VolumeCounts
 
 DEFAULT_CAPACITY = 100_000
 #: Events matched per step of :meth:`EventBuffer.refilter`: ~3-6 ms of a text query, so the
@@ -65,6 +66,8 @@ class EventBuffer:
         self._markers: list[int] = []
         self._markers_evicted = 0
         self._level_counts: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        self.volume = VolumeCounts(skip_source=MARKER_SOURCE)
+        """Held events per second and minute of their time (the log-volume histogram)."""
         self._last_seq = 0
         self._generation = 0
 
@@ -237,6 +240,7 @@ class EventBuffer:
         for event in events:
             if event.source != MARKER_SOURCE:
                 counts[event.level] = counts.get(event.level, 0) + 1
+        self.volume.add(events)
         positions = range(start, start + len(events))
         if self._filter.is_everything:
             new: Sequence[int] = positions
@@ -259,6 +263,7 @@ class EventBuffer:
         for event in self._events[:count]:
             if event.source != MARKER_SOURCE:
                 counts[event.level] -= 1
+        self.volume.remove(self._events[:count])
         del self._events[:count]
         self._evicted += count
         cut = bisect_left(self._matched, self._evicted)

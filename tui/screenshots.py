@@ -357,6 +357,9 @@ def shot_steps() -> dict[str, Step]:
     async def routes(pilot: Pilot[None]) -> None:
         await pilot.press("R")
 
+    async def volume(pilot: Pilot[None]) -> None:
+        await pilot.press("i", "left", "left", "left")
+
     steps = {
         "dashboard": _nothing,
         "filter": filter_active,
@@ -365,6 +368,7 @@ def shot_steps() -> dict[str, Step]:
         "span": span,
         "help": help_screen,
         "routes": routes,
+        "volume": volume,
     }
     return {name: _without_toasts(step) for name, step in steps.items()}
 

@@ -58,6 +58,7 @@ from obsview.tui.widgets.latency import LatencyPanel
 from obsview.tui.widgets.log_view import LogView, local_time
 from obsview.tui.widgets.rate_chart import RateChart
 from obsview.tui.widgets.status_bar import StatusBar
+from obsview.tui.widgets.volume_chart import VolumeChart
 
 #: An alert's traces start this long before its condition held (the rules' short window).
 ALERT_LOOKBACK_S: Final = 60.0
@@ -97,7 +98,7 @@ def alert_query(alert: AlertInfo) -> str:
 #: focus, must not open one: "level" holds an "e" and an "l").
 _PRIORITY_ACTIONS: Final = frozenset(
     {"open_filter", "open_find", "ack_alert", "silence_alert", "alert_logs", "route_traces",
-     "show_routes"}
+     "show_routes", "toggle_volume"}
 )
 #: The step generator has nothing more to do.
 _DONE: Final = object()
@@ -107,7 +108,7 @@ class DashboardScreen(Screen[None]):
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar, FilterBar"
     # Short terminals give the log the room: charts go first, then the tables (m on a panel
     # still shows everything).
-    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (16, "-short"), (22, "-tall")]
+    VERTICAL_BREAKPOINTS = [(0, "-tiny"), (16, "-short"), (22, "-tall"), (34, "-roomy")]
     # Narrow terminals give the alerts the room: their five columns need ~50 cells, the
     # health table's probe and status ~25.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -136,6 +137,7 @@ class DashboardScreen(Screen[None]):
         Binding("e", "route_traces", "Slowest traces of the route", show=False,
                 id="trace.exemplars"),
         Binding("R", "show_routes", "Routes", id="routes.open"),
+        Binding("i", "toggle_volume", "Log volume", show=False, id="volume.toggle"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
         Binding("H", "search_history", "Search history", show=False, id="history.search"),
         Binding("D", "toggle_day", "15 min / 24 h", show=False, id="charts.day"),
@@ -164,6 +166,14 @@ class DashboardScreen(Screen[None]):
     DashboardScreen .panels > .-unhealthy { border-title-color: $error; }
     DashboardScreen .panels > .-degraded { border-title-color: $warning; }
     DashboardScreen LogView { height: 1fr; min-height: 3; }
+    DashboardScreen VolumeChart {
+        display: none; border: round $border-blurred; border-title-color: $text-muted;
+        background: $surface;
+    }
+    DashboardScreen VolumeChart.-shown { display: block; }
+    DashboardScreen VolumeChart:focus { border: round $accent; border-title-color: $accent; }
+    /* With the histogram up, a short terminal keeps the log readable: the charts go. */
+    DashboardScreen.-volume.-tall #charts, DashboardScreen.-volume.-short .panels { display: none; }
     /* m: the panel takes the whole screen above the status bar (Textual's maximized view
        lays the allowed widgets out vertically: without this a panel kept its 7 rows). */
     DashboardScreen.-maximized-view #tables > .-maximized,
@@ -227,6 +237,7 @@ class DashboardScreen(Screen[None]):
             yield AlertFeed(id="alerts")
             if self.hosts:
                 yield HostsPanel(id="hosts")
+        yield VolumeChart(self.buffer.volume, time_format=self.time_format, id="volume")
         yield LogView(self.buffer, time_format=self.time_format, id="log",
                       host_width=max((len(name) for name in self.hosts), default=0))
         yield Static("Waiting for log events…", id="empty-state", markup=False)
@@ -317,6 +328,9 @@ class DashboardScreen(Screen[None]):
                 f"agent: {clean(error.message, max_len=300)}", severity="error", markup=False
             )
         self._refresh_log()
+        volume = self.query_one(VolumeChart)
+        if volume.has_class("-shown"):
+            volume.update_counts()  # re-bins the per-second counts only: no rescan
 
     def refresh_ages(self) -> None:
         now = self.clock()
@@ -609,6 +623,25 @@ class DashboardScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(event_json(self.selected_event))
         self.notify(f"Event #{self.selected_event.seq} copied as JSON", markup=False)
+
+    def action_toggle_volume(self) -> None:
+        """The log-volume histogram (lnav's ``i``): shown and focused, then hidden."""
+        volume = self.query_one(VolumeChart)
+        if volume.has_class("-shown") and self.focused is volume:
+            volume.remove_class("-shown")
+            self.remove_class("-volume")
+            self.query_one(LogView).focus()
+            return
+        volume.add_class("-shown")
+        self.add_class("-volume")
+        volume.update_counts()
+        volume.focus()
+
+    def on_volume_chart_jump(self, message: VolumeChart.Jump) -> None:
+        """The stream from the chosen bucket's first event (paused there)."""
+        log = self.query_one(LogView)
+        log.show_time(message.ts)
+        log.focus()
 
     def action_toggle_follow(self) -> None:
         self.query_one(LogView).action_toggle_follow()

@@ -6,7 +6,7 @@ One app per theme walks through the states a person sees: the log following its 
 (the followed line is the cursor row), paused on a selected line, blurred; each table with
 its cursor focused and blurred and a row under the mouse; the filter bar, the help, the
 detail, the trace's waterfall and a span, an alert's traces, the prompts and the command
-palette; toasts; a maximized panel; the per-route table.
+palette; toasts; a maximized panel; the per-route table; the log-volume histogram.
 """
 
 from __future__ import annotations
@@ -120,6 +120,9 @@ STATES: list[tuple[str, Step]] = [
     ("per-route latency table", steps(press("m"), press("R"))),
     ("per-route table, cursor on a red row, sorted by p99", press("down", "s")),
     ("per-route table, a row hovered", hover("RouteTable", (10, 4))),
+    ("log-volume histogram", steps(press("escape"), focus("#log"), press("i"))),
+    ("log-volume histogram, a bucket selected", press("left", "left")),
+    ("log-volume histogram, jumped to the bucket", press("enter")),
 ]
 
 

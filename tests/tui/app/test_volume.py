@@ -1,0 +1,79 @@
+"""The log-volume histogram (``i``, as in lnav): events per bucket with errors stacked, over
+what the console holds; choosing a bucket jumps the stream to its first event."""
+
+from __future__ import annotations
+
+import pytest
+from app_test_support import screen_lines, screen_text
+
+from obsview.common.protocol import Events, LogEvent
+from obsview.tui.screenshots import SAMPLE_NOW, sample_app
+from obsview.tui.widgets.log_view import LogView
+from obsview.tui.widgets.volume_chart import BAR_ROWS, VolumeChart, counted
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_i_shows_the_volume_and_enter_jumps_the_stream_to_the_bucket(size: tuple[int, int]) -> None:
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.press("i")
+        await pilot.pause()
+        chart = app.dashboard.query_one(VolumeChart)
+        log = app.dashboard.query_one(LogView)
+        histogram = chart.histogram
+        assert histogram is not None and app.focused is chart
+        # Every held event is in a column; the sample's 185 events span three minutes.
+        assert sum(histogram.events) == app.dashboard.buffer.total == 185
+        assert sum(histogram.errors) == sum(1 for i in range(185) if app.dashboard.buffer[i].level == "ERROR")
+        text = screen_text(app)
+        assert f"Log volume per {histogram.width_s} s" in text
+        assert "peak" in text and "14:57:" in text, text  # the axis: the first bucket's time
+        assert log.size.height >= 5, "the histogram left the log no room"
+
+        # Errors are the bottom of their bars, in the theme's error colour.
+        failing = next(i for i, errors in enumerate(histogram.errors) if errors)
+        bottom = list(chart.render_line(BAR_ROWS - 1))[failing]
+        assert bottom.style is not None and bottom.style.color == chart._style("errors").color
+        calm = next(i for i, errors in enumerate(histogram.errors) if not errors and histogram.events[i])
+        bottom = list(chart.render_line(BAR_ROWS - 1))[calm]
+        assert bottom.style is not None and bottom.style.color == chart._style("events").color
+
+        await pilot.press("left", "left", "left")
+        column = chart.selected_column
+        assert column == len(histogram.events) - 3
+        start = histogram.bucket_start(column)
+        labels = next(line for line in screen_lines(app) if " error" in line and "event" in line)
+        assert f"{counted(histogram.events[column], 'event')}, {counted(histogram.errors[column], 'error')}" in labels
+        await pilot.press("enter")
+        await pilot.pause()
+        event = log.cursor_event
+        assert event is not None and app.focused is log and not log.following
+        assert start <= event.ts < start + histogram.width_s
+        index = log.cursor_index
+        assert index is not None and (index == 0 or app.dashboard.buffer[index - 1].ts < start)
+
+
+async def test_the_jump_lands_among_the_filtered_events_and_new_events_are_counted() -> None:
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.press("slash", *"level:error", "enter", "i", "home")
+        await pilot.pause()
+        chart = app.dashboard.query_one(VolumeChart)
+        assert chart.selected_column == 0
+        await pilot.press("enter")
+        await pilot.pause()
+        event = app.dashboard.query_one(LogView).cursor_event
+        assert event is not None and event.level == "ERROR"
+
+        later = [LogEvent(ts=SAMPLE_NOW + 60 + i / 10, level="ERROR", message="boom", seq=500 + i)
+                 for i in range(30)]
+        app.dashboard.enqueue(Events(tuple(later)))
+        app.dashboard.flush()
+        await pilot.pause()
+        histogram = chart.histogram
+        assert histogram is not None
+        assert sum(histogram.events) == 215 and histogram.errors[histogram.column_at(SAMPLE_NOW + 61)] == 30
