@@ -522,7 +522,7 @@ class Agent:
         now = self._clock()
         if self._journal is not None:
             self._journal.flush()  # a crash loses at most the last second of events
-        self._metrics.tick()
+        point = self._metrics.tick()
         snapshot = self.snapshot()
         transitions = self._alerts.evaluate(snapshot, self.health_report())
         self._notifier.submit(transitions)
@@ -540,7 +540,7 @@ class Agent:
         if _comparable(sources) != _comparable(self._sources_shown):
             self._sources_shown = sources
             self._send(now, Health(report=self.health_report()), urgent=True)
-        self._send(now, Metrics(snapshot=snapshot, minutes=(closed,) if closed else ()))
+        self._send(now, Metrics(snapshot=snapshot, points=(point,), minutes=(closed,) if closed else ()))
         if self._recorder is not None and self._recorder.flush(now):
             # Each recorded batch starts with what is in force: a replay can start anywhere.
             self._recorder.record(now, encode(self._alerts_shown))

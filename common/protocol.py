@@ -397,6 +397,11 @@ class Metrics(Message, tag="metrics", frozen=True):
     snapshot: MetricsSnapshot
     history: tuple[MetricsPoint, ...] = ()
     """Per-second history: full on the first message after ``subscribe``, else empty."""
+    points: tuple[MetricsPoint, ...] = ()
+    """The per-second points the agent closed since its last message (the tick's): consoles
+    append these to the history, so every console draws the agent's one series, whenever it
+    connected (a point made from the snapshot as it arrived differed from one console to the
+    next)."""
     minutes: tuple[MinutePoint, ...] = ()
     """Per-minute history: the last day with ``history``, else the minutes closed since."""
 

@@ -135,7 +135,11 @@ class ConsoleState:
             self.history.clear()
             self.history.extend(message.history)
             self.minutes.clear()
+        elif message.points:
+            newest = self.history[-1].ts if self.history else float("-inf")
+            self.history.extend(point for point in message.points if point.ts > newest)
         elif not self.history or snapshot.ts > self.history[-1].ts:
+            # An agent that sends no points (older than this console): a point of its own.
             self.history.append(
                 MetricsPoint(
                     ts=snapshot.ts,
