@@ -88,6 +88,8 @@ NOTIFY_STATE: Final = "notify-state.json"
 STATE_FILES: Final = (ALERT_STATE, TAIL_OFFSETS)
 """What older versions kept in one directory for every agent of a user."""
 INGEST_ERROR_LOG_INTERVAL_S: Final = 60.0
+BACKLOG_INTERVAL_S: Final = 2.0
+"""How often consoles get the summary of history read late while it grows."""
 CATCH_UP_WINDOW: Final = 1000
 """Newest events a console gets each second while the agent catches up on a backlog (it
 gets ``client_queue_events`` of them when the catch-up ends; older ones by paging)."""
@@ -118,6 +120,9 @@ class Agent:
         self._recorder: StateRecorder | None = None
         self._rollup = MinuteRollup()
         self._minutes: deque[MinutePoint] = deque(maxlen=DAY_MINUTES)
+        self._backlog_sent = 0
+        self._backlog_sent_at = float("-inf")
+        """The backlog's version last sent to consoles: its summary goes out when it moves."""
         self.seq_epoch = secrets.token_hex(8)
         """Names this numbering of events; the journal's when there is one (it goes on)."""
         self._metrics = RequestMetrics(clock=clock, templater=RouteTemplater(config.route_rules))
@@ -540,7 +545,15 @@ class Agent:
         if _comparable(sources) != _comparable(self._sources_shown):
             self._sources_shown = sources
             self._send(now, Health(report=self.health_report()), urgent=True)
-        self._send(now, Metrics(snapshot=snapshot, points=(point,), minutes=(closed,) if closed else ()))
+        backlog = None
+        version = self._metrics.backlog.version
+        if version != self._backlog_sent and now - self._backlog_sent_at >= BACKLOG_INTERVAL_S:
+            # While a backlog is read it changes every tick: its summary (up to a day of
+            # minutes, ~200 kB) goes out every few seconds, and once more when it is read.
+            self._backlog_sent, self._backlog_sent_at = version, now
+            backlog = self._metrics.backlog.summary()
+        self._send(now, Metrics(snapshot=snapshot, points=(point,), minutes=(closed,) if closed else (),
+                                backlog=backlog))
         if self._recorder is not None and self._recorder.flush(now):
             # Each recorded batch starts with what is in force: a replay can start anywhere.
             self._recorder.record(now, encode(self._alerts_shown))
@@ -600,7 +613,7 @@ class _AgentView:
         if not with_history:
             return Metrics(snapshot=agent.snapshot())
         return Metrics(snapshot=agent.snapshot(), history=agent.metrics.history(),
-                       minutes=agent.recent_minutes())
+                       minutes=agent.recent_minutes(), backlog=agent.metrics.backlog.summary())
 
     def health_message(self) -> Health:
         return Health(report=self._agent.health_report())

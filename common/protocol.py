@@ -148,6 +148,27 @@ class MinutePoint(msgspec.Struct, frozen=True):
     """The minute's latency histogram: bucket index → requests (the agent's log buckets)."""
 
 
+class BacklogStats(msgspec.Struct, frozen=True):
+    """Requests the agent read long after they happened (a file from its start, a backlog),
+    by their own timestamps: history, kept out of the live figures."""
+
+    first_ts: float
+    last_ts: float
+    requests: int
+    errors: int
+    """Status ≥ 400, like the live ``errors_total``."""
+    rate: float
+    """Requests per second over ``first_ts``–``last_ts``."""
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    minutes: tuple[MinutePoint, ...] = ()
+    """Per minute of the events' own time, oldest first (the newest day of them)."""
+    routes: tuple[RouteStats, ...] = ()
+    """The busiest routes over the span, rates over the span."""
+    minutes_dropped: int = 0
+
+
 class MetricsSnapshot(msgspec.Struct, frozen=True):
     """What the agent knows about the service's traffic and host, at ``ts``.
 
@@ -404,6 +425,9 @@ class Metrics(Message, tag="metrics", frozen=True):
     next)."""
     minutes: tuple[MinutePoint, ...] = ()
     """Per-minute history: the last day with ``history``, else the minutes closed since."""
+    backlog: BacklogStats | None = None
+    """History read late, by event time: with ``history``, and whenever it grew since the
+    agent's last message (None: unchanged, or there is none)."""
 
 
 class Health(Message, tag="health", frozen=True):

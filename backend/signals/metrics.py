@@ -5,11 +5,14 @@ hot loop touches one per-second bucket keyed by (route, method) — a few intege
 one histogram insert. Everything else (all-time totals, the sliding one-minute window, status
 counts) is folded from those per-second buckets once per second or when someone reads.
 
-Time: events are placed in the second they *arrive* (the injected ``clock``), not at their
-own timestamp, so a file tailed from the start or a host with a skewed clock still yields
-sensible rates. Rates are per second; error rates are fractions of requests with status
-≥ 400 (the seed's "failed"), and apart from them ``error_rate_5xx``: status ≥ 500 (server
-errors; a 404 or a failed login is the client's). Latency figures are over the last minute.
+Time: live events are placed in the second they *arrive* (the injected ``clock``), not at
+their own timestamp, so a host with a slightly skewed clock still yields sensible rates.
+Requests stamped more than two minutes before they arrived (a file read from its start) are
+history: counted by their own minute in :attr:`RequestMetrics.backlog`, never in the live
+windows (see :mod:`~obsview.backend.signals.backlog`). Rates are per second; error rates are
+fractions of requests with status ≥ 400 (the seed's "failed"), and apart from them
+``error_rate_5xx``: status ≥ 500 (server errors; a 404 or a failed login is the client's).
+Latency figures are over the last minute.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
 
+from obsview.backend.signals.backlog import LIVE_LAG_S, MAX_AGE_S, Backlog
 from obsview.backend.signals.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
 from obsview.backend.signals.routes import RouteTemplater
 from obsview.common.histogram import Histogram, add_counts, subtract_counts
@@ -137,16 +141,20 @@ class RequestMetrics:
         self._errors_by_endpoint: dict[str, int] = {}
         self._cache_hits = 0
         self._cache_misses = 0
+        self.backlog = Backlog(max_routes=max_route_stats)
 
     # ------------------------------------------------------------------ ingest (hot path)
 
     def observe(self, events: Sequence[LogEvent]) -> None:
         if not events:
             return
-        sec = int(self._clock())
+        now = self._clock()
+        sec = int(now)
         if sec > self._sec:
             self._advance(sec)
         current = self._current
+        history_before, history_after = now - MAX_AGE_S, now - LIVE_LAG_S
+        late: dict[tuple[int, str, str], tuple[RouteBucket, list[float]]] | None = None
         template = self._templater.template
         bound = self._templater.bound
         requests = errors = server_errors = 0
@@ -165,16 +173,32 @@ class RequestMetrics:
             if method not in _METHODS:
                 method = _method(method)
             key = (route, method)
-            bucket = current.get(key)
-            if bucket is None:
-                current[key] = bucket = RouteBucket()
+            ts = event.ts
+            if history_before < ts < history_after:
+                if late is None:
+                    late = {}
+                late_key = (int(ts // 60), route, method)
+                part = late.get(late_key)
+                if part is None:
+                    part = late[late_key] = (RouteBucket(), [ts, ts])
+                bucket, span = part
+                if ts > span[1]:
+                    span[1] = ts
+                elif ts < span[0]:
+                    span[0] = ts
+            else:
+                live = current.get(key)
+                if live is None:
+                    current[key] = live = RouteBucket()
+                bucket = live
+                requests += 1
+                if status >= 400:
+                    errors += 1
+                    if status >= 500:
+                        server_errors += 1
             bucket.requests += 1
-            requests += 1
             if status >= 400:
                 bucket.errors += 1
-                errors += 1
-                if status >= 500:
-                    server_errors += 1
             statuses = bucket.statuses
             statuses[status] = statuses.get(status, 0) + 1
             bucket.latency.add(duration)
@@ -185,6 +209,17 @@ class RequestMetrics:
             self._ring_requests[cell] += requests
             self._ring_errors[cell] += errors
             self._ring_server_errors[cell] += server_errors
+        if late is not None:
+            self._fold_late(late)
+
+    def _fold_late(self, late: dict[tuple[int, str, str], tuple[RouteBucket, list[float]]]) -> None:
+        """History requests: into the backlog by their minute, and into the all-time totals
+        (never into the live windows)."""
+        for (minute, route, method), (bucket, (first, last)) in late.items():
+            key = (route, method)
+            self.backlog.fold(minute, key, bucket, first, last)
+            _merge_into(self._all, key, bucket)
+            self._all_total.merge(bucket)
 
     def _observe_extras(self, event: LogEvent, route: str) -> None:
         """The rare parts of an event: errors by type/endpoint, cache hit or miss."""

@@ -1,7 +1,8 @@
 """Per-minute rollups of the request metrics: requests, failed, and the latency histogram.
 
 Taken from the all-time totals at each minute boundary (the difference from the previous
-boundary), so the hot path pays nothing; a minute holds what the agent counted during it.
+boundary), so the hot path pays nothing; a minute holds the live requests the agent counted
+during it (history read late is in :attr:`RequestMetrics.backlog`, by its own minutes).
 The agent journals each closed minute beside the events and keeps the last day in memory
 for consoles' 24-hour charts; a minute's histogram lets a reader merge minutes into
 percentiles over any span.
@@ -23,6 +24,9 @@ def _all_routes(metrics: RequestMetrics) -> RouteBucket:
     total = RouteBucket()
     for bucket in metrics.totals().routes.values():
         total.merge(bucket)
+    # History read late (by its own time) is not what the agent counted during the minute.
+    backlog = metrics.backlog
+    total.subtract(RouteBucket(backlog.requests, backlog.errors, {}, backlog.latency))
     return total
 
 

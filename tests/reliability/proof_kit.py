@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -64,10 +65,15 @@ def wait_until(
 
 
 def seed_line(n: int, *, level: str = "info", status: int = 200, message: str = "",
-              url: str = "/api/posts/42", extra: dict[str, Any] | None = None) -> bytes:
-    """One line shaped like the seed chapter's structured request log, numbered ``n``."""
+              url: str = "/api/posts/42", extra: dict[str, Any] | None = None,
+              stamp: str = "2026-11-25T10:00:00.000Z") -> bytes:
+    """One line shaped like the seed chapter's structured request log, numbered ``n``.
+
+    Stamped on a fixed day by default: read now, such requests are history to the agent's
+    metrics (counted by their own time, not in the live rates); ``stamp=now_stamp()`` makes
+    live traffic (what a rule on the request rate sees)."""
     record: dict[str, Any] = {
-        "timestamp": "2026-11-25T10:00:00.000Z",
+        "timestamp": stamp,
         "level": level,
         "message": message or f"Request completed {n}",
         "n": n,
@@ -80,6 +86,11 @@ def seed_line(n: int, *, level: str = "info", status: int = 200, message: str = 
         **(extra or {}),
     }
     return orjson.dumps(record) + b"\n"
+
+
+def now_stamp() -> str:
+    """The current time as a log's ISO timestamp (UTC, milliseconds)."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def make_events(count: int, start: int = 0) -> list[LogEvent]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from proof_kit import console as recording_console
-from proof_kit import seed_line, wait_until
+from proof_kit import now_stamp, seed_line, wait_until
 
 from obsview.common.protocol import Ack, Alerts, Events, Hello, LogEvent, Message, Silence
 from obsview.tui.client import AgentClient, ConnectionState
@@ -103,7 +103,7 @@ class Console:
 
 def append(log_file: Path, numbers: range) -> None:
     with open(log_file, "ab") as file:
-        file.write(b"".join(seed_line(n) for n in numbers))
+        file.write(b"".join(seed_line(n, stamp=now_stamp()) for n in numbers))  # live traffic
 
 
 @pytest.mark.timeout(40)

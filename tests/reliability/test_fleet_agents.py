@@ -14,6 +14,7 @@ import datetime
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,11 +56,13 @@ class Host:
     def fleet_host(self) -> FleetHost:
         return FleetHost(self.name, f"ws://127.0.0.1:{self.port}")
 
-    def write(self, numbers: range, *, spacing: float, offset: float) -> None:
-        """Lines numbered ``n`` at time ``T0 + n * spacing + offset`` (a host's own slot)."""
+    def write(self, numbers: range, *, spacing: float, offset: float, start: float = T0) -> None:
+        """Lines numbered ``n`` at time ``start + n * spacing + offset`` (a host's own slot).
+        Stamped on T0's day they are history to the agents' metrics (counted by their own
+        time, not in the live rates): ``start=time.time()`` makes live traffic."""
         with open(self.log_file, "ab") as file:
             for n in numbers:
-                ts = datetime.datetime.fromtimestamp(T0 + n * spacing + offset, datetime.UTC)
+                ts = datetime.datetime.fromtimestamp(start + n * spacing + offset, datetime.UTC)
                 file.write(orjson.dumps({
                     "timestamp": ts.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                     "level": "info", "message": f"{self.name} line {n}", "n": n, "from": self.name,
@@ -209,7 +212,7 @@ async def test_an_ack_reaches_only_the_agent_that_owns_the_alert(tmp_path: Path)
         async with app.run_test(size=(160, 45)) as pilot:
             await wait_until(pilot, lambda: "2 of 2 hosts connected" in status_line(app), timeout=20)
             for host in hosts:
-                host.write(range(0, 20), spacing=0.01, offset=0.0)
+                host.write(range(0, 20), spacing=0.01, offset=0.0, start=time.time())  # live traffic
             feed = app.dashboard.query_one(AlertFeed)
 
             def firing() -> list[tuple[str, str]]:

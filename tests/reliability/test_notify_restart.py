@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from proof_kit import Receiver, agent_config, running_agent, seed_line, wait_until
+from proof_kit import Receiver, agent_config, now_stamp, running_agent, seed_line, wait_until
 
 from obsview.backend.delivery.notify import Notifier, parse_notifiers
 from obsview.backend.signals.alerts import AlertRule
@@ -129,7 +129,7 @@ async def test_a_firing_not_delivered_before_a_sigkill_is_delivered_after_it(tmp
         process, base = await start_agent(config)
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
-            writer.write(b"".join(seed_line(n) for n in range(20)))
+            writer.write(b"".join(seed_line(n, stamp=now_stamp()) for n in range(20)))  # live
             await writer.drain()
             deadline = time.monotonic() + 20
             while await failed_attempts(base) < 1:

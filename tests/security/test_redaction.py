@@ -8,6 +8,7 @@ Every secret value contains the marker ``SEKRIT`` so one search finds any leak.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
 import sys
 from pathlib import Path
@@ -86,7 +87,11 @@ async def test_secrets_in_a_tailed_file_never_leave_the_agent(tmp_path: Path) ->
 
             reader = asyncio.create_task(read())
             try:
-                log_file.write_bytes(b"\n".join(SECRET_LINES) + b"\n")
+                # The structured record stamped now: live traffic, which the rule sees.
+                now = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+                lines = b"\n".join(SECRET_LINES).replace(b"2026-11-25T10:00:00.000Z",
+                                                          now.replace("+00:00", "Z").encode())
+                log_file.write_bytes(lines + b"\n")
 
                 def events_received() -> int:
                     return sum(len(m.events) for m in map(decode, frames) if isinstance(m, Events))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from obsview.common.protocol import (
     AlertInfo,
     Alerts,
+    BacklogStats,
     CatchUp,
     Dropped,
     Error,
@@ -62,6 +63,8 @@ class ConsoleState:
     metrics: MetricsSnapshot | None = None
     history: deque[MetricsPoint] = field(default_factory=lambda: deque(maxlen=HISTORY_LIMIT))
     minutes: deque[MinutePoint] = field(default_factory=lambda: deque(maxlen=MINUTES_LIMIT))
+    backlog: BacklogStats | None = None
+    """History the agent read late, by event time (a file from its start)."""
     health: HealthReport | None = None
     alerts: tuple[AlertInfo, ...] = ()
     silences: tuple[SilenceInfo, ...] = ()
@@ -152,13 +155,16 @@ class ConsoleState:
             )
         # Minutes come whole with the history, then one at a time as each closes.
         self.minutes.extend(message.minutes)
+        if message.backlog is not None:
+            self.backlog = message.backlog
         self.metrics = snapshot
 
     def messages(self) -> list[Message]:
         """The panels' state as the messages that would show it again (an incident file)."""
         found: list[Message] = []
         if self.metrics is not None:
-            found.append(Metrics(snapshot=self.metrics, history=tuple(self.history), minutes=tuple(self.minutes)))
+            found.append(Metrics(snapshot=self.metrics, history=tuple(self.history), minutes=tuple(self.minutes),
+                                 backlog=self.backlog))
         if self.health is not None:
             found.append(Health(report=self.health))
         found.append(Alerts(alerts=self.alerts, silences=self.silences))

@@ -37,6 +37,7 @@ from obsview.common.protocol import (
 from obsview.common.traces import TraceIndex, TraceSummary
 from obsview.tui import exemplars
 from obsview.tui.fleet_view import HOST_LABEL
+from obsview.tui.history_view import history_label, history_points, history_snapshot, shows_history
 from obsview.tui.hosts import NAME_PATTERN
 from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
 from obsview.tui.model import EventBuffer, Steps
@@ -312,7 +313,7 @@ class DashboardScreen(Screen[None]):
             self.buffer.mark(marker, now if newest is None else newest)
         if changes.events:
             self.buffer.append(changes.events)
-        if changes.metrics:
+        if changes.metrics or changes.stream:
             self._show_charts()
         if changes.health and self.state.health is not None:
             self.query_one(HealthTable).show(self.state.health, now)
@@ -519,13 +520,23 @@ class DashboardScreen(Screen[None]):
         self.query_one(StatusBar).show_follow(following=message.following, new=message.new_count)
 
     def _show_charts(self) -> None:
-        if self.state.metrics is None:
+        state = self.state
+        snapshot = state.metrics
+        if snapshot is None:
             return
-        points = minute_points(self.state.minutes) if self.charts_span_day else self.state.history
-        self.query_one(RateChart).show(self.state.metrics, points)
-        self.query_one(LatencyPanel).show(self.state.metrics, points)
+        backlog = state.backlog
+        span: str | None = None
+        if backlog is not None and not self.charts_span_day and shows_history(backlog, snapshot, state.catch_up):
+            # History read late: its own span, figures and per-minute points, said so.
+            span = history_label(backlog, self.time_format)
+            snapshot = history_snapshot(backlog, snapshot)
+            points = history_points(backlog)
+        else:
+            points = minute_points(state.minutes) if self.charts_span_day else list(state.history)
+        self.query_one(RateChart).show(snapshot, points, span=span)
+        self.query_one(LatencyPanel).show(snapshot, points, span=span)
         if self._routes is not None:
-            self._routes.show(self.state.metrics, self._thresholds())
+            self._routes.show(snapshot, self._thresholds(), span=span)
 
     def _thresholds(self) -> Thresholds:
         hello = self.state.hello
@@ -538,8 +549,8 @@ class DashboardScreen(Screen[None]):
             self._routes = None
 
         self._routes = RoutesScreen(self.show_route_traces)
-        self._routes.show(self.state.metrics, self._thresholds())
         self.app.push_screen(self._routes, closed)
+        self._show_charts()
 
     def action_toggle_day(self) -> None:
         self.charts_span_day = not self.charts_span_day

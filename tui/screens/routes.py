@@ -38,6 +38,7 @@ class RoutesScreen(Screen[None]):
         self._show_route_traces = show_route_traces
         self._snapshot: MetricsSnapshot | None = None
         self._thresholds = Thresholds.from_rules({})
+        self._span: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("waiting for metrics…", id="routes-title", markup=False)
@@ -48,9 +49,11 @@ class RoutesScreen(Screen[None]):
         self.query_one(RouteTable).focus()
         self._redraw()
 
-    def show(self, snapshot: MetricsSnapshot | None, thresholds: Thresholds) -> None:
-        """The routes of ``snapshot`` (the agent's last minute), coloured by ``thresholds``."""
-        self._snapshot, self._thresholds = snapshot, thresholds
+    def show(self, snapshot: MetricsSnapshot | None, thresholds: Thresholds, *,
+             span: str | None = None) -> None:
+        """The routes of ``snapshot`` (the agent's last minute, or the history ``span`` it
+        read late, by the events' own time), coloured by ``thresholds``."""
+        self._snapshot, self._thresholds, self._span = snapshot, thresholds, span
         if self.is_mounted:
             self._redraw()
 
@@ -63,10 +66,11 @@ class RoutesScreen(Screen[None]):
     def _title(self, count: int) -> str:
         if self._snapshot is None:
             return "Routes · waiting for metrics…"
+        when = "the last minute" if self._span is None else f"the {self._span} (events' own time)"
         if not count:
-            return "Routes · no request in the last minute"
+            return f"Routes · no request in {when}"
         which = f"the {count} busiest" if count >= AGENT_ROUTE_LIMIT else f"{count} route{'s' * (count != 1)}"
-        return (f"Routes · {which} of the last minute · failed = status ≥ 400 · "
+        return (f"Routes · {which} of {when} · failed = status ≥ 400 · "
                 f"sorted by {self.query_one(RouteTable).order.describe()} · "
                 f"{self._thresholds.describe()}")
 

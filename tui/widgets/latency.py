@@ -48,7 +48,7 @@ class LatencyPanel(Vertical):
             for name in _PERCENTILES:
                 yield Static(f"{name} —", id=f"latency-{name}", classes="percentile", markup=False)
         with Horizontal(classes="spark-row"):
-            yield Static("p95 over time", classes="label", markup=False)
+            yield Static("p95 over time", id="latency-spark-label", classes="label", markup=False)
             yield Sparkline([], id="latency-spark")
         yield Static(
             f"threshold {format_ms(LATENCY_THRESHOLD_MS)}",
@@ -57,8 +57,12 @@ class LatencyPanel(Vertical):
             markup=False,
         )
 
-    def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint]) -> None:
-        """Display the latest percentiles and the p95 history (oldest first)."""
+    def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint], *,
+             span: str | None = None) -> None:
+        """Display the latest percentiles and the p95 history (oldest first); with ``span``,
+        a backlog's percentiles over it and its p95 per minute."""
+        self.border_subtitle = span or ""
+        self.query_one("#latency-spark-label", Static).update("p95 per minute" if span else "p95 over time")
         spark = self.query_one("#latency-spark", Sparkline)
         spark.data = chart_series(point.p95_ms for point in history)
         worst = max((point.p95_ms or 0.0 for point in history), default=None)
@@ -72,6 +76,10 @@ class LatencyPanel(Vertical):
             label.update(f"{name} {format_ms(value)}")
             label.remove_class(*SEVERITY_CLASSES)
             label.add_class(latency_class(value))
+        if span is not None:
+            self.query_one("#latency-totals", Static).update(
+                f"over the {span} · threshold {format_ms(LATENCY_THRESHOLD_MS)}")
+            return
         self.query_one("#latency-totals", Static).update(
             f"avg {format_ms(snapshot.latency_avg_ms)} · max {format_ms(snapshot.latency_max_ms)}"
             f" · threshold {format_ms(LATENCY_THRESHOLD_MS)}"

@@ -48,6 +48,7 @@ class RateChart(Vertical):
     """
 
     _snapshot: MetricsSnapshot | None = None
+    _span: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="spark-row"):
@@ -58,15 +59,20 @@ class RateChart(Vertical):
             yield Sparkline([], id="errors-spark")
         yield Static("waiting for metrics…", id="rate-totals", classes="totals", markup=False)
 
-    def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint]) -> None:
-        """Display the latest snapshot and the per-second history (oldest first)."""
+    def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint], *,
+             span: str | None = None) -> None:
+        """Display the latest snapshot and the per-second history (oldest first); with
+        ``span`` (``history, 10:00–10:42``), a backlog's figures and its per-minute points."""
         self.query_one("#rate-spark", Sparkline).data = chart_series(
             point.rate for point in history
         )
         self.query_one("#errors-spark", Sparkline).data = chart_series(
             point.rate * point.error_rate for point in history
         )
-        if history:
+        self._span = span
+        if span is not None:
+            self.border_subtitle = span
+        elif history:
             self.border_subtitle = f"figures 1 min · chart {max(1, round(len(history) / 60))} min"
         if snapshot is None:
             return
@@ -88,11 +94,15 @@ class RateChart(Vertical):
         if snapshot is None:
             return
         parts = []
-        if snapshot.error_rate_5xx_1m is not None:  # an older agent does not count them apart
-            parts.append(f"5xx {format_percent(snapshot.error_rate_5xx_1m)}")
-        parts += [f"5m {format_rate(snapshot.rate_5m)}", f"15m {format_rate(snapshot.rate_15m)}",
-                  f"since start {format_count(snapshot.requests_total)} req, "
-                  f"{format_count(snapshot.errors_total)} failed"]
+        if self._span is not None:  # a backlog's figures: its own counts, by event time
+            parts = [f"{format_count(snapshot.requests_total)} req, "
+                     f"{format_count(snapshot.errors_total)} failed", "by the events' own time"]
+        else:
+            if snapshot.error_rate_5xx_1m is not None:  # an older agent does not count them apart
+                parts.append(f"5xx {format_percent(snapshot.error_rate_5xx_1m)}")
+            parts += [f"5m {format_rate(snapshot.rate_5m)}", f"15m {format_rate(snapshot.rate_15m)}",
+                      f"since start {format_count(snapshot.requests_total)} req, "
+                      f"{format_count(snapshot.errors_total)} failed"]
         totals = self.query_one("#rate-totals", Static)
         room = totals.content_region.width
         line = parts[0]

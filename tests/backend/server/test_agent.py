@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 from pathlib import Path
 
@@ -166,8 +167,10 @@ async def test_stop_does_not_wait_for_a_console_that_stopped_reading(config: Age
 
 async def test_ack_from_one_console_reaches_another_and_the_http_api(config: AgentConfig) -> None:
     config.rules = [AlertRule("busy", "request_rate", ">", 0.0, for_s=0.0)]
+    # Stamped now: a request from the fixture's day is history, which no live rule sees.
+    live = {**SEED_LINE, "timestamp": datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")}
     async with Agent(config) as agent:
-        await agent.ingest(agent.normalizer.normalize_lines([json.dumps(SEED_LINE).encode()], "test"))
+        await agent.ingest(agent.normalizer.normalize_lines([json.dumps(live).encode()], "test"))
         async with connect(agent.url) as a, connect(agent.url) as b:
             alerts, _ = await recv_until(a, Alerts)
             while not any(alert.state == "firing" for alert in alerts.alerts):
