@@ -373,8 +373,9 @@ def redact_mapping(obj: Any, _depth: int = 0) -> Any:
     if _depth >= _MAX_DEPTH:
         return REDACTED
     if isinstance(obj, dict):
+        # Keys are producer text too (a URL or a header line logged as a key): cleaned like values.
         return {  # strings and plain scalars inline: a call per value measured ~1/3 of it
-            key: REDACTED if isinstance(key, str) and is_secret_key(key) and value not in (None, "")
+            (redact_text(key) if type(key) is str else key): REDACTED if isinstance(key, str) and is_secret_key(key) and value not in (None, "")
             else redact_text(value) if type(value) is str
             else value if value is None or type(value) in _SCALARS
             else redact_mapping(value, _depth + 1)

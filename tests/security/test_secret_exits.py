@@ -66,6 +66,9 @@ PROBE_SIG = "UHJvYmVTYXNTaWc%3D"
 def json_lines() -> list[bytes]:
     lines = [orjson.dumps({"level": "warn", "message": text, "case": name}) for name, text in TEXTS.items()]
     lines.append(orjson.dumps({"level": "info", "message": "keyed", **KEYED}))
+    # Secrets in keys, not values: a URL logged as a key, a token as a nested key.
+    lines.append(orjson.dumps({"level": "info", "message": "secret keys", f"/p?sig={SAS_SIG}": 1,
+                               "seen": {f"cloned with {GITHUB}": True}}))
     for path in (f"/api/reset/{ROUTE_SECRET}", f"/api/keys/{GITHUB}"):
         lines.append(orjson.dumps({"level": "info", "message": "Request completed",
                                    "request": {"method": "GET", "url": path},
@@ -76,6 +79,7 @@ def json_lines() -> list[bytes]:
 def logfmt_lines() -> list[bytes]:
     lines = [f'level=warn msg="{text}"'.encode() for text in TEXTS.values() if '"' not in text and "\n" not in text]
     lines.append(("level=info msg=keyed " + " ".join(f"{k}={v}" for k, v in KEYED.items())).encode())
+    lines.append(f"level=info msg=secret-key {GITHUB}=1".encode())
     return lines
 
 
@@ -87,6 +91,8 @@ def otlp_export() -> dict[str, Any]:
     records = [{"severityText": "WARN", "body": {"stringValue": text}} for text in TEXTS.values()]
     records.append({"severityText": "INFO", "body": {"stringValue": "keyed"},
                     "attributes": [{"key": k, "value": {"stringValue": v}} for k, v in KEYED.items()]})
+    records.append({"severityText": "INFO", "body": {"stringValue": "secret key"},
+                    "attributes": [{"key": f"cloned with {GITHUB}", "value": {"boolValue": True}}]})
     return export_of(*records)
 
 
