@@ -33,7 +33,7 @@ _COLUMNS: Final = {
     "failed": Text("Failed", justify="right"),
     "lost": Text("Lost", justify="right"),
 }
-_SHRINK: Final = (("host", 8), ("state", 6))
+_SHRINK: Final = (("host", 9), ("state", 6))
 _DROP: Final = ("lost", "failed")
 #: Each host's state: (word, symbol, style name).
 _STATES: Final = {
@@ -43,6 +43,17 @@ _STATES: Final = {
     "auth_failed": ("wrong token", "✖", "bad"),
     "closed": ("closed", "✖", "bad"),
 }
+
+
+def _cut_left(cell: Text, width: int) -> Text:
+    """``cell`` cut to ``width`` from the left: hosts' names differ at their end
+    (``127.0.0.1:8765``/``:8766``, ``web-1``/``web-2``), so the end is what must show."""
+    plain = cell.plain
+    if len(plain) <= width:
+        return cell
+    cut = Text("…" + plain[len(plain) - width + 1:], style=cell.style)
+    cut.no_wrap = True
+    return cut
 
 
 def host_p95(snapshot: MetricsSnapshot | None) -> float | None:
@@ -141,10 +152,15 @@ class HostsPanel(DataTable[Text]):
         natural = natural_widths(_COLUMNS, cells)
         widths = natural
         if available:
-            # The lost count goes before any state word is cut ("● reconn…" reads badly).
-            widths = fit_widths(natural, available, self.cell_padding, shrink=(), drop=("lost",))
-            if not fits(widths, available, self.cell_padding):
-                widths = fit_widths(natural, available, self.cell_padding, shrink=_SHRINK, drop=_DROP)
+            # The lost count goes, then the names are cut, before any state word is ("● reconn…"
+            # reads badly); everything only on a very narrow panel.
+            for shrink, drop in (((), ("lost",)), (_SHRINK[:1], ("lost",)), (_SHRINK, _DROP)):
+                widths = fit_widths(natural, available, self.cell_padding, shrink=shrink, drop=drop)
+                if fits(widths, available, self.cell_padding):
+                    break
+        if widths["host"] < natural["host"]:
+            for row in cells:
+                row["host"] = _cut_left(row["host"], widths["host"])
         cursor = self.cursor_row
         self.clear(columns=True)
         for key, width in widths.items():
@@ -161,7 +177,8 @@ class HostsPanel(DataTable[Text]):
         _, symbol, style = _STATES.get(status, (word, "?", "bad"))
         if word == "unreachable":
             symbol, style = "✖", "bad"
-        shot = host.metrics
+        # A host not connected has no figures now: its last ones would read as live.
+        shot = host.metrics if host.live else None
         lost = host.gap + host.dropped
         return clipped((
             safe_text(host.name, max_len=40),

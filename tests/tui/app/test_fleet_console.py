@@ -112,3 +112,25 @@ async def test_hostile_host_names_reach_the_screen_only_as_clean_text(tmp_path: 
             assert app.is_running and "from the hostile host" in shown
             leaked = {c for c in shown if c in FORBIDDEN_CHARS - {"\n"}}
             assert not leaked, f"reached the screen: {leaked!r}"
+
+
+async def test_hosts_named_by_url_stay_apart_and_a_lost_host_shows_no_figures(tmp_path: Path) -> None:
+    """At 120 columns both ``127.0.0.1:PORT`` names read "127.0.0…" (the end, which tells
+    them apart, was cut), and a host whose agent went away kept showing its last req/s."""
+    async with agents(tmp_path, 2) as (web1, web2):
+        names = [agent.url.removeprefix("ws://") for agent in (web1, web2)]
+        hosts = [FleetHost(name, agent.url) for name, agent in zip(names, (web1, web2))]
+        app = ObsviewApp(hosts=hosts, client_options=FAST_RETRY)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: "2 of 2 hosts connected" in status_line(app))
+            panel = app.dashboard.query_one(HostsPanel)
+            await wait_until(pilot, lambda: all(row[2] != "—" for row in panel.rows_shown[:2]))
+            ports = [name.rsplit(":", 1)[1] for name in names]
+
+            def panel_lines() -> list[str]:
+                return [line for line in screen_text(app).splitlines() if "● connected" in line]
+
+            await wait_until(pilot, lambda: all(any(port in line for line in panel_lines()) for port in ports))
+            await web2.stop()
+            await wait_until(pilot, lambda: "1 of 2 hosts connected" in status_line(app))
+            await wait_until(pilot, lambda: panel.rows_shown[1][2:5] == ("—", "—", "—"))
