@@ -41,6 +41,7 @@ from textual.strip import Strip
 from obsview.common.protocol import LEVELS, LogEvent
 from obsview.tui.model import MARKER_SOURCE, EventBuffer
 from obsview.tui.render import clean
+from obsview.tui.widgets.units import format_ms
 
 TimeFormatter = Callable[[float], str]
 
@@ -61,14 +62,6 @@ def local_time(ts: float) -> str:
     except (OverflowError, OSError, ValueError):  # a timestamp no clock can show
         return "--:--:--.---"
 
-
-
-def format_duration(duration_ms: float) -> str:
-    if duration_ms >= 1000:
-        return f"{duration_ms / 1000:.2f}s"
-    if duration_ms >= 10:
-        return f"{duration_ms:.0f}ms"
-    return f"{duration_ms:.1f}ms"
 
 
 def trace_cell(trace_id: str) -> str:
@@ -486,7 +479,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             parts += [
                 (clean(event.method, max_len=16) + " " + clean(event.path or event.route, max_len=ROW_TEXT_LIMIT), styles.base),
                 (f" {status}", status_style),
-                (f" {format_duration(event.duration_ms or 0.0)}  ", styles.base),
+                (f" {format_ms(event.duration_ms or 0.0, compact=True)}  ", styles.base),
             ]
         message_style = level_style if event.level == "ERROR" else styles.base
         parts.append((clean(event.message, max_len=ROW_TEXT_LIMIT), message_style))

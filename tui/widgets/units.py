@@ -10,15 +10,17 @@ LATENCY_THRESHOLD_MS: Final = 1000.0
 ERROR_RATE_THRESHOLD: Final = 0.05
 
 
-def format_ms(value: float | None) -> str:
-    """``"42 ms"``, ``"1.20 s"``; an em dash when there is no figure."""
+def format_ms(value: float | None, *, compact: bool = False) -> str:
+    """``"42 ms"``, ``"1.20 s"``; an em dash when there is no figure. ``compact`` drops the
+    space (``"42ms"``) for the narrow duration columns of the log and the waterfall."""
     if value is None:
         return "—"
+    gap = "" if compact else " "
     if value >= 1000:
-        return f"{value / 1000:.2f} s"
+        return f"{value / 1000:.2f}{gap}s"
     if value >= 10:
-        return f"{value:.0f} ms"
-    return f"{value:.1f} ms"
+        return f"{value:.0f}{gap}ms"
+    return f"{value:.1f}{gap}ms"
 
 
 def format_rate(value: float) -> str:

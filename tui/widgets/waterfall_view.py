@@ -27,7 +27,7 @@ from obsview.common.protocol import LEVELS, LogEvent
 from obsview.common.spans import Span, http_status
 from obsview.tui.render import clean
 from obsview.tui.waterfall import MAX_INDENT_DEPTH, Row, Waterfall, bar_cells, find, layout
-from obsview.tui.widgets.log_view import format_duration
+from obsview.tui.widgets.units import format_ms
 
 SERVICE_WIDTH: Final = 12
 DURATION_WIDTH: Final = 8
@@ -197,7 +197,7 @@ class WaterfallView(ScrollView, can_focus=True, inherit_bindings=False):
             parts = [
                 (_fit(indent + marker + name, tree), name_style),
                 (" " + _fit(clean(span.service, max_len=60), SERVICE_WIDTH), styles.muted),
-                (" " + format_duration(row.duration_ms).rjust(DURATION_WIDTH), styles.base),
+                (" " + format_ms(row.duration_ms, compact=True).rjust(DURATION_WIDTH), styles.base),
                 (" " + " " * first, styles.base),
                 (BAR * (last - first), bar_style),
             ]
@@ -209,7 +209,7 @@ class WaterfallView(ScrollView, can_focus=True, inherit_bindings=False):
             parts = [
                 (_fit(text, tree), level),
                 (" " + _fit(clean(event.service, max_len=60), SERVICE_WIDTH), styles.muted),
-                (" " + f"+{format_duration(row.offset_ms)}".rjust(DURATION_WIDTH), styles.muted),
+                (" " + f"+{format_ms(row.offset_ms, compact=True)}".rjust(DURATION_WIDTH), styles.muted),
                 (" " + " " * first, styles.base),
                 (LOG_MARK, level),
             ]

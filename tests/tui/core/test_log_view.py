@@ -7,7 +7,8 @@ from textual.message import Message
 from obsview.common.filters import parse_filter
 from obsview.common.protocol import LogEvent
 from obsview.tui.model import EventBuffer
-from obsview.tui.widgets.log_view import LogView, format_duration, local_time
+from obsview.tui.widgets.log_view import LogView, local_time
+from obsview.tui.widgets.units import format_ms
 
 LEVELS = ("INFO", "ERROR", "DEBUG", "WARN", "TRACE")
 
@@ -112,7 +113,8 @@ def test_default_time_format_survives_absurd_timestamps() -> None:
 
 
 def test_duration_format() -> None:
-    assert [format_duration(d) for d in (0.25, 12.4, 999.0, 1234.0)] == ["0.2ms", "12ms", "999ms", "1.23s"]
+    assert [format_ms(d, compact=True) for d in (0.25, 12.4, 999.0, 1234.0)] == ["0.2ms", "12ms", "999ms", "1.23s"]
+    assert [format_ms(d) for d in (0.25, 12.4, 999.0, 1234.0)] == ["0.2 ms", "12 ms", "999 ms", "1.23 s"]
 
 
 async def test_follow_pause_and_new_counter() -> None:
