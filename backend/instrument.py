@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import datetime
 import functools
 import logging
 import queue
@@ -39,6 +38,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
+
+from obsview.common.backoff import Backoff
+from obsview.common.iso_time import iso_utc
 
 Scope = MutableMapping[str, Any]
 ASGIMessage = MutableMapping[str, Any]
@@ -113,10 +115,6 @@ def level_name(levelno: int) -> str:
     if levelno >= logging.DEBUG:
         return "DEBUG"
     return "TRACE"
-
-
-def _iso(ts: float) -> str:
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="milliseconds")
 
 
 def _new_id() -> str:
@@ -332,7 +330,7 @@ class ObsviewMiddleware:
         state = scope.get("state")
         user_id = state.get("user_id") if isinstance(state, dict) else None
         record: dict[str, Any] = {
-            "timestamp": _iso(time.time()),
+            "timestamp": iso_utc(time.time()),
             "level": level,
             "message": "Request completed",
             "traceId": ids.trace_id,
@@ -530,7 +528,7 @@ def record_to_dict(record: logging.LogRecord, *, service: str = "") -> dict[str,
     if isinstance(access, dict):
         return {**access, "logger": record.name}
     data: dict[str, Any] = {
-        "timestamp": _iso(record.created),
+        "timestamp": iso_utc(record.created),
         "level": level_name(record.levelno),
         "logger": record.name,
         "message": record.getMessage(),
@@ -652,7 +650,7 @@ class ObsviewHandler(logging.Handler):
     # The rest runs on the shipper thread only.
 
     def _ship(self) -> None:
-        backoff = 0.1
+        retry = Backoff(0.1, self.max_backoff)
         deadline = float("inf")
         pending = b""
         while True:
@@ -670,8 +668,7 @@ class ObsviewHandler(logging.Handler):
             if self._sock is None and not self._connect():
                 if closing:
                     break  # one attempt while closing: close() must not wait on backoff
-                self._closing.wait(backoff)
-                backoff = min(backoff * 2, self.max_backoff)
+                self._closing.wait(retry.next())
                 continue
             assert self._sock is not None
             try:
@@ -682,7 +679,7 @@ class ObsviewHandler(logging.Handler):
                 continue  # the batch is retried on the next connection
             self.sent += pending.count(b"\n")
             pending = b""
-            backoff = 0.1
+            retry.reset()
         if pending:
             self._count_dropped(pending.count(b"\n"))
         self._disconnect()

@@ -20,7 +20,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -32,6 +31,7 @@ from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alerts import format_value
+from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import AlertInfo
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
@@ -273,7 +273,7 @@ def safe_reason(channel: Channel, exc: BaseException) -> str:
 def iso_time(ts: float | None) -> str:
     if ts is None:
         return _ZERO_TIME
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_utc(ts)
 
 
 def starts_at(alert: AlertInfo) -> float:

@@ -66,6 +66,7 @@ from obsview.backend.delivery.notify_state import (
     load_state,
 )
 from obsview.backend.signals.alerts import Transition
+from obsview.common.backoff import Backoff, backoff_delay
 from obsview.common.protocol import AlertInfo, SilenceInfo
 
 __all__ = ["Channel", "Notifier", "Origin", "parse_notifiers"]
@@ -357,16 +358,16 @@ class Notifier:
                 await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _keep_running(self, name: str, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        delay = self._backoff_base
+        retry = Backoff(self._backoff_base, self._backoff_cap)
         while True:
             try:
                 await job()
                 return
             except Exception:  # a bug in one channel must not stop the others
                 self.counters["task_restarts"] += 1
+                delay = retry.next()
                 log.exception("%s failed; restarting it in %gs (other channels go on)", name, delay)
             await asyncio.sleep(delay)
-            delay = min(self._backoff_cap, delay * 2)
 
     async def _scan_forever(self) -> None:
         while True:
@@ -394,7 +395,7 @@ class Notifier:
                                   delivery.what(), describe(channel), attempt, reason)
                         self._done(index, delivery, sent=False)
                         break
-                    delay = min(self._backoff_cap, self._backoff_base * 2 ** (attempt - 1))
+                    delay = backoff_delay(attempt, self._backoff_base, self._backoff_cap)
                     log.warning("%s via %s failed (%s); retry in %gs",
                                 delivery.what(), describe(channel), reason, delay)
                     attempt += 1

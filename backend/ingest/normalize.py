@@ -41,7 +41,6 @@ from obsview.backend.ingest.iso_stamps import IsoStamps
 from obsview.backend.ingest.log_limit import RateLimitedLog
 from obsview.backend.ingest.nesting import cap_nesting, may_nest_too_deep
 from obsview.backend.ingest.record_fields import (
-    HTTP_METHODS,
     LEVELS_BY_NAME,
     REQUEST_ALIASES,
     RESPONSE_ALIASES,
@@ -60,6 +59,7 @@ from obsview.backend.ingest.record_fields import (
 from obsview.backend.ingest.redact import might_hold_secret_text, redact_events
 from obsview.backend.ingest.typed_builder import keys_unique
 from obsview.backend.ingest.typed_shapes import MAX_SHAPES, Shape, build, layout_of, merge
+from obsview.common.http_methods import HTTP_METHODS
 from obsview.common.protocol import LogEvent
 
 _ACCESS_LOG: Final = re.compile(

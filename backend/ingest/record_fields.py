@@ -33,10 +33,6 @@ LEVELS_BY_NAME: Final[dict[Any, Level]] = {
     10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "ERROR",
 }
 
-HTTP_METHODS: Final = {
-    name: name for name in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")
-}
-"""Each method → its one shared string: 100k buffered events then hold pointers, not copies."""
 
 # Record key → slot. One dict lookup per key; anything not listed goes to ``extra``.
 TOP_ALIASES: Final = {

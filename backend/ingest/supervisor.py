@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
 from obsview.backend.ingest.sources.base import Emit, Source
+from obsview.common.backoff import Backoff
 from obsview.common.protocol import SourceStatus
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ class Supervised:
                             known[1], self.restarts)
 
     async def run(self) -> None:
-        delay = self._base
+        retry = Backoff(self._base, self._cap)
         while True:
             started = self._clock()
             self._set("reading", "")
@@ -110,14 +111,14 @@ class Supervised:
                 self.last_error = exc
                 self.failed.set()
                 if self._clock() - started >= HEALTHY_RUN_S:
-                    delay = self._base
+                    retry.reset()  # a new incident, not the same one again
+                delay = retry.next()
                 self.restarts += 1
                 reason = f"{type(exc).__name__}: {exc}"[:300]
                 self._set("restarting", reason)
                 log.error("log source %s failed (%s); restarting in %gs", self.source.name,
                           reason, delay, exc_info=exc)
                 await asyncio.sleep(delay)
-                delay = min(self._cap, delay * 2)
                 continue
             self._set("stopped", "ended")
             log.info("log source %s ended", self.source.name)

@@ -20,7 +20,8 @@ from typing import Any, Final
 
 import msgspec
 
-from obsview.backend.ingest.record_fields import HTTP_METHODS, LEVELS_BY_NAME, level_of
+from obsview.backend.ingest.record_fields import LEVELS_BY_NAME, level_of
+from obsview.common.http_methods import HTTP_METHODS
 from obsview.common.protocol import LogEvent
 
 Builder = Callable[..., tuple[list[LogEvent | None], list[int], list[int]]]

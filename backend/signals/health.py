@@ -17,7 +17,6 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import httpx
@@ -26,6 +25,7 @@ import psutil
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError
 from obsview.backend.ingest.redact import redact_text
+from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import HealthReport, ProbeStatus
 
 PROBE_KINDS: Final = ("http", "tcp", "disk", "memory")
@@ -156,10 +156,6 @@ def _network_reason(exc: BaseException) -> str:
     if "Name or service not known" in text or "nodename nor servname" in text:
         return f"DNS: {text}"
     return redact_text(text)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class HealthMonitor:
@@ -332,7 +328,7 @@ def health_json(report: HealthReport) -> dict[str, Any]:
         services[probe.name] = service
     body: dict[str, Any] = {
         "status": report.status,
-        "timestamp": _iso(report.ts),
+        "timestamp": iso_utc(report.ts),
         "uptime": round(report.uptime_s, 3),
         "version": report.version,
         "services": services,
@@ -340,7 +336,7 @@ def health_json(report: HealthReport) -> dict[str, Any]:
     if report.sources:  # obsview's own: what each log source is doing
         body["sources"] = {
             source.name: {"state": source.state, "detail": source.detail,
-                          "since": _iso(source.since), "restarts": source.restarts}
+                          "since": iso_utc(source.since), "restarts": source.restarts}
             for source in report.sources
         }
     return body
