@@ -25,10 +25,12 @@ import contextlib
 import contextvars
 import functools
 import logging
+import logging.handlers
 import queue
 import random
 import re
 import socket
+import struct
 import threading
 import time
 import traceback
@@ -567,17 +569,23 @@ class JsonFormatter(logging.Formatter):
         return _dumps(record_to_dict(record, service=self.service)).decode()
 
 
-class ObsviewHandler(logging.Handler):
+class ObsviewHandler(logging.handlers.QueueHandler):
     """Ships log records as JSON lines to an agent's TCP source, never blocking the app.
 
-    ``emit`` formats the record in the caller's thread (so the trace ID and the message
-    arguments are those of the moment of the call) and puts the line in a bounded queue; a
-    background thread writes batches to the socket, reconnecting with capped backoff. When
-    the queue is full the line is dropped and counted in :attr:`dropped`. ``close()``
-    flushes for at most ``flush_timeout`` seconds; what is left then is counted as dropped.
+    The standard library's queue pair: this :class:`~logging.handlers.QueueHandler` formats
+    the record in the caller's thread (so the trace ID and the message arguments are those
+    of the moment of the call) and puts the line in a bounded queue; a
+    :class:`~logging.handlers.QueueListener` thread writes the lines to the socket in
+    batches, reconnecting with capped backoff. When the queue is full the line is dropped and
+    counted in :attr:`dropped`. A slow agent is TCP backpressure, not a failure: a send goes
+    on from the byte where it stopped, so every line arrives once and whole; after a broken
+    connection the line that was cut is sent again whole on the next one. ``close()`` flushes
+    for at most ``flush_timeout`` seconds; what is left then is counted as dropped.
     ``token``: the agent's token, sent as the first line (``AUTH <token>``) of each
     connection, for an agent that enforces one (a non-loopback ``--tcp`` bind).
     """
+
+    queue: queue.Queue[bytes]
 
     def __init__(
         self,
@@ -592,42 +600,59 @@ class ObsviewHandler(logging.Handler):
         level: int = logging.NOTSET,
         token: str | None = None,
     ) -> None:
-        super().__init__(level)
-        self.address = (host, port)
-        self._greeting = f"AUTH {token}\n".encode() if token else b""
+        super().__init__(queue.Queue(maxsize=queue_size))
+        self.setLevel(level)
         self.service = service
-        self.connect_timeout = connect_timeout
-        self.flush_timeout = flush_timeout
-        self.max_backoff = max_backoff
         self.dropped = 0
-        self.sent = 0
-        self.errors = 0
-        self.reconnects = 0
-        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=queue_size)
-        self._closing = threading.Event()
+        self._format_errors = 0
         self._counter_lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._thread = threading.Thread(target=self._ship, name="obsview-handler", daemon=True)
-        self._thread.start()
+        self._shipper = _LineShipper(
+            self.queue, (host, port), f"AUTH {token}\n".encode() if token else b"",
+            connect_timeout=connect_timeout, flush_timeout=flush_timeout, max_backoff=max_backoff,
+            count_dropped=self._count_dropped,
+        )
+        self._shipper.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self._shipper.address
 
     @property
     def connected(self) -> bool:
-        return self._sock is not None
+        return self._shipper.connected
 
-    def emit(self, record: logging.LogRecord) -> None:
-        if self._closing.is_set():
+    @property
+    def sent(self) -> int:
+        """Lines written to the agent's socket."""
+        return self._shipper.sent
+
+    @property
+    def reconnects(self) -> int:
+        return self._shipper.reconnects
+
+    @property
+    def errors(self) -> int:
+        """Records that could not be formatted, and failed connects and sends."""
+        return self._format_errors + self._shipper.errors
+
+    def prepare(self, record: logging.LogRecord) -> bytes:
+        """The record as one JSON line: what the queue carries (never the record itself, which
+        other handlers of the logger still see unchanged)."""
+        if self.formatter is not None:
+            return self.formatter.format(record).encode() + b"\n"
+        return _dumps(record_to_dict(record, service=self.service)) + b"\n"
+
+    def enqueue(self, record: Any) -> None:
+        if self._shipper.closing:
             self._count_dropped(1)  # nobody ships any more
             return
         try:
-            if self.formatter is not None:
-                line = self.formatter.format(record).encode()
-            else:
-                line = _dumps(record_to_dict(record, service=self.service))
-            self._queue.put_nowait(line + b"\n")
+            self.queue.put_nowait(record)
         except queue.Full:
             self._count_dropped(1)
-        except Exception:  # noqa: BLE001 — logging must never raise into the app
-            self.errors += 1
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 — the stdlib names it
+        self._format_errors += 1  # logging must never raise into (or print over) the app
 
     def _count_dropped(self, lines: int) -> None:
         # App threads and the shipper both drop: a lock keeps the count exact.
@@ -635,66 +660,123 @@ class ObsviewHandler(logging.Handler):
             self.dropped += lines
 
     def close(self) -> None:
-        if not self._closing.is_set():
-            self._closing.set()
-            self._thread.join(self.flush_timeout + self.connect_timeout)
-            # Lines the shipper could not deliver in time are lost: say so in the counter.
+        if not self._shipper.closing:
+            self._shipper.stop()
+            # Lines put after the shipper's last look (a race with close) are lost: counted.
             while True:
                 try:
-                    self._queue.get_nowait()
+                    self.queue.get_nowait()
                 except queue.Empty:
                     break
                 self._count_dropped(1)
         super().close()
 
-    # The rest runs on the shipper thread only.
 
-    def _ship(self) -> None:
-        retry = Backoff(0.1, self.max_backoff)
-        deadline = float("inf")
-        pending = b""
+_BATCH_LINES: Final = 512
+
+
+class _LineShipper(logging.handlers.QueueListener):
+    """The listener thread of :class:`ObsviewHandler`: lines in, batches to one socket.
+
+    Lines gather while more are queued (at most ``_BATCH_LINES``), then go in one write.
+    ``sent`` counts lines handed whole to the socket. Once :meth:`stop` is called the thread
+    has ``flush_timeout`` seconds (and one connect attempt) left; after that it counts what
+    it is handed as dropped instead of sending it, so ``stop`` returns in bounded time.
+    """
+
+    def __init__(
+        self, lines: queue.Queue[bytes], address: tuple[str, int], greeting: bytes, *,
+        connect_timeout: float, flush_timeout: float, max_backoff: float,
+        count_dropped: Callable[[int], None],
+    ) -> None:
+        super().__init__(lines)
+        self.lines = lines
+        self.address = address
+        self.connect_timeout = connect_timeout
+        self.flush_timeout = flush_timeout
+        self.sent = 0
+        self.errors = 0
+        self.reconnects = 0
+        self._greeting = greeting
+        self._count_dropped = count_dropped
+        self._retry = Backoff(0.1, max_backoff)
+        self._batch: list[bytes] = []
+        self._sock: socket.socket | None = None
+        self._closing = threading.Event()
+        self._deadline = float("inf")
+        self._given_up = False
+
+    @property
+    def closing(self) -> bool:
+        return self._closing.is_set()
+
+    @property
+    def connected(self) -> bool:
+        return self._sock is not None
+
+    def handle(self, record: Any) -> None:
+        if self._gave_up():
+            self._count_dropped(1)
+            return
+        self._batch.append(record)
+        if len(self._batch) >= _BATCH_LINES or self.lines.empty():
+            self._flush()
+
+    def enqueue_sentinel(self) -> None:
+        # The stdlib puts it with put_nowait, which fails on a full queue; the thread frees
+        # room at once after the deadline (it only counts then), so this wait is bounded.
         while True:
-            closing = self._closing.is_set()
-            if closing and deadline == float("inf"):
-                deadline = time.monotonic() + self.flush_timeout
-            if closing and time.monotonic() >= deadline:
-                break
-            if not pending:
-                pending = self._take_batch()
-                if not pending:
-                    if closing:
-                        break
-                    continue
+            try:
+                super().enqueue_sentinel()
+                return
+            except queue.Full:
+                time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._deadline = time.monotonic() + self.flush_timeout
+        self._closing.set()
+        super().stop()  # the thread has handled every line queued before the sentinel
+        self._flush()  # the batch it was still gathering
+        self._disconnect(mid_line=False)
+
+    def _gave_up(self) -> bool:
+        return self._given_up or (self._closing.is_set() and time.monotonic() >= self._deadline)
+
+    def _flush(self) -> None:
+        data = b"".join(self._batch)
+        self._batch.clear()
+        if data:
+            try:
+                self._write(data)
+            except Exception:  # noqa: BLE001 — a bug here must not end the thread: lines would pile up
+                self.errors += 1
+                self._count_dropped(data.count(b"\n"))
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        offset = 0
+        while offset < len(data):
+            if self._gave_up():
+                self._count_dropped(data.count(b"\n", offset))
+                self._disconnect(mid_line=offset > 0 and data[offset - 1] != 0x0A)
+                return
             if self._sock is None and not self._connect():
-                if closing:
-                    break  # one attempt while closing: close() must not wait on backoff
-                self._closing.wait(retry.next())
+                if self._closing.is_set():
+                    self._given_up = True  # one attempt while closing: close() must not wait on backoff
+                else:
+                    self._closing.wait(self._retry.next())
                 continue
             assert self._sock is not None
             try:
-                self._sock.sendall(pending)
+                offset += self._sock.send(view[offset:])
+            except TimeoutError:
+                continue  # the agent reads slowly: wait on, and go on from this very byte
             except OSError:
                 self.errors += 1
-                self._disconnect()
-                continue  # the batch is retried on the next connection
-            self.sent += pending.count(b"\n")
-            pending = b""
-            retry.reset()
-        if pending:
-            self._count_dropped(pending.count(b"\n"))
-        self._disconnect()
-
-    def _take_batch(self, limit: int = 512) -> bytes:
-        try:
-            lines = [self._queue.get(timeout=0.05)]
-        except queue.Empty:
-            return b""
-        while len(lines) < limit:
-            try:
-                lines.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return b"".join(lines)
+                self._disconnect(mid_line=False)  # the peer is gone: it reads nothing more
+                offset = data.rfind(b"\n", 0, offset) + 1  # the cut line again, whole
+        self.sent += data.count(b"\n")
+        self._retry.reset()
 
     def _connect(self) -> bool:
         try:
@@ -703,15 +785,21 @@ class ObsviewHandler(logging.Handler):
                 self._sock.sendall(self._greeting)
         except OSError:
             self.errors += 1
-            self._disconnect()
+            self._disconnect(mid_line=False)
             return False
         self.reconnects += 1
         return True
 
-    def _disconnect(self) -> None:
+    def _disconnect(self, *, mid_line: bool) -> None:
+        """Close the socket; ``mid_line``: part of a line was written, so reset the connection
+        rather than end it, and the agent drops that part instead of reading it as a line."""
         if self._sock is not None:
             try:
+                if mid_line:
+                    self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self._sock.close()
+            except OSError:
+                pass
             finally:
                 self._sock = None
 

@@ -2,6 +2,8 @@
 
 Both are called directly in-process (no network, no server): what remains is exactly what
 the middleware adds to every request. Issue 6 target: under 20 µs per request.
+Also what ``logger.info`` costs the app's thread with ObsviewHandler shipping to a local
+socket, beside formatting the same record as JSON and throwing it away.
 
     uv run python benchmarks/middleware.py [--quick]
 """
@@ -10,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +29,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from benchmarks.figures import Figure, figure, run_alone
-from obsview.backend.instrument import ObsviewMiddleware
+from obsview.backend.instrument import JsonFormatter, ObsviewHandler, ObsviewMiddleware
 
 Scope = dict[str, Any]
 
@@ -127,8 +131,63 @@ async def _measure(quick: bool) -> list[Figure]:
     ]
 
 
+class _FormatOnly(logging.Handler):
+    """The baseline: the same JSON line built in the app's thread, then thrown away."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.json = JsonFormatter(service="bench")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.json.format(record).encode()
+
+
+def _sink() -> tuple[int, Callable[[], None]]:
+    """A loopback TCP listener that reads and discards everything (an agent that keeps up)."""
+    listening = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = listening.accept()
+        with conn:
+            while conn.recv(1 << 20):
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listening.getsockname()[1], listening.close
+
+
+def _logger_us(logger: logging.Logger, n: int) -> float:
+    started = time.perf_counter()
+    for i in range(n):
+        logger.info("User login failed for %s", "a@example.com", extra={"reason": "bad password", "attempt": i})
+    return (time.perf_counter() - started) / n * 1e6
+
+
+def handler_figures(quick: bool) -> list[Figure]:
+    n, rounds = (500, 20) if quick else (1_000, 100)
+    port, close_sink = _sink()
+    shipping = ObsviewHandler(port=port, service="bench", queue_size=n * rounds * 2)
+    loggers = {}
+    for name, handler in (("ship", shipping), ("format", _FormatOnly())):
+        logger = loggers[name] = logging.getLogger(f"benchmarks.middleware.{name}")
+        logger.handlers[:] = [handler]
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+    _logger_us(loggers["ship"], n // 10)
+    best = {name: float("inf") for name in loggers}
+    for _ in range(rounds):
+        for name, logger in loggers.items():
+            best[name] = min(best[name], _logger_us(logger, n))
+    shipping.close()
+    close_sink()
+    assert shipping.dropped == 0, f"the queue dropped {shipping.dropped} lines"
+    return [figure("logger.info to ObsviewHandler (app thread)", best["ship"], "µs/record",
+                   "JSON formatting alone, µs/record", best["format"])]
+
+
 def run(quick: bool) -> list[Figure]:
-    return asyncio.run(_measure(quick))
+    return [*asyncio.run(_measure(quick)), *handler_figures(quick)]
 
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -146,3 +147,71 @@ def test_json_formatter_writes_one_parseable_line_with_extras() -> None:
     assert (data["level"], data["message"], data["cache"], data["service"]) == ("ERROR", "Cache miss", "miss", "svc")
     assert data["payload"]["when"].startswith("<object object")
     assert data["timestamp"].endswith("Z")  # as every other time obsview writes (common/iso_time.py)
+
+
+class SlowReader:
+    """A TCP listener that lets each connection's bytes wait unread for a while, then reads
+    them all: a busy agent. Keeps every connection's bytes apart."""
+
+    def __init__(self, stall_s: float) -> None:
+        self.stall_s = stall_s
+        self.received: list[bytearray] = []
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        listening = socket.socket()
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)  # inherited by each connection
+        listening.bind(("127.0.0.1", 0))
+        self.server = await asyncio.start_server(self._client, sock=listening)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        await self.server.wait_closed()
+
+    def lines(self) -> list[bytes]:
+        return [line for data in self.received for line in bytes(data).split(b"\n") if line]
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        data = bytearray()
+        self.received.append(data)
+        await asyncio.sleep(self.stall_s if len(self.received) == 1 else 0)
+        try:
+            while chunk := await reader.read(1 << 16):
+                data += chunk
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+
+async def test_a_slow_agent_gets_every_line_once_and_whole() -> None:
+    """A send that times out part-way (the agent reads slowly) must go on from where it
+    stopped: resending the whole batch on a new connection gave the agent duplicates, and the
+    cut line as a truncated one."""
+    slow = SlowReader(stall_s=1.0)
+    await slow.start()
+    # A send makes no progress for 0.2 s while the agent stalls: the old shipper gave up there.
+    handler = ObsviewHandler(port=slow.port, connect_timeout=0.2, flush_timeout=5.0, queue_size=2_000)
+    logger = make_logger(handler, "tests.demo.slow")
+    padding = "x" * 16_000  # a batch of 512 such lines is more than the socket buffers hold
+    try:
+        for i in range(1_500):
+            logger.info("line %d %s", i, padding)
+        await until(lambda: len(slow.lines()) >= 1_500 or handler.dropped > 0, timeout=20)
+        await asyncio.to_thread(handler.close)
+    finally:
+        await slow.stop()
+    numbers: list[int] = []
+    truncated = 0
+    for line in slow.lines():
+        try:
+            numbers.append(int(orjson.loads(line)["message"].split()[1]))
+        except orjson.JSONDecodeError:
+            truncated += 1
+    duplicated = len(numbers) - len(set(numbers))
+    assert (truncated, duplicated) == (0, 0)
+    assert sorted(numbers) == list(range(1_500))  # each exactly once
+    assert (handler.sent, handler.dropped) == (1_500, 0)
