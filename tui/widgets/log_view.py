@@ -541,11 +541,15 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         """The scrollable height, without the relayout of the whole screen that assigning
         ``virtual_size`` asks for (it changes at every flush): the vertical scrollbar is always
         shown (overflow-y: scroll) and the view's region never depends on its row count, so
-        updating the scrollbar and the scroll bounds is all a layout would do here."""
+        updating the scrollbar and the scroll bounds is all a layout would do here (with
+        Textual's public API: the scrollbar's reactives and the scroll offset's validator)."""
         if count == self.virtual_size.height:
             return
         self.set_reactive(LogView.virtual_size, Size(0, count))
-        self._scroll_update(self.virtual_size)
+        scrollbar = self.vertical_scrollbar
+        scrollbar.window_virtual_size = count
+        scrollbar.window_size = self.container_size.height - self.scrollbar_size_horizontal
+        self.scroll_y = self.scroll_y  # validated again: within the new bounds
         self.refresh()
 
     def _follow_newest(self) -> None:

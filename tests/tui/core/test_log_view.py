@@ -237,6 +237,26 @@ async def test_filter_change_reanchors_on_the_selected_event() -> None:
         assert visible_rows(view)[0].strip() == ""
 
 
+async def test_scrollbar_and_scroll_bounds_follow_the_row_count() -> None:
+    """The row count changes at every flush; the view updates its scrollbar and clamps its
+    offset itself (public Textual API only) instead of asking for a layout of the screen."""
+    app = LogApp(EventBuffer())
+    async with app.run_test(size=(80, 12)) as pilot:
+        view = app.view
+        await pilot.pause()
+        app.feed(make(1, 200))
+        await pilot.pause()
+        bar = view.vertical_scrollbar
+        assert (bar.window_virtual_size, bar.window_size) == (200, view.scrollable_content_region.height)
+        assert view.scroll_offset.y == view.max_scroll_y == 200 - view.scrollable_content_region.height
+        view.buffer.set_filter(parse_filter("level:error"))  # 40 rows left: the offset must come back in range
+        view.refresh_from_buffer()
+        await pilot.pause()
+        assert bar.window_virtual_size == 40
+        assert view.scroll_offset.y == view.max_scroll_y == 40 - view.scrollable_content_region.height
+        assert "event 196" in visible_rows(view)[-1]
+
+
 async def test_a_frame_renders_only_visible_rows_of_a_big_buffer() -> None:
     buffer = EventBuffer(capacity=100_000)
     buffer.append(make(1, 100_000))
