@@ -8,6 +8,8 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.dom import DOMNode
+from textual.keys import key_to_character
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
@@ -20,15 +22,22 @@ class KeyHelp:
 
 
 def bindings_help(screen: Screen[object]) -> list[KeyHelp]:
-    """Every binding reachable from ``screen`` (its focused widget's, its own and the app's,
-    including ones disabled right now such as the demo key), one row per description with every
-    key that triggers it (a widget and its screen may bind the same action under the same
-    words)."""
+    """Every binding reachable from ``screen`` (its focused widget's and their containers', its
+    own and the app's, including ones hidden right now such as the demo key), one row per
+    description with every key that triggers it (a widget and its screen may bind the same
+    action under the same words).
+
+    Textual's ``active_bindings`` first (what the keys do now, as the footer shows them), then
+    what the nodes on the way from the focused widget to the app declare in ``BINDINGS`` and
+    ``active_bindings`` leaves out (hidden by ``check_action``, or shadowed by a widget's own
+    binding of the key), unless the focused widget takes the key as input.
+    """
     keys: dict[tuple[str, str], list[str]] = {}
-    # The binding chain is what Textual itself resolves keys with; active_bindings would leave
-    # out actions that are unavailable at this moment.
-    chain = [binding for _node, bindings in screen._modal_binding_chain for _key, binding in bindings]
-    for binding in chain:
+    focused = screen.focused
+    nodes: list[DOMNode] = list(focused.ancestors_with_self) if focused is not None else [screen, screen.app]
+    declared = [binding for node in nodes for binding in Binding.make_bindings(node.BINDINGS)
+                if focused is None or not focused.check_consume_key(binding.key, key_to_character(binding.key))]
+    for binding in [*(active.binding for active in screen.active_bindings.values()), *declared]:
         if binding.system:
             continue
         description = binding.description or binding.action
