@@ -20,7 +20,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.theme import Theme
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 if TYPE_CHECKING:
     from obsview.tui.client import AgentClient, ConnectionState
@@ -270,6 +270,33 @@ class ObsviewApp(App[None]):
             if metrics is not None:
                 self.dashboard.enqueue(metrics)
             self.dashboard.show_hosts(self.fleet_view)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The client's (or the fleet's) worker ends only when told to (a new connect,
+        disconnect, quit); one that ends on its own (a bug in the client) would leave a console
+        that silently shows nothing new, so it says so in the status bar."""
+        if event.state not in (WorkerState.ERROR, WorkerState.SUCCESS):
+            return
+        if event.worker is self._fleet_worker and self.fleet is not None:
+            if event.state != WorkerState.ERROR:
+                return
+            self._fleet_worker = None
+            where = "the hosts"
+        elif event.worker is self._client_worker and self.client is not None:
+            self._client_worker = None
+            if event.state == WorkerState.SUCCESS and self.connection is not None \
+                    and self.connection.status == "auth_failed":
+                return  # it gave up on a refused token, and the status bar says so already
+            where = self.label or self.url or "the agent"
+        else:
+            return
+        error = event.worker.error
+        reason = f"{type(error).__name__}: {error}" if error is not None else "it ended"
+        self.dashboard.show_connection(
+            "stopped", f"connection to {where} stopped ({reason}); not retrying",
+            f"The console's connection to {where} stopped on an error and does not retry:\n"
+            f"{reason}\n\nRestart the console to connect again.",
+        )
 
     def _connection_changed(self, state: ConnectionState) -> None:
         self.connection = state

@@ -25,6 +25,7 @@ CONNECTION_CLASSES: Final = {
     "reconnecting": "-warn",
     "unreachable": "-bad",
     "auth": "-bad",
+    "stopped": "-bad",
     "offline": "-muted",
 }
 _SYMBOLS: Final = {"-ok": "●", "-warn": "◌", "-bad": "✖", "-muted": "○"}

@@ -78,3 +78,23 @@ async def test_an_unreachable_agent_is_explained_and_d_starts_the_demo(tmp_path:
         await wait_until(pilot, lambda: bool(started) and f"connected to {started[0]}" in status_line(app))
         assert app.check_action("start_demo", ()) is False
     assert app.demo_url is not None
+
+
+async def test_a_client_that_dies_on_a_bug_is_shown_not_silent(tmp_path: Path) -> None:
+    """The client's worker runs with exit_on_error=False; an exception in it (here its jitter,
+    asked after the first failed connect) ended the connection for good with nothing shown."""
+    agent = Agent(agent_config(tmp_path))
+    await agent.start()
+    url = agent.url
+    await agent.stop()  # nothing answers there now: the client backs off, and asks its jitter
+
+    def broken_jitter() -> float:
+        raise RuntimeError("bug in the backoff")
+
+    app = ObsviewApp(url=url, client_options={**FAST_RETRY, "jitter": broken_jitter})
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "stopped" in status_line(app))
+        assert "RuntimeError: bug in the backoff" in status_line(app)
+        assert "not retrying" in status_line(app)
+        assert "Restart the console" in screen_text(app)
+        assert app.is_running
