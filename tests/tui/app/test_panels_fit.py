@@ -83,3 +83,22 @@ async def test_m_gives_every_panel_the_screen_above_the_status_bar(
         assert status.region.y == height - 3
         assert widget.region.y == 0 and widget.region.width == width
         assert widget.region.bottom == status.region.y
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_toasts_never_cover_the_status_bar(size: tuple[int, int]) -> None:
+    """Issue 13.11: a stack of alert toasts reached down over the status lines, hiding
+    "paused · 499 new" and "match 128 of 149" (seen in the demo at 120x40)."""
+    app = sample_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        for number in range(4):
+            app.notify(f"firing: probe_unhealthy {number}", severity="error", timeout=30)
+        for _ in range(100):
+            if "probe_unhealthy 3" in screen_text(app):
+                break
+            await pilot.pause(0.02)
+        lines = screen_text(app).splitlines()
+        status_top = app.dashboard.query_one(StatusBar).region.y
+        assert any("probe_unhealthy 3" in line for line in lines), "the toasts are shown"
+        covered = [line for line in lines[status_top:] if "probe_unhealthy" in line or "▌" in line]
+        assert not covered, covered
