@@ -21,20 +21,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Final
 
 from obsview.backend.signals.backlog import LIVE_LAG_S, MAX_AGE_S, Backlog
 from obsview.backend.signals.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
 from obsview.backend.signals.routes import RouteTemplater
 from obsview.common.histogram import Histogram, add_counts, subtract_counts
+from obsview.common.http_methods import HTTP_METHODS
+from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import LogEvent, MetricsPoint, MetricsSnapshot, RouteStats
 
 HISTORY_POINTS: Final = 900
 LATENCY_WINDOW_S: Final = 60
 _RING: Final = 900  # seconds of per-second counters: the 15-minute window
 _CACHE_WINDOW_S: Final = 300
-_METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 _QUANTILES: Final = (0.5, 0.95, 0.99)
 MAX_ERROR_TYPES: Final = 100
 OTHER_ERROR_TYPE: Final = "other"
@@ -46,7 +46,7 @@ RouteKey = tuple[str, str]
 def _method(raw: str) -> str:
     # Methods come from untrusted logs: keep label cardinality bounded.
     upper = raw.upper()
-    return upper if upper in _METHODS else ("" if not raw else "OTHER")
+    return upper if upper in HTTP_METHODS else ("" if not raw else "OTHER")
 
 
 @dataclass(slots=True)
@@ -98,10 +98,6 @@ def _merge_into(target: dict[RouteKey, RouteBucket], key: RouteKey, bucket: Rout
     if existing is None:
         target[key] = existing = RouteBucket()
     existing.merge(bucket)
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class RequestMetrics:
@@ -170,7 +166,7 @@ class RequestMetrics:
             route = event.route
             route = bound(route) if route else template(event.path)
             method = event.method
-            if method not in _METHODS:
+            if method not in HTTP_METHODS:
                 method = _method(method)
             key = (route, method)
             ts = event.ts
@@ -455,7 +451,7 @@ class RequestMetrics:
                 "rss": host.process_rss, "heapTotal": host.process_vms, "heapUsed": host.process_rss,
                 "external": 0, "arrayBuffers": 0,
             },
-            "timestamp": _iso(now),
+            "timestamp": iso_utc(now),
         }
 
 
