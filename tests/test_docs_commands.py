@@ -38,9 +38,10 @@ import pytest
 from terminal import run_in_terminal
 
 ROOT = Path(__file__).resolve().parent.parent
-#: Order matters: README's install line puts obsview on PATH for the docs after it.
-DOCS = ("README.md", "docs/remote.md", "docs/instrumenting.md", "docs/prometheus.md",
-        "docs/threat-model.md", "docs/architecture.md")
+#: Order matters: README's install line puts obsview on PATH for the docs after it; remote.md
+#: comes last, since its server's install (the agent alone) replaces the laptop's.
+DOCS = ("README.md", "docs/instrumenting.md", "docs/prometheus.md", "docs/threat-model.md",
+        "docs/architecture.md", "docs/remote.md")
 _BLOCK = re.compile(r"(?:<!-- doc-test: (?P<how>.*?) -->\n)?```(?:sh|bash|shell|console)\n(?P<body>.*?)```",
                     re.DOTALL)
 _DIRECTIVE = re.compile(r'\s*(run|agent|terminal|skip|setup)\s*(?:"([^"]*)")?\s*')

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ORDER = ("common", "foundation", "ingest", "store", "signals", "delivery", "serving", "wiring")
 FOUNDATION = {"errors", "durations", "addresses", "atomic_file", "auth", "connection_slots",
               "state_lock"}
-WIRING = {"config", "agent", "cli", "demo"}
+WIRING = {"config", "agent", "cli", "entry", "demo"}
 EMBEDDED_AGENT_ENTRY = "obsview.tui.embedded"
 #: Shared helpers of the standard library alone, which the instrument (inside the user's
 #: service) may import: one ISO time format and one backoff for the whole of obsview.
