@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -55,6 +56,29 @@ async def running_agent(config: AgentConfig, *, clock: Callable[[], float] = tim
         yield agent
     finally:
         await agent.stop()
+
+
+@contextlib.asynccontextmanager
+async def agent_process(config: Path, *, start_timeout_s: float = 10.0
+                        ) -> AsyncIterator[asyncio.subprocess.Process]:
+    """A real agent process on ``config``, started and waited for ("listening on"); killed if
+    the test leaves it running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "obsview.backend.cli", "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), start_timeout_s)
+        if b"listening on" not in line:
+            assert process.stderr is not None
+            problem = await asyncio.wait_for(process.stderr.read(), start_timeout_s)
+            raise AssertionError(f"agent did not start: {line!r} {problem!r}")
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await asyncio.wait_for(process.wait(), start_timeout_s)
 
 
 def wait_until(

@@ -9,27 +9,16 @@ instead of from a sequence number that means nothing to the new process.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-import socket
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from loopback import free_port
+from proof_kit import agent_process, now_stamp, seed_line, wait_until
 from proof_kit import console as recording_console
-from proof_kit import now_stamp, seed_line, wait_until
 
 from obsview.common.protocol import Ack, Alerts, Events, Hello, LogEvent, Message, Silence
 from obsview.tui.client import AgentClient, ConnectionState
-
-START_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def write_config(tmp_path: Path, port: int, log_file: Path) -> Path:
@@ -49,27 +38,6 @@ def write_config(tmp_path: Path, port: int, log_file: Path) -> Path:
         encoding="utf-8",
     )
     return config
-
-
-@contextlib.asynccontextmanager
-async def agent_process(config: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A real agent process, started and waited for; killed if the test leaves it running."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "obsview.backend.cli", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
-        if b"listening on" not in line:
-            assert process.stderr is not None
-            problem = await asyncio.wait_for(process.stderr.read(), START_TIMEOUT_S)
-            raise AssertionError(f"agent did not start: {line!r} {problem!r}")
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await asyncio.wait_for(process.wait(), START_TIMEOUT_S)
 
 
 class Console:

@@ -8,20 +8,18 @@ resumed without duplicates), and an ack must reach the agent that owns the alert
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import signal
-import socket
-import sys
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 import pytest
 from app_test_support import wait_until
+from loopback import free_port
+from proof_kit import agent_process
 
 from obsview.tui.app import ObsviewApp
 from obsview.tui.fleet import FleetHost
@@ -31,12 +29,6 @@ from obsview.tui.widgets.hosts_panel import HostsPanel
 START_TIMEOUT_S = 15.0
 FAST_RETRY = {"backoff_initial": 0.05, "backoff_max": 0.3}
 T0 = datetime.datetime(2026, 11, 25, 10, 0, tzinfo=datetime.UTC).timestamp()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -95,27 +87,6 @@ def make_hosts(tmp_path: Path, count: int) -> list[Host]:
     return hosts
 
 
-@contextlib.asynccontextmanager
-async def agent_process(host: Host) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A real agent process, started and waited for; killed if the test leaves it running."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "obsview.backend.cli", "--config", str(host.config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        assert process.stdout is not None
-        line = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_S)
-        if b"listening on" not in line:
-            assert process.stderr is not None
-            problem = await asyncio.wait_for(process.stderr.read(), START_TIMEOUT_S)
-            raise AssertionError(f"agent did not start: {line!r} {problem!r}")
-        yield process
-    finally:
-        if process.returncode is None:
-            process.kill()
-        await asyncio.wait_for(process.wait(), START_TIMEOUT_S)
-
-
 def held(app: ObsviewApp) -> list[tuple[str, int, float]]:
     """(host, line number, time) of every log event the console holds, in its order."""
     buffer = app.dashboard.buffer
@@ -136,7 +107,7 @@ async def test_three_agents_make_one_stream_in_event_time_order(tmp_path: Path) 
     hosts = make_hosts(tmp_path, 3)
     async with contextlib.AsyncExitStack() as stack:
         for host in hosts:
-            await stack.enter_async_context(agent_process(host))
+            await stack.enter_async_context(agent_process(host.config, start_timeout_s=START_TIMEOUT_S))
         # A generous hold: on a busy machine one agent may read its file a second late.
         app = ObsviewApp(hosts=[host.fleet_host() for host in hosts], client_options=FAST_RETRY,
                          fleet_hold_s=5.0)
@@ -167,7 +138,7 @@ async def test_a_killed_agent_does_not_stall_the_others_and_resumes_without_dupl
     hosts = make_hosts(tmp_path, 3)
     web1, web2, web3 = hosts
     async with contextlib.AsyncExitStack() as stack:
-        processes = [await stack.enter_async_context(agent_process(host)) for host in hosts]
+        processes = [await stack.enter_async_context(agent_process(host.config, start_timeout_s=START_TIMEOUT_S)) for host in hosts]
         app = ObsviewApp(hosts=[host.fleet_host() for host in hosts], client_options=FAST_RETRY)
         async with app.run_test(size=(160, 45)) as pilot:
             await wait_until(pilot, lambda: "3 of 3 hosts connected" in status_line(app), timeout=20)
@@ -188,7 +159,7 @@ async def test_a_killed_agent_does_not_stall_the_others_and_resumes_without_dupl
             await wait_until(pilot, lambda: any(row[0] == "web-2" and "reconnecting" in row[1]
                                                 for row in panel.rows_shown))
 
-            async with agent_process(web2):
+            async with agent_process(web2.config, start_timeout_s=START_TIMEOUT_S):
                 await wait_until(pilot, lambda: "3 of 3 hosts connected" in status_line(app), timeout=30)
                 for offset, host in enumerate(hosts):
                     host.write(range(100, 120), spacing=0.01, offset=offset * 0.003)
@@ -207,7 +178,7 @@ async def test_an_ack_reaches_only_the_agent_that_owns_the_alert(tmp_path: Path)
     hosts = make_hosts(tmp_path, 2)
     async with contextlib.AsyncExitStack() as stack:
         for host in hosts:
-            await stack.enter_async_context(agent_process(host))
+            await stack.enter_async_context(agent_process(host.config, start_timeout_s=START_TIMEOUT_S))
         app = ObsviewApp(hosts=[host.fleet_host() for host in hosts], client_options=FAST_RETRY)
         async with app.run_test(size=(160, 45)) as pilot:
             await wait_until(pilot, lambda: "2 of 2 hosts connected" in status_line(app), timeout=20)
