@@ -256,7 +256,6 @@ class SshTunnel:
         except SshError:
             await self._stop_process()
             raise
-        self._set_problem(None)
 
     async def _wait_forwarding(self, process: asyncio.subprocess.Process) -> None:
         """Until ssh listens on the local port; SshError with ssh's reason if it exits first."""
@@ -269,8 +268,11 @@ class SshTunnel:
             except OSError:
                 await asyncio.sleep(0.05)
                 continue
-            # ssh is in and listening. The probe connection opened a channel to the agent's
-            # port: if nothing listens there, ssh says so on stderr right away.
+            # ssh is in and listening: an earlier problem is over. Cleared here, with no await
+            # since the connect, because the probe connection opened a channel to the agent's
+            # port: if nothing listens there, ssh says so on stderr right away, and the reader
+            # must not see that before the clearing (cleared after it, "no agent" was lost).
+            self._set_problem(None)
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
