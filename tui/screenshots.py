@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import datetime
 import math
+import os
 import random
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -403,10 +405,18 @@ async def write_all(out: Path) -> list[Path]:
     return written
 
 
+def pin_time_zone() -> None:
+    """Local times in UTC too (the detail view's local time, dates of other days): the same
+    pixels on every machine, as the snapshot tests see them."""
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Write SVG screenshots of the console.")
     parser.add_argument("--out", type=Path, default=Path("screenshots"))
     args = parser.parse_args()
+    pin_time_zone()
     for path in asyncio.run(write_all(args.out)):
         print(path)
 

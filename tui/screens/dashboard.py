@@ -51,7 +51,7 @@ from obsview.tui.screens.routes import RoutesScreen
 from obsview.tui.screens.trace import TraceScreen
 from obsview.tui.screens.traces import TracesScreen
 from obsview.tui.widgets.alert_feed import AlertFeed
-from obsview.tui.widgets.event_detail import event_json
+from obsview.tui.widgets.event_detail import event_json, raw_for_clipboard
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.health_table import HealthTable
 from obsview.tui.widgets.hosts_panel import HostsPanel
@@ -129,7 +129,8 @@ class DashboardScreen(Screen[None]):
         Binding("T", "open_trace", "Trace view", id="trace.open"),
         # Same descriptions as LogView's own keys: help and palette show them once.
         Binding("enter", "open_detail", "Details", id="event.detail"),
-        Binding("c", "copy_event", "Copy JSON", show=False, id="event.copy"),
+        Binding("c", "copy_raw", "Copy raw line", show=False, id="event.copy_raw"),
+        Binding("C", "copy_event", "Copy JSON", show=False, id="event.copy"),
         Binding("p,space", "toggle_follow", "Pause/Follow", id="dashboard.toggle_follow"),
         # priority (like "/"): the prompt must be up before the keys typed after it arrive.
         Binding("a", "ack_alert", "Ack", id="alert.ack", priority=True),
@@ -627,6 +628,19 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(
             TraceScreen(trace_id, self.traces.get(trace_id), self.buffer.trace(trace_id))
         )
+
+    def action_copy_raw(self) -> None:
+        """The selected event's line as the log had it (as the detail view's ``c``)."""
+        event = self.selected_event
+        if event is None:
+            self.notify("Select an event first", markup=False)
+            return
+        if not event.raw:
+            self.notify(f"Event #{event.seq} has no raw line; C copies it as JSON",
+                        severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(raw_for_clipboard(event.raw))
+        self.notify(f"Event #{event.seq}'s raw line copied", markup=False)
 
     def action_copy_event(self) -> None:
         if self.selected_event is None:

@@ -1,4 +1,7 @@
-"""The detail of one log event, over the dashboard: all fields as JSON and the raw line."""
+"""The detail of one log event, over the dashboard: its time, the fields it has, the raw line.
+
+``c`` copies the raw line (as the log had it), ``C`` the whole event as JSON.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ from textual.widgets import Footer, Static
 
 from obsview.common.protocol import LogEvent
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.event_detail import EventDetail, event_json
+from obsview.tui.widgets.event_detail import EventDetail, event_json, raw_for_clipboard
 
 
 class EventDetailScreen(ModalScreen[None]):
     BINDINGS = [
         Binding("escape,q,enter", "dismiss", "Close", id="detail.close"),
-        Binding("c", "copy", "Copy JSON", id="detail.copy"),
+        Binding("c", "copy_raw", "Copy raw line", id="detail.copy_raw"),
+        Binding("C", "copy_json", "Copy JSON", id="detail.copy_json"),
     ]
 
     DEFAULT_CSS = """
@@ -41,6 +45,14 @@ class EventDetailScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one(EventDetail).focus()
 
-    def action_copy(self) -> None:
+    def action_copy_raw(self) -> None:
+        if not self.event.raw:
+            self.notify("The agent kept no raw line for this event; C copies it as JSON",
+                        severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(raw_for_clipboard(self.event.raw))
+        self.notify("Raw line copied to the clipboard", markup=False)
+
+    def action_copy_json(self) -> None:
         self.app.copy_to_clipboard(event_json(self.event))
         self.notify("Event JSON copied to the clipboard", markup=False)

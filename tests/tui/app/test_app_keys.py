@@ -161,10 +161,10 @@ async def test_enter_opens_the_detail_and_escape_closes_it(app: ObsviewApp) -> N
         assert isinstance(app.screen, DashboardScreen)
 
 
-async def test_c_copies_the_selected_event_as_json(app: ObsviewApp) -> None:
+async def test_shift_c_copies_the_selected_event_as_json(app: ObsviewApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        await pilot.press("c")
+        await pilot.press("C")
         copied = orjson.loads(app.clipboard)
         assert copied["seq"] == 185 and copied["trace_id"] == TRACE_ID
 

@@ -6,7 +6,8 @@ Regenerate after an intended change with ``uv run pytest tests/tui/app/test_snap
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -16,6 +17,16 @@ from obsview.tui.app import ObsviewApp
 from obsview.tui.screenshots import SIZE, sample_app, sample_fleet_app, shot_steps
 
 STEPS = shot_steps()
+
+
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local times (the detail view's, dates of other days) as the screenshots show them."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 def make_app(theme: str | None = None) -> ObsviewApp:
