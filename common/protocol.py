@@ -34,6 +34,10 @@ ALERT_STATES: Final = ("pending", "firing", "resolved")
 SOURCE_STATES: Final = ("reading", "waiting", "restarting", "stopped")
 """``reading``; ``waiting`` for a path that does not exist yet; ``restarting`` after an
 error (with a backoff); ``stopped``: ended by itself (stdin at end of input)."""
+SOURCE_STATE_LABELS: Final = {"stopped": "ended"}
+"""How screens name a state whose wire name says less than the truth: a source that reached
+the end of its input (stdin at EOF) *ended*; nobody stopped it. The wire keeps ``stopped``
+(older consoles and ``/api/health`` readers know that word)."""
 SEVERITIES: Final = ("critical", "warning", "info")
 
 

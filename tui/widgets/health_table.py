@@ -8,7 +8,7 @@ from typing import ClassVar, Final
 from rich.text import Text
 from textual.widgets import DataTable
 
-from obsview.common.protocol import HealthReport
+from obsview.common.protocol import SOURCE_STATE_LABELS, HealthReport
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms
@@ -147,7 +147,7 @@ class HealthTable(DataTable[Text]):
             return safe_text(state, max_len=20)
         symbol, look = SOURCE_LOOKS[state]
         style = self.get_component_rich_style(f"health-table--{look}", partial=True)
-        return Text(f"{symbol} {state}", style=style)
+        return Text(f"{symbol} {SOURCE_STATE_LABELS.get(state, state)}", style=style)
 
     def status_text(self, status: str) -> Text:
         """A status word with its symbol, coloured from the theme (unknown words stay plain)."""

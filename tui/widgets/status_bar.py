@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from obsview.common.protocol import LEVELS, CatchUp, Hello, SourceStatus
+from obsview.common.protocol import LEVELS, SOURCE_STATE_LABELS, CatchUp, Hello, SourceStatus
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.units import format_age, format_bytes, format_count
 
@@ -195,7 +195,8 @@ class StatusBar(Vertical):
             if text:
                 text.append(" · ")
             text.append_text(safe_text(source.name, max_len=120))
-            text.append(f" {source.state}")
+            text.append(" ")  # off the wire: cleaned like the name
+            text.append_text(safe_text(SOURCE_STATE_LABELS.get(source.state, source.state), max_len=20))
             if source.state == "restarting":  # why, and how often (what it waits for is
                 text.append(f" ({source.restarts}): ")  # its name: /api/health has both)
                 text.append_text(safe_text(source.detail, max_len=80))

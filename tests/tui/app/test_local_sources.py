@@ -87,3 +87,22 @@ def test_the_commands_as_typed_in_a_terminal(tmp_path: Path) -> None:
     # The pipe: keys still come from the terminal (q quits), lines from the pipe.
     code, _ = run_in_terminal(f"cat app.log | {obsview} -", tmp_path, wait_for=b"300 lines read")
     assert code == 0
+
+
+async def test_a_pipe_at_its_end_is_said_to_have_ended(tmp_path: Path) -> None:
+    """stdin at EOF ended by itself: nobody stopped it. (The wire keeps the state ``stopped``.)"""
+    read_end, write_end = os.pipe()
+    try:
+        async with file_agent([], stdin_fd=read_end) as agent:
+            app = ObsviewApp(url=agent.url, label="stdin", load_progress=agent.progress)
+            async with app.run_test(size=(160, 40)) as pilot:
+                os.write(write_end, b"[INFO] only\n")
+                os.close(write_end)
+                write_end = -1
+                sources = app.dashboard.query_one("#sb-sources")
+                await wait_until(pilot, lambda: "stdin" in str(sources.content), timeout=20)  # type: ignore[attr-defined]
+                assert str(sources.content) == "stdin ended"  # type: ignore[attr-defined]
+    finally:
+        os.close(read_end)
+        if write_end != -1:
+            os.close(write_end)
