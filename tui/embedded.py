@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from obsview.tui.widgets.units import format_bytes, format_count
+from obsview.tui.widgets.units import counted, format_bytes
 
 
 @asynccontextmanager
@@ -47,7 +47,7 @@ class LoadProgress:
 
     def describe(self) -> str:
         """``loading 45 % of 27.1 MB · 52,311 lines``, then ``27.1 MB · 120,000 lines read``."""
-        lines = f"{format_count(self.lines)} lines"
+        lines = counted(self.lines, "line")
         if not self.total_bytes:
             return f"{lines} read"
         if self.complete:

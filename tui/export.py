@@ -30,6 +30,7 @@ from obsview.common.protocol import (
     encode,
 )
 from obsview.tui.incident import FORMAT, Header, event_frames, write_incident
+from obsview.tui.widgets.units import counted
 
 MAX_EVENTS: Final = 2_000_000
 """An export holds at most this many events: narrow --since/--until or --filter beyond."""
@@ -60,8 +61,8 @@ async def export(url: str, *, token: str | None, since: float, until: float, exp
             records.append((since, encode(Metrics(snapshot=first.snapshot, minutes=tuple(minutes)))))
     header = Header(FORMAT, time.time(), f"{url} ({hello.service or 'agent'}@{hello.host})", since, until, expression)
     write_incident(path, header, records)
-    return (f"wrote {path}: {len(events):,} events, {len(frames):,} metrics/health/alert messages,"
-            f" {len(minutes):,} minutes")
+    return (f"wrote {path}: {counted(len(events), 'event')}, {len(frames):,} metrics/health/alert"
+            f" messages, {counted(len(minutes), 'minute')}")
 
 
 async def _recv(ws: ClientConnection) -> object:

@@ -34,6 +34,7 @@ from obsview.common.protocol import (
     SpanGap,
 )
 from obsview.tui.fleet_view import HostNote
+from obsview.tui.widgets.units import counted
 
 #: The agent keeps 900 one-second points (15 minutes); so does the console.
 HISTORY_LIMIT = 900
@@ -110,14 +111,14 @@ class ConsoleState:
             self.gap_events += message.missed
             changes.stream = True
             changes.markers.append(
-                f"gap: {message.missed:,} events lost here (the agent no longer had them)")
+                f"gap: {counted(message.missed, 'event')} lost here (the agent no longer had them)")
         elif isinstance(message, Dropped):
             self.dropped_events += message.count
             self.spans_lost += message.spans
             changes.stream = True
             if message.count:
                 changes.markers.append(
-                    f"{message.count:,} events dropped here (the link to this console was too slow)")
+                    f"{counted(message.count, 'event')} dropped here (the link to this console was too slow)")
         elif isinstance(message, CatchUp):
             self.catch_up = None if message.done else message
             changes.stream = True

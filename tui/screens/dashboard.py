@@ -59,6 +59,7 @@ from obsview.tui.widgets.latency import LatencyPanel
 from obsview.tui.widgets.log_view import LogView, local_time
 from obsview.tui.widgets.rate_chart import RateChart
 from obsview.tui.widgets.status_bar import StatusBar
+from obsview.tui.widgets.units import counted
 from obsview.tui.widgets.volume_chart import VolumeChart
 
 #: An alert's traces start this long before its condition held (the rules' short window).
@@ -572,7 +573,7 @@ class DashboardScreen(Screen[None]):
 
         def write() -> None:
             write_incident(path, header, frames)
-            self.app.call_from_thread(self.notify, f"Wrote {len(events):,} events to {path}", markup=False)
+            self.app.call_from_thread(self.notify, f"Wrote {counted(len(events), 'event')} to {path}", markup=False)
 
         self.run_worker(write, thread=True, group="incident", exit_on_error=False)
 

@@ -28,6 +28,7 @@ from obsview.tui.model import EventBuffer
 from obsview.tui.render import safe_text
 from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.widgets.log_view import LogView, TimeFormatter
+from obsview.tui.widgets.units import counted
 
 PAGE: Final = 500
 """Matches asked for at a time: one screenful of scrolling is far less."""
@@ -140,7 +141,7 @@ class HistoryScreen(Screen[None]):
         else:
             summary.append(" · the start of the agent's history")
             if self.retention_dropped:
-                summary.append(f" ({self.retention_dropped:,} older events dropped by retention)")
+                summary.append(f" ({counted(self.retention_dropped, 'older event')} dropped by retention)")
         self.query_one("#history-summary", Static).update(summary)
 
     # ------------------------------------------------------------------ keys and messages

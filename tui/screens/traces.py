@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from obsview.common.traces import TraceSummary
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.units import format_ms
+from obsview.tui.widgets.units import counted, format_ms
 
 
 class TraceList(DataTable[Text]):
@@ -50,7 +50,7 @@ class TracesScreen(Screen[None]):
         failed = sum(1 for s in self.summaries if s.error)
         title = safe_text(self.title_text, style="bold", max_len=160)
         if self.summaries:
-            title.append(f" · {len(self.summaries)} traces, {failed} failed · slowest first")
+            title.append(f" · {counted(len(self.summaries), 'trace')}, {failed} failed · slowest first")
         else:
             title.append(" · no trace in the console's buffers for this window")
         yield Static(title, id="traces-title")

@@ -20,7 +20,7 @@ from obsview.common.protocol import MetricsSnapshot
 from obsview.tui.fleet_metrics import merged_latency
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.columns import available_width, clipped, fit_widths, fits, natural_widths
-from obsview.tui.widgets.units import format_count, format_ms, format_percent, format_rate
+from obsview.tui.widgets.units import counted, format_count, format_ms, format_percent, format_rate
 
 if TYPE_CHECKING:
     from obsview.tui.fleet_view import FleetView, HostStatus
@@ -85,7 +85,7 @@ def describe_fleet(hosts: Sequence[HostStatus]) -> tuple[str, str, str]:
     each one that is not, by name and state."""
     live = [host for host in hosts if host.live]
     troubled = [host for host in hosts if not host.live]
-    text = f"{len(live)} of {len(hosts)} hosts connected"
+    text = f"{len(live)} of {counted(len(hosts), 'host')} connected"
     if troubled:
         text += " · " + " · ".join(f"{host.name} {state_of(host)}" for host in troubled[:4])
         if len(troubled) > 4:

@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from obsview.common.protocol import LEVELS, SOURCE_STATE_LABELS, CatchUp, Hello, SourceStatus
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.units import format_age, format_bytes, format_count
+from obsview.tui.widgets.units import counted, format_age, format_bytes, format_count
 
 if TYPE_CHECKING:
     from obsview.tui.client import ConnectionState
@@ -33,14 +33,14 @@ _SHORT_LEVELS: Final = {"ERROR": "ERR", "WARN": "WRN", "INFO": "INF", "DEBUG": "
 
 
 #: The agent's counters (``MetricsSnapshot.agent``) that count something lost or unread, and
-#: how the status bar names them; shown only when not zero.
+#: how the status bar names them (the thing counted, what befell it); shown only when not zero.
 AGENT_LOSSES: Final = (
-    ("notify_dropped", "notifications dropped"),
-    ("notify_gave_up", "notifications undelivered"),
-    ("store_evicted", "events evicted from its buffer"),
-    ("otlp_records_rejected", "OTLP records rejected"),
-    ("parse_errors", "lines not parsed"),
-    ("truncated", "lines truncated"),
+    ("notify_dropped", "notification", "dropped"),
+    ("notify_gave_up", "notification", "undelivered"),
+    ("store_evicted", "event", "evicted from its buffer"),
+    ("otlp_records_rejected", "OTLP record", "rejected"),
+    ("parse_errors", "line", "not parsed"),
+    ("truncated", "line", "truncated"),
 )
 
 
@@ -188,7 +188,7 @@ class StatusBar(Vertical):
         label.display = bool(sources)
         if not idle:
             reading = len(sources)
-            _show(label, f"{reading} source{'s' if reading != 1 else ''} reading")
+            _show(label, f"{counted(reading, 'source')} reading")
             return
         text = Text()
         for source in idle:
@@ -212,16 +212,17 @@ class StatusBar(Vertical):
         if catch_up is not None:
             parts.append(describe_catch_up(catch_up))
         if skipped:
-            parts.append(f"{format_count(skipped)} older events at the agent (scroll up)")
+            parts.append(f"{counted(skipped, 'older event')} at the agent (scroll up)")
         if gap:
-            parts.append(f"gap of {format_count(gap)} events")
+            parts.append(f"gap of {counted(gap, 'event')}")
         if dropped:
             parts.append(f"{format_count(dropped)} dropped by a slow link")
         if evicted:
             parts.append(f"{format_count(evicted)} oldest evicted")
         if spans_lost:
-            parts.append(f"{format_count(spans_lost)} spans lost")
-        losses = [f"{format_count(agent[key])} {what}" for key, what in AGENT_LOSSES if agent and agent.get(key)]
+            parts.append(f"{counted(spans_lost, 'span')} lost")
+        losses = [f"{counted(agent[key], noun)} {what}" for key, noun, what in AGENT_LOSSES
+                  if agent and agent.get(key)]
         if losses:
             parts.append("agent: " + ", ".join(losses))
         label = self.query_one("#sb-stream", Static)
@@ -245,7 +246,7 @@ class StatusBar(Vertical):
         return text
 
     def show_count(self, matched: int, total: int, filter_text: str) -> None:
-        text = Text(f"{format_count(matched)} of {format_count(total)} events")
+        text = Text(f"{format_count(matched)} of {counted(total, 'event')}")
         if filter_text:
             text.append(" · filter ")
             text.append_text(safe_text(filter_text, style="bold", max_len=120))
@@ -261,7 +262,7 @@ class StatusBar(Vertical):
             if not count:
                 text.append(" · no match")
             elif rank is None:
-                text.append(f" · {format_count(count)} match{'es' if count > 1 else ''}")
+                text.append(f" · {counted(count, 'match', 'matches')}")
             else:
                 text.append(f" · match {format_count(rank)} of {format_count(count)}")
         _show(self.query_one("#sb-find", Static), text)

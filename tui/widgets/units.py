@@ -40,6 +40,12 @@ def format_count(value: int) -> str:
     return f"{value:,}"
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 line``, ``0 lines``, ``2,400 lines``; ``plural`` for nouns not made with an ``s``
+    (``counted(n, "match", "matches")``)."""
+    return f"{format_count(count)} {noun if count == 1 else plural or noun + 's'}"
+
+
 def format_bytes(value: int) -> str:
     """``"812 B"``, ``"27.1 MB"`` (powers of 1000, as file managers show sizes)."""
     if value < 1000:

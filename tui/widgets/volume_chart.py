@@ -17,7 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from obsview.tui.volume import Histogram, VolumeCounts, layout
-from obsview.tui.widgets.units import format_count
+from obsview.tui.widgets.units import counted
 
 #: Eighths of a cell, from empty to full (U+2581–U+2588).
 _BLOCKS: Final = " ▁▂▃▄▅▆▇█"
@@ -30,11 +30,6 @@ def format_width(seconds: int) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size} {unit}"
     return f"{seconds} s"
-
-
-def counted(count: int, noun: str) -> str:
-    """``1 error``, ``2,400 errors``."""
-    return f"{format_count(count)} {noun}{'' if count == 1 else 's'}"
 
 
 def eighths(value: int, peak: int, rows: int) -> int:
@@ -205,7 +200,7 @@ class VolumeChart(Widget, can_focus=True):
         last = self._clock(histogram.bucket_start(len(histogram.events) - 1))
         column = self.selected_column
         if column is None:
-            middle = (f"peak {format_count(histogram.peak)} events per "
+            middle = (f"peak {counted(histogram.peak, 'event')} per "
                       f"{format_width(histogram.width_s)} · ←/→ Enter: jump")
             middle_style = self._style("label")
         else:

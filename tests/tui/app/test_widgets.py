@@ -8,6 +8,7 @@ from app_test_support import screen_text
 from injection_corpus import FORBIDDEN_CHARS, INJECTION_CORPUS
 from textual.app import App, ComposeResult
 from textual.widget import Widget
+from textual.widgets import Static
 
 from obsview.common.protocol import (
     AckInfo,
@@ -150,6 +151,39 @@ async def test_event_detail_shows_markup_as_typed() -> None:
         text = assert_clean(app)
         assert '"message": "[bold]x[/bold] [@click=app.quit]"' in text
         assert '{"msg": "[bold]x[/bold]"}' in text
+
+
+async def test_status_bar_counts_one_thing_in_the_singular_and_more_in_the_plural() -> None:
+    bar = StatusBar()
+    app = Harness(bar)
+    async with app.run_test(size=(240, 4)) as pilot:
+        bar.show_stream(gap=1, dropped=0, evicted=0, spans_lost=1, skipped=1,
+                        agent={"truncated": 1, "parse_errors": 1, "notify_dropped": 1,
+                               "store_evicted": 1, "otlp_records_rejected": 1})
+        bar.show_count(1, 1, "")
+        bar.show_find("x", None, 1)
+        await pilot.pause()
+        assert_clean(app)
+        text = " ".join(str(bar.query_one(f"#sb-{part}", Static).content) + " "
+                        for part in ("stream", "count", "find"))
+        for said in ("1 older event at the agent", "gap of 1 event ", "1 span lost",
+                     "1 line truncated", "1 line not parsed", "1 notification dropped",
+                     "1 event evicted", "1 OTLP record rejected", "1 of 1 event ", "1 match"):
+            assert said in text, said
+        bar.show_stream(gap=0, dropped=0, evicted=0, agent={"truncated": 2})
+        bar.show_count(0, 2, "")
+        bar.show_find("x", None, 2)
+        await pilot.pause()
+        text = " ".join(str(bar.query_one(f"#sb-{part}", Static).content)
+                        for part in ("stream", "count", "find"))
+        assert "2 lines truncated" in text and "0 of 2 events" in text and "2 matches" in text
+
+
+def test_counted_says_one_in_the_singular() -> None:
+    from obsview.tui.widgets.units import counted
+
+    assert [counted(n, "line") for n in (0, 1, 2, 2400)] == ["0 lines", "1 line", "2 lines", "2,400 lines"]
+    assert counted(1, "match", "matches") == "1 match" and counted(3, "match", "matches") == "3 matches"
 
 
 async def test_status_bar_shows_levels_counts_losses_and_follow_state() -> None:
