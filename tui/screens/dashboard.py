@@ -125,9 +125,11 @@ class DashboardScreen(Screen[None]):
         # tmux send-keys) already go to the filter bar instead of running as commands.
         Binding("slash", "open_filter", "Filter", id="filter.open", priority=True),
         Binding("f", "open_find", "Find", id="find.open", priority=True),
+        # Shown: lnav users look for it, and nothing else on screen says the histogram exists.
+        Binding("i", "toggle_volume", "Log volume", id="volume.toggle"),
         Binding("escape", "clear_filter", "Clear find/filter", show=False, id="filter.clear"),
         Binding("t", "filter_trace", "Filter trace", show=False, id="filter.trace"),
-        Binding("T", "open_trace", "Trace view", id="trace.open"),
+        Binding("T", "open_trace", "Trace", id="trace.open"),
         # Same descriptions as LogView's own keys: help and palette show them once.
         Binding("enter", "open_detail", "Details", id="event.detail"),
         Binding("c", "copy_raw", "Copy raw line", show=False, id="event.copy_raw"),
@@ -140,7 +142,6 @@ class DashboardScreen(Screen[None]):
         Binding("e", "route_traces", "Slowest traces of the route", show=False,
                 id="trace.exemplars"),
         Binding("R", "show_routes", "Routes", id="routes.open"),
-        Binding("i", "toggle_volume", "Log volume", show=False, id="volume.toggle"),
         Binding("m", "toggle_maximize", "Maximize", show=False, id="panel.maximize"),
         Binding("H", "search_history", "Search history", show=False, id="history.search"),
         Binding("D", "toggle_day", "15 min / 24 h", show=False, id="charts.day"),
@@ -169,6 +170,9 @@ class DashboardScreen(Screen[None]):
     DashboardScreen .panels > .-unhealthy { border-title-color: $error; }
     DashboardScreen .panels > .-degraded { border-title-color: $warning; }
     DashboardScreen LogView { height: 1fr; min-height: 3; }
+    /* The compact footer gives every key a right margin, the palette key (docked right) too:
+       the cut-off key under it showed through that last cell ("^p paletteH" at 80 columns). */
+    DashboardScreen Footer.-compact FooterKey.-command-palette { margin-right: 0; padding-right: 1; }
     DashboardScreen VolumeChart {
         display: none; border: round $border-blurred; border-title-color: $text-muted;
         background: $surface;
@@ -246,7 +250,9 @@ class DashboardScreen(Screen[None]):
         yield Static("Waiting for log events…", id="empty-state", markup=False)
         yield FilterBar(id="filter-bar")
         yield StatusBar(id="status")
-        yield Footer()
+        # Compact: at 120 columns every shown key fits, quit included; at 80 the log's keys,
+        # the volume and Ack (the rest: ? and the palette).
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.set_class(bool(self.hosts), "-fleet")

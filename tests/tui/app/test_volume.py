@@ -77,3 +77,22 @@ async def test_the_jump_lands_among_the_filtered_events_and_new_events_are_count
         histogram = chart.histogram
         assert histogram is not None
         assert sum(histogram.events) == 215 and histogram.errors[histogram.column_at(SAMPLE_NOW + 61)] == 30
+
+
+@pytest.mark.parametrize(("size", "also"), [((80, 24), ["a Ack"]),
+                                             ((120, 40), ["R Routes", "? Help", "q Quit"])])
+async def test_the_footer_shows_i_beside_the_log_keys(size: tuple[int, int], also: list[str]) -> None:
+    """lnav users look for ``i``: the footer names it, at 80 columns too, without pushing out
+    Ack there (nor Help and Quit at 120)."""
+    from obsview.tui.screens.help import bindings_help
+
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        footer = screen_lines(app)[-1]
+        assert "i Log volume" in footer
+        for key in ["⏎ Details", "f Find", *also]:
+            assert key in footer, key
+        assert footer.rstrip().endswith("^p palette")  # nothing cut off shows through
+        assert any(row.key == "i" and row.description == "Log volume"
+                   for row in bindings_help(app.screen))
