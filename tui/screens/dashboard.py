@@ -245,7 +245,7 @@ class DashboardScreen(Screen[None]):
             if self.hosts:
                 yield HostsPanel(id="hosts")
         yield VolumeChart(self.buffer.volume, time_format=self.time_format, id="volume")
-        yield LogView(self.buffer, time_format=self.time_format, id="log",
+        yield LogView(self.buffer, time_format=self.time_format, id="log", clock=self.clock,
                       host_width=max((len(name) for name in self.hosts), default=0))
         yield Static("Waiting for log events…", id="empty-state", markup=False)
         yield FilterBar(id="filter-bar")

@@ -64,6 +64,18 @@ def local_time(ts: float) -> str:
 
 
 
+#: Before the time of a row from another day than today: ``MM-DD `` (lnav shows the date
+#: only then); rows of today get as many blanks when the view holds such a row.
+DAY_WIDTH: Final = 6
+
+
+def local_day(ts: float) -> datetime.date | None:
+    try:
+        return datetime.date.fromtimestamp(ts)
+    except (OverflowError, OSError, ValueError):  # a timestamp no clock can show
+        return None
+
+
 def trace_cell(trace_id: str) -> str:
     """The trace ID in :data:`TRACE_ID_WIDTH` cells, cut with an ellipsis when longer (a cut
     ID must not read as a whole one: ``t`` and ``T`` use the full ID)."""
@@ -256,6 +268,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         *,
         time_format: TimeFormatter = local_time,
         host_width: int = 0,
+        clock: Callable[[], float] | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -265,6 +278,11 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._time_format = time_format
         self.host_width = min(host_width, MAX_HOST_WIDTH)
         """Cells of the host column (a console over several agents); 0: no column."""
+        self._clock = clock
+        """With a clock, rows from another (local) day than today's show their date."""
+        self._days: tuple[datetime.date | None, bool] = (None, False)
+        """(today, whether the view holds a row of another day): the rows cached were made
+        for these."""
         self._line_cache: LRUCache[int, Strip] = LRUCache(1024)
         self._highlight: re.Pattern[str] | None = None
         self._styles: tuple[_RowStyles, _RowStyles] | None = None
@@ -446,6 +464,7 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         styles, cursor = self._row_styles()
         if row >= len(buffer):
             return Strip.blank(width, styles.base)
+        self._check_days()
         position = buffer.position(row)
         if position == self._cursor_position:
             return self._render_row(buffer[row], position, cursor).crop_extend(0, width, cursor.base)
@@ -460,12 +479,12 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         gutter = ((BOOKMARK_MARK, styles.bookmark) if self.buffer.is_bookmarked(position)
                   else (" ", styles.base))
         if event.source == MARKER_SOURCE:
-            parts = [gutter, (self._time_format(event.ts), styles.time),
+            parts = [gutter, (self._time_cell(event.ts), styles.time),
                      (f" ── {clean(event.message, max_len=ROW_TEXT_LIMIT)} ──", styles.marker)]
             return Strip([Segment(text, style) for text, style in parts],
                          sum(cell_len(text) for text, _ in parts))
         level_style = styles.levels.get(event.level, styles.base)
-        parts = [gutter, (self._time_format(event.ts), styles.time)]
+        parts = [gutter, (self._time_cell(event.ts), styles.time)]
         if self.host_width:
             parts.append((" " + host_cell(event.host, self.host_width), styles.time))
         parts += [
@@ -487,6 +506,29 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             parts = _highlighted(parts, self._highlight, styles.match)
         segments = [Segment(text, style) for text, style in parts]
         return Strip(segments, sum(cell_len(text) for text, _ in parts))
+
+    def _check_days(self) -> None:
+        """Today, and whether the oldest row shown is of another day (rows come oldest
+        first, so then the view holds one): when either changes, the cached rows go."""
+        if self._clock is None or not len(self.buffer):
+            return
+        today = local_day(self._clock())
+        days = (today, local_day(self.buffer[0].ts) != today)
+        if days != self._days:
+            self._days = days
+            self._line_cache.clear()
+
+    def _time_cell(self, ts: float) -> str:
+        """The row's time; its date first when it is not today's, as lnav shows it (and
+        blanks for today's rows then, so the columns stay in line)."""
+        time = self._time_format(ts)
+        today, dated = self._days
+        if today is None:
+            return time
+        day = local_day(ts)
+        if day != today:
+            return f"{day:%m-%d} {time}" if day is not None else f"----- {time}"
+        return " " * DAY_WIDTH + time if dated else time
 
     def _row_styles(self) -> tuple[_RowStyles, _RowStyles]:
         """Full Rich styles per row part (plain and cursor row), rebuilt only when styles change."""
