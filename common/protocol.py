@@ -171,6 +171,9 @@ class BacklogStats(msgspec.Struct, frozen=True):
     routes: tuple[RouteStats, ...] = ()
     """The busiest routes over the span, rates over the span."""
     minutes_dropped: int = 0
+    server_errors: int | None = None
+    """Status >= 500 (server errors, among ``errors``); None from an agent that did not count
+    them apart."""
 
 
 class MetricsSnapshot(msgspec.Struct, frozen=True):

@@ -33,11 +33,15 @@ def history_label(backlog: BacklogStats, time_format: Callable[[float], str]) ->
 def history_snapshot(backlog: BacklogStats, live: MetricsSnapshot) -> MetricsSnapshot:
     """``live`` with the traffic figures of the backlog's span (rates over it)."""
     failed = backlog.errors / backlog.requests if backlog.requests else 0.0
+    server: float | None = None  # an older agent did not count them apart
+    if backlog.server_errors is not None:
+        server = backlog.server_errors / backlog.requests if backlog.requests else 0.0
     return msgspec.structs.replace(
         live, requests_total=backlog.requests, errors_total=backlog.errors,
         rate_1m=backlog.rate, rate_5m=backlog.rate, rate_15m=backlog.rate,
         error_rate_1m=failed, error_rate_5m=failed, error_rate_15m=failed,
-        error_rate_5xx_1m=None, error_rate_5xx_5m=None, error_rate_5xx_15m=None,  # not counted apart
+        error_rate_5xx_1m=server, error_rate_5xx_5m=server, error_rate_5xx_15m=server,
+        server_errors_total=backlog.server_errors,
         latency_avg_ms=None, latency_min_ms=None, latency_max_ms=None,
         p50_ms=backlog.p50_ms, p95_ms=backlog.p95_ms, p99_ms=backlog.p99_ms,
         routes=backlog.routes,

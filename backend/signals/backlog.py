@@ -34,6 +34,7 @@ class Counted(Protocol):
 
     requests: int
     errors: int
+    statuses: dict[int, int]
     latency: Histogram
 
 
@@ -57,6 +58,8 @@ class Backlog:
         self.latency = Histogram()
         self.requests = 0
         self.errors = 0
+        self.server_errors = 0
+        """Status >= 500, as the live windows count them apart from "failed"."""
         self.first_ts = float("inf")
         self.last_ts = float("-inf")
         self.minutes_dropped = 0
@@ -83,6 +86,7 @@ class Backlog:
         self.latency.merge(part.latency)
         self.requests += part.requests
         self.errors += part.errors
+        self.server_errors += sum(n for status, n in part.statuses.items() if status >= 500)
         self.first_ts = min(self.first_ts, first_ts)
         self.last_ts = max(self.last_ts, last_ts)
         self.version += 1
@@ -109,4 +113,4 @@ class Backlog:
         return BacklogStats(first_ts=self.first_ts, last_ts=self.last_ts, requests=self.requests,
                             errors=self.errors, rate=self.requests / span, p50_ms=p50, p95_ms=p95,
                             p99_ms=p99, minutes=tuple(minutes), routes=tuple(routes),
-                            minutes_dropped=self.minutes_dropped)
+                            minutes_dropped=self.minutes_dropped, server_errors=self.server_errors)

@@ -534,8 +534,10 @@ class DashboardScreen(Screen[None]):
             return
         backlog = state.backlog
         span: str | None = None
-        if backlog is not None and not self.charts_span_day and shows_history(backlog, snapshot, state.catch_up):
-            # History read late: its own span, figures and per-minute points, said so.
+        if self._shows_history():
+            # History read late: its own span, figures and per-minute points (all of them,
+            # up to a day: D has nothing to switch), said so.
+            assert backlog is not None
             span = history_label(backlog, self.time_format)
             snapshot = history_snapshot(backlog, snapshot)
             points = history_points(backlog)
@@ -560,10 +562,24 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(self._routes, closed)
         self._show_charts()
 
+    def _shows_history(self) -> bool:
+        state = self.state
+        return (state.backlog is not None and state.metrics is not None
+                and shows_history(state.backlog, state.metrics, state.catch_up))
+
     def action_toggle_day(self) -> None:
+        """The live charts over the last 15 min or 24 h. While the panels show history, its
+        chart already has a point a minute over its whole span: D switches what the live
+        charts will show, and says so, rather than putting live minutes under the history's
+        label (or dropping the history for minutes in which nothing was served)."""
         self.charts_span_day = not self.charts_span_day
         span = "the last 24 h, a point a minute" if self.charts_span_day else "the last 15 min"
-        self.notify(f"Charts: {span}", markup=False)
+        if self._shows_history() and self.state.backlog is not None:
+            history = history_label(self.state.backlog, self.time_format)
+            self.notify(f"Live charts: {span}. The panels show {history}, a point a minute, "
+                        "until live requests come", markup=False)
+        else:
+            self.notify(f"Charts: {span}", markup=False)
         self._show_charts()
 
     def action_write_incident(self) -> None:

@@ -94,12 +94,12 @@ class RateChart(Vertical):
         if snapshot is None:
             return
         parts = []
+        if snapshot.error_rate_5xx_1m is not None:  # an older agent does not count them apart
+            parts.append(f"5xx {format_percent(snapshot.error_rate_5xx_1m)}")
         if self._span is not None:  # a backlog's figures: its own counts, by event time
-            parts = [f"{format_count(snapshot.requests_total)} req, "
-                     f"{format_count(snapshot.errors_total)} failed", "by the events' own time"]
+            parts += [f"{format_count(snapshot.requests_total)} req, "
+                      f"{format_count(snapshot.errors_total)} failed", "by the events' own time"]
         else:
-            if snapshot.error_rate_5xx_1m is not None:  # an older agent does not count them apart
-                parts.append(f"5xx {format_percent(snapshot.error_rate_5xx_1m)}")
             parts += [f"5m {format_rate(snapshot.rate_5m)}", f"15m {format_rate(snapshot.rate_15m)}",
                       f"since start {format_count(snapshot.requests_total)} req, "
                       f"{format_count(snapshot.errors_total)} failed"]

@@ -35,6 +35,7 @@ def test_old_requests_go_to_the_backlog_by_their_minute(clock: Any, make_metrics
     assert [(p.ts, p.requests, p.errors) for p in backlog.minutes] == [
         (hours_ago, 30, 15), (hours_ago + 60, 30, 15)]
     assert backlog.first_ts == hours_ago and backlog.last_ts == hours_ago + 118
+    assert backlog.server_errors == 30  # the failed ones are 500s: 5xx, counted apart too
     assert backlog.rate == 60 / 118 and backlog.p95_ms is not None and backlog.p95_ms > 250
     assert backlog.routes[0].route == "/api/posts" and backlog.routes[0].requests == 60
     # All-time counts both (the seed's /api/metrics, Prometheus counters)...

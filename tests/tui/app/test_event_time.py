@@ -81,3 +81,46 @@ async def test_a_log_from_hours_ago_reads_as_history_by_its_own_time(tmp_path: P
             await wait_until(pilot, lambda: table.row_count == 1)  # /api/posts/:id
             assert sum(route.requests for route in table.routes) == MINUTES * PER_MINUTE
             assert f"of the {label} (events' own time)" in " ".join(screen_text(app).split())
+
+
+async def test_history_shows_5xx_apart_and_d_says_it_switches_live_charts_only(tmp_path: Path) -> None:
+    """History mode had "failed ≥400" but no 5xx figure (live mode shows both), and D put live
+    minutes (empty here: nothing was served live) in place of the history without a word."""
+    start = (time.time() // 3600 - 3) * 3600
+    log = tmp_path / "app.log"
+    lines = []
+    for n in range(600):  # 20 minutes, 30 a minute; a tenth 500, a tenth 404
+        ts = start + n * 2
+        stamp = datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat(timespec="milliseconds")
+        status = 500 if n % 10 == 0 else 404 if n % 10 == 5 else 200
+        lines.append(orjson.dumps({
+            "timestamp": stamp.replace("+00:00", "Z"), "level": "info", "message": "Request completed",
+            "request": {"id": f"req-{n}", "method": "GET", "url": "/api/posts"},
+            "response": {"statusCode": status, "responseTime": 40},
+        }))
+    log.write_bytes(b"\n".join(lines) + b"\n")
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path / "state", tail=[str(log)],
+                         from_start=True)
+    async with Agent(config) as agent:
+        app = ObsviewApp(url=agent.url, time_format=utc_time)
+        async with app.run_test(size=(120, 40)) as pilot:
+            state = app.dashboard.state
+            await wait_until(pilot, lambda: state.backlog is not None and state.backlog.requests == 600)
+            await pilot.pause(0.2)
+            assert state.backlog is not None and state.backlog.server_errors == 60
+            chart = app.dashboard.query_one(RateChart)
+            label = chart.border_subtitle
+            assert label is not None and label.startswith("history, ")
+            text = screen_text(app)
+            assert "failed ≥400 20.0 %" in text and "5xx 10.0 %" in text, text
+            spark = list(app.dashboard.query_one("#rate-spark").data)  # type: ignore[attr-defined]
+
+            before = len(app._notifications)
+            await pilot.press("D")
+            await pilot.pause()
+            assert app.dashboard.charts_span_day
+            assert chart.border_subtitle == label  # still the history, still said so
+            assert list(app.dashboard.query_one("#rate-spark").data) == spark  # type: ignore[attr-defined]
+            assert "5xx 10.0 %" in screen_text(app)
+            (note,) = list(app._notifications)[before:]
+            assert note.message.startswith("Live charts: the last 24 h") and label in note.message
