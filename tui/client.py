@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Generator
@@ -223,11 +224,24 @@ class AgentClient:
         self._attempt += 1
         delay = self._backoff(self._attempt)
         self._set_state(status="reconnecting", retry_in=delay, attempt=self._attempt, last_error=error)
-        # The state says "retrying in N s" until the wait is over, then "retrying now".
         self._cancel_retry_timer()
-        self._retry_timer = asyncio.get_running_loop().call_later(
-            delay, lambda: self._set_state(status="reconnecting", retry_in=None))
+        self._count_down(delay)
         return delay
+
+    def _count_down(self, remaining: float) -> None:
+        """The state counts the wait down ("retrying in 3s", "2s", "1s"), one change per whole
+        second reached, then says "retrying now"."""
+        whole = math.ceil(remaining) - 1  # the next whole number of seconds left
+        loop = asyncio.get_running_loop()
+        if whole >= 1:
+            self._retry_timer = loop.call_later(remaining - whole, self._tick, whole)
+        else:
+            self._retry_timer = loop.call_later(
+                remaining, lambda: self._set_state(status="reconnecting", retry_in=None))
+
+    def _tick(self, left: int) -> None:
+        self._set_state(status="reconnecting", retry_in=float(left))
+        self._count_down(float(left))
 
     def _cancel_retry_timer(self) -> None:
         if self._retry_timer is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar, Final
 
@@ -60,7 +61,8 @@ def describe_connection(state: ConnectionState, *, demo_key: bool = False) -> tu
     """(kind, one short line) for the status bar. An agent that never answered is
     "unreachable"; one that answered before is "reconnecting"."""
     url = state.url
-    retry = f"retrying in {state.retry_in:.0f}s" if state.retry_in is not None else "retrying now"
+    # Rounded up: "in 1s" until the attempt, never "in 0s" before it.
+    retry = f"retrying in {math.ceil(state.retry_in)}s" if state.retry_in is not None else "retrying now"
     if state.status == "connected":
         return "connected", f"connected to {url}"
     if state.status == "connecting":

@@ -218,6 +218,25 @@ async def test_backoff_grows_with_jitter_and_is_capped() -> None:
     assert "cannot reach agent at" in waits[0].describe()
 
 
+async def test_the_wait_before_a_retry_counts_down() -> None:
+    """Issue 13.11: "retrying in 3s" stayed "3s" until the attempt; it counts 3, 2, 1."""
+    from obsview.tui.widgets.status_bar import describe_connection
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    recorder = Recorder()
+    client = recorder.client(f"ws://127.0.0.1:{port}", backoff_initial=2.0, backoff_max=3.0,
+                             jitter=lambda: 1.0)  # +25 %: a 2.5 s wait
+    async with running(client):
+        await recorder.wait_for(lambda: any(s.attempt == 2 for s in recorder.states), timeout=10)
+    # (Then "retrying now", unless the attempt, due at the same moment, fails first.)
+    first = [s for s in recorder.states if s.attempt == 1 and s.retry_in is not None]
+    assert [s.retry_in for s in first] == [2.5, 2.0, 1.0]
+    assert [describe_connection(s)[1].rsplit(", ", 1)[-1] for s in first] == [
+        "retrying in 3s", "retrying in 2s", "retrying in 1s"]
+
+
 async def test_backoff_restarts_after_a_stable_connection() -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.send(hello())
