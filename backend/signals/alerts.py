@@ -516,8 +516,11 @@ class AlertEngine:
     def _find(self, fingerprint: str) -> _Alert:
         alert = self._active.get(fingerprint)
         if alert is None:
-            resolved = any(a.fingerprint == fingerprint for a in self._resolved)
-            raise UnknownAlert(f"alert {fingerprint!r} is {'already resolved' if resolved else 'unknown'}")
+            # A resolved alert by its rule's name (what every screen shows), not only its hash.
+            resolved = next((a for a in self._resolved if a.fingerprint == fingerprint), None)
+            if resolved is not None:
+                raise UnknownAlert(f"alert {resolved.rule.name} ({fingerprint}) is already resolved")
+            raise UnknownAlert(f"alert {fingerprint!r} is unknown")
         return alert
 
     # ------------------------------------------------------------------ persistence

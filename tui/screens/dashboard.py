@@ -719,6 +719,10 @@ class DashboardScreen(Screen[None]):
         alert = self._selected_alert()
         if alert is None:
             return
+        if alert.state == "resolved":  # the agent would refuse it, after a toast saying "done"
+            self.notify(f"{clean(alert.rule, max_len=60)} is resolved: there is nothing to "
+                        "acknowledge", severity="warning", markup=False)
+            return
 
         def acknowledged(note: str | None) -> None:
             if note is not None:

@@ -114,7 +114,7 @@ def test_ack_stays_visible_and_clears_when_the_alert_resolves(clock: Any) -> Non
     engine.ack(alert.fingerprint, "bob")
     run(engine, clock, 1, snap(error_rate_1m=0.0))
     assert engine.alerts()[0].state == "resolved" and engine.alerts()[0].ack is None
-    with pytest.raises(UnknownAlert, match="already resolved"):
+    with pytest.raises(UnknownAlert, match=rf"alert {ERRORS.name} \({alert.fingerprint}\) is already resolved"):
         engine.ack(alert.fingerprint, "bob")
     run(engine, clock, 1, snap(error_rate_1m=0.5))
     (again,) = engine.alerts()  # one alert per fingerprint: the resolved one is replaced

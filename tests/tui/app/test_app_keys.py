@@ -250,6 +250,26 @@ async def test_a_acknowledges_the_selected_alert_with_a_note(
         assert recorder.sent == [Ack(alert.fingerprint, by=recorder.sent[0].by, note="on it")]  # type: ignore[attr-defined]
 
 
+async def test_a_on_a_resolved_alert_names_it_and_sends_nothing(
+    app: ObsviewApp, recorder: Recorder
+) -> None:
+    """Issue 13.11: the console sent the ack, toasted "Acknowledged", then showed the agent's
+    refusal naming only the alert's hash."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        feed.focus()
+        await pilot.press("down", "down", "down")  # the 4th row
+        assert feed.selected_alert is not None and feed.selected_alert.rule == "HighMemory"
+        assert feed.selected_alert.state == "resolved"
+        before = len(app._notifications)
+        await pilot.press("a")
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen) and recorder.sent == []
+        (note,) = list(app._notifications)[before:]
+        assert note.message == "HighMemory is resolved: there is nothing to acknowledge"
+
+
 async def test_escape_cancels_the_ack(app: ObsviewApp, recorder: Recorder) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
