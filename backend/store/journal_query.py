@@ -19,8 +19,6 @@ from obsview.backend.store.journal_codec import (
     BlockInfo,
     CorruptBlock,
     Narrowing,
-    has_hash,
-    id_bucket,
     id_hash,
     unpack,
 )
@@ -56,8 +54,7 @@ def _traced_blocks(journal: Journal, traces: list[int], anchor: int | None, forw
     """The blocks whose trace index holds every one of ``traces``, in scan order."""
     found: set[int] | None = None
     for wanted in set(traces):
-        rows = journal.read("SELECT first_seq, hashes FROM trace_index WHERE bucket = ?", (id_bucket(wanted),))
-        holding = {int(first) for first, hashes in rows if has_hash(bytes(hashes), wanted)}
+        holding = journal.holding(wanted)
         found = holding if found is None else found & holding
     ordered = sorted(found or (), reverse=not forward)
     for start in range(0, len(ordered), CHUNK):

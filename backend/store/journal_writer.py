@@ -4,7 +4,13 @@ The event loop only appends events to a pending list (:meth:`JournalWriter.appen
 extend). A block is handed to the writer thread when it holds :data:`BLOCK_EVENTS` events or
 when :meth:`JournalWriter.flush` runs (the agent calls it every second), so a ``kill -9``
 loses at most what was pending (one second of events, or one block) plus the blocks queued
-behind a slow disk. The thread packs and commits blocks and applies retention. The queue is
+behind a slow disk. The thread packs and commits blocks and applies retention.
+
+The RAM ring seals each 1,024 events into the very bytes a journal block is made of
+(:mod:`.journal_codec`): it hands them over (:meth:`JournalWriter.sealed`) and a block takes
+them as they are; the thread packs only the runs the ring had not sealed when the block was
+handed (the newest events, each second). A block filled by size ends where the ring's last
+sealed run in it ends, so the next starts where the ring's next one does. The queue is
 bounded: when the disk cannot keep up, the OLDEST queued block is dropped and counted.
 """
 
@@ -20,8 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+import msgspec
+
 from obsview.backend.store.journal import Journal, JournalError
-from obsview.backend.store.journal_codec import pack
+from obsview.backend.store.journal_codec import Piece, pack
 from obsview.backend.store.ring import EventStore
 from obsview.common.protocol import LogEvent
 
@@ -33,8 +41,12 @@ MAX_UNWRITTEN: Final = BLOCK_EVENTS * (MAX_QUEUED_BLOCKS + 1)
 """Events that may be handed out but not yet committed: what a crash can lose at most, and
 how far the numbering jumps after one so that no sequence number is ever reused."""
 RETENTION_INTERVAL_S: Final = 10.0
+HELD_FRAMES: Final = 64
+"""The ring's sealed runs kept for blocks not handed yet (more than a full queue's worth)."""
 
 Job = Callable[[Journal], None]
+Block = tuple[list[LogEvent], list[Piece]]
+"""A block's events, and the same events as runs: sealed by the ring already, or not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +71,10 @@ class JournalWriter:
         self._max_queued = max_queued_blocks
         self._clock = clock
         self._pending: list[LogEvent] = []
-        self._queue: deque[list[LogEvent] | Job | None] = deque()
+        self._frames: dict[int, tuple[int, bytes]] = {}
+        """The ring's sealed runs by first seq: (last seq, bytes)."""
+        self._ring: EventStore | None = None
+        self._queue: deque[Block | Job | None] = deque()
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._retained_at = 0.0
@@ -85,6 +100,8 @@ class JournalWriter:
         if ring.last_seq < journal.seq_floor:  # (an agent started again in-process goes on)
             ring.resume_after(journal.seq_floor)
         writer = cls(journal, retention, clock=clock)
+        writer._ring = ring
+        ring.on_seal = writer.sealed
         writer.start()
         return writer
 
@@ -93,26 +110,73 @@ class JournalWriter:
     def append(self, events: Sequence[LogEvent]) -> None:
         self._pending.extend(events)
         if len(self._pending) >= self._block_events:
-            self.flush()
+            self._hand(everything=False)
 
     def flush(self) -> None:
         """Hand whatever is pending to the writer thread as one or more blocks."""
-        pending, self._pending = self._pending, []
+        self._hand(everything=True)
+
+    def sealed(self, first_seq: int, last_seq: int, frame: bytes) -> None:
+        """The ring sealed events ``first_seq..last_seq`` into ``frame`` (its ``on_seal``)."""
+        frames = self._frames
+        frames[first_seq] = (last_seq, frame)
+        if len(frames) > HELD_FRAMES:
+            del frames[next(iter(frames))]
+
+    def _hand(self, *, everything: bool) -> None:
+        """Hand full blocks (or, with ``everything``, all that is pending) to the thread."""
+        pending = self._pending
         step = self._block_events
-        for start in range(0, len(pending), step):
-            self._enqueue(pending[start : start + step])
+        start = 0
+        while len(pending) - start >= (1 if everything else step):
+            events = pending[start : start + step]
+            pieces = self._pieces(events)
+            if not everything and len(pieces) > 1 and not isinstance(pieces[-1], bytes):
+                events = events[: len(events) - len(pieces.pop())]  # the next block takes the rest
+            self._enqueue((events, pieces))
+            start += len(events)
+        if start:
+            self._pending = pending[start:]
+            frames = self._frames
+            handed = pending[start - 1].seq
+            while frames and next(iter(frames)) <= handed:
+                del frames[next(iter(frames))]
+
+    def _pieces(self, events: list[LogEvent]) -> list[Piece]:
+        """``events`` cut into the runs the ring sealed (their bytes) and the runs between."""
+        frames = self._frames
+        if not frames:
+            return [events]
+        pieces: list[Piece] = []
+        count = len(events)
+        run = at = 0
+        while at < count:
+            held = frames.get(events[at].seq)
+            if held is not None:
+                last, frame = held
+                end = at + last - events[at].seq + 1
+                if end <= count and events[end - 1].seq == last:
+                    if run < at:
+                        pieces.append(events[run:at])
+                    pieces.append(frame)
+                    at = run = end
+                    continue
+            at += 1
+        if run < count:
+            pieces.append(events[run:])
+        return pieces
 
     def submit(self, job: Job) -> None:
         """Run ``job(journal)`` on the writer thread, in order with the blocks (recorded
         states, minutes: a few a minute, so never dropped)."""
         self._enqueue(job)
 
-    def _enqueue(self, item: list[LogEvent] | Job | None) -> None:
+    def _enqueue(self, item: Block | Job | None) -> None:
         with self._wake:
-            if isinstance(item, list) and sum(isinstance(queued, list) for queued in self._queue) >= self._max_queued:
-                oldest = next(queued for queued in self._queue if isinstance(queued, list))
+            if isinstance(item, tuple) and sum(isinstance(queued, tuple) for queued in self._queue) >= self._max_queued:
+                oldest = next(queued for queued in self._queue if isinstance(queued, tuple))
                 self._queue.remove(oldest)
-                self.dropped += len(oldest)
+                self.dropped += len(oldest[0])
             self._queue.append(item)
             self._wake.notify()
 
@@ -124,6 +188,8 @@ class JournalWriter:
         """Write everything pending, record the numbers handed out, close the file (blocking:
         call it in a worker thread)."""
         self.flush()
+        if self._ring is not None:
+            self._ring.on_seal = None
         self._enqueue(None)
         if self._thread is not None:
             self._thread.join()
@@ -140,8 +206,8 @@ class JournalWriter:
                 item = self._queue.popleft()
             if item is None:
                 return
-            if isinstance(item, list):
-                self._write(item)
+            if isinstance(item, tuple):
+                self._write(*item)
             else:
                 self._run_job(item)
 
@@ -152,15 +218,16 @@ class JournalWriter:
             self.write_errors += 1
             log.error("history journal %s: recorded state not written (%s)", self.journal.path, exc)
 
-    def _write(self, block: list[LogEvent]) -> None:
+    def _write(self, block: list[LogEvent], pieces: list[Piece]) -> None:
         try:
             now = self._clock()
-            self.journal.write_block(pack(block), now)
+            self.journal.write_block(pack(block, pieces), now)
             self.written += len(block)
             if now - self._retained_at >= RETENTION_INTERVAL_S:
                 self._retained_at = now
                 self.apply_retention(now)
-        except (sqlite3.Error, OSError, JournalError) as exc:
+        except (sqlite3.Error, OSError, JournalError, msgspec.EncodeError, OverflowError, TypeError, ValueError) as exc:
+            # (a value msgpack cannot hold: the ring kept such events unsealed; never expected)
             self.dropped += len(block)
             self.write_errors += 1
             if self.write_errors == 1 or self.write_errors % 100 == 0:

@@ -14,12 +14,13 @@ an object (the struct, its raw line, its strings, its ``extra`` dict) and ~110 B
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import lz4.block  # type: ignore[import-untyped]  # python-lz4 ships no type information
 import msgspec
 
+from obsview.backend.store.journal_codec import seal
 from obsview.backend.store.query import EventQuery, Page, scan_page
 from obsview.common.protocol import LogEvent
 
@@ -29,7 +30,6 @@ keys, routes, agents), few enough that reading one event decodes little."""
 DECODED_BLOCKS: Final = 4
 """Sealed blocks kept decoded: a resume or a query page reads consecutive ranges."""
 
-_ENCODER: Final = msgspec.msgpack.Encoder()
 _DECODER: Final = msgspec.msgpack.Decoder(list[LogEvent])
 _Block = tuple[int, bytes | list[LogEvent]]
 """(its first seq, its events sealed, or kept as objects when they cannot be encoded)."""
@@ -46,6 +46,9 @@ class EventStore:
         self._sealed: dict[int, _Block] = {}
         """Full blocks by number (seq ``n * block + 1`` starts block ``n``), oldest first."""
         self._decoded: dict[int, list[LogEvent]] = {}
+        self.on_seal: Callable[[int, int, bytes], None] | None = None
+        """Told ``(first seq, last seq, bytes)`` of each block sealed: the journal stores
+        the same bytes rather than packing the events again."""
         self._last = 0
         self._start = 0
 
@@ -106,10 +109,12 @@ class EventStore:
     def _seal(self, number: int) -> None:
         events, self._open = self._open, []
         try:
-            sealed: bytes | list[LogEvent] = lz4.block.compress(_ENCODER.encode(events))
+            sealed: bytes | list[LogEvent] = seal(events)
         except (msgspec.EncodeError, OverflowError, TypeError, ValueError):
             sealed = events  # a value msgpack cannot hold (normalization makes it JSON): kept
         self._sealed[number] = (events[0].seq, sealed)
+        if self.on_seal is not None and isinstance(sealed, bytes):
+            self.on_seal(events[0].seq, events[-1].seq, sealed)
 
     def _evict(self) -> None:
         """Forget the sealed blocks wholly older than ``first_seq``."""

@@ -29,7 +29,7 @@ from obsview.backend.ingest.sources.otlp import OtlpHttpSource
 from obsview.backend.ingest.sources.tcp import TcpSource
 from obsview.backend.signals.alerts import AlertRule
 from obsview.backend.signals.health import parse_probes
-from obsview.backend.store.journal_codec import unpack, unpack_bytes
+from obsview.backend.store.journal_codec import unpack, unpack_bytes, unpack_text
 from obsview.common.protocol import Ack, Alerts, Events, Silence, encode
 
 S3_SIGNATURE = "7f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff"
@@ -105,7 +105,7 @@ def _readable(path: Path) -> str:
         return path.read_text()
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         blocks = [unpack(data) for (data,) in db.execute("SELECT data FROM blocks")]
-        texts = [unpack_bytes(text).decode("utf-8", "surrogatepass") for (text,) in db.execute("SELECT text FROM texts")]
+        texts = [unpack_text(text).decode("utf-8", "surrogatepass") for (text,) in db.execute("SELECT text FROM texts")]
         frames = [unpack_bytes(data) for (data,) in db.execute("SELECT data FROM states")]
         minutes = [bytes(data) for (data,) in db.execute("SELECT data FROM minutes")]
         meta = [str(value) for (_key, value) in db.execute("SELECT key, value FROM meta")]

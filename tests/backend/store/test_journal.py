@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from obsview.backend.store import journal_query
 from obsview.backend.store.history import History
-from obsview.backend.store.journal import Journal, JournalError
-from obsview.backend.store.journal_codec import pack, unpack
+from obsview.backend.store.journal import _TRACE_INDEX, SCHEMA_VERSION, Journal, JournalError
+from obsview.backend.store.journal_codec import block_hashes, frames, index_rows, pack, seal, unpack
 from obsview.backend.store.journal_writer import MAX_UNWRITTEN, JournalWriter, Retention
 from obsview.backend.store.query import EventQuery
 from obsview.backend.store.ring import EventStore
@@ -148,9 +148,45 @@ def test_a_trace_is_found_through_the_index_and_the_pages_count_every_event(tmp_
     assert journal_query.query(journal, EventQuery(parse_filter("trace:nowhere")), limit=5, max_scan=10).events == []
 
 
+def as_format_2(path: Path) -> None:
+    """Rewrite a journal as format 2 wrote it: a block's data one LZ4 blob (no frames), the
+    trace index a row per block and bucket in ``trace_index``."""
+    with sqlite3.connect(path) as db:
+        db.execute(_TRACE_INDEX)
+        for first_seq, data in db.execute("SELECT first_seq, data FROM blocks").fetchall():
+            block = unpack(bytes(data))
+            db.execute("UPDATE blocks SET data = ? WHERE first_seq = ?", (seal(block), first_seq))
+            db.executemany("INSERT INTO trace_index VALUES (?, ?, ?)", index_rows(first_seq, block_hashes(block)))
+        db.execute("DROP TABLE trace_batches")
+        db.execute("DELETE FROM meta WHERE key = 'indexed'")
+        db.execute("PRAGMA user_version = 2")
+
+
+def test_a_journal_of_the_second_format_is_read_as_it_is_and_goes_on(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    written(path, [events(100, start=1), events(100, start=101)]).close()
+    as_format_2(path)
+    with sqlite3.connect(path) as db:
+        assert not db.execute("SELECT count(*) FROM blocks WHERE data LIKE x'ffffffff' || '%'").fetchone()[0]
+    journal = Journal(path)
+    assert journal.read("PRAGMA user_version").__next__()[0] == SCHEMA_VERSION
+    got, missed = journal_query.since(journal, 0, 1000)
+    assert [e.seq for e in got] == list(range(1, 201)) and missed == 0
+    journal.write_block(pack(events(100, start=201)), time.time())  # a block of the new format beside
+    for trace, seqs in (("trace:trace-50", [150, 151, 152]), ("trace:trace-67", [201, 202, 203])):
+        page = journal_query.query(journal, EventQuery(parse_filter(trace)), limit=10, max_scan=1000)
+        assert [event.seq for event in page.events] == seqs
+    journal.close()
+    journal = Journal(path)  # the new block indexed at close, the old ones still found
+    page = journal_query.query(journal, EventQuery(parse_filter("trace:trace-67")), limit=10, max_scan=1000)
+    assert [event.seq for event in page.events] == [201, 202, 203]
+    assert [e.seq for e in journal_query.since(journal, 0, 1000)[0]] == list(range(1, 301))
+
+
 def test_a_journal_of_the_first_format_gets_the_trace_index(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     written(path, [events(100, start=1), events(100, start=101)]).close()
+    as_format_2(path)
     with sqlite3.connect(path) as db:  # back to format 1: one row of sorted hashes per block
         db.execute("CREATE TABLE traces(first_seq INTEGER PRIMARY KEY, hashes BLOB NOT NULL)")
         for first_seq in (1, 101):
@@ -161,7 +197,49 @@ def test_a_journal_of_the_first_format_gets_the_trace_index(tmp_path: Path) -> N
     journal = Journal(path)
     page = journal_query.query(journal, EventQuery(parse_filter("trace:trace-50")), limit=10, max_scan=1000)
     assert [event.seq for event in page.events] == [150, 151, 152]
-    assert journal.read("PRAGMA user_version").__next__()[0] == 2
+    assert journal.read("PRAGMA user_version").__next__()[0] == SCHEMA_VERSION
+
+
+def test_blocks_not_yet_in_the_trace_index_are_found_and_indexed_again_after_a_kill(tmp_path: Path) -> None:
+    """The index is written a batch of blocks at a time: until then a lookup finds a block in
+    memory, and a journal not closed (killed) indexes the rest when it opens again."""
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path)
+    journal.write_block(pack(events(100, start=1)), time.time())
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM trace_batches").fetchone()[0] == 0, "held back"
+    page = journal_query.query(journal, EventQuery(parse_filter("trace:trace-20")), limit=10, max_scan=1000)
+    assert [event.seq for event in page.events] == [60, 61, 62]
+    del journal  # killed: never closed, its index rows never written
+    journal = Journal(path)
+    assert journal.unclean
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT count(*) FROM trace_batches").fetchone()[0] > 0, "indexed at open"
+    page = journal_query.query(journal, EventQuery(parse_filter("trace:trace-20")), limit=10, max_scan=1000)
+    assert [event.seq for event in page.events] == [60, 61, 62]
+
+
+def test_a_block_made_of_the_rings_sealed_runs_reads_back_whole(tmp_path: Path) -> None:
+    """The writer stores the ring's sealed bytes as they are, packing only the runs between."""
+    ring = EventStore(10_000, block_events=100)
+    writer = JournalWriter(Journal(tmp_path / "j.sqlite3"), NO_RETENTION, block_events=300)
+    ring.on_seal = writer.sealed
+    writer.start()
+    made = events(950, start=0)
+    for start in range(0, 950, 70):  # batches that do not line up with the ring's blocks
+        batch = made[start : start + 70]
+        ring.append(batch)
+        writer.append(batch)
+        if start == 420:
+            writer.flush()  # a flush inside a ring block: the rest of it is packed by the writer
+    writer.stop(ring.last_seq)
+    journal = Journal(tmp_path / "j.sqlite3")
+    got, missed = journal_query.since(journal, 0, 10_000)
+    assert got == made and missed == 0
+    framed = [frames(bytes(data)) for (data,) in journal.read("SELECT data FROM blocks ORDER BY first_seq")]
+    assert sum(map(len, framed)) > len(framed), "blocks of several frames"
+    sealed = {blob for _base, blob in ring._sealed.values() if isinstance(blob, bytes)}
+    assert sealed & {frame for parts in framed for frame in parts}, "the ring's bytes reused"
 
 
 def test_since_reports_holes(tmp_path: Path) -> None:
