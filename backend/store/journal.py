@@ -4,8 +4,8 @@ Why SQLite (stdlib, WAL mode) holding compressed blocks rather than a row per ev
 DuckDB: measured on this machine (DESIGN.md, ``benchmarks/journal.py``), a row per event
 costs ~8 µs to insert (120k rows/s), several times the ingest path's own cost per event,
 and DuckDB's row inserts from Python are slower still while importing it costs ~50 MB of RSS
-for good. A block of a few thousand events packed as one LZ4-compressed blob
-(:mod:`.journal_codec`) costs about a microsecond per event to write, takes about 0.45x the
+for good. A block of a few thousand events packed as LZ4-compressed frames
+(:mod:`.journal_codec`: mostly the RAM ring's own sealed bytes) costs well under a microsecond per event to write, takes about 0.45x the
 raw log bytes with its text section, and a scan decompresses at memory speed. What SQLite adds: transactions (a
 crash loses only what was not committed), WAL (readers never block the writer), an index on
 the block's first seq and time, and a file format every tool can open.
@@ -50,7 +50,8 @@ SCHEMA_VERSION: Final = 3
 index is written a batch of blocks at a time, one row per bucket (``trace_batches``; ``indexed``
 in ``meta``: blocks above it are indexed again at the next open). A format-2 file is read as it
 is (its blocks are one frame, its ``trace_index`` rows are still read) and marked 3 (an older
-obsview then refuses it as newer, rather than misreading it)."""
+obsview then refuses it as newer, rather than misreading it). A block's text section is
+frames of ~64 KiB too (a search stops at the first that holds its needle)."""
 INDEX_BATCH_HASHES: Final = 16 * 8192
 """Trace index entries held back and written together (~16 blocks of seed events): a row per
 block in each of 256 buckets, each in its own place in the table, cost SQLite ~1.3 us an event
