@@ -5,9 +5,9 @@ DuckDB: measured on this machine (DESIGN.md, ``benchmarks/journal.py``), a row p
 costs ~8 µs to insert (120k rows/s), several times the ingest path's own cost per event,
 and DuckDB's row inserts from Python are slower still while importing it costs ~50 MB of RSS
 for good. A block of a few thousand events packed as LZ4-compressed frames
-(:mod:`.journal_codec`: mostly the RAM ring's own sealed bytes) costs well under a microsecond per event to write, takes about 0.45x the
-raw log bytes with its text section, and a scan decompresses at memory speed. What SQLite adds: transactions (a
-crash loses only what was not committed), WAL (readers never block the writer), an index on
+(:mod:`.journal_codec`: mostly the RAM ring's own sealed bytes, reused) costs under a
+microsecond per event to write, takes about 0.45x the raw log bytes with its text section,
+and a scan decompresses at memory speed. What SQLite adds: transactions (a crash loses only what was not committed), WAL (readers never block the writer), an index on
 the block's first seq and time, and a file format every tool can open.
 
 Durability: ``synchronous=NORMAL`` in WAL mode: a committed block survives the agent being
