@@ -118,22 +118,15 @@ def pack(events: Sequence[LogEvent], pieces: Sequence[Piece] | None = None) -> P
 
 
 TEXT_CHUNK: Final = 65536
-"""Bytes of text compressed apart (cut at an event's edge): a search decompresses one at a time
-into the CPU's cache and searches it there, and stops at the first chunk holding its needles."""
+"""Bytes of text compressed apart: a search decompresses one at a time into the CPU's cache,
+searches it there, and stops at the first chunk where its needles are found."""
 
 
 def pack_text(text: bytes) -> bytes:
-    """A block's lower-cased text as frames of about :data:`TEXT_CHUNK` bytes, each cut after a
-    NUL (between two events' texts: a needle never spans two chunks' events)."""
-    chunks = []
-    start = 0
-    while len(text) - start > TEXT_CHUNK:
-        cut = text.find(b"\x00", start + TEXT_CHUNK)
-        if cut < 0:
-            break
-        chunks.append(lz4.block.compress(text[start : cut + 1]))
-        start = cut + 1
-    chunks.append(lz4.block.compress(text[start:]))
+    """A block's lower-cased text as frames of :data:`TEXT_CHUNK` bytes (a text may hold any
+    character, NUL too: a search looks across the seams, :meth:`Narrowing.text_may_hold`)."""
+    size = TEXT_CHUNK
+    chunks = [lz4.block.compress(text[start : start + size]) for start in range(0, max(1, len(text)), size)]
     return b"".join([FRAMED, *chain.from_iterable((_LENGTH.pack(len(chunk)), chunk) for chunk in chunks)])
 
 
@@ -307,17 +300,25 @@ class Narrowing:
 
     def text_may_hold(self, text: bytes) -> bool:
         """False when a block's compressed text section shows no event can match: one of the
-        needles is in none of its chunks (searched with a SIMD substring search, ~10x
-        ``bytes.__contains__`` on text that lacks the needle; measured)."""
+        needles is in none of its chunks nor across a seam between two (searched with a SIMD
+        substring search, ~10x ``bytes.__contains__`` on text that lacks the needle; measured)."""
         searches = self._searches
         if not searches:
             return True
+        needles = [needle for needle in self.needles if needle]
         missing = list(range(len(searches)))
+        keep = max(map(len, needles)) - 1
+        tail = b""
         for chunk in frames(text):
             lowered = unpack_bytes(chunk)
+            if tail:  # a needle that starts in the text before this chunk and ends in it
+                seam = tail + lowered[:keep]
+                missing = [n for n in missing if needles[n] not in seam]
             missing = [n for n in missing if not searches[n].find_matches_as_indexes(lowered)]
             if not missing:
                 return True
+            if keep:
+                tail = lowered[-keep:] if len(lowered) >= keep else (tail + lowered)[-keep:]
         return False
 
     @cached_property
