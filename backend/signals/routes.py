@@ -3,10 +3,17 @@
 Metrics are kept per route, so the number of distinct routes must stay bounded whatever the
 traffic (scanners, ids the rules do not recognise): after ``max_routes`` distinct templates,
 every new one is counted in the :data:`OTHER_ROUTE` bucket.
+
+Templating runs for every request event, so each :class:`RouteTemplater` keeps a cache of
+path → template. It is bounded whatever the traffic sends: at most ``cache_size`` entries,
+least recently used evicted first (a scan of unique ``/posts/<uuid>`` paths cycles through
+the cache without growing it, and the hot paths it keeps asking for stay in it), and paths
+longer than :data:`CACHED_PATH_CHARS` are templated every time instead of kept.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +24,11 @@ from obsview.backend.errors import ConfigError
 OTHER_ROUTE: Final = "other"
 ID: Final = ":id"
 MAX_PATH_CHARS: Final = 2048
-_CACHE_LIMIT: Final = 8192
+CACHE_SIZE: Final = 8192
+CACHED_PATH_CHARS: Final = 256
+"""Longer paths are not cached. A full cache of typical paths holds ~1.6 MiB (~200 B an
+entry); the worst case is ~26 MiB (keys of 256 four-byte characters, templates twice as long
+as ``/1/1`` → ``/:id/:id`` makes them)."""
 
 _UUID: Final = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _HEX_ID: Final = re.compile(r"(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}")
@@ -27,6 +38,11 @@ _TOKEN: Final = re.compile(r"(?=[^/]*\d)(?=[^/]*[A-Za-z])[A-Za-z0-9_\-.~=+]{16,}
 secrets in paths (reset and share links): a route is a label in /metrics, never a secret."""
 _CASED_TOKEN: Final = re.compile(r"(?=[^/]*[a-z])(?=[^/]*[A-Z])[A-Za-z0-9_\-]{24,}")
 """Long upper-and-lower-case segments without a digit (a random token that drew none)."""
+_ANY_ID: Final = re.compile("|".join(f"(?:{kind.pattern})" for kind in (_UUID, _HEX_ID, _TOKEN, _CASED_TOKEN)))
+"""One fullmatch instead of four: an alternation fullmatches when one of its branches does."""
+_SHORTEST_PATTERNED_ID: Final = 8
+"""The shortest segment one of the patterns can match (``_HEX_ID``): most segments are
+words shorter than this, and only the digit test can make them an id."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +80,31 @@ def parse_route_rules(raw: Sequence[Mapping[str, object]]) -> tuple[RouteRule, .
 
 
 def _is_id(segment: str) -> bool:
-    if segment.isdigit():
-        return True
-    return bool(
-        _UUID.fullmatch(segment) or _HEX_ID.fullmatch(segment) or _TOKEN.fullmatch(segment)
-        or _CASED_TOKEN.fullmatch(segment)
-    )
+    if len(segment) < _SHORTEST_PATTERNED_ID:
+        return segment.isdigit()
+    return segment.isdigit() or _ANY_ID.fullmatch(segment) is not None
+
+
+def route_of(path: str, rules: Sequence[RouteRule] = DEFAULT_ROUTE_RULES) -> str:
+    """The route template of a concrete path, uncached and unbounded: the first user rule
+    that matches, else every id-like segment replaced by :data:`ID`."""
+    path = path[:MAX_PATH_CHARS].split("?", 1)[0].split("#", 1)[0] or "/"
+    for rule in rules:
+        result, replaced = rule.pattern.subn(rule.replacement, path)
+        if replaced:
+            return result
+    return "/".join([ID if _is_id(segment) else segment for segment in path.split("/")])
 
 
 class RouteTemplater:
-    def __init__(self, rules: Sequence[RouteRule] = DEFAULT_ROUTE_RULES, *, max_routes: int = 200) -> None:
+    def __init__(self, rules: Sequence[RouteRule] = DEFAULT_ROUTE_RULES, *, max_routes: int = 200,
+                 cache_size: int = CACHE_SIZE) -> None:
         self._rules = tuple(rules)
         self._max_routes = max_routes
         self._known: set[str] = set()
-        self._cache: dict[str, str] = {}
+        self._route_of = functools.partial(route_of, rules=self._rules)
+        # functools' LRU cache (C): its hit costs about a dict lookup, and it counts.
+        self._cached_route_of = functools.lru_cache(maxsize=cache_size)(self._route_of)
         self.overflowed = 0
         """Requests counted in the :data:`OTHER_ROUTE` bucket because the cap was reached."""
 
@@ -85,17 +112,18 @@ class RouteTemplater:
     def routes(self) -> frozenset[str]:
         return frozenset(self._known)
 
+    def cache_info(self) -> functools._CacheInfo:
+        """Hits, misses, ``maxsize`` and the current size of the path cache."""
+        return self._cached_route_of.cache_info()
+
     def template(self, path: str) -> str:
         """The bounded route for a concrete path (hot path: cached)."""
-        route = self._cache.get(path)
-        if route is None:
-            route = self.bound(self._apply_rules(path))
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache.clear()  # cheap bound; the working set refills in a few requests
-            self._cache[path] = route
-        elif route is OTHER_ROUTE:
-            self.overflowed += 1
-        return route
+        if len(path) > CACHED_PATH_CHARS:
+            return self.bound(self._route_of(path))
+        route = self._cached_route_of(path)
+        if route in self._known:
+            return route
+        return self.bound(route)
 
     def bound(self, route: str) -> str:
         """``route`` itself while there is room for it, else :data:`OTHER_ROUTE`."""
@@ -107,11 +135,3 @@ class RouteTemplater:
             return route
         self.overflowed += 1
         return OTHER_ROUTE
-
-    def _apply_rules(self, path: str) -> str:
-        path = path[:MAX_PATH_CHARS].split("?", 1)[0].split("#", 1)[0] or "/"
-        for rule in self._rules:
-            result, replaced = rule.pattern.subn(rule.replacement, path)
-            if replaced:
-                return result
-        return "/".join(ID if _is_id(segment) else segment for segment in path.split("/"))

@@ -1,9 +1,22 @@
 from __future__ import annotations
 
+import random
+import tracemalloc
+import uuid
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from obsview.backend.errors import ConfigError
-from obsview.backend.signals.routes import OTHER_ROUTE, RouteTemplater, parse_route_rules
+from obsview.backend.signals import routes
+from obsview.backend.signals.routes import (
+    CACHED_PATH_CHARS,
+    OTHER_ROUTE,
+    RouteTemplater,
+    parse_route_rules,
+    route_of,
+)
 
 
 @pytest.mark.parametrize(("path", "route"), [
@@ -44,3 +57,79 @@ def test_cardinality_cap_sends_new_routes_to_other_and_counts_them() -> None:
     assert templater.routes == {"/page-a", "/page-b", "/page-c"}
     assert templater.bound("/page-a") == "/page-a"
     assert templater.bound("/page-z") == OTHER_ROUTE
+
+
+def test_ids_are_found_as_the_four_patterns_find_them() -> None:
+    # _is_id skips the patterns below 8 characters and tries them as one alternation.
+    @given(st.text(alphabet="0123456789abcdefABCDEFxyzXYZ-_.~=+٣/", max_size=40))
+    def agrees(segment: str) -> None:
+        expected = segment.isdigit() or any(
+            kind.fullmatch(segment) for kind in (routes._UUID, routes._HEX_ID, routes._TOKEN, routes._CASED_TOKEN))
+        assert routes._is_id(segment) == expected
+
+    agrees()
+
+
+_SEGMENTS = st.one_of(
+    st.sampled_from(["api", "posts", "users", "comments", "", "deadbeef", "health"]),
+    st.integers(0, 10**12).map(str),
+    st.uuids().map(str),
+    st.text(alphabet="0123456789abcdefXYZ-_", max_size=30),
+)
+
+
+@given(st.lists(st.lists(_SEGMENTS, max_size=5).map(lambda parts: "/" + "/".join(parts)), max_size=60),
+       st.integers(1, 8))
+def test_cached_routes_equal_the_uncached_function(paths: list[str], cache_size: int) -> None:
+    templater = RouteTemplater(max_routes=10_000, cache_size=cache_size)
+    rules = parse_route_rules([{"pattern": r"^/users/[0-9]+$", "replace": "/users/:user"}])
+    ruled = RouteTemplater(rules, max_routes=10_000, cache_size=cache_size)
+    for path in paths + paths[::-1]:  # again, after evictions: hits and misses both
+        assert templater.template(path) == route_of(path)
+        assert ruled.template(path) == route_of(path, rules)
+
+
+def test_unique_paths_cycle_through_the_cache_without_growing_it() -> None:
+    size = 1000
+    templater = RouteTemplater(cache_size=size)
+    rng = random.Random(7)
+
+    def scan(count: int) -> None:
+        for _ in range(count):
+            assert templater.template(f"/posts/{uuid.UUID(int=rng.getrandbits(128))}") == "/posts/:id"
+
+    tracemalloc.start()
+    try:
+        scan(2 * size)  # full (~200 kB of these paths and their templates), and cycled once
+        full = tracemalloc.get_traced_memory()[0]
+        scan(20 * size)
+        grown = tracemalloc.get_traced_memory()[0] - full
+    finally:
+        tracemalloc.stop()
+    info = templater.cache_info()
+    assert info.currsize == size
+    assert info.misses == 22 * size
+    assert grown < 4096  # 20,000 more unique paths: the same memory
+
+
+def test_the_cache_keeps_what_is_used_and_evicts_the_least_recent() -> None:
+    templater = RouteTemplater(cache_size=2)
+    for path in ("/a/1", "/b/2", "/a/1", "/c/3", "/a/1", "/b/2"):
+        templater.template(path)
+    # /a/1 stayed in (used before /c/3 came), /b/2 was evicted by /c/3 and templated again.
+    assert templater.cache_info()[:2] == (2, 4)
+
+
+def test_long_paths_are_templated_but_not_cached() -> None:
+    templater = RouteTemplater()
+    for i in range(100):
+        long = f"/files/{'x' * CACHED_PATH_CHARS}/{i}"
+        assert templater.template(long) == route_of(long)
+    assert templater.cache_info().currsize == 0
+
+
+def test_overflow_is_counted_on_cached_paths_too() -> None:
+    templater = RouteTemplater(max_routes=1)
+    routes_seen = [templater.template(path) for path in ("/a", "/b", "/b", "/a")]
+    assert routes_seen == ["/a", OTHER_ROUTE, OTHER_ROUTE, "/a"]
+    assert templater.overflowed == 2
