@@ -26,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.frames import CloseCode
 
+from obsview.common.backoff import backoff_delay
 from obsview.common.protocol import (
     MAX_FRAME_BYTES,
     Dropped,
@@ -360,8 +361,8 @@ class AgentClient:
     # ------------------------------------------------------------------ helpers
 
     def _backoff(self, attempt: int) -> float:
-        """Exponential from ``backoff_initial``, capped, with ±25 % jitter so consoles spread out."""
-        base = min(self._backoff_max, self._backoff_initial * 2.0 ** min(attempt - 1, 32))
+        """obsview's one backoff from ``backoff_initial``, capped, with ±25 % jitter so consoles spread out."""
+        base = backoff_delay(attempt, self._backoff_initial, self._backoff_max)
         return min(self._backoff_max, base * (0.75 + 0.5 * self._jitter()))
 
     def _set_state(self, **changes: object) -> None:

@@ -15,9 +15,9 @@ server, forwarding refused, and "no agent on the far side" (ssh is in, but nothi
 the agent's port there: ssh then says ``open failed: connect failed``).
 
 :class:`SshTunnel` keeps the forward up while it is open: if ssh exits (the network dropped,
-the server rebooted) it is started again on the same local port with a capped backoff, so
-the console's own reconnect finds it there; an authentication or host key failure is not
-retried. Closing it (on quit) ends ssh and waits for it: nothing is left listening.
+the server rebooted) it is started again on the same local port after obsview's one backoff
+(1, 2, 4, 8, 16 s, then every 30 s; from 1 s again once a restart works), so the console's own
+reconnect finds it there; an authentication or host key failure is not retried. Closing it (on quit) ends ssh and waits for it: nothing is left listening.
 """
 
 from __future__ import annotations
@@ -28,15 +28,18 @@ import os
 import shlex
 import socket
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import urlsplit
 
+from obsview.common.backoff import Backoff
+
 DEFAULT_AGENT_PORT: Final = 8765
 START_TIMEOUT_S: Final = 20.0
 STOP_TIMEOUT_S: Final = 5.0
-RESTART_BACKOFF_S: Final = (1.0, 2.0, 5.0, 10.0, 30.0)
+RESTART_BACKOFF_BASE_S: Final = 1.0
+RESTART_BACKOFF_CAP_S: Final = 30.0
 SSH_COMMAND_ENV: Final = "OBSVIEW_SSH_COMMAND"
 """Replaces ``ssh`` (split like a shell would): ``ssh -F ~/.ssh/fleet_config``."""
 
@@ -177,14 +180,17 @@ class SshTunnel:
         command: Sequence[str] | None = None,
         on_problem: Callable[[SshError | None], None] | None = None,
         start_timeout_s: float = START_TIMEOUT_S,
-        backoff_s: Sequence[float] = RESTART_BACKOFF_S,
+        backoff_base_s: float = RESTART_BACKOFF_BASE_S,
+        backoff_cap_s: float = RESTART_BACKOFF_CAP_S,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self.target = target
         self._command = list(command) if command is not None else ssh_command()
         self.on_problem = on_problem
         """Called with each new problem, and None once it is over (the console's status)."""
         self._start_timeout = start_timeout_s
-        self._backoff = tuple(backoff_s)
+        self._retry = Backoff(backoff_base_s, backoff_cap_s)
+        self._sleep = sleep
         self.local_port = 0
         self.problem: SshError | None = None
         """What is wrong now (None while the tunnel works)."""
@@ -279,7 +285,6 @@ class SshTunnel:
             return
 
     async def _supervise(self) -> None:
-        attempt = 0
         while True:
             process = self._process
             assert process is not None
@@ -287,19 +292,24 @@ class SshTunnel:
             await self._drain_reader()
             error = explain(self.stderr, self.target)
             self._set_problem(error)
-            if error.permanent:
+            if error.permanent or not await self._restart():
                 return
-            await asyncio.sleep(self._backoff[min(attempt, len(self._backoff) - 1)])
-            attempt += 1
+
+    async def _restart(self) -> bool:
+        """Start ssh again (the same local port: the console's URL stays right) until it works
+        (True) or fails for good (False), waiting the backoff before each attempt."""
+        while True:
+            await self._sleep(self._retry.next())
             self.restarts += 1
             try:
-                await self._start_once()  # the same local port: the console's URL stays right
+                await self._start_once()
             except SshError as exc:
                 self._set_problem(exc)
                 if exc.permanent:
-                    return
+                    return False
                 continue
-            attempt = 0
+            self._retry.reset()
+            return True
 
     async def _stop_process(self) -> None:
         process, self._process = self._process, None

@@ -38,7 +38,7 @@ async def test_the_console_through_the_tunnel_and_without_an_agent_at_the_far_en
     agent = agent_on(tmp_path)
     await agent.start()
     target = SshTarget(HOST_ALIAS, agent_port=agent.port)
-    async with SshTunnel(target, command=sshd.command, backoff_s=(0.1,)) as tunnel:
+    async with SshTunnel(target, command=sshd.command, backoff_base_s=0.1) as tunnel:
         app = ObsviewApp(url=tunnel.url, label=target.display(), tunnel=tunnel, client_options=FAST_RETRY)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: f"connected to ssh://{HOST_ALIAS}/{agent.port}" in status_line(app))

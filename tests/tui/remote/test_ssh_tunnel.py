@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -56,7 +58,7 @@ async def test_ssh_dropping_is_restarted_on_the_same_local_port(sshd: PrivateSsh
     async with agent_at(tmp_path) as agent:
         problems: list[SshError | None] = []
         tunnel = SshTunnel(SshTarget(HOST_ALIAS, agent_port=agent.port), command=sshd.command,
-                           backoff_s=(0.1,), on_problem=problems.append)
+                           backoff_base_s=0.1, on_problem=problems.append)
         async with tunnel:
             port = tunnel.local_port
             assert tunnel._process is not None
@@ -65,6 +67,45 @@ async def test_ssh_dropping_is_restarted_on_the_same_local_port(sshd: PrivateSsh
             assert tunnel.local_port == port
             await hello_through(tunnel.url)
         assert problems and problems[-1] is None
+
+
+FAKE_SSH = textwrap.dedent("""
+    import socket, sys, time
+    state = open(sys.argv[1]).read()
+    if state != "up":
+        sys.exit("ssh: connect to host web-1 port 22: Connection refused")
+    local_port = int(sys.argv[sys.argv.index("-L") + 1].split(":")[1])
+    listener = socket.create_server(("127.0.0.1", local_port))
+    while open(sys.argv[1]).read() == "up":
+        time.sleep(0.01)
+    sys.exit("Connection to web-1 closed by remote host.")
+""")
+
+
+async def test_restarts_follow_the_one_backoff_and_start_again_from_1s_after_one_works(tmp_path: Path) -> None:
+    """A fake ssh whose server is "up" or "down" as a file says: the waits between restarts
+    are common.backoff's 1, 2, 4, 8, 16, 30, 30 s, and a restart that works resets them."""
+    (tmp_path / "fake_ssh.py").write_text(FAKE_SSH, encoding="utf-8")
+    server = tmp_path / "server"
+    server.write_text("up", encoding="utf-8")
+    waits: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+        if len(waits) == 7:
+            server.write_text("up", encoding="utf-8")  # the server is back: the 8th start works
+        await asyncio.sleep(0)
+
+    tunnel = SshTunnel(SshTarget("web-1"), command=[sys.executable, str(tmp_path / "fake_ssh.py"), str(server)],
+                       sleep=sleep)
+    async with tunnel:
+        server.write_text("down", encoding="utf-8")
+        await wait_until(lambda: tunnel.restarts == 7 and tunnel.problem is None, what="ssh back after 7 restarts")
+        assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+        server.write_text("down", encoding="utf-8")
+        await wait_until(lambda: len(waits) == 9, what="two more waits")
+        assert waits[7:9] == [1.0, 2.0]
+        assert tunnel.problem is not None and tunnel.problem.problem == "unreachable"
 
 
 async def test_no_agent_on_the_far_side_is_named(sshd: PrivateSshd) -> None:
