@@ -28,7 +28,7 @@ import aiosmtplib
 import httpx
 
 from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError
+from obsview.backend.errors import ConfigError, reject_repeated_names
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alerts import format_value
 from obsview.common.iso_time import iso_utc
@@ -126,6 +126,7 @@ def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
     if not isinstance(external_url, str):
         raise ConfigError("notify.external_url: expected a URL string", at=("external_url",))
     channels: list[Channel] = []
+    paths: list[tuple[str | int, ...]] = []
     for kind in _KINDS:
         tables = raw.get(kind, [])
         if not isinstance(tables, list):
@@ -138,10 +139,10 @@ def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
                 channels.append(_parse_channel(kind, where, table, external_url, default_repeat_s))
             except ConfigError as exc:
                 raise exc.within(kind, index) from None
-    names = [channel.name for channel in channels]
-    for name in names:
-        if names.count(name) > 1:
-            raise ConfigError(f"notify: two channels are named {name!r} (set name = ...)")
+            paths.append((kind, index))
+    # A channel without a name is named after its kind and index ("webhook-0"): say so.
+    reject_repeated_names([channel.name for channel in channels], "channel", at=paths,
+                          hint=" (give each a name = ...)")
     return channels
 
 

@@ -41,7 +41,7 @@ import msgspec
 
 from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError, ObsviewError
+from obsview.backend.errors import ConfigError, ObsviewError, reject_repeated_names
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alert_state import encode_state, load_state
 from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
@@ -164,10 +164,7 @@ def parse_rules(raw: Sequence[Mapping[str, Any]]) -> list[AlertRule]:
             rules.append(_parse_rule(index, table))
         except ConfigError as exc:
             raise exc.within(index) from None
-    names = [rule.name for rule in rules]
-    for index, name in enumerate(names):
-        if names.index(name) != index:
-            raise ConfigError(f"rule {name!r}: name: two rules have this name", at=(index, "name"))
+    reject_repeated_names([rule.name for rule in rules], "rule")
     return rules
 
 

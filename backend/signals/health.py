@@ -23,7 +23,7 @@ import httpx
 import psutil
 
 from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError
+from obsview.backend.errors import ConfigError, reject_repeated_names
 from obsview.backend.ingest.redact import redact_text
 from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import HealthReport, ProbeStatus
@@ -75,10 +75,7 @@ def parse_probes(raw: Sequence[Mapping[str, Any]]) -> list[ProbeSpec]:
             specs.append(_parse_probe(index, table))
         except ConfigError as exc:
             raise exc.within(index) from None
-    names = [spec.name for spec in specs]
-    for index, name in enumerate(names):
-        if names.index(name) != index:
-            raise ConfigError(f"probe {name!r}: name: two probes have this name", at=(index, "name"))
+    reject_repeated_names([spec.name for spec in specs], "probe")
     return specs
 
 

@@ -159,3 +159,22 @@ def test_inline_tables_point_at_their_key(tmp_path: Path) -> None:
     text = 'service = "x"\n\n[alerts]\nrules = [\n  { name = "busy", metric = "nope", op = ">", threshold = 1 },\n]\n'
     with pytest.raises(ConfigError, match=r"line 4: alerts.rules: rule 'busy': metric"):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[alerts.rules]]\nname = "busy"\nmetric = "request_rate"\nthreshold = 1\n\n'
+     '[[alerts.rules]]\nname = "busy"\nmetric = "error_rate"\nthreshold = 1\n',
+     r"line 7: alerts.rules: rule 'busy': name: two rules have this name"),
+    ('[[probes]]\nname = "db"\nkind = "tcp"\nhost = "x"\nport = 1\n\n'
+     '[[probes]]\nname = "db"\nkind = "tcp"\nhost = "y"\nport = 2\n',
+     r"line 8: probes: probe 'db': name: two probes have this name"),
+    # Channels are read kind by kind (webhooks before Slack): the Slack channel is the second.
+    ('[[notify.slack]]\nurl = "http://b"\nname = "ops"\n\n[[notify.webhook]]\nurl = "http://c"\nname = "ops"\n',
+     r"line 3: notify: channel 'ops': name: two channels have this name \(give each a name = \.\.\.\)"),
+    # An unnamed channel is named after its kind and index.
+    ('[[notify.webhook]]\nurl = "http://a"\n\n[[notify.webhook]]\nurl = "http://b"\nname = "webhook-0"\n',
+     r"line 6: notify: channel 'webhook-0': name: two channels"),
+])
+def test_a_name_two_tables_take_is_refused_at_the_second(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
