@@ -371,7 +371,7 @@ class Agent:
         for step in (self._observe, self._broadcast_events):
             try:
                 step(events)
-            except Exception:  # noqa: BLE001 - one bad record must not stop its source
+            except Exception:  # one bad record must not stop its source
                 self._ingest_errors += 1
                 self._ingest_error_log.exception(
                     "ingest step %s failed on a batch of %d events (counted in ingest_errors)",

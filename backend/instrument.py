@@ -209,7 +209,7 @@ def span(name: str, *, kind: str = "internal", **attributes: Any) -> Iterator[No
 def _send_span(sink: SpanSink, data: dict[str, Any]) -> None:
     try:
         sink(data)
-    except Exception:  # noqa: BLE001 — tracing must never break the app
+    except Exception:  # tracing must never break the app
         pass
 
 
@@ -275,7 +275,7 @@ class ObsviewMiddleware:
         started = time.perf_counter()
         try:
             ids = _read_ids(scope["headers"], self.trust_forwarded)
-        except Exception:  # noqa: BLE001 — odd headers must not fail the request
+        except Exception:  # odd headers must not fail the request
             self.failures += 1
             ids = _RequestIds(_new_id(), "", "", "")
         server = _ServerSpan.start(scope, ids, self.spans)
@@ -309,7 +309,7 @@ class ObsviewMiddleware:
                 finally:
                     if server is not None:
                         server.finish(record, error)
-            except Exception:  # noqa: BLE001 — never raise into the app
+            except Exception:  # never raise into the app
                 self.failures += 1
 
     def _record(
@@ -651,7 +651,7 @@ class ObsviewHandler(logging.handlers.QueueHandler):
         except queue.Full:
             self._count_dropped(1)
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 — the stdlib names it
+    def handleError(self, record: logging.LogRecord) -> None:
         self._format_errors += 1  # logging must never raise into (or print over) the app
 
     def _count_dropped(self, lines: int) -> None:
@@ -748,7 +748,7 @@ class _LineShipper(logging.handlers.QueueListener):
         if data:
             try:
                 self._write(data)
-            except Exception:  # noqa: BLE001 — a bug here must not end the thread: lines would pile up
+            except Exception:  # a bug here must not end the thread: lines would pile up
                 self.errors += 1
                 self._count_dropped(data.count(b"\n"))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib
 import subprocess
 import sys
 import tempfile
@@ -42,15 +43,9 @@ def _rss() -> int:
 
 def _bare() -> dict[str, float]:
     # The packages the agent's modules import, without obsview itself doing anything.
-    import aiosmtplib  # noqa: F401
-    import httpx  # noqa: F401
-    import orjson  # noqa: F401
-    import platformdirs  # noqa: F401
-    import psutil  # noqa: F401
-    import websockets.asyncio.server  # noqa: F401
-
-    import obsview.backend.agent  # noqa: F401
-
+    for module in ("aiosmtplib", "httpx", "orjson", "platformdirs", "psutil", "websockets.asyncio.server",
+                   "obsview.backend.agent"):
+        importlib.import_module(module)
     return {"rss": _rss()}
 
 

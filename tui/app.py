@@ -391,7 +391,7 @@ class ObsviewApp(App[None]):
                 self.demo_url = url
                 self.connect(url)
                 await asyncio.Event().wait()  # until on_unmount cancels this task
-        except Exception as exc:  # noqa: BLE001 - the demo failing must not take the console down
+        except Exception as exc:  # the demo failing must not take the console down
             self.demo_url = None
             self._demo_task = None  # d may be pressed again
             self.notify(f"demo failed: {clean(exc, max_len=300)}", severity="error",

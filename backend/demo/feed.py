@@ -108,5 +108,5 @@ class FeedHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.feed.add(record_to_dict(record, service=self.service), self.source)
-        except Exception:  # noqa: BLE001 — logging must never raise into the app; count it
+        except Exception:  # logging must never raise into the app; count it
             self.feed.dropped += 1

@@ -159,7 +159,7 @@ class Normalizer:
             gc.disable()
         try:
             return self._normalize_lines(lines, source)
-        except Exception:  # noqa: BLE001 - a bug met by some line: isolate it, go on
+        except Exception:  # a bug met by some line: isolate it, go on
             return [self._alone(line, source) for line in lines if line.strip()]
         finally:
             if paused:
@@ -171,7 +171,7 @@ class Normalizer:
         try:
             (event,) = self._normalize_lines([line], source)
             return event
-        except Exception:  # noqa: BLE001
+        except Exception:
             self.failures += 1
             self._failure_log.exception("cannot normalize a line from %s; kept as text", source)
         event = LogEvent(ts=self._clock(), level="WARN", message=_UNREADABLE, source=source,
@@ -180,7 +180,7 @@ class Normalizer:
                          truncated=len(line) > self.max_line_bytes)
         try:
             self.redacted += redact_events([event])
-        except Exception:  # noqa: BLE001 - not even as text: the line is gone, counted
+        except Exception:  # not even as text: the line is gone, counted
             event.raw = ""
         fit_event(event)
         return event
@@ -428,7 +428,7 @@ class Normalizer:
             if cut and not event.truncated:
                 event.truncated = True
                 self.too_deep += 1
-        except Exception:  # noqa: BLE001 - a producer's odd record must never kill ingest
+        except Exception:  # a producer's odd record must never kill ingest
             self.parse_errors += 1
             # reprlib: bounded in depth and size, where repr() of a hostile record is not.
             event = self._from_text(reprlib.repr(record)[: self.max_line_bytes], source,

@@ -48,7 +48,7 @@ def _frames(
         chunk = pending.pop(0)
         try:
             frame = encode_chunk(chunk)
-        except Exception:  # noqa: BLE001 - it would end the source that stored it, and every replay
+        except Exception:  # it would end the source that stored it, and every replay
             chunk = [_encodable(item, encode_chunk, fit) for item in chunk]
             frame = encode_chunk(chunk)
         if len(frame) > FRAME_BYTES and len(chunk) > 1:
@@ -68,7 +68,7 @@ def _encodable(item: _Item, encode_chunk: Callable[[list[_Item]], bytes],
     only a bug gets here), the same cut down (``fit`` with size 0)."""
     try:
         encode_chunk([item])
-    except Exception:  # noqa: BLE001 - whatever it is, the stream goes on
+    except Exception:  # whatever it is, the stream goes on
         log.warning("an item of a frame cannot be encoded: sent cut down")
         return fit(item, 0)
     return item

@@ -29,7 +29,9 @@ async def test_a_backlog_comes_as_progress_and_the_newest_events(tmp_path: Path)
         assert size > 2 * START_BYTES
         os.replace(staged, path)
 
-        progress = lambda: [m for m in seen.other if isinstance(m, CatchUp)]  # noqa: E731
+        def progress() -> list[CatchUp]:
+            return [m for m in seen.other if isinstance(m, CatchUp)]
+
         await wait_until(lambda: any(m.done for m in progress())
                          and bool(seen.events) and seen.events[-1].seq == LINES,
                          timeout=60, what="the catch-up to end with the newest event")
