@@ -3,6 +3,11 @@
 * **write cost**: the agent's ingest path (normalize + ``Agent.ingest``) paced at 20k seed
   lines/s, CPU seconds of the whole process (every thread: the writer's too), with the
   journal on beside the same run with it off (rounds interleaved). Target: ≤ 1.20.
+* **write cost, counted**: the same path's instructions per line under callgrind
+  (:mod:`benchmarks.counted_ingest`), journal on beside off. CPU seconds move with whatever
+  else the machine runs; instruction counts do not, so this is the figure that can be compared
+  between runs and machines. It leaves out the kernel's share (the writes and fsyncs of
+  SQLite), which the CPU-seconds figure includes. Skipped, with a message, without valgrind.
 * **text filter**: a needle no event holds over 1M journaled seed events, newest first, to the
   first page (here: to the answer that there is none, the worst case), beside the same test
   over the same events held in RAM as a list. Target: ≤ 300 ms.
@@ -18,6 +23,9 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -103,6 +111,40 @@ def write_cost(quick: bool) -> Figure:
     return figure("ingest CPU at 20k lines/s, journal on", on, "s", "same, journal off", off)
 
 
+def _instructions(valgrind: str, mode: str, lines_file: Path) -> int:
+    child = Path(__file__).with_name("counted_ingest.py")
+    done = subprocess.run(
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, str(child), mode,
+         str(lines_file)],
+        capture_output=True, text=True, check=True)
+    collected = re.search(r"Collected : (\d+)", done.stderr)
+    if collected is None:
+        raise RuntimeError(f"callgrind printed no total:\n{done.stderr[-2000:]}")
+    return int(collected.group(1))
+
+
+def write_instructions(quick: bool) -> list[Figure]:
+    """Instructions per line, journal on and off: each the difference between a short and a
+    long run, so that starting Python and the agent (the same in both) cancels out."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        print("journal: valgrind not installed, the counted write cost is skipped", file=sys.stderr)
+        return []
+    short, long = (10_000, 30_000) if quick else (20_000, 60_000)
+    lines = seed_lines(long)
+    per_line: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="history-bench-") as tmp:
+        files = {}
+        for count in (short, long):
+            files[count] = Path(tmp) / f"{count}.log"
+            files[count].write_bytes(b"\n".join(lines[:count]) + b"\n")
+        for mode in ("off", "on"):
+            counts = {count: _instructions(valgrind, mode, file) for count, file in files.items()}
+            per_line[mode] = (counts[long] - counts[short]) / (long - short)
+    return [figure("ingest instructions per line, journal on", per_line["on"], "instr",
+                   "same, journal off", per_line["off"])]
+
+
 def _first_page(journal: Journal, query: EventQuery) -> float:
     started = time.perf_counter()
     while True:
@@ -166,7 +208,7 @@ def _open_cost(path: Path, count: int) -> Figure:
 
 
 def run(quick: bool = False) -> list[Figure]:
-    return [write_cost(quick), *queries_and_disk(quick)]
+    return [write_cost(quick), *write_instructions(quick), *queries_and_disk(quick)]
 
 
 if __name__ == "__main__":
