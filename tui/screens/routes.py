@@ -20,7 +20,9 @@ AGENT_ROUTE_LIMIT = 20
 
 class RoutesScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape,q", "app.pop_screen", "Back", id="routes.close"),
+        # dismiss, not app.pop_screen: popping drops the result callback, and the dashboard
+        # kept feeding the closed screen each snapshot (its widgets gone: NoMatches).
+        Binding("escape,q", "dismiss", "Back", id="routes.close"),
         Binding("s,greater_than_sign", "sort(1)", "Sort: next column", id="routes.sort_next"),
         Binding("less_than_sign", "sort(-1)", "Sort: previous column", show=False,
                 id="routes.sort_previous"),

@@ -113,3 +113,23 @@ async def test_sorted_from_the_keyboard_and_the_cursor_keeps_its_route(size: tup
         app.dashboard.flush()
         await pilot.pause()
         assert first_column(table)[table.cursor_row] == chosen
+
+
+@pytest.mark.parametrize("key", ["escape", "q"])
+async def test_closing_the_table_then_new_figures_do_not_crash(key: str) -> None:
+    """Esc and q closed the screen without its result callback: the dashboard kept feeding
+    the closed table the next snapshot, whose widgets were gone (NoMatches, the console died)."""
+    app = sample_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, RoutesScreen))
+        await pilot.press(key)
+        await wait_until(pilot, lambda: not isinstance(app.screen, RoutesScreen))
+        app.dashboard.enqueue(Metrics(snapshot=_snapshot()))
+        app.dashboard.flush()
+        await pilot.pause()
+        assert app.is_running and app.screen is app.dashboard
+        await pilot.press("R")  # opens again, fed as before
+        await wait_until(pilot, lambda: isinstance(app.screen, RoutesScreen))
+        assert app.screen.query_one(RouteTable).row_count == len(_snapshot().routes)
