@@ -32,6 +32,24 @@ CONNECTION_CLASSES: Final = {
 _SYMBOLS: Final = {"-ok": "●", "-warn": "◌", "-bad": "✖", "-muted": "○"}
 _SHORT_LEVELS: Final = {"ERROR": "ERR", "WARN": "WRN", "INFO": "INF", "DEBUG": "DBG", "TRACE": "TRC"}
 
+#: The status line's shortenings (see StatusBar._fit_stream_line), by the stage that brings
+#: each in: 0 is everything in full, 1 drops the levels' caption.
+_SHORT_COUNT_AT: Final = 2
+_SHORT_LEVELS_AT: Final = 3
+_BARE_FIND_AT: Final = 4
+_MATCH_ONLY_AT: Final = 5
+_STAGES: Final = 6
+#: A query shortened on the status line keeps this many cells (with its ellipsis).
+_SHORT_QUERY: Final = 16
+#: Each part of the status line is padded by one cell either side.
+_PADDING: Final = 2
+_SEP: Final = " · "
+
+
+def _cells(parts: tuple[Text, ...]) -> int:
+    """The cells ``parts`` take on the status line (an empty one is not shown)."""
+    return sum(_PADDING + part.cell_len for part in parts if part)
+
 
 #: The agent's counters (``MetricsSnapshot.agent``) that count something lost or unread, and
 #: how the status bar names them (the thing counted, what befell it); shown only when not zero.
@@ -131,8 +149,8 @@ class StatusBar(Vertical):
     StatusBar #sb-sources { color: $text-muted; display: none; }
     StatusBar #sb-sources.-warn { color: $warning; }
     StatusBar #sb-sources.-bad { color: $error; text-style: bold; }
-    StatusBar #sb-stream { color: $warning; }
-    StatusBar #sb-find { width: 1fr; }
+    StatusBar #sb-stream { width: 1fr; color: $warning; text-align: right; text-wrap: nowrap;
+                           text-overflow: ellipsis; }
     StatusBar #sb-follow.-paused { color: $warning; text-style: bold; }
     """
 
@@ -142,9 +160,11 @@ class StatusBar(Vertical):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._levels: frozenset[str] = frozenset(LEVELS)
+        self._count: tuple[int, int, str] | None = None
+        self._find: tuple[str, int | None, int] = ("", None, 0)
 
     def on_resize(self) -> None:
-        self.show_levels(self._levels)
+        self._fit_stream_line()
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -227,49 +247,104 @@ class StatusBar(Vertical):
                   if agent and agent.get(key)]
         if losses:
             parts.append("agent: " + ", ".join(losses))
-        label = self.query_one("#sb-stream", Static)
-        _show(label, " · ".join(parts))
-        label.display = bool(parts)
+        # Shown even when empty: it is the room between the find and the follow state.
+        _show(self.query_one("#sb-stream", Static), " · ".join(parts))
 
     def show_levels(self, levels: frozenset[str]) -> None:
         self._levels = levels
-        compact = 0 < self.size.width < self.COMPACT_BELOW
-        _show(self.query_one("#sb-levels", Static), self.levels_text(levels, caption=not compact))
+        self._fit_stream_line()
 
     @staticmethod
-    def levels_text(levels: frozenset[str], *, caption: bool = True) -> Text:
-        """``levels 1ERR 2WRN 3INF 4DBG 5TRC``: active ones bold, inactive ones struck through."""
+    def levels_text(levels: frozenset[str], *, caption: bool = True, short: bool = False) -> Text:
+        """``levels 1ERR 2WRN 3INF 4DBG 5TRC`` (``short``: ``1E 2W 3I 4D 5T``): active ones
+        bold, inactive ones struck through."""
         text = Text("levels " if caption else "")
         for number, level in enumerate(LEVELS, start=1):
             if number > 1:
                 text.append(" ")
             active = level in levels
-            text.append(f"{number}{_SHORT_LEVELS[level]}", style="bold" if active else "dim strike")
+            name = _SHORT_LEVELS[level][0] if short else _SHORT_LEVELS[level]
+            text.append(f"{number}{name}", style="bold" if active else "dim strike")
         return text
 
     def show_count(self, matched: int, total: int, filter_text: str) -> None:
-        text = Text(f"{format_count(matched)} of {counted(total, 'event')}")
-        if filter_text:
-            text.append(" · filter ")
-            text.append_text(safe_text(filter_text, style="bold", max_len=120))
-        _show(self.query_one("#sb-count", Static), text)
+        self._count = (matched, total, filter_text)
+        self._fit_stream_line()
 
     def show_find(self, query: str, rank: int | None, count: int) -> None:
         """``find timeout · match 3 of 41``: the find query and where the cursor is among its
         matches (``41 matches`` when the cursor is on none of them)."""
-        text = Text()
-        if query:
-            text.append("find ")
-            text.append_text(safe_text(query, style="bold", max_len=60))
-            if not count:
-                text.append(" · no match")
-            elif rank is None:
-                text.append(f" · {counted(count, 'match', 'matches')}")
+        self._find = (query, rank, count)
+        self._fit_stream_line()
+
+    def _fit_stream_line(self) -> None:
+        """The second line, shortened in turn until it fits (at 80 columns it does not): the
+        levels' caption goes, then the count's words, the levels' names, the find query, and
+        the filter query is cut to the room left. The find's "match k of n" and the follow
+        state ("paused · N new") stay whole; the stream's losses take what is left, cut with
+        an ellipsis."""
+        width = self.size.width
+        follow = self.query_one("#sb-follow", Static).content
+        # The follow state, and the stream's padding (its text takes what is left).
+        fixed = 2 * _PADDING + (follow.cell_len if isinstance(follow, Text) else len(str(follow)))
+        for stage in range(_STAGES):
+            if stage == 0 and 0 < width < self.COMPACT_BELOW:
+                continue  # the caption only where there is room to spare
+            parts = self._stream_line(stage)
+            if not width or fixed + _cells(parts) <= width:
+                break
+        else:
+            # Still too wide: the filter query gets the room left (with none, the count still
+            # says that the filter hides some).
+            room = width - fixed - _cells(self._stream_line(stage, filter_cells=0)) - len(_SEP)
+            parts = self._stream_line(stage, filter_cells=room if room >= _SHORT_QUERY // 2 else 0)
+        levels, count, find = parts
+        _show(self.query_one("#sb-levels", Static), levels)
+        _show(self.query_one("#sb-count", Static), count)
+        label = self.query_one("#sb-find", Static)
+        _show(label, find)
+        label.display = bool(find)
+
+    def _stream_line(self, stage: int, *, filter_cells: int | None = None) -> tuple[Text, Text, Text]:
+        """The levels, the count and the find as shortened at ``stage`` (0: in full), the
+        filter query cut at ``filter_cells`` if given (0: left out)."""
+        levels = self.levels_text(self._levels, caption=stage == 0, short=stage >= _SHORT_LEVELS_AT)
+        count = Text()
+        if self._count is not None:
+            matched, total, filter_text = self._count
+            short = stage >= _SHORT_COUNT_AT
+            if short:
+                count.append(f"{format_count(matched)}/{format_count(total)}")
             else:
-                text.append(f" · match {format_count(rank)} of {format_count(count)}")
-        _show(self.query_one("#sb-find", Static), text)
+                count.append(f"{format_count(matched)} of {counted(total, 'event')}")
+            cells = _SHORT_QUERY if filter_cells is None else filter_cells
+            if filter_text and (cells or not short):
+                count.append(_SEP if short else f"{_SEP}filter ")
+                shown_filter = safe_text(filter_text, style="bold", max_len=120)
+                if short:
+                    shown_filter.truncate(cells, overflow="ellipsis")
+                count.append_text(shown_filter)
+        query, rank, found = self._find
+        find = Text()
+        if query:
+            if stage < _BARE_FIND_AT:
+                find.append("find ")
+            if stage < _MATCH_ONLY_AT:
+                shown = safe_text(query, style="bold", max_len=60)
+                if stage >= _BARE_FIND_AT:
+                    shown.truncate(_SHORT_QUERY, overflow="ellipsis")
+                find.append_text(shown)
+                find.append(" · ")
+            if not found:
+                find.append("no match")
+            elif rank is None:
+                find.append(counted(found, "match", "matches"))
+            else:
+                find.append(f"match {format_count(rank)} of {format_count(found)}")
+        return levels, count, find
 
     def show_follow(self, *, following: bool, new: int) -> None:
         label = self.query_one("#sb-follow", Static)
         _show(label, "following" if following else f"paused · {format_count(new)} new")
         label.set_class(not following, "-paused")
+        self._fit_stream_line()

@@ -174,3 +174,23 @@ async def test_a_gap_is_a_marked_line_where_it_happened(app: ObsviewApp) -> None
         at = next(i for i, line in enumerate(lines) if "gap: 1,234 events lost here" in line)
         assert "after" in lines[at + 1]
         assert dashboard.buffer.last_seq == 1420
+
+
+async def test_at_80_columns_match_k_of_n_and_paused_stay_whole(app: ObsviewApp) -> None:
+    """At 80×24 the status line cut "match k of n" and "paused · N new": the other parts
+    are shortened first."""
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"status:5xx", "enter")  # a filter, counted too
+        await pilot.press("f", *"timeout", "enter", "N")
+        dashboard = app.dashboard
+        dashboard.enqueue(Events(tuple(
+            LogEvent(ts=SAMPLE_NOW + 60, level="ERROR", message=f"timeout {n}", seq=186 + n, status=503)
+            for n in range(1200))))
+        dashboard.flush()
+        await pilot.pause()
+        line = screen_text(app).splitlines()[-2]
+        rank, found = dashboard.buffer.found_rank(log(app).cursor_index), dashboard.buffer.found_count
+        assert f"match {rank} of {found:,}" in line, line
+        assert "paused · 1,200 new" in line, line
+        assert "· status:" in line, line  # the filter, cut to the room left
