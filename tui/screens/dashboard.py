@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from obsview.common.filters import Filter, FilterError, highlight_of
 from obsview.common.protocol import (
@@ -55,6 +55,7 @@ from obsview.tui.widgets.event_detail import event_json, raw_for_clipboard
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.health_table import HealthTable
 from obsview.tui.widgets.hosts_panel import HostsPanel
+from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.latency import LatencyPanel
 from obsview.tui.widgets.log_view import LogView, local_time
 from obsview.tui.widgets.rate_chart import RateChart
@@ -252,7 +253,7 @@ class DashboardScreen(Screen[None]):
         yield StatusBar(id="status")
         # Compact: at 120 columns every shown key fits, quit included; at 80 the log's keys,
         # the volume and Ack (the rest: ? and the palette).
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.set_class(bool(self.hosts), "-fleet")

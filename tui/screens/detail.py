@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from obsview.common.protocol import LogEvent
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.event_detail import EventDetail, event_json, raw_for_clipboard
+from obsview.tui.widgets.key_footer import KeyFooter
 
 
 class EventDetailScreen(ModalScreen[None]):
@@ -40,7 +41,7 @@ class EventDetailScreen(ModalScreen[None]):
             frame.border_title = f"Event #{self.event.seq} · {self.event.level}"
             yield Static(safe_text(self.event.message, max_len=200), id="detail-title")
             yield EventDetail(self.event, id="detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(EventDetail).focus()

@@ -20,13 +20,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from obsview.common.filters import ALL_LEVELS, Filter
 from obsview.common.protocol import CancelQuery, LogEvent, Message, Query, QueryPage
 from obsview.tui.model import EventBuffer
 from obsview.tui.render import safe_text
 from obsview.tui.screens.detail import EventDetailScreen
+from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.log_view import LogView, TimeFormatter
 from obsview.tui.widgets.units import counted
 
@@ -73,7 +74,7 @@ class HistoryScreen(Screen[None]):
         log = LogView(self.buffer, time_format=self._time_format, id="history-log")
         log.border_title = self.title_text
         yield log
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show_summary()

@@ -8,10 +8,11 @@ from collections.abc import Callable
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from obsview.common.protocol import MetricsSnapshot
 from obsview.tui.route_figures import Thresholds
+from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.route_table import RouteTable
 
 #: The agent sends at most this many routes (its busiest): said in the title when reached.
@@ -45,7 +46,7 @@ class RoutesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("waiting for metrics…", id="routes-title", markup=False)
         yield RouteTable(id="routes")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(RouteTable).focus()

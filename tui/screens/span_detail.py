@@ -9,11 +9,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from obsview.common.spans import KIND_NAMES, Span
 from obsview.tui.render import safe_text
 from obsview.tui.widgets.event_detail import MAX_FIELD_CHARS
+from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.units import format_ms
 
 _STATUS_NAMES = ("unset", "ok", "error")
@@ -76,7 +77,7 @@ class SpanDetailScreen(ModalScreen[None]):
             with VerticalScroll():
                 yield Static(safe_text(span_text(self.span, self.trace_start), multiline=True, max_len=MAX_FIELD_CHARS),
                              id="span-text")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(VerticalScroll).focus()

@@ -9,12 +9,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from obsview.common.protocol import LogEvent
 from obsview.common.spans import Span
 from obsview.tui.render import safe_text
 from obsview.tui.waterfall import Waterfall
+from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.units import format_ms
 from obsview.tui.widgets.waterfall_view import WaterfallView
 
@@ -67,7 +68,7 @@ class TraceScreen(Screen[None]):
         yield view
         yield Input(placeholder="find in this trace (Enter; n for the next match)",
                     id="trace-search")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> WaterfallView:

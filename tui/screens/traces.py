@@ -10,10 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from obsview.common.traces import TraceSummary
 from obsview.tui.render import safe_text
+from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.units import counted, format_ms
 
 
@@ -63,7 +64,7 @@ class TracesScreen(Screen[None]):
         table.add_column("Request", key="request")
         table.add_column("Trace", key="trace")
         yield table
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(TraceList)

@@ -1,0 +1,58 @@
+"""The footer of every screen: Textual's, with ``? Help`` first and short labels where the
+terminal is narrow. At 80 columns the keys after the first seven were cut off, Help among
+them, so a new user could not find out what else there is."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+from textual.app import ComposeResult
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey
+
+#: The help key's action (the app's ``?``): first in a narrow footer.
+HELP_ACTION: Final = "help"
+
+#: Labels longer than a word or two, as a narrow footer shows them (help and the command
+#: palette keep the long ones).
+SHORT_LABELS: Final = {
+    "Pause/Follow": "Pause",
+    "Log volume": "Volume",
+    "Jump the log there": "Jump",
+    "Copy raw line": "Copy",
+    "Copy JSON": "JSON",
+    "Sort: next column": "Sort",
+    "Reverse order": "Reverse",
+    "Slowest traces": "Traces",
+    "Start demo": "Demo",
+    "Close filter": "Close",
+    "Close find": "Close",
+    "Close help": "Close",
+    "Acknowledge": "Ack",
+    "Next match": "Next",
+}
+
+
+class KeyFooter(Footer):
+    NARROW_BELOW: ClassVar[int] = 100
+
+    def __init__(self, *, compact: bool = False) -> None:
+        super().__init__(compact=compact)
+        self._narrow = False
+
+    def compose(self) -> ComposeResult:
+        keys = list(super().compose())
+        self._narrow = self._is_narrow()
+        if self._narrow:
+            keys.sort(key=lambda widget: not (isinstance(widget, FooterKey) and widget.action == HELP_ACTION))
+            for widget in keys:
+                if isinstance(widget, FooterKey):
+                    widget.description = SHORT_LABELS.get(widget.description, widget.description)
+        yield from keys
+
+    def _is_narrow(self) -> bool:
+        return 0 < self.app.size.width < self.NARROW_BELOW
+
+    def on_resize(self) -> None:
+        if self._is_narrow() != self._narrow:
+            self.call_after_refresh(self.recompose)
