@@ -36,7 +36,9 @@ class FilterBar(Horizontal):
     parse."""
 
     BINDINGS = [
-        Binding("escape", "close", "Close filter", id="filter.close"),
+        # One per mode (check_action keeps the open one): the footer says what Esc closes.
+        Binding("escape", "close('filter')", "Close filter", id="filter.close"),
+        Binding("escape", "close('find')", "Close find", id="find.close"),
         Binding("up", "history(-1)", "Earlier query", show=False, id="filter.history_back"),
         Binding("down", "history(1)", "Later query", show=False, id="filter.history_forward"),
     ]
@@ -102,6 +104,7 @@ class FilterBar(Horizontal):
         self._current = current
         self.mode = mode
         self.query_one(".prompt", Static).update(_PROMPTS[mode])
+        self.refresh_bindings()  # Esc's label: "Close filter" or "Close find"
         self._history_at = len(self._history[mode])
         self._set_value(current.query)
         self._show_error("")
@@ -112,7 +115,12 @@ class FilterBar(Horizontal):
         # (a paste, tmux send-keys) must land in the bar, not run as dashboard keys.
         self.screen.set_focus(field)
 
-    async def action_close(self) -> None:
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close":
+            return parameters == (self.mode,)
+        return True
+
+    async def action_close(self, _mode: Mode) -> None:
         if not self.is_open:
             # Esc typed right after Enter reaches us before focus moved on: it meant "clear".
             await self.run_action("screen.clear_filter")

@@ -142,6 +142,22 @@ async def test_up_in_the_bar_recalls_earlier_queries(app: ObsviewApp) -> None:
         assert app.dashboard.buffer.filter.query == "level:warn+"
 
 
+@pytest.mark.parametrize(("key", "label", "kept"), [("f", "esc Close find", "find"),
+                                                     ("slash", "esc Close filter", "filter")])
+async def test_esc_in_the_bar_is_labelled_with_what_it_closes(app: ObsviewApp, key: str, label: str,
+                                                             kept: str) -> None:
+    """The find bar's Esc read "Close filter"."""
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press(key, *"timeout")
+        assert label in screen_text(app).splitlines()[-1]
+        await pilot.press("escape")  # closes, and takes back what the live preview showed
+        assert not app.dashboard.query_one(FilterBar).is_open
+        assert app.dashboard.buffer.filter.query == "" and app.dashboard.buffer.find is None
+        await pilot.press(key, *"timeout", "enter")
+        assert (app.dashboard.buffer.find if kept == "find" else app.dashboard.buffer.filter).query == "timeout"
+
+
 async def test_bookmarks_are_marked_and_jumped_between(app: ObsviewApp) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
