@@ -263,6 +263,18 @@ def test_filtered_rules_redact_exactly_what_every_rule_would(text: str) -> None:
     assert redact_text(text) == _every_rule(text)  # again: now from the memo when unchanged
 
 
+@pytest.mark.parametrize("text", [
+    "secretoken=hunter2",  # two key words overlap: both are starts of a pair
+    "Bearer abcdef123456 then password=hunter2",  # a rule before the pair rule changed the text
+    "eyJhbGciOi.eyJzdWIiOi.sig AKIAABCDEFGHIJ234567 token: x",
+    "https://u:pw@h/?key=abc&api_key=1&sig=2",  # "key" inside "api_key" and "key="
+    "EYJ akia GHP_ pass",  # case-sensitive literals in another case: their rules stay out
+    "@" * 70_000 + "://",  # one-character literals are not searched for
+])
+def test_one_pass_literal_search_redacts_what_every_rule_would(text: str) -> None:
+    assert redact_text(text) == _every_rule(text)
+
+
 def test_only_unchanged_text_is_remembered() -> None:
     assert redact_text("password=hunter2") != "password=hunter2"
     assert redact_text("password") == "password"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from typing import Any
 
 import msgspec
@@ -258,3 +259,54 @@ def test_a_key_holding_a_secret_keeps_its_lines_off_the_typed_path(key: str) -> 
         reference = generic(line)
         assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference)
         assert "SEKRET" not in event.raw, line
+
+
+_PLANTED = (
+    *SECRETS, "AKIASEKRET8ABCDEFGHI", "ghp_SEKRET9abcdefghijklmnopqrstuvwxyz012",
+    "xoxb-SEKRET10-abcdefgh", "Authorization: Basic SEKRET11", "4111 1111 1111 1111",
+)
+_SHAPE_LINES = {name: write(40) for name, write in SHAPES.items()}
+_JSON_VALUE = re.compile(rb'(":\s?)(?:"([^"\\]*)"|(-?\d+(?:\.\d+)?))')
+
+
+def _plant(line: bytes, secret: str, where: int, as_key: bool) -> bytes:
+    """``line`` with ``secret`` in place of its ``where``-th value (string or number, any
+    depth), or under a new secret-named key; in a text line, in place of a word."""
+    planted = secret.encode()
+    if not line.startswith(b"{"):
+        words = line.split(b" ")
+        if as_key:
+            return line + b" password=" + planted.replace(b" ", b"_")
+        words[where % len(words)] = planted
+        return b" ".join(words)
+    if as_key:
+        return b'{"apiKey":' + json.dumps(secret).encode() + b"," + line[1:]
+    values = list(_JSON_VALUE.finditer(line))
+    value = values[where % len(values)]
+    return line[: value.end(1)] + json.dumps(secret).encode() + line[value.end() :]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    shape=st.sampled_from(sorted(SHAPES)),
+    plants=st.lists(st.tuples(st.integers(0, 39), st.sampled_from(_PLANTED), st.integers(0, 40),
+                              st.booleans()), min_size=1, max_size=4),
+)
+def test_secrets_planted_in_any_field_of_any_shape_survive_neither_path(
+    shape: str, plants: list[tuple[int, str, int, bool]]
+) -> None:
+    lines = list(_SHAPE_LINES[shape])
+    for index, secret, where, as_key in plants:
+        lines[index] = _plant(lines[index], secret, where, as_key)
+    events, _ = typed(lines)  # the layouts learned from these lines, the secrets among them
+    learned = fresh()
+    learned.normalize_lines(_SHAPE_LINES[shape], "app.log")  # learned from clean lines only
+    for built in (events, learned.normalize_lines(lines, "app.log")):
+        for index, secret, _where, _as_key in plants:
+            marker = (secret if "SEKRET" not in secret else "SEKRET").encode()
+            event = built[index]
+            assert marker not in msgspec.json.encode(event), lines[index]
+            assert event.redacted
+            reference = generic(lines[index])
+            assert marker not in msgspec.json.encode(reference), lines[index]
+            assert msgspec.structs.asdict(event) == msgspec.structs.asdict(reference), lines[index]
