@@ -249,7 +249,8 @@ class FleetView:
         for name, status in self.hosts.items():
             alerts.extend(
                 replace(alert, fingerprint=f"{name}{_SEPARATOR}{alert.fingerprint}",
-                        labels={**alert.labels, HOST_LABEL: name})
+                        labels={**alert.labels, HOST_LABEL: name},
+                        silenced_by=alert.silenced_by and f"{name}{_SEPARATOR}{alert.silenced_by}")
                 for alert in status.alerts)
             silences.extend(
                 replace(silence, id=f"{name}{_SEPARATOR}{silence.id}",

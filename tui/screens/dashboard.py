@@ -27,12 +27,14 @@ from obsview.common.protocol import (
     Ack,
     AlertInfo,
     Events,
+    ExpireSilence,
     LogEvent,
     Message,
     QueryPage,
     Silence,
     Skipped,
     Spans,
+    Unack,
 )
 from obsview.common.traces import TraceIndex, TraceSummary
 from obsview.tui import exemplars
@@ -139,6 +141,7 @@ class DashboardScreen(Screen[None]):
         # priority (like "/"): the prompt must be up before the keys typed after it arrive.
         Binding("a", "ack_alert", "Ack", id="alert.ack", priority=True),
         Binding("s", "silence_alert", "Silence", show=False, id="alert.silence", priority=True),
+        Binding("u", "undo_alert", "Unack / end silence", show=False, id="alert.undo"),
         Binding("l", "alert_logs", "Alert logs and traces", show=False, id="alert.logs"),
         Binding("e", "route_traces", "Slowest traces of the route", show=False,
                 id="trace.exemplars"),
@@ -744,6 +747,20 @@ class DashboardScreen(Screen[None]):
                            f"Silenced {clean(alert.rule, max_len=60)} for {duration_s / 3600:g} h")
 
         self.app.push_screen(SilencePrompt(alert), silenced)
+
+    def action_undo_alert(self) -> None:
+        """Take back the selected alert's ack (notifications resume), else end the silence
+        that mutes it (in Alertmanager too, when mirrored)."""
+        alert = self._selected_alert()
+        if alert is None:
+            return
+        rule = clean(alert.rule, max_len=60)
+        if alert.ack is not None:
+            self._send(Unack(alert.fingerprint, by=self._user), f"{rule}: acknowledgement taken back")
+        elif alert.silenced_by:
+            self._send(ExpireSilence(alert.silenced_by, by=self._user), f"{rule}: its silence ended")
+        else:
+            self.notify(f"{rule} is neither acknowledged nor silenced", severity="warning", markup=False)
 
     def action_alert_logs(self) -> None:
         alert = self._selected_alert()

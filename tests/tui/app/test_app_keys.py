@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 from app_test_support import screen_text, wait_until
+from msgspec.structs import replace
 
-from obsview.common.protocol import Ack, AlertInfo, Alerts, Message, Silence
+from obsview.common.protocol import Ack, AlertInfo, Alerts, ExpireSilence, Message, Silence, Unack
 from obsview.tui.app import ObsviewApp
 from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.dashboard import DashboardScreen
@@ -291,6 +292,28 @@ async def test_s_silences_the_selected_alert_for_a_chosen_time(
         assert isinstance(sent, Silence)
         assert sent.duration_s == 3600.0
         assert sent.matchers == {"alertname": alert.rule, **alert.labels}
+
+
+async def test_u_takes_back_the_ack_else_ends_the_silence(recorder: Recorder) -> None:
+    messages = sample_messages()
+    alerts = next(message for message in messages if isinstance(message, Alerts))
+    first, *rest = alerts.alerts
+    messages[messages.index(alerts)] = Alerts((replace(first, silenced_by="s1"), *rest))
+    app = ObsviewApp(messages=messages, clock=sample_clock, send=recorder.send)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        feed.focus()
+        for rule in ("DependencyDown", "HighErrorRate", "HighMemory"):  # acked, silenced, neither (rows in order)
+            for _ in range(4):
+                if feed.selected_alert is not None and feed.selected_alert.rule == rule:
+                    break
+                await pilot.press("down")
+            await pilot.press("u")
+        await pilot.pause()
+        by = recorder.sent[0].by  # type: ignore[attr-defined]
+        assert recorder.sent == [Unack("f3", by=by), ExpireSilence("s1", by=by)]
+        assert list(app._notifications)[-1].message == "HighMemory is neither acknowledged nor silenced"
 
 
 async def test_l_and_enter_on_an_alert_show_the_logs_behind_it(app: ObsviewApp) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from msgspec.structs import replace
 
 from obsview.common.histogram import Histogram
 from obsview.common.protocol import (
@@ -86,6 +87,14 @@ def test_ack_silence_and_expiry_go_to_the_owning_agent_as_it_knows_them() -> Non
                   Ping(nonce=1)):
         with pytest.raises(NotRoutable):
             view.route(wrong)
+
+
+def test_a_silenced_alert_names_its_silence_as_the_merged_feed_does_so_it_can_be_ended() -> None:
+    view = fleet()
+    (merged,) = view.receive("web-2", Alerts(alerts=(replace(alert(), silenced_by="s1"),)), now=0.0)
+    assert isinstance(merged, Alerts)
+    (row,) = merged.alerts
+    assert view.route(ExpireSilence(row.silenced_by, by="a")) == ("web-2", ExpireSilence("s1", by="a"))
 
 
 def test_events_are_merged_by_time_and_tagged_with_their_host() -> None:
