@@ -77,7 +77,7 @@ from obsview.common.spans import Span
 log = logging.getLogger(__name__)
 
 CAPABILITIES: Final = (
-    "events", "metrics", "health", "alerts", "ack", "silence", "filter", "resume", "query", "spans",
+    "events", "metrics", "health", "alerts", "ack", "silence", "resume", "query", "spans",
 )
 JSON_TYPE: Final = "application/json"
 JOURNAL_FILE: Final = "journal.sqlite3"

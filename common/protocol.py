@@ -507,10 +507,6 @@ class QueryPage(Message, tag="query_page", frozen=True):
 class Subscribe(Message, tag="subscribe", frozen=True):
     since_seq: int | None = None
     """Resume after this sequence number; ``None`` means "only new events"."""
-    levels: tuple[str, ...] = ()
-    """Server-side level filter; empty means every level."""
-    trace_id: str = ""
-    text: str = ""
     client: str = ""
     spans: bool = False
     """Also stream spans (consoles that show traces); older consoles leave it out."""

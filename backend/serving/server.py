@@ -14,7 +14,7 @@ import email.utils
 import http
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Protocol, cast
 from urllib.parse import urlsplit
 
@@ -36,7 +36,6 @@ from obsview.backend.serving.frames import MAX_MESSAGE_BYTES, event_frames, span
 from obsview.backend.serving.outbox import Outbox, Replay
 from obsview.backend.serving.queries import QueryRunner, QueryView
 from obsview.common.protocol import (
-    LEVEL_RANK,
     MAX_FRAME_BYTES,
     Ack,
     Alerts,
@@ -65,7 +64,6 @@ from obsview.common.protocol import (
     encode,
 )
 from obsview.common.spans import Span
-from obsview.common.trace_match import in_trace
 
 log = logging.getLogger(__name__)
 
@@ -116,29 +114,6 @@ class AgentView(QueryView, Protocol):
     def http_get(self, path: str) -> HttpReply | None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """The server-side part of a ``subscribe``: cheap checks that shrink what is sent."""
-
-    levels: frozenset[str] = frozenset()
-    trace_id: str = ""
-    text: str = ""
-    """Lower-cased substring looked for in the message and the raw line."""
-
-    @property
-    def is_open(self) -> bool:
-        return not (self.levels or self.trace_id or self.text)
-
-    def matches(self, event: LogEvent) -> bool:
-        if self.levels and event.level not in self.levels:
-            return False
-        if self.trace_id and not in_trace(event, self.trace_id):
-            return False
-        if self.text and self.text not in event.message.lower() and self.text not in event.raw.lower():
-            return False
-        return True
-
-
 class _AdmittedConnection(ServerConnection):
     """A connection that takes a slot on connect, before any byte is read, and is aborted at
     once when refused: a flood of idle sockets never holds more descriptors than the caps."""
@@ -169,7 +144,6 @@ class _Client:
     subscribed: bool = False
     spans: bool = False
     """The console asked for spans too."""
-    filter: EventFilter = field(default_factory=EventFilter)
 
 
 class StreamServer:
@@ -275,17 +249,12 @@ class StreamServer:
         """Hand a batch to every subscribed console. Never awaits: called from ingest."""
         if not events or not self._clients or self.holding:
             return
-        shared: list[tuple[bytes, list[LogEvent]]] | None = None
+        frames: list[tuple[bytes, list[LogEvent]]] | None = None
         for client in self._clients:
             if not client.subscribed:
                 continue
-            if client.filter.is_open:
-                if shared is None:
-                    shared = event_frames(events, self._client_queue_events)
-                frames = shared
-            else:
-                matched = [event for event in events if client.filter.matches(event)]
-                frames = event_frames(matched, self._client_queue_events)
+            if frames is None:  # encoded once, for every console
+                frames = event_frames(events, self._client_queue_events)
             for frame, chunk in frames:
                 self.dropped_total += client.outbox.put_events(frame, len(chunk), chunk[-1].seq)
 
@@ -321,19 +290,12 @@ class StreamServer:
         """Hand a batch of spans to every console that asked for spans. Never awaits."""
         if not spans or not self._clients:
             return
-        shared: list[tuple[bytes, list[Span]]] | None = None
+        frames: list[tuple[bytes, list[Span]]] | None = None
         for client in self._clients:
             if not (client.subscribed and client.spans):
                 continue
-            if client.filter.trace_id:
-                frames = span_frames(
-                    [span for span in spans if span.trace_id == client.filter.trace_id],
-                    self._client_queue_events,
-                )
-            else:
-                if shared is None:
-                    shared = span_frames(spans, self._client_queue_events)
-                frames = shared
+            if frames is None:  # encoded once, for every console
+                frames = span_frames(spans, self._client_queue_events)
             for frame, chunk in frames:
                 self.spans_dropped_total += client.outbox.put_spans(frame, len(chunk))
 
@@ -463,8 +425,7 @@ class StreamServer:
             if not events:
                 return
             cursor = events[-1].seq
-            matched = [event for event in events if client.filter.matches(event)]
-            for frame, _chunk in event_frames(matched, self._client_queue_events):
+            for frame, _chunk in event_frames(events, self._client_queue_events):
                 await client.ws.send(frame, text=True)
             outbox.sent_seq = cursor
 
@@ -478,9 +439,6 @@ class StreamServer:
             if not spans:
                 return
             cursor = spans[-1].seq
-            wanted = client.filter.trace_id
-            if wanted:
-                spans = [span for span in spans if span.trace_id == wanted]
             for frame, _chunk in span_frames(spans, self._client_queue_events):
                 await client.ws.send(frame, text=True)
 
@@ -517,16 +475,6 @@ class StreamServer:
             log.debug("ignoring a %r message from a console", message.type)
 
     def _subscribe(self, client: _Client, message: Subscribe) -> None:
-        unknown = [level for level in message.levels if level.upper() not in LEVEL_RANK]
-        if unknown:
-            error = Error(code="bad_subscribe", message=f"unknown levels: {', '.join(unknown)}")
-            client.outbox.put_control(encode(error))
-            return
-        client.filter = EventFilter(
-            levels=frozenset(level.upper() for level in message.levels),
-            trace_id=message.trace_id,
-            text=message.text.lower(),
-        )
         client.outbox.clear_events()
         # Subscribing and reading the boundaries happen with no await in between, so every
         # event (span) after ``until`` arrives live and every one up to it comes by replay.

@@ -54,7 +54,7 @@ EVERY_MESSAGE = [
     p.QueryPage(5, done=True, error="unterminated quote"),
     p.StatesPage(6, (p.TimedFrame(1.5, '{"v":1,"type":"pong","nonce":1}'),),
                  (p.MinutePoint(60.0, 10, 1, 5.0, 9.0, 9.5, {140: 9, 150: 1}),), done=True),
-    p.Subscribe(since_seq=40, levels=("ERROR", "WARN"), trace_id="abc", text="login", client="t"),
+    p.Subscribe(since_seq=40, client="t"),
     p.Subscribe(),
     p.Subscribe(since_seq=1, spans=True, spans_since_seq=5),
     p.Ack("f1", "alice", "looking"),

@@ -162,12 +162,12 @@ async def record_into(ws: ClientConnection, recorded: Recorded) -> None:
 
 
 @contextlib.asynccontextmanager
-async def console(url: str, *, since_seq: int | None = None, trace_id: str = "",
+async def console(url: str, *, since_seq: int | None = None,
                   **connect_args: Any) -> AsyncIterator[tuple[ClientConnection, Recorded]]:
     """A subscribed websocket console recording in the background; closed on exit."""
     recorded = Recorded()
     async with connect(url, open_timeout=DEADLINE_S, close_timeout=1, **connect_args) as ws:
-        await ws.send(encode(Subscribe(since_seq=since_seq, trace_id=trace_id)).decode())
+        await ws.send(encode(Subscribe(since_seq=since_seq)).decode())
         # The server handles a console's messages in order: the pong proves the subscribe
         # was applied, so every event ingested from now on reaches this console.
         await ws.send(encode(Ping(nonce=1)).decode())
