@@ -57,6 +57,8 @@ AGENT_LOSSES: Final = (
     ("notify_dropped", "notification", "dropped"),
     ("notify_gave_up", "notification", "undelivered"),
     ("store_evicted", "event", "evicted from its buffer"),
+    ("journal_dropped", "event", "not written to history"),
+    ("tail_rotations_lost", "rotated file", "not read"),
     ("otlp_records_rejected", "OTLP record", "rejected"),
     ("parse_errors", "line", "not parsed"),
     ("truncated", "line", "truncated"),

@@ -159,7 +159,8 @@ async def test_status_bar_counts_one_thing_in_the_singular_and_more_in_the_plura
     async with app.run_test(size=(240, 4)) as pilot:
         bar.show_stream(gap=1, dropped=0, evicted=0, spans_lost=1, skipped=1,
                         agent={"truncated": 1, "parse_errors": 1, "notify_dropped": 1,
-                               "store_evicted": 1, "otlp_records_rejected": 1})
+                               "store_evicted": 1, "otlp_records_rejected": 1, "journal_dropped": 1,
+                               "tail_rotations_lost": 1})
         bar.show_count(1, 1, "")
         bar.show_find("x", None, 1)
         await pilot.pause()
@@ -168,7 +169,8 @@ async def test_status_bar_counts_one_thing_in_the_singular_and_more_in_the_plura
                         for part in ("stream", "count", "find"))
         for said in ("1 older event at the agent", "gap of 1 event ", "1 span lost",
                      "1 line truncated", "1 line not parsed", "1 notification dropped",
-                     "1 event evicted", "1 OTLP record rejected", "1 of 1 event ", "1 match"):
+                     "1 event evicted", "1 OTLP record rejected", "1 event not written to history",
+                     "1 rotated file not read", "1 of 1 event ", "1 match"):
             assert said in text, said
         bar.show_stream(gap=0, dropped=0, evicted=0, agent={"truncated": 2})
         bar.show_count(0, 2, "")
