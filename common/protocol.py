@@ -538,6 +538,10 @@ class ExpireSilence(Message, tag="expire_silence", frozen=True):
 
 
 class Ping(Message, tag="ping", frozen=True):
+    """Answered by a :class:`Pong` in order with this console's other messages: the pong
+    proves that everything sent before the ping was handled (a subscribe applied, a query
+    cancelled). The benchmarks and tests wait on it; websockets' own pings keep the link."""
+
     nonce: int
 
 
