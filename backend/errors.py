@@ -1,8 +1,10 @@
-"""Exceptions the agent raises for the user to read: each says what was wrong and what to do."""
+"""Exceptions the agent raises for the user to read: each says what was wrong and what to do;
+and the checks every config section of ``[[tables]]`` makes the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 
 class ObsviewError(Exception):
@@ -39,6 +41,31 @@ def reject_repeated_names(
             path = at[index] if at is not None else (index,)
             raise ConfigError(f"{what} {name!r}: name: two {what}s have this name{hint}", at=(*path, "name"))
         first.add(name)
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Item = TypeVar("_Item", bound=_Named)
+
+
+def parse_named_tables(
+    raw: Sequence[object], section: str, what: str, parse: Callable[[int, Mapping[str, Any]], _Item]
+) -> list[_Item]:
+    """A section's ``[[tables]]`` (``[[probes]]``), each through ``parse``: its ConfigError
+    gets the table's index in its path; then no name twice (:func:`reject_repeated_names`)."""
+    parsed: list[_Item] = []
+    for index, table in enumerate(raw):
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{section}[{index}]: expected a table", at=(index,))
+        try:
+            parsed.append(parse(index, table))
+        except ConfigError as exc:
+            raise exc.within(index) from None
+    reject_repeated_names([item.name for item in parsed], what)
+    return parsed
 
 
 class StartupError(ObsviewError):

@@ -41,7 +41,7 @@ import msgspec
 
 from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError, ObsviewError, reject_repeated_names
+from obsview.backend.errors import ConfigError, ObsviewError, parse_named_tables
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alert_state import encode_state, load_state
 from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
@@ -158,19 +158,10 @@ def upper_thresholds(rules: Sequence[AlertRule]) -> dict[str, float]:
 
 def parse_rules(raw: Sequence[Mapping[str, Any]]) -> list[AlertRule]:
     """``[[alerts.rules]]`` tables → rules. Raises ConfigError naming the rule and key."""
-    rules = []
-    for index, table in enumerate(raw):
-        try:
-            rules.append(_parse_rule(index, table))
-        except ConfigError as exc:
-            raise exc.within(index) from None
-    reject_repeated_names([rule.name for rule in rules], "rule")
-    return rules
+    return parse_named_tables(raw, "alerts.rules", "rule", _parse_rule)
 
 
 def _parse_rule(index: int, table: Mapping[str, Any]) -> AlertRule:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"alerts.rules[{index}]: expected a table")
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"alerts.rules[{index}]: name: required, a non-empty string", at=("name",))

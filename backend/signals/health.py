@@ -23,7 +23,7 @@ import httpx
 import psutil
 
 from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError, reject_repeated_names
+from obsview.backend.errors import ConfigError, parse_named_tables
 from obsview.backend.ingest.redact import redact_text
 from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import HealthReport, ProbeStatus
@@ -67,16 +67,7 @@ class ProbeSpec:
 
 def parse_probes(raw: Sequence[Mapping[str, Any]]) -> list[ProbeSpec]:
     """``[[probes]]`` tables → specs. Raises ConfigError naming the probe and the key."""
-    specs: list[ProbeSpec] = []
-    for index, table in enumerate(raw):
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"probes[{index}]: expected a table", at=(index,))
-        try:
-            specs.append(_parse_probe(index, table))
-        except ConfigError as exc:
-            raise exc.within(index) from None
-    reject_repeated_names([spec.name for spec in specs], "probe")
-    return specs
+    return parse_named_tables(raw, "probes", "probe", _parse_probe)
 
 
 def _parse_probe(index: int, table: Mapping[str, Any]) -> ProbeSpec:

@@ -178,3 +178,12 @@ def test_inline_tables_point_at_their_key(tmp_path: Path) -> None:
 def test_a_name_two_tables_take_is_refused_at_the_second(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('service = "x"\nprobes = [1]\n', r"line 2: probes: probes\[0\]: expected a table"),
+    ('service = "x"\n[alerts]\nrules = ["busy"]\n', r"line 3: alerts.rules: alerts.rules\[0\]: expected a table"),
+])
+def test_an_entry_that_is_not_a_table_is_named(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
