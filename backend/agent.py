@@ -633,6 +633,9 @@ class _AgentView:
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page:
         return await self._agent.history.query_page(query, history=history, limit=limit)
 
+    def held_between(self, low: int, high: int) -> int:
+        return self._agent.history.held_between(low, high)
+
     def retention_dropped(self) -> int:
         return self._agent.history.retention_dropped()
 

@@ -51,6 +51,10 @@ class QueryView(Protocol):
         """The oldest and newest sequence numbers that can be read (first > last: none)."""
         ...
 
+    def held_between(self, low: int, high: int) -> int:
+        """Events held numbered ``low..high`` (numbers skipped after a crash were never events)."""
+        ...
+
     def retention_dropped(self) -> int:
         """Events dropped by retention from the history, so far (0 without a journal)."""
         ...
@@ -164,7 +168,7 @@ class QueryRunner:
         history = message.history
         limit = min(max(1, message.limit), QUERY_LIMIT)
         first, last = self._view.held_seqs(history=history)
-        to_scan = _range_size(query, first, last)
+        to_scan = self._view.held_between(*_range(query, first, last))
         scanned = matched = 0
         reported = self._clock()
         while True:
@@ -203,9 +207,8 @@ class QueryRunner:
         return matched
 
 
-def _range_size(query: EventQuery, first: int, last: int) -> int:
-    """Events held in the query's seq range (its time bounds are not counted)."""
+def _range(query: EventQuery, first: int, last: int) -> tuple[int, int]:
+    """The seqs held in the query's range, first and last (its time bounds are not counted)."""
     if query.after_seq is not None:
-        return max(0, last - max(first, query.after_seq + 1) + 1)
-    end = last if query.before_seq is None else min(last, query.before_seq - 1)
-    return max(0, end - first + 1)
+        return max(first, query.after_seq + 1), last
+    return first, last if query.before_seq is None else min(last, query.before_seq - 1)

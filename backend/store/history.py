@@ -42,6 +42,12 @@ class History:
         journal = self._journal_below(first) if history else None
         return (journal.first_seq if journal else first), self.ring.last_seq
 
+    def held_between(self, low: int, high: int) -> int:
+        """Events held numbered ``low..high``: after a crash the journal skips numbers that
+        may have been handed out (none is reused), and those were never events."""
+        skipped = self.journal.skipped(low, high + 1) if self.journal is not None else 0
+        return max(0, high - low + 1 - skipped)
+
     def retention_dropped(self) -> int:
         """Events older than the oldest held that retention dropped (none without a journal;
         what it dropped that RAM still holds is not counted: a scan still reaches it)."""

@@ -71,6 +71,9 @@ class TableView:
     def held_seqs(self, *, history: bool) -> tuple[int, int]:
         return History(self.store).held_seqs(history=history)
 
+    def held_between(self, low: int, high: int) -> int:
+        return History(self.store).held_between(low, high)
+
     def retention_dropped(self) -> int:
         return 0
 
