@@ -73,10 +73,20 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     return config
 
 
+def stop_signals() -> list[signal.Signals]:
+    """SIGINT, SIGTERM, and SIGHUP: the terminal the agent runs in closed (an SSH session
+    ended), and a clean stop commits the journal's last second where dying would lose it.
+    Started under ``nohup``, SIGHUP is ignored and stays ignored, as the user asked."""
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
+    return signals
+
+
 async def run_until_signalled(config: AgentConfig) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in stop_signals():
         loop.add_signal_handler(signum, stop.set)
     async with Agent(config) as agent:
         print(agent.describe(), flush=True)

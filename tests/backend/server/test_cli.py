@@ -107,20 +107,43 @@ def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
     return proc.stdout.readline()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_signal_stops_a_real_agent_within_2_s(env: dict[str, str], tmp_path: Path, signum: int) -> None:
-    log = tmp_path / "app.log"
+def _started_agent(env: dict[str, str], log: Path, *, ignore_hangup: bool = False) -> subprocess.Popen[str]:
+    """A real agent tailing ``log``, once it answers on HTTP (``nohup``'s SIGHUP, if asked)."""
     log.write_text("")
     proc = subprocess.Popen(
-        [*AGENT, "--listen", "127.0.0.1:0", str(log)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*AGENT, "--listen", "127.0.0.1:0", str(log)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignore_hangup else None,
     )
+    line = _read_line(proc, timeout=30)
+    assert "listening on ws://127.0.0.1:" in line and str(log) in line
+    url = line.split("listening on ", 1)[1].split()[0].replace("ws://", "http://")
+    assert httpx.get(f"{url}/api/health", timeout=5).status_code == 200
+    return proc
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_stops_a_real_agent_within_2_s(env: dict[str, str], tmp_path: Path, signum: int) -> None:
+    # SIGHUP: the SSH session the agent was started from ended. Before, it died there with its
+    # journal unclosed ("stopped abruptly ... at most 69632 lost" at the next start).
+    proc = _started_agent(env, tmp_path / "app.log")
     try:
-        line = _read_line(proc, timeout=30)
-        assert "listening on ws://127.0.0.1:" in line and str(log) in line
-        url = line.split("listening on ", 1)[1].split()[0].replace("ws://", "http://")
-        assert httpx.get(f"{url}/api/health", timeout=5).status_code == 200
         proc.send_signal(signum)
         assert proc.wait(timeout=2) == 0, proc.stderr.read() if proc.stderr else ""
+        assert proc.stderr is not None and "abrupt" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_an_agent_started_under_nohup_ignores_sighup(env: dict[str, str], tmp_path: Path) -> None:
+    proc = _started_agent(env, tmp_path / "app.log", ignore_hangup=True)
+    try:
+        proc.send_signal(signal.SIGHUP)
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=2) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
