@@ -33,11 +33,10 @@ from obsview.backend.ingest.log_limit import RateLimitedLog
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Source
 from obsview.backend.ingest.sources.file_tail import FileTailSource, tail_counters
-from obsview.backend.ingest.sources.otlp import OtlpHttpSource, otlp_counters
+from obsview.backend.ingest.sources.listener import StreamListener, listener_counters
 from obsview.backend.ingest.sources.stdin import StdinSource
-from obsview.backend.ingest.sources.tcp import TcpSource, tcp_counters
+from obsview.backend.ingest.sources.tcp import TcpSource
 from obsview.backend.ingest.supervisor import Supervised
-from obsview.backend.serving import prometheus
 from obsview.backend.serving.accept_errors import AcceptErrorLimiter
 from obsview.backend.serving.server import AlertCommand, HttpReply, StreamServer
 from obsview.backend.signals.alerts import AlertCommandError, AlertEngine, UnknownAlert, upper_thresholds
@@ -275,7 +274,7 @@ class Agent:
                 supervised = Supervised(source, self.ingest, clock=self._clock)
                 self._supervised.append(supervised)
                 self._spawn(supervised.run(), source.name)
-                if isinstance(source, (TcpSource, OtlpHttpSource)):
+                if isinstance(source, StreamListener):
                     listener_starts.append(supervised)
                 elif isinstance(source, FileTailSource):
                     # Start offsets are taken before the agent says it listens: lines written
@@ -441,7 +440,7 @@ class Agent:
             traces["requests_seen_twice"] = self._dedup.matched
         sources = self._sources
         files = tail_counters(sources)
-        return notify | otlp_counters(sources) | tcp_counters(sources) | files | traces | {
+        return notify | listener_counters(sources) | files | traces | {
             "events_ingested": self.events_ingested,
             "parse_errors": self.normalizer.parse_errors,
             "truncated": self.normalizer.truncated,
@@ -500,6 +499,10 @@ class Agent:
         for host, port in config.tcp:
             token = token_for((host, port), config.token_file)
             sources.append(TcpSource(host, port, self.normalizer, token=token))
+        if config.otlp:
+            # Here, not at the top: protobuf and the OTLP schemas (~5 MiB resident) are
+            # loaded by the agents that receive OTLP only.
+            from obsview.backend.ingest.sources.otlp import OtlpHttpSource
         for host, port in config.otlp:
             token = token_for((host, port), config.token_file)
             sources.append(OtlpHttpSource(host, port, self.normalizer, token=token,
@@ -677,6 +680,10 @@ class _AgentView:
         if path == "/api/alerts":
             return HttpReply(200, JSON_TYPE, orjson.dumps(agent.alerts.api_json()))
         if path == "/metrics":
+            # Here, not at the top: prometheus_client (~2 MiB resident) is loaded by the
+            # agents that are scraped only.
+            from obsview.backend.serving import prometheus
+
             body = prometheus.render_prometheus(
                 agent.metrics, agent.health_report(), agent.alerts.alerts(), agent.counters(),
                 agent.gauges(),
@@ -688,8 +695,8 @@ class _AgentView:
 async def _wait_listening(address: tuple[str, int], supervised: Supervised) -> None:
     """A listening source that cannot bind must fail ``start``, not retry quietly later."""
     source = supervised.source
-    assert isinstance(source, (TcpSource, OtlpHttpSource))
-    kind = "OTLP/HTTP log source" if isinstance(source, OtlpHttpSource) else "TCP log source"
+    assert isinstance(source, StreamListener)
+    kind = source.described
     try:
         await _wait_ready(supervised, source.listening, kind)
     except OSError as exc:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, Final
 
 from obsview.backend.delivery.channels import (
     AlertmanagerChannel,
@@ -30,6 +28,9 @@ from obsview.backend.delivery.channels import (
     starts_at,
 )
 from obsview.common.protocol import AlertInfo, SilenceInfo
+
+if TYPE_CHECKING:  # loaded by the Notifier that sends (see notify.Notifier.run)
+    import httpx
 
 _NOT_LABEL_CHAR: Final = re.compile(r"[^a-zA-Z0-9_]")
 

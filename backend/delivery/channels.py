@@ -21,11 +21,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import aiosmtplib
-import httpx
 
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError, reject_repeated_names
@@ -33,6 +32,9 @@ from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alerts import format_value
 from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import AlertInfo
+
+if TYPE_CHECKING:  # loaded by the Notifier that sends (see notify.Notifier.run)
+    import httpx
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` for an alert that has not ended."""
@@ -241,6 +243,8 @@ class MaskUrlsInHttpxLogs(logging.Filter):
     """httpx logs every request URL at INFO: a Slack webhook URL *is* its secret."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        import httpx  # loaded already: only httpx's own records reach this filter
+
         if isinstance(record.args, tuple):
             record.args = tuple(mask_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args)
         return True

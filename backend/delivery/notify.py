@@ -39,10 +39,9 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import aiosmtplib
-import httpx
 from msgspec.structs import replace
 
 from obsview.backend.atomic_file import BackgroundWriter
@@ -69,11 +68,15 @@ from obsview.backend.signals.alerts import Transition
 from obsview.common.backoff import Backoff, backoff_delay
 from obsview.common.protocol import AlertInfo, SilenceInfo
 
+if TYPE_CHECKING:
+    import httpx
+
 __all__ = ["Channel", "Notifier", "Origin", "parse_notifiers"]
 
 log = logging.getLogger(__name__)
 
-_SEND_ERRORS: Final = (httpx.HTTPError, OSError, TimeoutError, DeliveryError, aiosmtplib.SMTPException)
+_SEND_ERRORS: Final = (OSError, TimeoutError, DeliveryError, aiosmtplib.SMTPException)
+"""With httpx's HTTPError, added when :meth:`Notifier.run` loads httpx."""
 
 
 @dataclass(slots=True)
@@ -137,6 +140,7 @@ class Notifier:
         scan_interval_s: float = 1.0,
     ) -> None:
         self._channels = tuple(channels)
+        self._send_errors: tuple[type[BaseException], ...] = _SEND_ERRORS
         self._clock = clock
         self._repeat = repeat_interval_s
         self._limit = outbox_limit
@@ -341,7 +345,13 @@ class Notifier:
 
     async def run(self) -> None:
         """Deliver until cancelled: one task per channel, plus the repeat scanner; a task
-        that fails is restarted alone (no TaskGroup: one failure must not end the others)."""
+        that fails is restarted alone (no TaskGroup: one failure must not end the others).
+        With no channel there is nothing to deliver: no HTTP client is loaded."""
+        if not self._channels:
+            return
+        import httpx  # here, not at the top: see _SEND_ERRORS
+
+        self._send_errors = (*_SEND_ERRORS, httpx.HTTPError)
         mask_httpx_logs()
         async with httpx.AsyncClient() as client:
             jobs: list[tuple[str, Callable[[], Coroutine[Any, Any, None]]]] = [
@@ -386,7 +396,7 @@ class Notifier:
                 try:
                     async with asyncio.timeout(channel.timeout_s):
                         await self._send(index, delivery, client)
-                except _SEND_ERRORS as exc:
+                except self._send_errors as exc:
                     self.counters["failed_attempts"] += 1
                     reason = "timeout" if isinstance(exc, TimeoutError) else safe_reason(channel, exc)
                     if attempt >= self._max_attempts or (isinstance(exc, DeliveryError) and exc.permanent):

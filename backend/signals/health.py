@@ -17,9 +17,8 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
 import psutil
 
 from obsview.backend.durations import parse_duration
@@ -27,6 +26,9 @@ from obsview.backend.errors import ConfigError, parse_named_tables
 from obsview.backend.ingest.redact import redact_text
 from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import HealthReport, ProbeStatus
+
+if TYPE_CHECKING:  # loaded by the agents with an HTTP probe only (see HealthMonitor._http_client)
+    import httpx
 
 PROBE_KINDS: Final = ("http", "tcp", "disk", "memory")
 MAX_BODY_BYTES: Final = 65536
@@ -173,6 +175,8 @@ class HealthMonitor:
             for spec in self._probes
         }
         self._client: httpx.AsyncClient | None = None
+        self._network_errors: tuple[type[BaseException], ...] = (OSError,)
+        """What a failed check raises: httpx's errors too, once an HTTP probe loaded it."""
 
     # ------------------------------------------------------------------ status
 
@@ -224,6 +228,11 @@ class HealthMonitor:
         if self._client is not None or not any(spec.kind == "http" for spec in self._probes):
             yield
             return
+        # Here, not at the top: httpx (~7 MiB resident with its CLI's click and rich, when
+        # installed) is loaded by the agents that probe over HTTP only.
+        import httpx
+
+        self._network_errors = (OSError, httpx.HTTPError)
         # No keep-alive across checks: a probe must see a dependency that went away.
         async with httpx.AsyncClient(limits=httpx.Limits(max_keepalive_connections=0)) as client:
             self._client = client
@@ -248,7 +257,7 @@ class HealthMonitor:
                 status, error = await self._check(spec)
         except TimeoutError:
             return self._record(spec, "unhealthy", None, f"timeout after {_seconds(spec.timeout_s)}")
-        except (OSError, httpx.HTTPError) as exc:
+        except self._network_errors as exc:
             return self._record(spec, "unhealthy", None, _network_reason(exc))
         except Exception as exc:  # anything else is a bug here, but the probe loop must go on
             log.exception("probe %s failed unexpectedly", spec.name)

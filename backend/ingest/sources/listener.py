@@ -13,12 +13,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
+from typing import ClassVar
 
 from obsview.backend.connection_slots import ConnectionSlots, Slot
 from obsview.backend.ingest.sources.base import Emit
 
 
 class StreamListener:
+    described: ClassVar[str]
+    """What it is, in an error message: "TCP log source"."""
+    counter_prefix: ClassVar[str]
+    counter_names: ClassVar[tuple[str, ...]]
+    """Its own counters (attributes), summed over the listeners of its kind in /metrics."""
+
     def __init__(
         self, scheme: str, host: str, port: int, *, max_connections: int,
         max_unproven: int | None = None, read_limit: int = 1 << 16,
@@ -112,14 +119,17 @@ async def close_writer(writer: asyncio.StreamWriter) -> None:
         await writer.wait_closed()
 
 
-def listener_counters(
-    prefix: str, kind: type[StreamListener], sources: Iterable[object], names: Iterable[str]
-) -> dict[str, int]:
-    """The counters ``names`` (and the connection counters) summed over the sources of
-    ``kind``, for the agent's own counters (/metrics); empty when there is none, so agents
-    without such a listener show no always-zero figures."""
-    listeners = [source for source in sources if isinstance(source, kind)]
-    if not listeners:
-        return {}
-    every = (*names, "connections_total", "connections_refused", "connections_evicted")
-    return {f"{prefix}_{name}": sum(getattr(item, name) for item in listeners) for name in every}
+def listener_counters(sources: Iterable[object]) -> dict[str, int]:
+    """Each kind of listener's counters (and connection counters) summed over the listeners
+    of that kind, for the agent's own counters (/metrics); none for a kind the agent does not
+    run, so agents without such a listener show no always-zero figures."""
+    kinds: dict[type[StreamListener], list[StreamListener]] = {}
+    for source in sources:
+        if isinstance(source, StreamListener):
+            kinds.setdefault(type(source), []).append(source)
+    counters: dict[str, int] = {}
+    for kind, listeners in kinds.items():
+        every = (*kind.counter_names, "connections_total", "connections_refused", "connections_evicted")
+        counters |= {f"{kind.counter_prefix}_{name}": sum(getattr(item, name) for item in listeners)
+                     for name in every}
+    return counters

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -26,7 +26,7 @@ from obsview.backend.connection_slots import Slot
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources import otlp_json, otlp_protobuf, otlp_spans
 from obsview.backend.ingest.sources.base import Emit
-from obsview.backend.ingest.sources.listener import StreamListener, listener_counters
+from obsview.backend.ingest.sources.listener import StreamListener
 from obsview.backend.ingest.sources.otlp_http import (
     MAX_HEAD_BYTES,
     HttpError,
@@ -62,6 +62,11 @@ _ERROR_HEADERS: Final[dict[int, tuple[tuple[str, str], ...]]] = {
 
 class OtlpHttpSource(StreamListener):
     """Serves OTLP/HTTP log exports to at most ``max_connections`` clients at once."""
+
+    described = "OTLP/HTTP log source"
+    counter_prefix = "otlp"
+    counter_names = ("requests", "requests_failed", "records_accepted", "records_rejected",
+                     "spans_accepted", "spans_rejected", "requests_throttled")
 
     def __init__(
         self,
@@ -271,13 +276,6 @@ async def _deliver(
     if rejected:
         reason = f"{rejected} {noun} rejected, first: {reason}"
     return accepted, rejected, reason
-
-
-def otlp_counters(sources: Iterable[object]) -> dict[str, int]:
-    """The OTLP receivers' counters summed, for the agent's own counters (/metrics)."""
-    names = ("requests", "requests_failed", "records_accepted", "records_rejected",
-             "spans_accepted", "spans_rejected", "requests_throttled")
-    return listener_counters("otlp", OtlpHttpSource, sources, names)
 
 
 async def _linger(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Iterable
 from typing import Final
 
 import orjson
@@ -27,7 +26,7 @@ from obsview.backend.connection_slots import Slot
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Emit
 from obsview.backend.ingest.sources.lines import LineSplitter
-from obsview.backend.ingest.sources.listener import StreamListener, listener_counters
+from obsview.backend.ingest.sources.listener import StreamListener
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,10 @@ AUTH_TIMEOUT_S: Final = 10.0
 class TcpSource(StreamListener):
     """Accepts up to ``max_connections`` senders; each connection's lines are normalized per
     read and emitted (awaiting ``emit`` stops reading that socket: TCP backpressure)."""
+
+    described = "TCP log source"
+    counter_prefix = "tcp"
+    counter_names = ("lines_read", "auth_refused")
 
     def __init__(
         self,
@@ -141,7 +144,3 @@ def _without(token: bytes, lines: list[bytes]) -> list[bytes]:
         return lines
     return joined.replace(token, b"").split(b"\n")
 
-
-def tcp_counters(sources: Iterable[object]) -> dict[str, int]:
-    """The TCP sources' counters summed, for the agent's own counters (/metrics)."""
-    return listener_counters("tcp", TcpSource, sources, ("lines_read", "auth_refused"))
