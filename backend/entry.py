@@ -7,7 +7,8 @@ from typing import Final
 
 from obsview.common.extras import missing_extra
 
-#: One module of each library of the ``agent`` extra: all of them are imported at start.
+#: One module of each library of the ``agent`` extra, checked (not imported) at start: some are
+#: imported only when the config uses them, and a missing one must be said now, not at the first alert.
 AGENT_MODULES: Final = ("httpx", "websockets", "msgspec", "psutil", "platformdirs", "prometheus_client",
                         "aiosmtplib", "opentelemetry.proto", "ahocorasick_rs", "lz4")
 

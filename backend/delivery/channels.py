@@ -24,8 +24,6 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
-import aiosmtplib
-
 from obsview.backend.durations import parse_duration
 from obsview.backend.errors import ConfigError, reject_repeated_names
 from obsview.backend.ingest.redact import redact_text
@@ -394,6 +392,8 @@ async def send(channel: WebhookChannel | SlackChannel | EmailChannel, alert: Ale
     """Deliver one notification. Raises on failure (the caller retries); the caller bounds
     the whole call with the channel's timeout."""
     if isinstance(channel, EmailChannel):
+        import aiosmtplib  # loaded by the agents that send email only (see notify.Notifier.run)
+
         await aiosmtplib.send(
             email_message(channel, alert, status), hostname=channel.host, port=channel.port,
             username=channel.username or None, password=channel.password or None,

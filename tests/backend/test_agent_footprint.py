@@ -28,7 +28,7 @@ async def main(state: Path, otlp: bool) -> None:
 asyncio.run(main(Path(sys.argv[1]), sys.argv[2] == "otlp"))
 print(" ".join(sorted(sys.modules)))
 """
-ON_DEMAND = ("httpx", "google.protobuf", "prometheus_client")
+ON_DEMAND = ("httpx", "aiosmtplib", "google.protobuf", "prometheus_client")
 
 
 def loaded_by_an_agent(tmp_path: Path, otlp: bool) -> set[str]:
@@ -38,7 +38,7 @@ def loaded_by_an_agent(tmp_path: Path, otlp: bool) -> set[str]:
 
 
 @pytest.mark.timeout(90)
-def test_an_agent_on_a_file_loads_no_http_client_no_protobuf_no_prometheus(tmp_path: Path) -> None:
+def test_an_agent_on_a_file_loads_no_http_or_smtp_client_no_protobuf_no_prometheus(tmp_path: Path) -> None:
     loaded = loaded_by_an_agent(tmp_path, otlp=False)
     assert not loaded & set(ON_DEMAND)
 

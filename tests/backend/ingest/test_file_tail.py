@@ -317,3 +317,30 @@ async def test_rotated_name_matching_the_glob_is_not_read_twice(
         await wait_until(lambda: len(source.files) == 2)
         await asyncio.sleep(0.1)  # a re-read of the renamed file would show up now
     assert sorted(collector.numbers()) == [1, 2]
+
+
+async def test_a_quiet_file_is_polled_less_often_and_a_line_is_still_read_soon(
+    tmp_path: Path, collector: Any, wait_until: Any, monkeypatch: Any
+) -> None:
+    # 20 polls a second on a quiet file were most of an idle agent's wake-ups (issue 11).
+    polls: list[float] = []
+    check_paths = FileTailSource._check_paths
+
+    def counted(self: FileTailSource, *, initial: bool) -> None:
+        polls.append(asyncio.get_running_loop().time())
+        check_paths(self, initial=initial)
+
+    monkeypatch.setattr(FileTailSource, "_check_paths", counted)
+    log = tmp_path / "app.log"
+    log.touch()
+    source = tail([str(log)], poll_interval=0.01, idle_poll_interval=0.08, rescan_interval=10)
+    async with running(source, collector):
+        await asyncio.sleep(0.5)
+        quiet = [b - a for a, b in zip(polls, polls[1:])]
+        assert max(quiet) >= 0.07, "a quiet file's polls spread out"
+        assert len(polls) <= 0.5 / 0.08 + 6, "not one every 10 ms"
+        with log.open("ab") as f:
+            f.write(line(1))
+        written = asyncio.get_running_loop().time()
+        await wait_until(lambda: len(collector.events) == 1)
+        assert asyncio.get_running_loop().time() - written < 0.08 + 0.5, "at most one idle wait"
