@@ -10,6 +10,7 @@ from textual.widgets import Sparkline, Static
 
 from obsview.common.protocol import MetricsPoint, MetricsSnapshot
 from obsview.tui.widgets.chart_series import chart_series
+from obsview.tui.widgets.quiet import set_one_class, show_text
 from obsview.tui.widgets.units import (
     LATENCY_THRESHOLD_MS,
     SEVERITY_CLASSES,
@@ -61,26 +62,26 @@ class LatencyPanel(Vertical):
              span: str | None = None) -> None:
         """Display the latest percentiles and the p95 history (oldest first); with ``span``,
         a backlog's percentiles over it and its p95 per minute."""
-        self.border_subtitle = span or ""
-        self.query_one("#latency-spark-label", Static).update("p95 per minute" if span else "p95 over time")
+        if self.border_subtitle != (span or ""):
+            self.border_subtitle = span or ""
+        show_text(self.query_one("#latency-spark-label", Static), "p95 per minute" if span else "p95 over time")
         spark = self.query_one("#latency-spark", Sparkline)
         spark.data = chart_series(point.p95_ms for point in history)
         worst = max((point.p95_ms or 0.0 for point in history), default=None)
-        spark.remove_class(*SEVERITY_CLASSES)
-        spark.add_class(latency_class(worst))
+        set_one_class(spark, latency_class(worst), SEVERITY_CLASSES)
         if snapshot is None:
             return
         for name in _PERCENTILES:
             value = getattr(snapshot, f"{name}_ms")
             label = self.query_one(f"#latency-{name}", Static)
-            label.update(f"{name} {format_ms(value)}")
-            label.remove_class(*SEVERITY_CLASSES)
-            label.add_class(latency_class(value))
+            show_text(label, f"{name} {format_ms(value)}")
+            set_one_class(label, latency_class(value), SEVERITY_CLASSES)
         if span is not None:
-            self.query_one("#latency-totals", Static).update(
-                f"over the {span} · threshold {format_ms(LATENCY_THRESHOLD_MS)}")
+            show_text(self.query_one("#latency-totals", Static),
+                      f"over the {span} · threshold {format_ms(LATENCY_THRESHOLD_MS)}")
             return
-        self.query_one("#latency-totals", Static).update(
+        show_text(
+            self.query_one("#latency-totals", Static),
             f"avg {format_ms(snapshot.latency_avg_ms)} · max {format_ms(snapshot.latency_max_ms)}"
             f" · threshold {format_ms(LATENCY_THRESHOLD_MS)}"
         )

@@ -15,6 +15,7 @@ from textual.widgets import Sparkline, Static
 
 from obsview.common.protocol import MetricsPoint, MetricsSnapshot
 from obsview.tui.widgets.chart_series import chart_series
+from obsview.tui.widgets.quiet import set_one_class, show_text
 from obsview.tui.widgets.units import (
     SEVERITY_CLASSES,
     error_rate_class,
@@ -70,17 +71,16 @@ class RateChart(Vertical):
             point.rate * point.error_rate for point in history
         )
         self._span = span
-        if span is not None:
-            self.border_subtitle = span
-        elif history:
-            self.border_subtitle = f"figures 1 min · chart {max(1, round(len(history) / 60))} min"
+        subtitle = span if span is not None else (
+            f"figures 1 min · chart {max(1, round(len(history) / 60))} min" if history else self.border_subtitle)
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
         if snapshot is None:
             return
-        self.query_one("#rate-now", Static).update(f"{snapshot.rate_1m:,.1f} req/s")
+        show_text(self.query_one("#rate-now", Static), f"{snapshot.rate_1m:,.1f} req/s")
         errors = self.query_one("#errors-now", Static)
-        errors.update(f"failed ≥400 {format_percent(snapshot.error_rate_1m)}")
-        errors.remove_class(*SEVERITY_CLASSES)
-        errors.add_class(error_rate_class(snapshot.error_rate_1m))
+        show_text(errors, f"failed ≥400 {format_percent(snapshot.error_rate_1m)}")
+        set_one_class(errors, error_rate_class(snapshot.error_rate_1m), SEVERITY_CLASSES)
         self._snapshot = snapshot
         self._show_totals()
 
@@ -110,4 +110,4 @@ class RateChart(Vertical):
             if room and len(line) + 3 + len(part) > room:
                 break
             line += " · " + part
-        totals.update(line)
+        show_text(totals, line)

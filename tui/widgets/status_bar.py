@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from obsview.common.protocol import LEVELS, SOURCE_STATE_LABELS, CatchUp, Hello, SourceStatus
 from obsview.tui.render import safe_text
+from obsview.tui.widgets.quiet import show_text
 from obsview.tui.widgets.units import counted, format_age, format_bytes, format_count
 
 if TYPE_CHECKING:
@@ -122,19 +123,6 @@ def connection_help(state: ConnectionState, *, demo_key: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _show(label: Static, content: Text | str) -> None:
-    """Update ``label`` only if what it shows changes, and relayout only if its width does.
-
-    Most updates come from the flush timer and change nothing, or only a count's digits:
-    a relayout of the whole screen ten times a second for that showed in profiles.
-    """
-    text = content if isinstance(content, Text) else Text(content)
-    old = label.content
-    if isinstance(old, Text) and old == text and old.style == text.style:
-        return
-    label.update(text, layout=not isinstance(old, Text) or old.cell_len != text.cell_len)
-
-
 class StatusBar(Vertical):
     """Two lines docked at the bottom: the connection on top, the stream's state below."""
 
@@ -184,14 +172,14 @@ class StatusBar(Vertical):
         """``kind`` is a key of :data:`CONNECTION_CLASSES`; ``message`` may contain a URL."""
         css = CONNECTION_CLASSES.get(kind, "-muted")
         label = self.query_one("#sb-connection", Static)
-        _show(label, Text(f"{_SYMBOLS[css]} ") + safe_text(message, max_len=300))
+        show_text(label, Text(f"{_SYMBOLS[css]} ") + safe_text(message, max_len=300))
         label.remove_class(*_SYMBOLS)
         label.add_class(css)
 
     def show_agent(self, hello: Hello | None) -> None:
         label = self.query_one("#sb-agent", Static)
         if hello is None:
-            _show(label, "")
+            show_text(label, "")
             return
         text = Text("agent ")
         text.append_text(safe_text(hello.agent_version, max_len=32))
@@ -200,7 +188,7 @@ class StatusBar(Vertical):
             text.append_text(safe_text(hello.service, max_len=40))
             text.append("@")
         text.append_text(safe_text(hello.host or "unknown host", max_len=60))
-        _show(label, text)
+        show_text(label, text)
 
     def show_sources(self, sources: Sequence[SourceStatus]) -> None:
         """The agent's log sources: a count while all read; each one that does not, with
@@ -212,7 +200,7 @@ class StatusBar(Vertical):
         label.display = bool(sources)
         if not idle:
             reading = len(sources)
-            _show(label, f"{counted(reading, 'source')} reading")
+            show_text(label, f"{counted(reading, 'source')} reading")
             return
         text = Text()
         for source in idle:
@@ -224,7 +212,7 @@ class StatusBar(Vertical):
             if source.state == "restarting":  # why, and how often (what it waits for is
                 text.append(f" ({source.restarts}): ")  # its name: /api/health has both)
                 text.append_text(safe_text(source.detail, max_len=80))
-        _show(label, text)
+        show_text(label, text)
 
     def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None,
                     spans_lost: int = 0, catch_up: CatchUp | None = None, skipped: int = 0) -> None:
@@ -250,7 +238,7 @@ class StatusBar(Vertical):
         if losses:
             parts.append("agent: " + ", ".join(losses))
         # Shown even when empty: it is the room between the find and the follow state.
-        _show(self.query_one("#sb-stream", Static), " · ".join(parts))
+        show_text(self.query_one("#sb-stream", Static), " · ".join(parts))
 
     def show_levels(self, levels: frozenset[str]) -> None:
         self._levels = levels
@@ -301,10 +289,10 @@ class StatusBar(Vertical):
             room = width - fixed - _cells(self._stream_line(stage, filter_cells=0)) - len(_SEP)
             parts = self._stream_line(stage, filter_cells=room if room >= _SHORT_QUERY // 2 else 0)
         levels, count, find = parts
-        _show(self.query_one("#sb-levels", Static), levels)
-        _show(self.query_one("#sb-count", Static), count)
+        show_text(self.query_one("#sb-levels", Static), levels)
+        show_text(self.query_one("#sb-count", Static), count)
         label = self.query_one("#sb-find", Static)
-        _show(label, find)
+        show_text(label, find)
         label.display = bool(find)
 
     def _stream_line(self, stage: int, *, filter_cells: int | None = None) -> tuple[Text, Text, Text]:
@@ -347,6 +335,6 @@ class StatusBar(Vertical):
 
     def show_follow(self, *, following: bool, new: int) -> None:
         label = self.query_one("#sb-follow", Static)
-        _show(label, "following" if following else f"paused · {format_count(new)} new")
+        show_text(label, "following" if following else f"paused · {format_count(new)} new")
         label.set_class(not following, "-paused")
         self._fit_stream_line()
