@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -93,14 +94,22 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
             "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"), **extra}
 
 
+_PASSED = ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "PYTHONPYCACHEPREFIX",
+           "PYTHONDONTWRITEBYTECODE")
+
+
 class _Pane:
     """A program in a detached tmux pane, as a person's terminal would run it."""
 
     def __init__(self, tmux: str, name: str, argv: list[str], env: dict[str, str]) -> None:
         self.tmux, self.name = tmux, name
         self.started = time.monotonic()
-        command = " ".join(f"'{arg}'" for arg in argv)
-        subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", command], env=env, check=True)
+        # A pane gets the tmux server's environment, not this one's (a server started earlier
+        # by someone else has its own): the variables that matter go on the command line.
+        settings = [f"{key}={env[key]}" for key in _PASSED if key in env]
+        unset = [f"-u{key}" for key in _PASSED if key not in env]
+        command = shlex.join(["env", *unset, *settings, *argv])
+        subprocess.run([tmux, "new-session", "-d", "-s", name, "-x", "120", "-y", "40", command], check=True)
         pane = subprocess.run([tmux, "list-panes", "-t", name, "-F", "#{pane_pid}"], capture_output=True,
                               text=True, check=True)
         self.pid = int(pane.stdout.split()[0])
