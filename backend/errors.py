@@ -52,16 +52,20 @@ _Item = TypeVar("_Item", bound=_Named)
 
 
 def parse_named_tables(
-    raw: Sequence[object], section: str, what: str, parse: Callable[[int, Mapping[str, Any]], _Item]
+    raw: Sequence[object], section: str, what: str, parse: Callable[[str, Mapping[str, Any]], _Item]
 ) -> list[_Item]:
-    """A section's ``[[tables]]`` (``[[probes]]``), each through ``parse``: its ConfigError
-    gets the table's index in its path; then no name twice (:func:`reject_repeated_names`)."""
+    """A section's ``[[tables]]`` (``[[probes]]``), each a table with a name, through
+    ``parse(name, table)``: its ConfigError gets the table's index in its path; then no name
+    twice (:func:`reject_repeated_names`)."""
     parsed: list[_Item] = []
     for index, table in enumerate(raw):
         if not isinstance(table, Mapping):
             raise ConfigError(f"{section}[{index}]: expected a table", at=(index,))
+        name = table.get("name")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{section}[{index}]: name: required, a non-empty string", at=(index, "name"))
         try:
-            parsed.append(parse(index, table))
+            parsed.append(parse(name, table))
         except ConfigError as exc:
             raise exc.within(index) from None
     reject_repeated_names([item.name for item in parsed], what)

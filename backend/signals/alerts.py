@@ -161,10 +161,7 @@ def parse_rules(raw: Sequence[Mapping[str, Any]]) -> list[AlertRule]:
     return parse_named_tables(raw, "alerts.rules", "rule", _parse_rule)
 
 
-def _parse_rule(index: int, table: Mapping[str, Any]) -> AlertRule:
-    name = table.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"alerts.rules[{index}]: name: required, a non-empty string", at=("name",))
+def _parse_rule(name: str, table: Mapping[str, Any]) -> AlertRule:
     where = f"rule {name!r}"
     unknown = set(table) - _RULE_KEYS
     if unknown:

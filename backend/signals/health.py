@@ -72,10 +72,7 @@ def parse_probes(raw: Sequence[Mapping[str, Any]]) -> list[ProbeSpec]:
     return parse_named_tables(raw, "probes", "probe", _parse_probe)
 
 
-def _parse_probe(index: int, table: Mapping[str, Any]) -> ProbeSpec:
-    name = table.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"probes[{index}]: name: required, a non-empty string", at=("name",))
+def _parse_probe(name: str, table: Mapping[str, Any]) -> ProbeSpec:
     where = f"probe {name!r}"
     kind = table.get("kind")
     if kind not in PROBE_KINDS:

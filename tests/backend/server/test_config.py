@@ -183,7 +183,9 @@ def test_a_name_two_tables_take_is_refused_at_the_second(tmp_path: Path, text: s
 @pytest.mark.parametrize(("text", "message"), [
     ('service = "x"\nprobes = [1]\n', r"line 2: probes: probes\[0\]: expected a table"),
     ('service = "x"\n[alerts]\nrules = ["busy"]\n', r"line 3: alerts.rules: alerts.rules\[0\]: expected a table"),
+    ('service = "x"\n[[probes]]\nkind = "tcp"\n', r"line 2: probes: probes\[0\]: name: required, a non-empty string"),
+    ('[[alerts.rules]]\nname = ""\n', r"line 2: alerts.rules: alerts.rules\[0\]: name: required"),
 ])
-def test_an_entry_that_is_not_a_table_is_named(tmp_path: Path, text: str, message: str) -> None:
+def test_an_entry_that_is_not_a_table_or_has_no_name_is_named(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
