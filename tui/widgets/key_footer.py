@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import ClassVar, Final
 
 from textual.app import ComposeResult
+from textual.screen import Screen
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
@@ -39,9 +40,12 @@ class KeyFooter(Footer):
     def __init__(self, *, compact: bool = False) -> None:
         super().__init__(compact=compact)
         self._narrow = False
+        self._shown: tuple[object, ...] | None = None
+        """The bindings the keys on screen were made from (None: none made yet)."""
 
     def compose(self) -> ComposeResult:
         keys = list(super().compose())
+        self._shown = self._bindings_shown() if keys else None
         self._narrow = self._is_narrow()
         if self._narrow:
             keys.sort(key=lambda widget: not (isinstance(widget, FooterKey) and widget.action == HELP_ACTION))
@@ -49,6 +53,19 @@ class KeyFooter(Footer):
                 if isinstance(widget, FooterKey):
                     widget.description = SHORT_LABELS.get(widget.description, widget.description)
         yield from keys
+
+    def _bindings_shown(self) -> tuple[object, ...]:
+        return tuple((binding.key, binding.action, binding.description, enabled, tooltip)
+                     for _node, binding, enabled, tooltip in self.screen.active_bindings.values() if binding.show)
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        """Rebuild the keys only when the bindings they show changed. Textual's footer rebuilds
+        them (~60 widgets, each styled) on every signal: at the console's start 14 times, for
+        the same keys, a tenth of its first paint."""
+        if self._shown is not None and self.is_attached and screen is self.screen \
+                and self._bindings_shown() == self._shown:
+            return
+        super().bindings_changed(screen)
 
     def _is_narrow(self) -> bool:
         return 0 < self.app.size.width < self.NARROW_BELOW
