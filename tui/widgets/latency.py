@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -19,6 +20,8 @@ from obsview.tui.widgets.units import (
 )
 
 _PERCENTILES = ("p50", "p95", "p99")
+_THRESHOLD: Final = f"threshold {format_ms(LATENCY_THRESHOLD_MS)}"
+_SEPARATOR: Final = " · "
 
 
 class LatencyPanel(Vertical):
@@ -44,6 +47,11 @@ class LatencyPanel(Vertical):
     LatencyPanel.-maximized > .spark-row, LatencyPanel.-maximized Sparkline { height: 1fr; }
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._figures = ""
+        """What the totals line says before the threshold (the average and maximum)."""
+
     def compose(self) -> ComposeResult:
         with Horizontal():
             for name in _PERCENTILES:
@@ -51,12 +59,22 @@ class LatencyPanel(Vertical):
         with Horizontal(classes="spark-row"):
             yield Static("p95 over time", id="latency-spark-label", classes="label", markup=False)
             yield Sparkline([], id="latency-spark")
-        yield Static(
-            f"threshold {format_ms(LATENCY_THRESHOLD_MS)}",
-            id="latency-totals",
-            classes="totals",
-            markup=False,
-        )
+        yield Static(_THRESHOLD, id="latency-totals", classes="totals", markup=False)
+
+    def on_resize(self) -> None:
+        self._show_totals()
+
+    def _show_totals(self) -> None:
+        """``avg 96 ms · max 2.43 s · threshold 1.00 s``: where that does not fit (a
+        40-cell panel at 80 columns), the figures are cut with an ellipsis, never the
+        threshold (it was: "… · threshold" and no value)."""
+        label = self.query_one("#latency-totals", Static)
+        width = label.content_region.width
+        figures = self._figures
+        room = width - len(_THRESHOLD) - len(_SEPARATOR)
+        if width and figures and len(figures) > room:
+            figures = figures[:room - 1] + "…" if room > 1 else ""
+        show_text(label, f"{figures}{_SEPARATOR}{_THRESHOLD}" if figures else _THRESHOLD)
 
     def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint], *,
              span: str | None = None) -> None:
@@ -76,12 +94,6 @@ class LatencyPanel(Vertical):
             label = self.query_one(f"#latency-{name}", Static)
             show_text(label, f"{name} {format_ms(value)}")
             set_one_class(label, latency_class(value), SEVERITY_CLASSES)
-        if span is not None:
-            show_text(self.query_one("#latency-totals", Static),
-                      f"over the {span} · threshold {format_ms(LATENCY_THRESHOLD_MS)}")
-            return
-        show_text(
-            self.query_one("#latency-totals", Static),
-            f"avg {format_ms(snapshot.latency_avg_ms)} · max {format_ms(snapshot.latency_max_ms)}"
-            f" · threshold {format_ms(LATENCY_THRESHOLD_MS)}"
-        )
+        self._figures = (f"over the {span}" if span is not None else
+                         f"avg {format_ms(snapshot.latency_avg_ms)} · max {format_ms(snapshot.latency_max_ms)}")
+        self._show_totals()

@@ -3,6 +3,8 @@ panel the whole screen above the status bar."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from app_test_support import screen_text
 
@@ -51,6 +53,25 @@ async def test_every_alert_shows_state_age_ack_and_silence(size: tuple[int, int]
         assert acked and acked[0].endswith("✓" if compact else "alice")
         # The rows are what the panel shows: the first ones are on screen as they are.
         assert rows[0][3].plain in screen_text(app)
+
+
+@pytest.mark.parametrize("width", [80, 90, 100, 120, 160, 200])
+@pytest.mark.parametrize("history", [False, True])
+async def test_the_latency_threshold_is_never_cut(width: int, history: bool) -> None:
+    """At 80 columns the Latency panel read "avg 5.6 ms · max 24 ms · threshold" and the
+    value was gone: the figures before it give way (with an ellipsis) instead."""
+    from obsview.tui.widgets.latency import LatencyPanel
+
+    app = sample_app()
+    async with app.run_test(size=(width, 40)) as pilot:
+        await pilot.pause()
+        panel = app.dashboard.query_one(LatencyPanel)
+        snapshot = app.dashboard.state.metrics
+        panel.show(snapshot, [], span="history, 10:00–10:42 (events' own time)" if history else None)
+        await pilot.pause()
+        line = next(line for line in screen_text(app).splitlines() if "threshold" in line)
+        assert re.search(r"threshold 1\.00 s *│", line), line
+        assert ("over the" if history else "avg") in line, line
 
 
 async def test_at_120_columns_the_states_are_whole_words() -> None:
