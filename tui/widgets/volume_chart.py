@@ -22,6 +22,8 @@ from obsview.tui.widgets.units import counted
 #: Eighths of a cell, from empty to full (U+2581–U+2588).
 _BLOCKS: Final = " ▁▂▃▄▅▆▇█"
 BAR_ROWS: Final = 2
+#: The label between the axis times is left out in less room than this.
+_MIDDLE_MIN: Final = 8
 
 
 def format_width(seconds: int) -> str:
@@ -194,27 +196,38 @@ class VolumeChart(Widget, can_focus=True):
         return Strip(segments, width)
 
     def _labels(self, histogram: Histogram, width: int, base: Style) -> Strip:
-        """The first bucket's time on the left, the last's on the right, and between them
-        what the selected bucket holds (or the peak)."""
+        """The first bucket's time under the first bar, the newest's ending under the newest
+        bar (the bars may fill only part of the width: it sat at the far right, under no
+        bar), and what the selected bucket holds (or the peak) between them, or after the
+        newest's time when the bars leave no room between."""
         first = self._clock(histogram.bucket_start(0))
         last = self._clock(histogram.bucket_start(len(histogram.events) - 1))
         column = self.selected_column
         if column is None:
             middle = (f"peak {counted(histogram.peak, 'event')} per "
                       f"{format_width(histogram.width_s)} · ←/→ Enter: jump")
-            middle_style = self._style("label")
+            middle_style = base + self._style("label")
         else:
             middle = (f"{self._clock(histogram.bucket_start(column))}: "
                       f"{counted(histogram.events[column], 'event')}, "
                       f"{counted(histogram.errors[column], 'error')}")
-            middle_style = self._style("selected-label")
-        room = width - len(first) - len(last) - 2
-        if room < 8:
-            middle = ""
-        middle = middle[:max(0, room)].center(max(0, room))
+            middle_style = base + self._style("selected-label")
         label = base + self._style("label")
-        segments = [Segment(first + " ", label), Segment(middle, base + middle_style),
-                    Segment(" " + last, label)]
+        end = max(len(histogram.events), len(last))  # where the newest time ends
+        head = first if end >= len(first) + 1 + len(last) else ""
+        between = end - len(head) - len(last) - 2  # a space either side of the middle
+        after = width - end - 1
+        # The middle goes where it fits whole, between the times first, else where there
+        # is more room (cut there), or nowhere in less than _MIDDLE_MIN cells.
+        inside = len(middle) <= between or (len(middle) > after and between >= after)
+        segments = [Segment(head, label)]
+        if inside and between >= _MIDDLE_MIN:
+            segments.append(Segment(f" {middle[:between].center(between)} ", middle_style))
+        else:
+            segments.append(Segment(" " * max(0, between + 2), base))
+        segments.append(Segment(last, label))
+        if not inside and after >= _MIDDLE_MIN:
+            segments.append(Segment(" " + middle[:after], middle_style))
         return Strip(segments).crop_extend(0, width, base)
 
     def _clock(self, ts: float) -> str:

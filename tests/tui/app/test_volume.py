@@ -55,6 +55,28 @@ async def test_i_shows_the_volume_and_enter_jumps_the_stream_to_the_bucket(size:
         assert index is not None and (index == 0 or app.dashboard.buffer[index - 1].ts < start)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_the_newest_time_sits_under_the_newest_bar(size: tuple[int, int]) -> None:
+    """The bars may fill only part of the chart (the buckets are round widths): the newest
+    bucket's time was drawn at the far right, under no bar."""
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.press("i")
+        await pilot.pause()
+        chart = app.dashboard.query_one(VolumeChart)
+        histogram = chart.histogram
+        assert histogram is not None
+        bars = len(histogram.events)
+        labels = chart.render_line(BAR_ROWS).text
+        newest = chart._clock(histogram.bucket_start(bars - 1))
+        end = max(bars, len(newest))
+        assert labels[end - len(newest):end] == newest, labels
+        assert labels.count(newest) == 1, labels  # and not also at the far right
+        assert labels.startswith(chart._clock(histogram.start)) and "peak" in labels, labels
+
+
 async def test_the_jump_lands_among_the_filtered_events_and_new_events_are_counted() -> None:
     app = sample_app()
     async with app.run_test(size=(120, 40)) as pilot:
