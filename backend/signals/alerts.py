@@ -227,6 +227,8 @@ def worse(op: str, value: float, than: float) -> bool:
 
 
 def _format(metric: str, value: float) -> str:
+    if metric == "probe_unhealthy":  # 1 or 0: a state, not a number to read
+        return "unhealthy" if value >= 1 else "healthy"
     if metric in _FRACTIONS:
         return f"{value * 100:.1f}%"
     if metric.endswith("_ms"):
@@ -236,10 +238,14 @@ def _format(metric: str, value: float) -> str:
     return f"{value:g}"
 
 
+#: How a rule's comparison reads for a person (a config writes ``>=``).
+OP_SYMBOLS: Final = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
+
+
 def _summary(rule: AlertRule, value: float | None, labels: Mapping[str, str]) -> str:
     shown = "n/a" if value is None else _format(rule.metric, value)
     template = rule.summary or "{metric} {op} {threshold}: {value}"
-    return template.format(**{**labels, "metric": rule.metric, "op": rule.op,
+    return template.format(**{**labels, "metric": rule.metric, "op": OP_SYMBOLS.get(rule.op, rule.op),
                               "value": shown, "threshold": _format(rule.metric, rule.threshold)})
 
 

@@ -42,8 +42,12 @@ _SHRINK_ORDER: Final = (("rule", 8), ("state", 4))
 #: Columns then left out altogether, first to last (only in panels narrower than 80×24 gives).
 #: The peak goes before any of this (it is in /api/alerts and in the maximized panel).
 _DROP_ORDER: Final = ("ack", "state")
-#: Each comparison, and the one that holds when it does not (the value is on the other side).
+#: Each comparison as it reads, and the one that holds when it does not (the value is on
+#: the other side).
+_SYMBOLS: Final = {">": ">", ">=": "≥", "<": "<", "<=": "≤"}
 _NEGATED: Final = {">": "≤", ">=": "<", "<": "≥", "<=": ">"}
+#: Metrics whose values are states (1 or 0): the state is shown, not a comparison.
+_STATE_METRICS: Final = {"probe_unhealthy": ("healthy", "unhealthy")}
 _HOLDS: Final = {">": float.__gt__, ">=": float.__ge__, "<": float.__lt__, "<=": float.__le__}
 
 
@@ -51,6 +55,8 @@ def format_metric_value(metric: str, value: float | None) -> str:
     """A metric value in its unit, guessed from the metric's name."""
     if value is None:
         return "—"
+    if metric in _STATE_METRICS:
+        return _STATE_METRICS[metric][value >= 1]
     if "error_rate" in metric:
         return format_percent(value)
     if metric.endswith("_ms") or "latency" in metric or "response_time" in metric:
@@ -255,13 +261,17 @@ def value_label(alert: AlertInfo) -> tuple[str, float | None]:
 
 def compare_text(alert: AlertInfo, value: float | None) -> str:
     """``29.0 % > 5.0 %``: the value against the threshold with the comparison that holds
-    (``3.0 % ≤ 5.0 %`` for a firing alert kept firing while below, or once resolved)."""
+    (``3.0 % ≤ 5.0 %`` for a firing alert kept firing while below, or once resolved); for
+    a probe, its state (``unhealthy``), not ``1 ≥ 1``."""
+    if alert.metric in _STATE_METRICS:
+        return format_metric_value(alert.metric, value)
     comparison = clean_comparison(alert.comparison)
     threshold = format_metric_value(alert.metric, alert.threshold)
+    shown = _SYMBOLS.get(comparison, comparison)
     if value is not None and comparison in _HOLDS:
         if not _HOLDS[comparison](float(value), float(alert.threshold)):
-            comparison = _NEGATED[comparison]
-    return f"{format_metric_value(alert.metric, value)} {comparison} {threshold}"
+            shown = _NEGATED[comparison]
+    return f"{format_metric_value(alert.metric, value)} {shown} {threshold}"
 
 
 def clean_comparison(comparison: str) -> str:

@@ -242,3 +242,14 @@ def test_min_requests_counts_only_the_seconds_since_start(clock: Any) -> None:
     young = snap(uptime_s=10.0, rate_1m=1.0, error_rate_1m=0.5)
     assert run(engine, clock, 3, young) == []
     assert run(engine, clock, 1, msgspec.structs.replace(young, uptime_s=30.0)) == [("inactive", "pending")]
+
+
+def test_summaries_say_unhealthy_and_comparisons_read_as_symbols() -> None:
+    """A probe's value is 1 or 0: notifications said "now 1, peak 1"; a default summary
+    wrote the config's ">=" as it is."""
+    from obsview.backend.signals.alerts import AlertRule, _summary, format_value
+
+    assert format_value("probe_unhealthy", 1.0) == "unhealthy"
+    assert format_value("probe_unhealthy", 0.0) == "healthy"
+    rule = AlertRule("slow", "p95_ms", ">=", 500.0)
+    assert _summary(rule, 812.0, {}) == "p95_ms ≥ 500 ms: 812 ms"

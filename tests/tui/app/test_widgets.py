@@ -308,3 +308,24 @@ async def test_zero_traffic_and_a_single_second_draw_an_empty_chart() -> None:
                 await pilot.pause()
                 text = assert_clean(app)
                 assert not set("▂▃▄▅▆▇█") & set(text), text
+
+
+async def test_a_probe_alert_reads_unhealthy_and_comparisons_read_as_symbols() -> None:
+    """The probe rule's value is 1 while the probe is unhealthy: the row read "1 >= 1"."""
+    feed = AlertFeed()
+    app = Harness(feed)
+    probe = AlertInfo("p", "probe_unhealthy", "critical", "firing", "probe_unhealthy", ">=", 1.0, 1.0,
+                      "Probe redis is unhealthy", labels={"probe": "redis"}, fired_at=SAMPLE_NOW,
+                      peak=1.0)
+    slow = AlertInfo("s", "slow", "warning", "firing", "p95_ms", ">=", 500.0, 812.0, "", fired_at=SAMPLE_NOW,
+                     peak=812.0)
+    low = AlertInfo("c", "cache", "info", "resolved", "cache_hit_rate", "<=", 0.7, 0.5, "",
+                    resolved_at=SAMPLE_NOW, peak=0.4, resolved_value=0.9)
+    async with app.run_test(size=(140, 8)) as pilot:
+        feed.show([probe, slow, low], SAMPLE_NOW)
+        await pilot.pause()
+        text = assert_clean(app)
+        row = next(line for line in text.splitlines() if "probe_unhealthy redis" in line)
+        assert "unhealthy" in row.split("redis", 1)[1] and ">=" not in row and " 1 " not in row, row
+        assert "812 ms ≥ 500 ms" in text and "end 0.9 > 0.7" in text, text
+        assert ">=" not in text and "<=" not in text
