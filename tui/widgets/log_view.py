@@ -48,6 +48,8 @@ TimeFormatter = Callable[[float], str]
 TRACE_ID_WIDTH = 8
 #: The host column (several agents) never takes more than this.
 MAX_HOST_WIDTH: Final = 16
+#: Ends a row cut at the right edge.
+ELLIPSIS: Final = "…"
 #: The gutter left of each row: a bookmark's mark, or a blank.
 BOOKMARK_MARK: Final = "◆"
 # A row never shows more than a terminal width; cutting long messages early keeps a
@@ -148,6 +150,18 @@ class _RowStyles:
         bold = base + Style(bold=True)
         return cls(base=base, time=base, trace_id=base, levels=dict.fromkeys(LEVELS, bold),
                    match=base + Style(reverse=True), bookmark=bold, marker=bold)
+
+
+def _fit(strip: Strip, width: int, base: Style) -> Strip:
+    """``strip`` in ``width`` cells: padded, or cut with an ellipsis in the style of the
+    text it ends (a row cut mid-word read as if the message ended there)."""
+    if strip.cell_length <= width:
+        return strip.crop_extend(0, width, base)
+    if width < 1:
+        return Strip.blank(0, base)
+    kept = strip.crop(0, width - 1)
+    last = list(kept)[-1].style if kept.cell_length else base
+    return Strip([*kept, Segment(ELLIPSIS, last)], width)
 
 
 # inherit_bindings=False: Widget's keys scroll sideways (useless: rows are cut at the width,
@@ -459,7 +473,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
 
     def render_line(self, y: int) -> Strip:
         row = self.scroll_offset.y + y
-        width = self.size.width
+        # The width left of the scrollbar: rows cut at the widget's width ran on under it.
+        width = self.scrollable_content_region.width
         buffer = self.buffer
         styles, cursor = self._row_styles()
         if row >= len(buffer):
@@ -467,12 +482,12 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         self._check_days()
         position = buffer.position(row)
         if position == self._cursor_position:
-            return self._render_row(buffer[row], position, cursor).crop_extend(0, width, cursor.base)
+            return _fit(self._render_row(buffer[row], position, cursor), width, cursor.base)
         strip = self._line_cache.get(position)
         if strip is None:
             strip = self._render_row(buffer[row], position, styles)
             self._line_cache[position] = strip
-        return strip.crop_extend(0, width, styles.base)
+        return _fit(strip, width, styles.base)
 
     def _render_row(self, event: LogEvent, position: int, styles: _RowStyles) -> Strip:
         """One event as segments of cleaned text (no Text.render: 5x cheaper per row)."""

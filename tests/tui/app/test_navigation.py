@@ -210,3 +210,28 @@ async def test_at_80_columns_match_k_of_n_and_paused_stay_whole(app: ObsviewApp)
         assert f"match {rank} of {found:,}" in line, line
         assert "paused · 1,200 new" in line, line
         assert "· status:" in line, line  # the filter, cut to the room left
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_a_row_cut_at_the_right_edge_ends_with_an_ellipsis(app: ObsviewApp, size: tuple[int, int]) -> None:
+    """Long rows were cut mid-word, and under the scrollbar, as if the message ended there."""
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        dashboard = app.dashboard
+        dashboard.enqueue(Events((
+            LogEvent(ts=SAMPLE_NOW + 1, level="INFO", message="long " + "word " * 60 + "END", seq=186),
+            LogEvent(ts=SAMPLE_NOW + 2, level="INFO", message="short one", seq=187),
+        )))
+        dashboard.flush()
+        await pilot.pause()
+        view = log(app)
+        edge = view.scrollable_content_region.right - 1  # the last cell left of the scrollbar
+        for press in ([], ["up"]):  # a plain row, then the cursor row
+            await pilot.press(*press)
+            lines = screen_text(app).splitlines()
+            cut = next(line for line in lines if "long word" in line)
+            whole = next(line for line in lines if "short one" in line)
+            assert cut.rindex("…") == edge and cut[edge - 1] in "word ", cut
+            assert "END" not in cut and "…" not in whole
+        assert view.cursor_event is not None and view.cursor_event.seq == 186
