@@ -6,6 +6,8 @@ from typing import Final
 
 #: The seed's latency threshold (alertConfig.thresholds.responseTime): above it is an error.
 LATENCY_THRESHOLD_MS: Final = 1000.0
+#: Rates below this (and above zero) are shown to one significant digit.
+RARE_RATE: Final = 0.1
 #: The seed's error-rate threshold (alertConfig.thresholds.errorRate).
 ERROR_RATE_THRESHOLD: Final = 0.05
 
@@ -24,9 +26,12 @@ def format_ms(value: float | None, *, compact: bool = False) -> str:
 
 
 def format_rate(value: float) -> str:
-    """Requests per second with a precision that suits the magnitude."""
+    """Requests per second with a precision that suits the magnitude: a rare route (one
+    request a minute is 0.017/s) reads ``0.02/s``, not ``0.0/s`` as if it had none."""
     if value >= 100:
         return f"{value:,.0f}/s"
+    if 0 < value < RARE_RATE:
+        return f"{value:.1g}/s" if value >= 0.001 else "<0.001/s"
     return f"{value:.1f}/s"
 
 

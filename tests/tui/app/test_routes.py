@@ -133,3 +133,26 @@ async def test_closing_the_table_then_new_figures_do_not_crash(key: str) -> None
         await pilot.press("R")  # opens again, fed as before
         await wait_until(pilot, lambda: isinstance(app.screen, RoutesScreen))
         assert app.screen.query_one(RouteTable).row_count == len(_snapshot().routes)
+
+
+async def test_a_rare_route_shows_its_rate_not_zero() -> None:
+    """One request a minute is 0.017/s: the table read "0.0", as for a route with none."""
+    from obsview.common.protocol import RouteStats
+    from obsview.tui.widgets.units import format_rate
+
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        snapshot = _snapshot()
+        rare = (RouteStats("/rare", "GET", 1, 0, 1 / 60, 5.0, 5.0, 5.0),
+                RouteStats("/rarer", "GET", 1, 0, 1 / 900, 5.0, 5.0, 5.0))
+        app.dashboard.enqueue(Metrics(snapshot=type(snapshot)(**{
+            **{f: getattr(snapshot, f) for f in snapshot.__struct_fields__}, "routes": snapshot.routes + rare})))
+        app.dashboard.flush()
+        await pilot.press("R")
+        await wait_until(pilot, lambda: isinstance(app.screen, RoutesScreen))
+        lines = screen_lines(app)
+        assert next(line for line in lines if "/rare " in line).split()[2] == "0.02", lines
+        assert next(line for line in lines if "/rarer" in line).split()[2] == "0.001", lines
+    assert [format_rate(v) for v in (0.0, 0.05, 0.1, 12.34, 1234.0, 1e-5)] == [
+        "0.0/s", "0.05/s", "0.1/s", "12.3/s", "1,234/s", "<0.001/s"]
