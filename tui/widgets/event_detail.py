@@ -70,9 +70,10 @@ def local_iso(ts: float) -> str:
 
 
 def human_time(ts: float) -> str:
-    """``2026-12-04T16:02:03.456+01:00 · UTC 2026-12-04T15:02:03.456Z``."""
+    """``local 2026-12-04T16:02:03.456+01:00 · UTC 2026-12-04T15:02:03.456Z``: each named
+    (an offset alone left the reader to work out which of the two was the local time)."""
     try:
-        return f"{local_iso(ts)} · UTC {iso_utc(ts)}"
+        return f"local {local_iso(ts)} · UTC {iso_utc(ts)}"
     except (OverflowError, OSError, ValueError):  # a timestamp no clock can show
         return f"{ts!r} (not a time a clock can show)"
 

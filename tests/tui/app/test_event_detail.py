@@ -54,8 +54,8 @@ async def test_detail_shows_local_and_utc_time_only_set_fields_and_the_raw_line_
         await pilot.press("enter")
         assert isinstance(app.screen, EventDetailScreen)
         text = screen_text(app)
-        assert "2026-11-25T18:00:00.250+03:00" in text  # local, with its offset
-        assert "2026-11-25T15:00:00.250Z" in text  # UTC
+        # Each named: which is the local time, which UTC.
+        assert "local 2026-11-25T18:00:00.250+03:00 · UTC 2026-11-25T15:00:00.250Z" in text
         assert str(TS) not in text and '"ts"' not in text  # no Unix seconds
         assert text.count("db down") == 3  # title, message, raw line: the raw line only once
         assert text.count(RAW) == 1
