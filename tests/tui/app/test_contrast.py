@@ -80,9 +80,19 @@ async def _nothing(pilot: Any) -> None:
     return None
 
 
+def toasts() -> Step:
+    """One toast of each severity (the app's own are alerts firing and acks sent)."""
+    async def step(pilot: Any) -> None:
+        for severity in ("information", "warning", "error"):
+            pilot.app.notify(f"a {severity} toast's text", title=f"{severity} title", severity=severity)
+
+    return step
+
+
 #: (what is on screen, how to get there from the previous state).
 STATES: list[tuple[str, Step]] = [
     ("dashboard with toasts, log following its newest line", _nothing),
+    ("a toast of each severity", toasts()),
     ("log following, no toasts", dismiss_toasts()),
     ("log paused on a selected line", press("up", "up", "up")),
     ("find: matches highlighted, one on the followed line", press("f", *"timeout", "enter")),
@@ -137,8 +147,10 @@ def test_the_ratio_is_wcags() -> None:
 async def test_every_text_reads_at_aa_in_every_state(theme: str) -> None:
     app = sample_app(theme)
     problems: list[str] = []
-    async with app.run_test(size=(120, 40)) as pilot:
+    # notifications=True: run_test leaves toasts out by default, and they went unchecked.
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await pilot.pause()
+        assert pilot.app.screen.query("Toast"), "the alerts' toasts are not on screen"
         for state, step in STATES:
             await step(pilot)
             await pilot.pause()

@@ -123,3 +123,15 @@ async def test_toasts_never_cover_the_status_bar(size: tuple[int, int]) -> None:
         assert any("probe_unhealthy 3" in line for line in lines), "the toasts are shown"
         covered = [line for line in lines[status_top:] if "probe_unhealthy" in line or "▌" in line]
         assert not covered, covered
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)])
+async def test_toasts_take_half_the_screen_at_most(size: tuple[int, int]) -> None:
+    app = sample_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await pilot.pause()
+        app.notify("x " * 200, title="long", severity="error")
+        await pilot.pause()
+        toasts = list(app.screen.query("Toast"))
+        assert toasts
+        assert all(toast.outer_size.width <= size[0] // 2 for toast in toasts), [t.outer_size for t in toasts]
