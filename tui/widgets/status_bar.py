@@ -64,6 +64,9 @@ AGENT_LOSSES: Final = (
     ("parse_errors", "line", "not parsed"),
     ("truncated", "line", "truncated"),
 )
+#: An agent with a journal sends this counter: the events its RAM buffer evicts are still on
+#: disk (H searches them), not lost; those its journal could not take are.
+_JOURNALED: Final = "journal_written"
 
 
 def describe_catch_up(progress: CatchUp) -> str:
@@ -233,8 +236,10 @@ class StatusBar(Vertical):
             parts.append(f"{format_count(evicted)} oldest evicted")
         if spans_lost:
             parts.append(f"{counted(spans_lost, 'span')} lost")
-        losses = [f"{counted(agent[key], noun)} {what}" for key, noun, what in AGENT_LOSSES
-                  if agent and agent.get(key)]
+        counters = agent or {}
+        journaled = _JOURNALED in counters
+        losses = [f"{counted(counters[key], noun)} {what}" for key, noun, what in AGENT_LOSSES
+                  if counters.get(key) and not (journaled and key == "store_evicted")]
         if losses:
             parts.append("agent: " + ", ".join(losses))
         # Shown even when empty: it is the room between the find and the follow state.

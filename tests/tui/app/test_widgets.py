@@ -329,3 +329,22 @@ async def test_a_probe_alert_reads_unhealthy_and_comparisons_read_as_symbols() -
         assert "unhealthy" in row.split("redis", 1)[1] and ">=" not in row and " 1 " not in row, row
         assert "812 ms ≥ 500 ms" in text and "end 0.9 > 0.7" in text, text
         assert ">=" not in text and "<=" not in text
+
+
+async def test_events_evicted_to_the_agents_journal_are_not_losses() -> None:
+    """An agent with a journal keeps on disk what its RAM buffer evicts: the status bar
+    counted them as lost; what the journal could not take is."""
+    bar = StatusBar()
+    app = Harness(bar)
+    async with app.run_test(size=(160, 4)) as pilot:
+        bar.show_stream(gap=0, dropped=0, evicted=0,
+                        agent={"store_evicted": 5000, "journal_written": 9000, "journal_dropped": 0})
+        await pilot.pause()
+        assert "evicted" not in assert_clean(app) and "agent:" not in assert_clean(app)
+        bar.show_stream(gap=0, dropped=0, evicted=0,
+                        agent={"store_evicted": 5000, "journal_written": 9000, "journal_dropped": 12})
+        await pilot.pause()
+        assert "agent: 12 events not written to history" in assert_clean(app)
+        bar.show_stream(gap=0, dropped=0, evicted=0, agent={"store_evicted": 5000})  # no journal
+        await pilot.pause()
+        assert "agent: 5,000 events evicted from its buffer" in assert_clean(app)
