@@ -69,11 +69,14 @@ AGENT_LOSSES: Final = (
 _JOURNALED: Final = "journal_written"
 
 
-def describe_catch_up(progress: CatchUp) -> str:
-    """``agent catching up: 45 % of 338.0 MB · 180,512 lines/s · 4s left``."""
+def describe_catch_up(progress: CatchUp, *, short: bool = False) -> str:
+    """``agent catching up: 45 % of 338.0 MB · 180,512 lines/s · 4s left`` (``short``:
+    ``catching up 45 %``)."""
+    percent = 100 * progress.read_bytes // progress.total_bytes if progress.total_bytes else None
+    if short:
+        return "catching up" if percent is None else f"catching up {percent} %"
     text = "agent catching up"
-    if progress.total_bytes:
-        percent = 100 * progress.read_bytes // progress.total_bytes
+    if percent is not None:
         text += f": {percent} % of {format_bytes(progress.total_bytes)}"
     text += f" · {format_count(round(progress.lines_per_s))} lines/s"
     if progress.eta_s is not None:
@@ -155,6 +158,7 @@ class StatusBar(Vertical):
         self._levels: frozenset[str] = frozenset(LEVELS)
         self._count: tuple[int, int, str] | None = None
         self._find: tuple[str, int | None, int] = ("", None, 0)
+        self._catch_up: CatchUp | None = None
 
     def on_resize(self) -> None:
         self._fit_stream_line()
@@ -219,13 +223,12 @@ class StatusBar(Vertical):
 
     def show_stream(self, *, gap: int, dropped: int, evicted: int, agent: Mapping[str, int] | None = None,
                     spans_lost: int = 0, catch_up: CatchUp | None = None, skipped: int = 0) -> None:
-        """The agent's catch-up on a backlog and the older events it holds (not lost: scroll
-        back); then events lost on the way: resumed too late (gap), slow link (dropped),
+        """The agent's catch-up on a backlog (shown in the count's place) and the older events
+        it holds (not lost: scroll back); then events lost on the way: resumed too late (gap), slow link (dropped),
         buffer full; spans lost either way; then what the agent itself lost or could not
         read (its own counters)."""
+        self._catch_up = catch_up  # in the count's place (see _stream_line)
         parts = []
-        if catch_up is not None:
-            parts.append(describe_catch_up(catch_up))
         if skipped:
             parts.append(f"{counted(skipped, 'older event')} at the agent (scroll up)")
         if gap:
@@ -244,6 +247,7 @@ class StatusBar(Vertical):
             parts.append("agent: " + ", ".join(losses))
         # Shown even when empty: it is the room between the find and the follow state.
         show_text(self.query_one("#sb-stream", Static), " · ".join(parts))
+        self._fit_stream_line()
 
     def show_levels(self, levels: frozenset[str]) -> None:
         self._levels = levels
@@ -308,7 +312,11 @@ class StatusBar(Vertical):
         if self._count is not None:
             matched, total, filter_text = self._count
             short = stage >= _SHORT_COUNT_AT
-            if short:
+            if self._catch_up is not None:
+                # The window of newest events is replaced as the agent reads on: its count
+                # went 1,000, 0 (shown as "0 of 0 events"), 250, 1,000… The progress instead.
+                count.append(describe_catch_up(self._catch_up, short=short))
+            elif short:
                 count.append(f"{format_count(matched)}/{format_count(total)}")
             else:
                 count.append(f"{format_count(matched)} of {counted(total, 'event')}")

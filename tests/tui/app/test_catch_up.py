@@ -71,3 +71,29 @@ def test_the_progress_reads_as_bytes_rate_and_time_left() -> None:
                        lines_per_s=180_512.4, eta_s=4.2)
     assert describe_catch_up(progress) == (
         "agent catching up: 50 % of 338.0 MB · 180,512 lines/s · 4s left")
+
+
+async def test_while_the_agent_catches_up_the_count_gives_way_to_the_progress() -> None:
+    """The console's window of newest events is replaced as the agent reads on: the count
+    flickered "1,000 of 1,000", "0 of 0 events", "250 of 250"."""
+    from obsview.common.protocol import Skipped
+    from obsview.tui.screenshots import sample_app
+
+    app = sample_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        dashboard = app.dashboard
+        progress = CatchUp(read_bytes=45_000_000, total_bytes=100_000_000, lines=90_000, lines_per_s=150_000.0)
+        dashboard.enqueue(progress)
+        dashboard.enqueue(Skipped(count=5000, from_seq=186, to_seq=5185))  # the held window goes
+        dashboard.flush()
+        await pilot.pause()
+        assert dashboard.buffer.total == 0
+        line = screen_text(app).splitlines()[-2]
+        assert "0 of 0" not in line and "0/0" not in line, line
+        assert "catching up 45 %" in line or "agent catching up: 45 %" in line, line
+        dashboard.enqueue(CatchUp(read_bytes=100_000_000, total_bytes=100_000_000, lines=200_000,
+                                  lines_per_s=150_000.0, done=True))
+        dashboard.flush()
+        await pilot.pause()
+        assert "0 of 0 events" in screen_text(app).splitlines()[-2]  # done: the count is back
