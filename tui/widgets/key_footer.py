@@ -26,8 +26,6 @@ SHORT_LABELS: Final = {
     "Reverse order": "Reverse",
     "Slowest traces": "Traces",
     "Start demo": "Demo",
-    "Close filter": "Close",
-    "Close find": "Close",
     "Close help": "Close",
     "Acknowledge": "Ack",
     "Next match": "Next",

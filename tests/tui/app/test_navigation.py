@@ -142,12 +142,13 @@ async def test_up_in_the_bar_recalls_earlier_queries(app: ObsviewApp) -> None:
         assert app.dashboard.buffer.filter.query == "level:warn+"
 
 
+@pytest.mark.parametrize("width", [80, 120])
 @pytest.mark.parametrize(("key", "label", "kept"), [("f", "esc Close find", "find"),
                                                      ("slash", "esc Close filter", "filter")])
 async def test_esc_in_the_bar_is_labelled_with_what_it_closes(app: ObsviewApp, key: str, label: str,
-                                                             kept: str) -> None:
-    """The find bar's Esc read "Close filter"."""
-    async with app.run_test(size=(120, 40)) as pilot:
+                                                             kept: str, width: int) -> None:
+    """The find bar's Esc read "Close filter" (and at 80 columns, "Close")."""
+    async with app.run_test(size=(width, 40)) as pilot:
         await pilot.pause()
         await pilot.press(key, *"timeout")
         assert label in screen_text(app).splitlines()[-1]
