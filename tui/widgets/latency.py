@@ -16,6 +16,7 @@ from obsview.tui.widgets.units import (
     LATENCY_THRESHOLD_MS,
     SEVERITY_CLASSES,
     format_ms,
+    join_fitting,
     latency_class,
 )
 
@@ -49,8 +50,10 @@ class LatencyPanel(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._figures = ""
+        self._figures: list[str] = []
         """What the totals line says before the threshold (the average and maximum)."""
+        self._fallback: list[str] = []
+        """What it says instead when none of those fits whole."""
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -66,14 +69,12 @@ class LatencyPanel(Vertical):
 
     def _show_totals(self) -> None:
         """``avg 96 ms · max 2.43 s · threshold 1.00 s``: where that does not fit (a
-        40-cell panel at 80 columns), the figures are cut with an ellipsis, never the
-        threshold (it was: "… · threshold" and no value)."""
+        40-cell panel at 80 columns), whole figures give way from the end, never the threshold
+        (it was: "… · threshold" and no value) and never half a number ("max 97…")."""
         label = self.query_one("#latency-totals", Static)
         width = label.content_region.width
-        figures = self._figures
-        room = width - len(_THRESHOLD) - len(_SEPARATOR)
-        if width and figures and len(figures) > room:
-            figures = figures[:room - 1] + "…" if room > 1 else ""
+        room = max(1, width - len(_THRESHOLD) - len(_SEPARATOR)) if width else 0
+        figures = join_fitting(self._figures, room) or join_fitting(self._fallback, room)
         show_text(label, f"{figures}{_SEPARATOR}{_THRESHOLD}" if figures else _THRESHOLD)
 
     def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint], *,
@@ -94,6 +95,8 @@ class LatencyPanel(Vertical):
             label = self.query_one(f"#latency-{name}", Static)
             show_text(label, f"{name} {format_ms(value)}")
             set_one_class(label, latency_class(value), SEVERITY_CLASSES)
-        self._figures = (f"over the {span}" if span is not None else
-                         f"avg {format_ms(snapshot.latency_avg_ms)} · max {format_ms(snapshot.latency_max_ms)}")
+        self._figures = ([f"over the {span}"] if span is not None else
+                         [f"avg {format_ms(snapshot.latency_avg_ms)}", f"max {format_ms(snapshot.latency_max_ms)}"])
+        # The span is on the panel's bottom border: named there when the whole one does not fit.
+        self._fallback = ["over the span below"] if span is not None else []
         self._show_totals()

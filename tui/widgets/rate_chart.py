@@ -22,6 +22,7 @@ from obsview.tui.widgets.units import (
     format_count,
     format_percent,
     format_rate,
+    join_fitting,
 )
 
 
@@ -104,10 +105,4 @@ class RateChart(Vertical):
                       f"since start {format_count(snapshot.requests_total)} req, "
                       f"{format_count(snapshot.errors_total)} failed"]
         totals = self.query_one("#rate-totals", Static)
-        room = totals.content_region.width
-        line = parts[0]
-        for part in parts[1:]:
-            if room and len(line) + 3 + len(part) > room:
-                break
-            line += " · " + part
-        show_text(totals, line)
+        show_text(totals, join_fitting(parts, totals.content_region.width))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 #: The seed's latency threshold (alertConfig.thresholds.responseTime): above it is an error.
@@ -96,3 +97,16 @@ def error_rate_class(fraction: float, threshold: float = ERROR_RATE_THRESHOLD) -
 
 
 SEVERITY_CLASSES: Final = ("-ok", "-warn", "-bad", "-none")
+
+
+def join_fitting(parts: Sequence[str], room: int, separator: str = " · ") -> str:
+    """The leading ``parts`` that fit whole in ``room`` cells, joined: a narrow panel leaves
+    out whole figures from the end, never half a number ("max 97…") or a number without its
+    label. ``room`` 0 (not laid out yet) takes them all."""
+    line = ""
+    for part in parts:
+        longer = f"{line}{separator}{part}" if line else part
+        if room and len(longer) > room:
+            break
+        line = longer
+    return line
