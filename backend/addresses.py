@@ -33,7 +33,8 @@ def host_header_allowed(value: str | None, allowed: frozenset[str]) -> bool:
     IP (any port), or one of ``allowed`` (lower-case names the operator configured).
 
     A DNS-rebinding page reaches 127.0.0.1 under its own name (``evil.example:8765``), which
-    this refuses; a request without ``Host`` is no browser's and passes.
+    this refuses; a request without ``Host`` is no browser's and passes here (HTTP/1.1 requires
+    one: the OTLP receiver's h11 framing refuses an HTTP/1.1 head without it before this check).
     """
     if value is None:
         return True

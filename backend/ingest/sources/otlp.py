@@ -29,12 +29,11 @@ from obsview.backend.ingest.sources.base import Emit
 from obsview.backend.ingest.sources.listener import StreamListener
 from obsview.backend.ingest.sources.otlp_http import (
     MAX_HEAD_BYTES,
+    HttpConnection,
     HttpError,
     Request,
     decode_content,
     error_body,
-    read_request,
-    response_bytes,
 )
 from obsview.backend.ingest.sources.otlp_json import Rejected, RequestError
 from obsview.common.spans import Span
@@ -120,8 +119,13 @@ class OtlpHttpSource(StreamListener):
         """Serve requests until the connection ends. It holds an unproven slot (evicted first
         when the receiver is full: slowloris sockets cannot starve real exporters) while it
         idles or sends a request, a proven one from the end of a request to its answer."""
+        connection = HttpConnection(
+            reader, writer, max_body_bytes=self._max_body_bytes,
+            idle_timeout_s=self._idle_timeout_s, head_timeout_s=self._head_timeout_s,
+            body_timeout_s=self._body_timeout_s,
+        )
         try:
-            while await self._one_exchange(reader, writer, emit, source, slot):
+            while await self._one_exchange(connection, reader, writer, emit, source, slot):
                 slot.unprove()
         except (ConnectionError, OSError, TimeoutError) as exc:
             log.debug("OTLP client %s dropped: %s", source, exc)
@@ -130,11 +134,10 @@ class OtlpHttpSource(StreamListener):
             log.exception("OTLP client %s: request failed", source)
 
     async def _one_exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, emit: Emit, source: str,
-        slot: Slot,
+        self, connection: HttpConnection, reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter, emit: Emit, source: str, slot: Slot,
     ) -> bool:
         """Answer one request; False when the connection is to be closed."""
-        request: Request | None = None
         reserved = [0]
 
         def admit(headers: dict[str, str]) -> None:
@@ -142,12 +145,7 @@ class OtlpHttpSource(StreamListener):
             reserved[0] = self._reserve(headers.get("content-length", ""))
 
         try:
-            request = await read_request(
-                reader, writer, max_body_bytes=self._max_body_bytes,
-                idle_timeout_s=self._idle_timeout_s, head_timeout_s=self._head_timeout_s,
-                body_timeout_s=self._body_timeout_s,
-                check_headers=admit,
-            )
+            request = await connection.read_request(check_headers=admit)
             if request is None:
                 return False
             slot.prove()
@@ -155,18 +153,16 @@ class OtlpHttpSource(StreamListener):
             content_type, body = await self._handle(request, emit, source)
             status = 200
             headers: tuple[tuple[str, str], ...] = ()
-            keep = request.keep_alive
             unread_input = False
         except HttpError as exc:
             self.requests_failed += 1
             content_type, status, body = JSON, exc.status, error_body(exc.status, exc.message)
             headers = _ERROR_HEADERS.get(exc.status, ())
-            keep = not exc.close and request is not None and request.keep_alive
             unread_input = exc.close
         finally:
             self._in_flight -= reserved[0]
-        writer.write(response_bytes(status, body, content_type=content_type, close=not keep,
-                                    extra_headers=headers))
+        keep = connection.respond(status, body, content_type=content_type, close=unread_input,
+                                  extra_headers=headers)
         async with asyncio.timeout(_WRITE_TIMEOUT_S):  # a client that stopped reading
             await writer.drain()
             if unread_input:

@@ -349,9 +349,18 @@ async def test_bad_framing_is_refused_and_closed(request_bytes: bytes, status: b
 async def test_a_client_too_slow_with_its_body_gets_408() -> None:
     async with running_source(Collector(), body_timeout_s=0.2) as source:
         answer = await raw_exchange(
-            source.port, b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            source.port, b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
         )
     assert answer.startswith(b"HTTP/1.1 408 ")
+
+
+async def test_an_http_1_1_request_without_host_is_refused() -> None:
+    # RFC 9112 §3.2 (h11 enforces it): every exporter sends Host; a head without it is not one.
+    async with running_source(Collector()) as source:
+        answer = await raw_exchange(
+            source.port, b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+        )
+    assert answer.startswith(b"HTTP/1.1 400 ")
 
 
 async def test_an_idle_connection_is_closed() -> None:
@@ -413,7 +422,7 @@ async def test_a_token_is_required_when_set() -> None:
 async def test_expect_100_continue_is_answered_before_the_body() -> None:
     collector = Collector()
     body = orjson.dumps(export_of({"body": {"stringValue": "after continue"}}))
-    head = b"POST /v1/logs HTTP/1.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    head = b"POST /v1/logs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
     async with running_source(collector) as source:
         reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
         writer.write(head)
