@@ -547,10 +547,11 @@ class DashboardScreen(Screen[None]):
             points = history_points(backlog)
         else:
             points = minute_points(state.minutes) if self.charts_span_day else list(state.history)
-        self.query_one(RateChart).show(snapshot, points, span=span)
-        self.query_one(LatencyPanel).show(snapshot, points, span=span)
+        thresholds = self._thresholds()
+        self.query_one(RateChart).show(snapshot, points, span=span, thresholds=thresholds)
+        self.query_one(LatencyPanel).show(snapshot, points, span=span, thresholds=thresholds)
         if self._routes is not None:
-            self._routes.show(snapshot, self._thresholds(), span=span)
+            self._routes.show(snapshot, thresholds, span=span)
 
     def _thresholds(self) -> Thresholds:
         hello = self.state.hello

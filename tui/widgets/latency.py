@@ -10,10 +10,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from obsview.common.protocol import MetricsPoint, MetricsSnapshot
+from obsview.tui.route_figures import Thresholds
 from obsview.tui.widgets.chart_series import chart_series
 from obsview.tui.widgets.quiet import set_one_class, show_text
 from obsview.tui.widgets.units import (
-    LATENCY_THRESHOLD_MS,
     SEVERITY_CLASSES,
     format_ms,
     join_fitting,
@@ -21,7 +21,6 @@ from obsview.tui.widgets.units import (
 )
 
 _PERCENTILES = ("p50", "p95", "p99")
-_THRESHOLD: Final = f"threshold {format_ms(LATENCY_THRESHOLD_MS)}"
 _SEPARATOR: Final = " · "
 
 
@@ -53,6 +52,7 @@ class LatencyPanel(Vertical):
         self._figures: list[str] = []
         """What the totals line says before the threshold (the average and maximum)."""
         self._fallback: list[str] = []
+        self._thresholds = Thresholds.from_rules({})
         """What it says instead when none of those fits whole."""
 
     def compose(self) -> ComposeResult:
@@ -62,7 +62,7 @@ class LatencyPanel(Vertical):
         with Horizontal(classes="spark-row"):
             yield Static("p95 over time", id="latency-spark-label", classes="label", markup=False)
             yield Sparkline([], id="latency-spark")
-        yield Static(_THRESHOLD, id="latency-totals", classes="totals", markup=False)
+        yield Static(self._threshold_text(), id="latency-totals", classes="totals", markup=False)
 
     def on_resize(self) -> None:
         self._show_totals()
@@ -73,28 +73,36 @@ class LatencyPanel(Vertical):
         (it was: "… · threshold" and no value) and never half a number ("max 97…")."""
         label = self.query_one("#latency-totals", Static)
         width = label.content_region.width
-        room = max(1, width - len(_THRESHOLD) - len(_SEPARATOR)) if width else 0
+        threshold = self._threshold_text()
+        room = max(1, width - len(threshold) - len(_SEPARATOR)) if width else 0
         figures = join_fitting(self._figures, room) or join_fitting(self._fallback, room)
-        show_text(label, f"{figures}{_SEPARATOR}{_THRESHOLD}" if figures else _THRESHOLD)
+        show_text(label, f"{figures}{_SEPARATOR}{threshold}" if figures else threshold)
+
+    def _threshold_text(self) -> str:
+        """The agent's response-time rule (p95), the seed's 1 s without one."""
+        return f"threshold {format_ms(self._thresholds.latency_ms['p95'])}"
 
     def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint], *,
-             span: str | None = None) -> None:
+             span: str | None = None, thresholds: Thresholds | None = None) -> None:
         """Display the latest percentiles and the p95 history (oldest first); with ``span``,
-        a backlog's percentiles over it and its p95 per minute."""
+        a backlog's percentiles over it and its p95 per minute. Colours and the threshold
+        shown follow ``thresholds`` (the agent's rules) once given."""
+        if thresholds is not None:
+            self._thresholds = thresholds
         if self.border_subtitle != (span or ""):
             self.border_subtitle = span or ""
         show_text(self.query_one("#latency-spark-label", Static), "p95 per minute" if span else "p95 over time")
         spark = self.query_one("#latency-spark", Sparkline)
         spark.data = chart_series(point.p95_ms for point in history)
         worst = max((point.p95_ms or 0.0 for point in history), default=None)
-        set_one_class(spark, latency_class(worst), SEVERITY_CLASSES)
+        set_one_class(spark, latency_class(worst, self._thresholds.latency_ms["p95"]), SEVERITY_CLASSES)
         if snapshot is None:
             return
         for name in _PERCENTILES:
             value = getattr(snapshot, f"{name}_ms")
             label = self.query_one(f"#latency-{name}", Static)
             show_text(label, f"{name} {format_ms(value)}")
-            set_one_class(label, latency_class(value), SEVERITY_CLASSES)
+            set_one_class(label, latency_class(value, self._thresholds.latency_ms[name]), SEVERITY_CLASSES)
         self._figures = ([f"over the {span}"] if span is not None else
                          [f"avg {format_ms(snapshot.latency_avg_ms)}", f"max {format_ms(snapshot.latency_max_ms)}"])
         # The span is on the panel's bottom border: named there when the whole one does not fit.

@@ -14,9 +14,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
 from obsview.common.protocol import MetricsPoint, MetricsSnapshot
+from obsview.tui.route_figures import Thresholds
 from obsview.tui.widgets.chart_series import chart_series
 from obsview.tui.widgets.quiet import set_one_class, show_text
 from obsview.tui.widgets.units import (
+    ERROR_RATE_THRESHOLD,
     SEVERITY_CLASSES,
     error_rate_class,
     format_count,
@@ -62,9 +64,10 @@ class RateChart(Vertical):
         yield Static("waiting for metrics…", id="rate-totals", classes="totals", markup=False)
 
     def show(self, snapshot: MetricsSnapshot | None, history: Sequence[MetricsPoint], *,
-             span: str | None = None) -> None:
+             span: str | None = None, thresholds: Thresholds | None = None) -> None:
         """Display the latest snapshot and the per-second history (oldest first); with
-        ``span`` (``history, 10:00–10:42``), a backlog's figures and its per-minute points."""
+        ``span`` (``history, 10:00–10:42``), a backlog's figures and its per-minute points.
+        The failed share is coloured against the agent's error-rate rule (``thresholds``)."""
         self.query_one("#rate-spark", Sparkline).data = chart_series(
             point.rate for point in history
         )
@@ -81,7 +84,8 @@ class RateChart(Vertical):
         show_text(self.query_one("#rate-now", Static), f"{snapshot.rate_1m:,.1f} req/s")
         errors = self.query_one("#errors-now", Static)
         show_text(errors, f"failed ≥400 {format_percent(snapshot.error_rate_1m)}")
-        set_one_class(errors, error_rate_class(snapshot.error_rate_1m), SEVERITY_CLASSES)
+        failed = thresholds.failed if thresholds is not None else ERROR_RATE_THRESHOLD
+        set_one_class(errors, error_rate_class(snapshot.error_rate_1m, failed), SEVERITY_CLASSES)
         self._snapshot = snapshot
         self._show_totals()
 

@@ -156,3 +156,20 @@ async def test_a_rare_route_shows_its_rate_not_zero() -> None:
         assert next(line for line in lines if "/rarer" in line).split()[2] == "0.001", lines
     assert [format_rate(v) for v in (0.0, 0.05, 0.1, 12.34, 1234.0, 1e-5)] == [
         "0.0/s", "0.05/s", "0.1/s", "12.3/s", "1,234/s", "<0.001/s"]
+
+
+async def test_the_latency_and_requests_panels_follow_the_agents_rules_too(tmp_path: Path) -> None:
+    # The panels said "threshold 1.00 s" and coloured by the seed's 1 s and 5 % whatever the
+    # agent's rules were, while the routes table beside them used the rules.
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path / "state",
+                         rules=[AlertRule("slow", "p95_ms", ">", 300.0),
+                                AlertRule("failing", "error_rate", ">", 0.5)])
+    async with Agent(config) as agent:
+        await agent.ingest(requests("/slow", 40, 400.0, failed=8))  # p95 ~400 ms, 20 % failed
+        app = ObsviewApp(url=agent.url)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: "threshold 300 ms" in screen_text(app))
+            p95 = app.dashboard.query_one("#latency-p95")  # type: ignore[attr-defined]
+            errors = app.dashboard.query_one("#errors-now")  # type: ignore[attr-defined]
+            assert p95.has_class("-bad"), "400 ms is above the agent's 300 ms"
+            assert errors.has_class("-ok"), "20 % failed is under the agent's 50 %, not the seed's 5 %"
