@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.shapes import SHAPES
@@ -286,6 +286,11 @@ def _plant(line: bytes, secret: str, where: int, as_key: bool) -> bytes:
     return line[: value.end(1)] + json.dumps(secret).encode() + line[value.end() :]
 
 
+def _intact(line: bytes, secret: str) -> bool:
+    """``secret`` is whole in ``line``: as planted, or as a text line's ``password=`` value."""
+    return secret.encode() in line or secret.replace(" ", "_").encode() in line
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     shape=st.sampled_from(sorted(SHAPES)),
@@ -298,6 +303,9 @@ def test_secrets_planted_in_any_field_of_any_shape_survive_neither_path(
     lines = list(_SHAPE_LINES[shape])
     for index, secret, where, as_key in plants:
         lines[index] = _plant(lines[index], secret, where, as_key)
+    # A later plant may take a word of an earlier one ('Bearer' of 'Bearer SEKRET3…'): what
+    # is left is no longer a secret, only a word that contains the marker.
+    assume(all(_intact(lines[index], secret) for index, secret, _, _ in plants))
     events, _ = typed(lines)  # the layouts learned from these lines, the secrets among them
     learned = fresh()
     learned.normalize_lines(_SHAPE_LINES[shape], "app.log")  # learned from clean lines only
