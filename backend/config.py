@@ -283,8 +283,6 @@ def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None
             raise fail("notify", "expected a [notify] table")
         config.notifiers = _in_section(fail, "notify", parse_notifiers, data["notify"])
     if "routes" in data:
-        if not isinstance(data["routes"], list) or not all(isinstance(t, dict) for t in data["routes"]):
-            raise fail("routes", "expected [[routes]] tables with pattern and replace")
         config.route_rules = list(_in_section(fail, "routes", parse_route_rules, data["routes"]))
 
 

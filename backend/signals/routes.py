@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Final
 
-from obsview.backend.errors import ConfigError
+import msgspec
+
+from obsview.backend.config_tables import Table, convert_section
 
 OTHER_ROUTE: Final = "other"
 ID: Final = ":id"
@@ -45,38 +46,22 @@ _SHORTEST_PATTERNED_ID: Final = 8
 words shorter than this, and only the digit test can make them an id."""
 
 
-@dataclass(frozen=True, slots=True)
-class RouteRule:
-    """A user rule, tried before the built-in id detection: ``pattern`` (searched in the
-    path) is replaced by ``replacement`` (``re.sub`` syntax) and the result is the route."""
+class RouteRule(Table):
+    """A user rule, a ``[[routes]]`` table tried before the built-in id detection: ``pattern``
+    (searched in the path) is replaced by ``replace`` (``re.sub`` syntax) and the result is
+    the route."""
 
     pattern: re.Pattern[str]
-    replacement: str
+    replacement: str = msgspec.field(name="replace")
 
 
 DEFAULT_ROUTE_RULES: Final[tuple[RouteRule, ...]] = ()
 """No user rules: numeric ids, UUIDs, hex ids and long tokens are recognised built in."""
 
 
-def parse_route_rules(raw: Sequence[Mapping[str, object]]) -> tuple[RouteRule, ...]:
+def parse_route_rules(raw: object) -> tuple[RouteRule, ...]:
     """``[[routes]]`` tables with ``pattern`` and ``replace`` → rules, or ConfigError."""
-    rules = []
-    for i, table in enumerate(raw):
-        where = f"routes[{i}]"
-        pattern, replacement = table.get("pattern"), table.get("replace")
-        unknown = set(table) - {"pattern", "replace"}
-        if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (expected pattern, replace)",
-                              at=(i, sorted(unknown)[0]))
-        if not isinstance(pattern, str) or not isinstance(replacement, str):
-            raise ConfigError(f"{where}: 'pattern' and 'replace' must both be strings",
-                              at=(i, "replace" if isinstance(pattern, str) else "pattern"))
-        try:
-            compiled = re.compile(pattern)
-        except re.error as exc:
-            raise ConfigError(f"{where}.pattern: not a valid regular expression: {exc}", at=(i, "pattern")) from None
-        rules.append(RouteRule(compiled, replacement))
-    return tuple(rules)
+    return tuple(convert_section(raw, list[RouteRule], "routes"))
 
 
 def _is_id(segment: str) -> bool:

@@ -44,8 +44,10 @@ def test_configured_rules_are_tried_first() -> None:
 def test_bad_rule_is_a_config_error_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"routes\[0\]\.pattern"):
         parse_route_rules([{"pattern": "(", "replace": "x"}])
-    with pytest.raises(ConfigError, match=r"routes\[1\]"):
+    with pytest.raises(ConfigError, match=r"^routes\[1\]\.replace: required$"):
         parse_route_rules([{"pattern": "a", "replace": "b"}, {"pattern": "a"}])
+    with pytest.raises(ConfigError, match=r"^routes\[0\]\.pattern: expected a regular expression \(a string\), got 1$"):
+        parse_route_rules([{"pattern": 1, "replace": "b"}])
 
 
 def test_cardinality_cap_sends_new_routes_to_other_and_counts_them() -> None:

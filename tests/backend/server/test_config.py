@@ -189,3 +189,16 @@ def test_a_name_two_tables_take_is_refused_at_the_second(tmp_path: Path, text: s
 def test_an_entry_that_is_not_a_table_or_has_no_name_is_named(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(write(tmp_path, text))
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[[routes]]\npattern = "a"\n\nreplacement = "b"\n',
+     r"line 4: routes: routes\[0\]\.replacement: unknown key \(known keys: pattern, replace\)$"),
+    ('[[routes]]\npattern = "a"\nreplace = 2\n', r"line 3: routes: routes\[0\]\.replace: expected `str`, got 2$"),
+    ('[[routes]]\npattern = "a"\n', r"line 1: routes: routes\[0\]\.replace: required$"),
+    ('service = "x"\nroutes = ["a"]\n', r"line 2: routes: routes\[0\]: expected `table`, got 'a'$"),
+])
+def test_a_section_error_says_the_key_path_the_line_and_what_was_expected(tmp_path: Path, text: str,
+                                                                          message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))

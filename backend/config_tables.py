@@ -1,0 +1,166 @@
+"""Config sections as typed tables: :func:`convert_section` turns a section's TOML data into
+msgspec Structs, and anything msgspec refuses (a wrong type, an unknown or missing key, a
+check a table makes in ``__post_init__``) into one ConfigError that names the key path
+(``probes[1].port``), says what was expected, and carries the path for the loader to find the
+line that sets it.
+
+A table's checks that no type says (a value that depends on another, a name taken twice)
+raise :class:`BadValue` naming the key inside that table, so the path still ends at the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Final, TypeVar, get_origin
+
+import msgspec
+import msgspec.inspect as mi
+
+from obsview.backend.durations import Seconds, to_seconds
+from obsview.backend.errors import ConfigError
+
+_T = TypeVar("_T")
+Path = tuple[str | int, ...]
+
+
+class Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A config table: a key it does not know is refused (misspelt, it would do nothing)."""
+
+
+class BadValue(ValueError):
+    """Raised in a table's ``__post_init__``: ``key`` (a path inside that table) is wrong."""
+
+    def __init__(self, key: str | Path, problem: str) -> None:
+        super().__init__(problem)
+        self.key: Path = (key,) if isinstance(key, str) else key
+
+
+def convert_section(raw: object, kind: type[_T], section: str) -> _T:
+    """``raw`` (a section's TOML data) as ``kind``, or ConfigError naming ``section`` and the
+    key path inside it; the error's ``at`` is that path inside ``raw``."""
+    try:
+        return msgspec.convert(raw, type=kind, strict=True, dec_hook=_decode)
+    except msgspec.ValidationError as exc:
+        at, problem = _located(exc, raw, kind)
+        raise ConfigError(f"{section}{dotted(at)}: {problem}", at=at) from None
+
+
+def dotted(at: Path) -> str:
+    """``(0, "labels", "env")`` → ``[0].labels.env``: a key path as a TOML file spells it."""
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in at)
+
+
+def reject_repeated_names(named: Iterable[tuple[Path, str]], section: str, *, hint: str = "") -> None:
+    """ConfigError at the first table (``(path, name)``, in file order) whose name an earlier
+    one took: alerts, acks, notifications and health are keyed by name."""
+    first: dict[str, Path] = {}
+    for at, name in named:
+        if name in first:
+            raise ConfigError(f"{section}{dotted(at)}.name: {name!r} is already the name of "
+                              f"{section}{dotted(first[name])}{hint}", at=(*at, "name"))
+        first[name] = at
+
+
+def _decode(kind: type, value: object) -> object:
+    """The types msgspec reads from a string through us: durations and regular expressions."""
+    if kind is Seconds:
+        return to_seconds(value)
+    if get_origin(kind) is re.Pattern:
+        if not isinstance(value, str):
+            raise ValueError(f"expected a regular expression (a string), got {value!r}")
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+    raise NotImplementedError(f"no config decoding for {kind!r}")
+
+
+_AT: Final = re.compile(r"\.([^.\[`]+)|\[(\d+)\]")
+_UNKNOWN: Final = re.compile(r"Object contains unknown field `(.+)`")
+_MISSING: Final = re.compile(r"Object missing required field `(.+)`")
+_INVALID: Final = re.compile(r"Invalid (?:enum )?value .*")
+_GOT_TYPE: Final = re.compile(r", got `[^`]+`$")
+
+
+def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[Path, str]:
+    """The key path and the problem msgspec's error names (``Expected `int` - at `$[0].port```)."""
+    text, separator, where = str(exc).rpartition(" - at `$")
+    if not separator:
+        text, where = where, ""
+    # A dict's key is ``[...]`` in msgspec's path: the path stops at the dict.
+    at: Path = tuple(int(index) if index else key for key, index in _AT.findall(where.split("[...]")[0]))
+    cause = exc.__cause__
+    if isinstance(cause, BadValue):
+        return (*at, *cause.key), str(cause)
+    if match := _UNKNOWN.fullmatch(text):
+        known = _type_at(kind, raw, at)
+        keys = f" (known keys: {', '.join(_keys(known))})" if isinstance(known, mi.StructType) else ""
+        return (*at, match[1]), f"unknown key{keys}"
+    if match := _MISSING.fullmatch(text):
+        at = (*at, match[1])
+        expected = _type_at(kind, raw, at)
+        return at, "required" + (f", one of {_values(expected)}" if isinstance(expected, mi.LiteralType) else "")
+    value = _value_at(raw, at)
+    if _INVALID.fullmatch(text) and isinstance(expected := _type_at(kind, raw, at), mi.LiteralType):
+        return at, f"expected one of {_values(expected)}, got {value!r}"
+    if cause is not None or not text.startswith("Expected"):  # our own words, or msgspec's other
+        return at, text
+    # msgspec's ``Expected `int`, got `str```: the value itself says more than its type.
+    problem = "e" + text[1:].replace("`object`", "`table`")  # a TOML table is a JSON object
+    if isinstance(value, (str, int, float)):
+        problem = f"{_GOT_TYPE.sub('', problem)}, got {value!r}"
+    return at, problem
+
+
+def _keys(table: mi.StructType) -> list[str]:
+    return sorted([field.encode_name for field in table.fields] + ([table.tag_field] if table.tag_field else []))
+
+
+def _values(literal: mi.LiteralType) -> str:
+    return ", ".join(str(value) for value in literal.values)
+
+
+_ABSENT: Final = object()
+
+
+def _value_at(raw: object, at: Sequence[str | int]) -> object:
+    for step in at:
+        if isinstance(raw, dict) and step in raw or isinstance(raw, list) and isinstance(step, int) and step < len(raw):
+            raw = raw[step]  # type: ignore[index]
+        else:
+            return _ABSENT
+    return raw
+
+
+def _type_at(kind: object, raw: object, at: Sequence[str | int]) -> mi.Type:
+    """What msgspec expects at ``at`` in ``raw``: a tagged union's member by the tag ``raw``
+    has, a tag key as the literal of its tags."""
+    expected = mi.type_info(kind)
+    for depth, step in enumerate(at):
+        here = _value_at(raw, at[:depth])
+        expected = _member(expected, here)
+        if isinstance(expected, mi.UnionType):
+            tags = tuple(member.tag for member in expected.types
+                         if isinstance(member, mi.StructType) and member.tag_field == step)
+            if tags:  # the tag key itself (``kind``)
+                return mi.LiteralType(tags)
+        if isinstance(expected, mi.StructType):
+            expected = next((f.type for f in expected.fields if f.encode_name == step), mi.AnyType())
+        elif isinstance(expected, mi.ListType):
+            expected = expected.item_type
+        elif isinstance(expected, mi.DictType):
+            expected = expected.value_type
+    return _member(expected, _value_at(raw, at))
+
+
+def _member(expected: mi.Type, value: object) -> mi.Type:
+    """The member of a union a table ``value`` is read as (by its tag), or ``expected``."""
+    if isinstance(expected, mi.UnionType) and isinstance(value, dict):
+        for member in expected.types:
+            if isinstance(member, mi.StructType) and (
+                member.tag_field is None or value.get(member.tag_field, _ABSENT) == member.tag
+            ):
+                return member
+    return expected
+
