@@ -32,8 +32,9 @@ _COLUMNS: Final = {
     "state": Text("State"),  # the state, then since when: cut from the right, since goes first
     "ack": Text("Ack"),
 }
-#: The compact rows' headers: only the value's differs (its values are shorter).
-_COMPACT_COLUMNS: Final = {**_COLUMNS, "value": Text("Now", justify="right")}
+#: The headers when the value column is narrower than "Now / threshold", and the compact
+#: rows' headers (their values are shorter still).
+_SHORT_COLUMNS: Final = {**_COLUMNS, "value": Text("Now", justify="right")}
 #: The alert's name keeps at least this many cells in full rows; below that, the rows turn
 #: compact (states in four letters, the acker as a check mark) rather than cut the state.
 _FULL_RULE_MIN: Final = 16
@@ -162,23 +163,25 @@ class AlertFeed(DataTable[Text]):
         available = available_width(self, len(rows))
         if not available:  # not laid out yet: on_resize comes next
             return _COLUMNS, rows, natural
-        # The value header may be cut first ("Now / thr…"), never a value.
+        # The value column may narrow to its values, never cut one; its header then says
+        # "Now" (the values show the threshold themselves), not "Now / thr…".
         values_width = max([len("Now"), *(row["value"].cell_len for row in rows)])
         for columns in (natural, _without_peak(natural)):
             full = fit_widths(columns, available, self.cell_padding,
                               shrink=(("value", values_width), ("rule", _FULL_RULE_MIN)))
             if fits(full, available, self.cell_padding):
                 self.compact = False
-                return _COLUMNS, rows, full
+                narrowed = full["value"] < _COLUMNS["value"].cell_len
+                return (_SHORT_COLUMNS if narrowed else _COLUMNS), rows, full
         self.compact = True
         rows = [dict(zip(_COLUMNS, self.cells(alert, now, compact=True))) for alert in self.alerts]
-        natural = natural_widths(_COMPACT_COLUMNS, rows)
+        natural = natural_widths(_SHORT_COLUMNS, rows)
         with_peak = fit_widths(natural, available, self.cell_padding, shrink=_SHRINK_ORDER[:1])
         if fits(with_peak, available, self.cell_padding):
-            return _COMPACT_COLUMNS, rows, with_peak
+            return _SHORT_COLUMNS, rows, with_peak
         compact = fit_widths(_without_peak(natural), available, self.cell_padding,
                              shrink=_SHRINK_ORDER, drop=_DROP_ORDER)
-        return _COMPACT_COLUMNS, rows, compact
+        return _SHORT_COLUMNS, rows, compact
 
     def cells(self, alert: AlertInfo, now: float, *, compact: bool = False) -> tuple[Text, ...]:
         """One row; ``compact`` writes the value without spaces, the state in four letters

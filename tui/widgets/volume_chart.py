@@ -17,7 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from obsview.tui.volume import Histogram, VolumeCounts, layout
-from obsview.tui.widgets.units import counted
+from obsview.tui.widgets.units import counted, join_fitting
 
 #: Eighths of a cell, from empty to full (U+2581–U+2588).
 _BLOCKS: Final = " ▁▂▃▄▅▆▇█"
@@ -204,30 +204,33 @@ class VolumeChart(Widget, can_focus=True):
         last = self._clock(histogram.bucket_start(len(histogram.events) - 1))
         column = self.selected_column
         if column is None:
-            middle = (f"peak {counted(histogram.peak, 'event')} per "
-                      f"{format_width(histogram.width_s)} · ←/→ Enter: jump")
-            middle_style = base + self._style("label")
+            parts = [f"peak {counted(histogram.peak, 'event')} per {format_width(histogram.width_s)}",
+                     "←/→ Enter: jump"]
+            separator, middle_style = " · ", base + self._style("label")
         else:
-            middle = (f"{self._clock(histogram.bucket_start(column))}: "
-                      f"{counted(histogram.events[column], 'event')}, "
-                      f"{counted(histogram.errors[column], 'error')}")
-            middle_style = base + self._style("selected-label")
+            parts = [f"{self._clock(histogram.bucket_start(column))}: "
+                     f"{counted(histogram.events[column], 'event')}",
+                     counted(histogram.errors[column], "error")]
+            separator, middle_style = ", ", base + self._style("selected-label")
+        whole = separator.join(parts)
         label = base + self._style("label")
         end = max(len(histogram.events), len(last))  # where the newest time ends
         head = first if end >= len(first) + 1 + len(last) else ""
         between = end - len(head) - len(last) - 2  # a space either side of the middle
         after = width - end - 1
         # The middle goes where it fits whole, between the times first, else where there
-        # is more room (cut there), or nowhere in less than _MIDDLE_MIN cells.
-        inside = len(middle) <= between or (len(middle) > after and between >= after)
+        # is more room, with the parts that fit there whole (never "←/→ E"), or nowhere in
+        # less than _MIDDLE_MIN cells.
+        inside = len(whole) <= between or (len(whole) > after and between >= after)
         segments = [Segment(head, label)]
         if inside and between >= _MIDDLE_MIN:
-            segments.append(Segment(f" {middle[:between].center(between)} ", middle_style))
+            middle = join_fitting(parts, between, separator)
+            segments.append(Segment(f" {middle.center(between)} ", middle_style))
         else:
             segments.append(Segment(" " * max(0, between + 2), base))
         segments.append(Segment(last, label))
         if not inside and after >= _MIDDLE_MIN:
-            segments.append(Segment(" " + middle[:after], middle_style))
+            segments.append(Segment(" " + join_fitting(parts, after, separator), middle_style))
         return Strip(segments).crop_extend(0, width, base)
 
     def _clock(self, ts: float) -> str:

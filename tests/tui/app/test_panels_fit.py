@@ -29,6 +29,8 @@ async def test_every_alert_shows_state_age_ack_and_silence(size: tuple[int, int]
         await pilot.pause()
         columns = list(feed.columns.values())
         keys = [str(column.key.value) for column in columns]
+        for column in columns:  # a header is whole ("Now", never "Now / thresho…")
+            assert column.label.cell_len <= column.width and "…" not in column.label.plain
         # The peak gives way first (to whole state words, then to the state and ack).
         assert [key for key in keys if key != "peak"] == ["severity", "rule", "value", "state", "ack"]
         assert "peak" in keys or size[0] < 200

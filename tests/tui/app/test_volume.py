@@ -75,6 +75,8 @@ async def test_the_newest_time_sits_under_the_newest_bar(size: tuple[int, int]) 
         assert labels[end - len(newest):end] == newest, labels
         assert labels.count(newest) == 1, labels  # and not also at the far right
         assert labels.startswith(chart._clock(histogram.start)) and "peak" in labels, labels
+        # What does not fit is left out whole: "←/→ Enter: jump" or nothing, never "←/→ E".
+        assert ("←/→" in labels) == ("Enter: jump" in labels), labels
 
 
 async def test_the_jump_lands_among_the_filtered_events_and_new_events_are_counted() -> None:
@@ -121,3 +123,25 @@ async def test_the_footer_shows_i_beside_the_log_keys(size: tuple[int, int], als
         assert footer.rstrip().endswith("^p palette")  # nothing cut off shows through
         assert any(row.key == "i" and row.description == "Log volume"
                    for row in bindings_help(app.screen))
+
+
+async def test_the_label_leaves_out_whole_parts_at_every_width() -> None:
+    """Between or after the times, the label keeps the parts that fit whole: at 80 columns
+    it read "peak 60 events per 1 s · ←/→ E"."""
+    whole_words = {"peak", "event", "events", "error", "errors", "per", "s", "min", "·", "←/→",
+                   "Enter:", "jump"}
+    app = sample_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        await pilot.press("i")
+        chart = app.dashboard.query_one(VolumeChart)
+        for selecting in ((), ("home",)):
+            await pilot.press(*selecting)
+            for width in range(120, 40, -1):
+                await pilot.resize_terminal(width, 24)
+                await pilot.pause()
+                labels = chart.render_line(BAR_ROWS).text
+                cut = [word for word in labels.replace(",", " ").split()
+                       if not word[0].isdigit() and word not in whole_words]
+                assert not cut, (width, labels)

@@ -263,6 +263,27 @@ async def test_alert_rows_name_what_differs_between_two_alerts_of_one_rule() -> 
         assert "critical" not in text  # severity is its own column (CRIT)
 
 
+async def test_alert_headers_stay_whole_as_the_value_column_narrows() -> None:
+    """The value column narrows to its values before the name is cut; its header then says
+    "Now" (the values carry the threshold): at 120 columns it read "Now / thresho…"."""
+    feed = AlertFeed()
+    app = Harness(feed)
+    alert = AlertInfo("f1", "high_error_rate", "critical", "firing", "error_rate", ">", 0.05,
+                      0.164, "", fired_at=SAMPLE_NOW - 17, peak=0.186)
+    async with app.run_test(size=(130, 6)) as pilot:
+        narrowed = False
+        for width in range(130, 50, -1):
+            await pilot.resize_terminal(width, 6)
+            await pilot.pause()
+            feed.show([alert], SAMPLE_NOW)
+            for column in feed.columns.values():
+                assert column.label.cell_len <= column.width, (width, column.label.plain)
+                assert "…" not in column.label.plain, (width, column.label.plain)
+            value = feed.columns["value"]  # type: ignore[index]
+            narrowed |= value.label.plain == "Now" and not feed.compact
+        assert narrowed, "no width narrowed the value column in full rows"
+
+
 def test_alert_columns_give_way_least_important_first() -> None:
     natural = {"severity": 4, "rule": 30, "value": 17, "state": 12, "ack": 8}
     padding_total = 2 * 5
