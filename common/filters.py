@@ -56,8 +56,10 @@ class Term:
     """One compiled term: a predicate, its cost rank (cheap first) and a short description.
 
     ``kind`` and ``value`` name what a positive term looks for, so a store can narrow its
-    scan before testing events (the journal's trace index, its text prefilter): ``text``
-    with the lower-cased needle, ``trace`` with the exact ID; empty for everything else.
+    scan before testing events (the journal's trace index, its text prefilter, its errors
+    kept apart): ``text`` with the lower-cased needle, ``trace`` with the exact
+    ID, ``level`` with the levels it accepts (comma-separated), ``status`` with the lowest
+    status it accepts (``600`` when none below that); empty for everything else.
     ``highlight`` is the regex source of the text it looks for in a line, to be highlighted
     ("" for terms on other fields).
     """
@@ -259,7 +261,7 @@ def _level_term(value: str) -> Term:
     else:
         wanted = frozenset(_level_name(word) for word in value.split(",") if word)
         description = "level " + ",".join(level for level in LEVELS if level in wanted)
-    return Term(lambda event: event.level in wanted, description, _CHEAP)
+    return Term(lambda event: event.level in wanted, description, _CHEAP, "level", ",".join(sorted(wanted)))
 
 
 def _route_term(value: str) -> Term:
@@ -309,7 +311,10 @@ def _status_term(value: str) -> Term:
             status = event.status
             return status is not None and any(check(status) for check in checks)
 
-    return Term(test, f"status {value}", _CHEAP)
+    # The lowest status it accepts below 600 (any it accepts below 0 comes with 0: only
+    # ``<`` and ``<=`` reach below, from 100 or more).
+    lowest = next((status for status in range(600) if any(check(status) for check in checks)), 600)
+    return Term(test, f"status {value}", _CHEAP, "status", str(lowest))
 
 
 def _method_term(value: str) -> Term:

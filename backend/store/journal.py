@@ -44,14 +44,16 @@ from obsview.backend.store.journal_codec import (
 )
 
 APPLICATION_ID: Final = 0x6F627376  # "obsv"
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """2: the trace index by hash bucket (``trace_index``) replaced one row of hashes per block.
 3: a block's data is frames (the RAM ring's sealed bytes, :mod:`.journal_codec`), and the trace
 index is written a batch of blocks at a time, one row per bucket (``trace_batches``; ``indexed``
 in ``meta``: blocks above it are indexed again at the next open). A format-2 file is read as it
 is (its blocks are one frame, its ``trace_index`` rows are still read) and marked 3 (an older
 obsview then refuses it as newer, rather than misreading it). A block's text section is
-frames of ~64 KiB too (a search stops at the first that holds its needle)."""
+frames of ~64 KiB too (a search stops at the first that holds its needle).
+4: a block's errors again, apart (``errors``). An older file gets the table, empty: its blocks
+are read whole, as before, and the blocks written after it have their errors apart."""
 INDEX_BATCH_HASHES: Final = 16 * 8192
 """Trace index entries held back and written together (~16 blocks of seed events): a row per
 block in each of 256 buckets, each in its own place in the table, cost SQLite ~1.3 us an event
@@ -67,7 +69,10 @@ _TRACE_BATCHES: Final = """
 CREATE TABLE trace_batches(bucket INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_block INTEGER NOT NULL,
     blocks BLOB NOT NULL, ends BLOB NOT NULL, hashes BLOB NOT NULL, PRIMARY KEY (bucket, first_seq)) WITHOUT ROWID;
 """
-_SCHEMA: Final = _TRACE_BATCHES + """
+_ERRORS: Final = "CREATE TABLE errors(first_seq INTEGER PRIMARY KEY, data BLOB NOT NULL);"
+"""A table of its own, not a column of ``blocks``: a column after a blob of hundreds of KiB
+is reached through every page of it."""
+_SCHEMA: Final = _TRACE_BATCHES + _ERRORS + """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE blocks(
     first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, count INTEGER NOT NULL,
@@ -155,16 +160,19 @@ class Journal:
     def _upgrade(self, version: int) -> None:
         """Format 1 kept a block's trace hashes in one row (a lookup read all of them):
         they are cut into the bucketed index. Formats 1 and 2 indexed every block as it was
-        written. In one transaction; the blocks themselves are read as they are."""
+        written. Formats 1 to 3 kept no errors apart (their blocks are read whole).
+        In one transaction; the blocks themselves are read as they are."""
         db = self._db
         with db:
-            db.execute(_TRACE_BATCHES)
-            if version < 2:
-                db.execute(_TRACE_INDEX)
-                for first_seq, hashes in db.execute("SELECT first_seq, hashes FROM traces").fetchall():
-                    db.executemany("INSERT INTO trace_index VALUES (?, ?, ?)", index_rows(first_seq, bytes(hashes)))
-                db.execute("DROP TABLE traces")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', (SELECT coalesce(max(first_seq), 0) FROM blocks))")
+            if version < 3:
+                db.execute(_TRACE_BATCHES)
+                if version < 2:
+                    db.execute(_TRACE_INDEX)
+                    for first_seq, hashes in db.execute("SELECT first_seq, hashes FROM traces").fetchall():
+                        db.executemany("INSERT INTO trace_index VALUES (?, ?, ?)", index_rows(first_seq, bytes(hashes)))
+                    db.execute("DROP TABLE traces")
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('indexed', (SELECT coalesce(max(first_seq), 0) FROM blocks))")
+            db.execute(_ERRORS)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _reindex(self) -> None:
@@ -223,6 +231,7 @@ class Journal:
                      block.levels, written_at, block.data),
                 )
                 self._db.execute("INSERT INTO texts VALUES (?, ?)", (block.first_seq, block.text))
+                self._db.execute("INSERT INTO errors VALUES (?, ?)", (block.first_seq, block.errors))
                 if self._unindexed_hashes >= INDEX_BATCH_HASHES or len(self._unindexed) >= INDEX_BATCH_BLOCKS:
                     self._write_index()
         except BaseException:
@@ -301,8 +310,9 @@ class Journal:
         while max_bytes is not None and self.used_bytes() > max_bytes and self.last_seq:
             excess = self.used_bytes() - int(max_bytes * 0.9)
             cut = self._db.execute(
-                "SELECT first_seq FROM (SELECT b.first_seq, sum(length(b.data) + length(t.text))"
-                " OVER (ORDER BY b.first_seq) AS running FROM blocks b JOIN texts t USING (first_seq))"
+                "SELECT first_seq FROM (SELECT b.first_seq, sum(length(b.data) + length(t.text)"
+                " + coalesce(length(e.data), 0)) OVER (ORDER BY b.first_seq) AS running"
+                " FROM blocks b JOIN texts t USING (first_seq) LEFT JOIN errors e USING (first_seq))"
                 " WHERE running >= ? LIMIT 1", (excess,),
             ).fetchone()
             if cut is None:
@@ -331,7 +341,8 @@ class Journal:
             self._db.execute("DELETE FROM trace_batches WHERE last_block <= ?", (row[1],))
             with self._index_lock:
                 self._unindexed = [(first, hashes) for first, hashes in self._unindexed if first > row[1]]
-            self._db.execute("DELETE FROM texts WHERE first_seq <= ?", (row[1],))
+            for table in ("texts", "errors"):
+                self._db.execute(f"DELETE FROM {table} WHERE first_seq <= ?", (row[1],))
             self._db.execute(f"DELETE FROM blocks WHERE {condition}", (value,))
             oldest = self._db.execute("SELECT min(first_seq), min(written_at) FROM blocks").fetchone()
             horizon = oldest[1] if oldest[1] is not None else float("inf")

@@ -23,6 +23,10 @@ search reads and decompresses only that, a frame at a time, with no lower-casing
 RAM, against 4.5x when the whole block had to be decompressed and lower-cased), and looks
 for its needles with a SIMD substring search (``ahocorasick_rs``, already the redaction
 gate's: ~10x ``bytes.__contains__`` over text that lacks the needle).
+
+Format 4 keeps a block's *errors* again, apart: the events at ERROR or with a status of 500 or
+more (3.5 % of the seed's), as one frame. A query whose filter admits only errors
+(``level:error``, ``status:5xx``, ``status:>=500``) decodes that instead of the whole block.
 """
 
 from __future__ import annotations
@@ -31,11 +35,11 @@ import struct
 import zlib
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import accumulate, chain
-from operator import attrgetter
+from itertools import accumulate, chain, compress
+from operator import attrgetter, or_
 from typing import Final
 
 import ahocorasick_rs
@@ -59,6 +63,17 @@ _trace_ids: Final = attrgetter("trace_id")
 _request_ids: Final = attrgetter("request_id")
 _messages: Final = attrgetter("message")
 _raws: Final = attrgetter("raw")
+_levels: Final = attrgetter("level")
+_statuses: Final = attrgetter("status")
+
+_ERROR_LEVELS: Final[dict[str, bool]] = {level: level == "ERROR" for level in LEVELS}
+_ERROR_STATUSES: Final[dict[int | None, bool]] = {None: False, **{status: status >= 500 for status in range(1000)}}
+"""Lookups in C for what a log holds; anything else (a status of 1000 or more) goes the slow way."""
+
+
+def is_error(event: LogEvent) -> bool:
+    """ERROR, or a status of 500 or more: what a block keeps again (:func:`pack_errors`)."""
+    return event.level == "ERROR" or (event.status is not None and event.status >= 500)
 
 
 class CorruptBlock(ValueError):
@@ -84,6 +99,8 @@ class PackedBlock(BlockInfo):
     """The block's messages and raw lines, lower-cased, compressed: what a text search reads."""
     hashes: bytes
     """Sorted unique CRC-32s of the block's trace and request IDs, 4 bytes each."""
+    errors: bytes
+    """The block's errors again, one frame (:func:`pack_errors`)."""
 
 
 def id_hash(trace_id: str) -> int:
@@ -102,19 +119,23 @@ Piece = bytes | Sequence[LogEvent]
 def pack(events: Sequence[LogEvent], pieces: Sequence[Piece] | None = None) -> PackedBlock:
     """One block from consecutive events (``seq`` already assigned). ``pieces`` are the same
     events in consecutive runs, some of them sealed already (the ring's frames)."""
-    frames = [piece if isinstance(piece, bytes) else seal(piece) for piece in (pieces or (events,))]
-    data = b"".join([FRAMED, *chain.from_iterable((_LENGTH.pack(len(frame)), frame) for frame in frames)])
+    data = framed([piece if isinstance(piece, bytes) else seal(piece) for piece in (pieces or (events,))])
     # One C-level pass each: a text term matches the message or the raw line, lower-cased;
     # lower-casing the joined text is lower-casing each part (str.lower is per character).
-    text = "\x00".join(chain(map(_messages, events), map(_raws, events))).lower()
+    text = "\x00".join(chain(map(_messages, events), map(_raws, events))).lower().encode("utf-8", "surrogatepass")
     levels = 0
-    for level in set(map(attrgetter("level"), events)):
+    for level in set(map(_levels, events)):
         levels |= LEVEL_BITS.get(level, 0)
     stamps = [event.ts for event in events]
     return PackedBlock(
         events[0].seq, events[-1].seq, len(events), min(stamps), max(stamps), levels, data,
-        pack_text(text.encode("utf-8", "surrogatepass")), block_hashes(events),
+        pack_text(text), block_hashes(events), pack_errors(events),
     )
+
+
+def framed(parts: Iterable[bytes]) -> bytes:
+    """Frames in one blob: :data:`FRAMED`, then each one's length and bytes."""
+    return b"".join([FRAMED, *chain.from_iterable((_LENGTH.pack(len(part)), part) for part in parts)])
 
 
 TEXT_CHUNK: Final = 65536
@@ -126,8 +147,20 @@ def pack_text(text: bytes) -> bytes:
     """A block's lower-cased text as frames of :data:`TEXT_CHUNK` bytes (a text may hold any
     character, NUL too: a search looks across the seams, :meth:`Narrowing.text_may_hold`)."""
     size = TEXT_CHUNK
-    chunks = [lz4.block.compress(text[start : start + size]) for start in range(0, max(1, len(text)), size)]
-    return b"".join([FRAMED, *chain.from_iterable((_LENGTH.pack(len(chunk)), chunk) for chunk in chunks)])
+    return framed(lz4.block.compress(text[start : start + size]) for start in range(0, max(1, len(text)), size))
+
+
+def pack_errors(events: Sequence[LogEvent]) -> bytes:
+    """The events that are errors (:func:`is_error`), one frame; b"" when there are none.
+    In C but for the selection itself (measured: ~0.1 us an event; the seed's 3.5 % of errors
+    sealed again, ~0.03 us)."""
+    try:
+        marks = list(map(or_, map(_ERROR_LEVELS.__getitem__, map(_levels, events)),
+                         map(_ERROR_STATUSES.__getitem__, map(_statuses, events))))
+    except KeyError:
+        marks = list(map(is_error, events))
+    errors = list(compress(events, marks))
+    return seal(errors) if errors else b""
 
 
 def unpack_text(text: bytes) -> bytes:
@@ -277,22 +310,31 @@ class Narrowing:
     """What a filter lets a store check per block before decoding it."""
 
     levels: int
-    """Bits of the levels an event may have to match."""
+    """Bits of the levels an event may have to match (the toggles and the ``level:`` terms)."""
     needles: tuple[bytes, ...]
     """Lower-cased texts every matching event holds (in its message or raw line)."""
     traces: tuple[str, ...]
     """Trace IDs every matching event belongs to (exactly)."""
+    errors_only: bool = False
+    """Every matching event is an error (:func:`is_error`): a block's errors are all it needs."""
 
     @classmethod
     def of(cls, wanted: Filter) -> Narrowing:
-        levels = 0
-        for level in wanted.levels:
-            levels |= LEVEL_BITS.get(level, 0)
+        levels = set(wanted.levels)
+        lowest_status = 0
+        for term in wanted.terms:
+            if term.kind == "level":
+                levels.intersection_update(term.value.split(","))
+            elif term.kind == "status":
+                lowest_status = max(lowest_status, int(term.value))
+        bits = 0
+        for level in levels:
+            bits |= LEVEL_BITS.get(level, 0)
         needles = tuple(
             term.value.encode("utf-8", "surrogatepass") for term in wanted.terms if term.kind == "text"
         )
         traces = tuple(term.value for term in wanted.terms if term.kind == "trace")
-        return cls(levels, needles, traces)
+        return cls(bits, needles, traces, levels <= {"ERROR"} or lowest_status >= 500)
 
     def may_hold(self, levels: int) -> bool:
         """False when no event of a block with ``levels`` can match."""

@@ -1,10 +1,12 @@
 """Reading the journal: resume (``since``) and filtered pages (``query``), block by block.
 
-A block is skipped without decompressing it when its time span or its levels rule it out,
-and without decoding it when its lower-cased bytes lack a text term's needle; only blocks that
-may hold a match are decoded and tested with the filter itself, so what matches is exactly
-what the console's filter would match. Block metadata is read in chunks (the compressed data
-of a block is fetched only when it is needed). A ``trace:ID`` query reads no block metadata
+A block is skipped without decompressing it when its time span or its levels (the toggles'
+and the ``level:`` terms') rule it out, and without decoding it when its lower-cased bytes
+lack a text term's needle; only blocks that may hold a match are decoded and tested with the
+filter itself, so what matches is exactly what the console's filter would match. Where the
+filter admits only errors (``level:error``, ``status:5xx``), only the block's errors, kept
+apart, are decoded. Block metadata is read in chunks (the compressed data of a block is
+fetched only when it is needed). A ``trace:ID`` query reads no block metadata
 it does not need: the trace index names the blocks holding the ID (one indexed read of a
 bucket, ~1/256 of the index), and only those are visited.
 """
@@ -77,10 +79,15 @@ def _held(journal: Journal, low: int, high: int) -> int:
     return int(count)
 
 
-def _events(journal: Journal, first_seq: int) -> list[LogEvent]:
-    """A block's events; a block that does not unpack is a damaged journal (JournalError)."""
-    (row,) = journal.read("SELECT data FROM blocks WHERE first_seq = ?", (first_seq,))
+def _events(journal: Journal, first_seq: int, errors_only: bool = False) -> list[LogEvent]:
+    """A block's events (with ``errors_only``, its errors where it keeps them apart: format 4);
+    a block that does not unpack is a damaged journal (JournalError)."""
     try:
+        if errors_only:
+            kept = list(journal.read("SELECT data FROM errors WHERE first_seq = ?", (first_seq,)))
+            if kept:
+                return unpack(bytes(kept[0][0])) if kept[0][0] else []
+        (row,) = journal.read("SELECT data FROM blocks WHERE first_seq = ?", (first_seq,))
         return unpack(bytes(row[0]))
     except CorruptBlock as exc:
         raise journal.damaged(str(exc)) from None
@@ -142,7 +149,7 @@ def query(journal: Journal, wanted: EventQuery, *, limit: int, max_scan: int) ->
         low, high = _past_anchor(block, anchor, forward)
         scanned += high - low + 1
         if _may_hold(journal, block, wanted, narrowing):
-            events = [e for e in _events(journal, block.first_seq) if _beyond(e.seq, anchor, forward)]
+            events = [e for e in _events(journal, block.first_seq, narrowing.errors_only) if _beyond(e.seq, anchor, forward)]
             decoded += len(events)
             matched = wanted.select(events)
             if len(matched) >= need:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from journal_files import as_format_3, drain
 
 from obsview.backend.store import journal_query
 from obsview.backend.store.history import History
@@ -81,18 +82,6 @@ def oracle(all_events: list[LogEvent], query: EventQuery) -> list[int]:
     return [event.seq for event in query.select(all_events)]
 
 
-def drain(journal: Journal, query: EventQuery, *, limit: int, max_scan: int) -> list[int]:
-    seqs: list[list[int]] = []
-    while True:
-        page = journal_query.query(journal, query, limit=limit, max_scan=max_scan)
-        seqs.append([event.seq for event in page.events])
-        if page.exhausted:
-            break
-        query = query.resumed(page.next_seq)
-    ordered = seqs if query.forward else list(reversed(seqs))
-    return [seq for part in ordered for seq in part]
-
-
 @pytest.mark.parametrize("expression", [
     "", "timeout", "TIMEOUT", "level:error", "trace:trace-40", "trace:trace-4*", "status:5xx -timeout",
     "/completed 1[0-9]{2}$/", "req-77",
@@ -151,6 +140,7 @@ def test_a_trace_is_found_through_the_index_and_the_pages_count_every_event(tmp_
 def as_format_2(path: Path) -> None:
     """Rewrite a journal as format 2 wrote it: a block's data one LZ4 blob (no frames), the
     trace index a row per block and bucket in ``trace_index``."""
+    as_format_3(path)
     with sqlite3.connect(path) as db:
         db.execute(_TRACE_INDEX)
         for first_seq, data in db.execute("SELECT first_seq, data FROM blocks").fetchall():

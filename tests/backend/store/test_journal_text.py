@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import random
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from journal_files import TRICKY, text_chunks_of, words
 
-from obsview.backend.store import journal_codec, journal_query
+from obsview.backend.store import journal_query
 from obsview.backend.store.journal import Journal
 from obsview.backend.store.journal_codec import Narrowing, pack, seal
 from obsview.backend.store.query import EventQuery
 from obsview.common.filters import Filter, FilterError, parse_filter
 from obsview.common.protocol import LEVELS, LogEvent
-
-# Characters whose lower case is longer, context-dependent or ASCII: Kelvin sign, dotted
-# capital I, final sigma, German sharp s; JSON escapes as a raw line holds them.
-TRICKY = ["\u212a", "\u0130", "\u03a3", "\u03c3", "\u00df", "\u00c9", "\u00e9", '\\"', "\\u00e9", "\\\\",
-          "\\n", "\x00", "\U0001f600", "K", "k", "I", "i", " ", "-", "/", "Timeout", "TIMEOUT", "timeout"]
-words = st.lists(st.sampled_from(TRICKY) | st.text(max_size=4), max_size=8).map("".join)
 
 
 def event(seq: int, message: str, raw: str) -> LogEvent:
@@ -64,17 +57,6 @@ def filters_for(needle: str) -> list[Filter]:
         except FilterError:
             pass
     return made
-
-
-@contextmanager
-def text_chunks_of(size: int) -> Iterator[None]:
-    """Text sections cut into frames of ``size`` bytes: many frames, needles near their edges."""
-    saved = journal_codec.TEXT_CHUNK
-    journal_codec.TEXT_CHUNK = size  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        journal_codec.TEXT_CHUNK = saved  # type: ignore[misc]
 
 
 @settings(max_examples=40, deadline=None)
