@@ -11,6 +11,9 @@
 * **text filter**: a needle no event holds over 1M journaled seed events, newest first, to the
   first page (here: to the answer that there is none, the worst case), beside the same test
   over the same events held in RAM as a list. Target: ≤ 300 ms.
+* **errors**: ``level:error`` and ``status:5xx`` over the same 1M journaled events, newest
+  first, to the first page (500 matches), beside the same filter over the events in RAM.
+  Target (issue 11): ≤ 30 ms.
 * **trace lookup**: ``trace:ID`` of one request over 10M journaled events (the trace index),
   beside the same filter over a 100k-event RAM ring. Target: ≤ 50 ms.
 * **disk**: the journal's file size over the raw log bytes of the seed lines. Target: ≤ 1.0.
@@ -172,6 +175,13 @@ def queries_and_disk(quick: bool) -> list[Figure]:
         in_ram = time.perf_counter() - in_ram
         figures.append(figure(f"text filter over {count:,} journaled, first page", _first_page(journal, text) * 1e3,
                               "ms", "same filter, events in RAM", in_ram * 1e3))
+        for expression in ("level:error", "status:5xx"):
+            errors = EventQuery(parse_filter(expression))
+            in_ram = time.perf_counter()
+            errors.select(events)
+            in_ram = time.perf_counter() - in_ram
+            figures.append(figure(f"{expression} over {count:,} journaled, first page",
+                                  _first_page(journal, errors) * 1e3, "ms", "same filter, events in RAM", in_ram * 1e3))
         journal.close()
 
         repeat = 2 if quick else 10
