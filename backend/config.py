@@ -275,8 +275,6 @@ def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None
         alerts = data["alerts"]
         if not isinstance(alerts, dict) or set(alerts) - {"rules"}:
             raise fail("alerts", "expected an [alerts] table holding only rules = [...]")
-        if not isinstance(alerts.get("rules", []), list):
-            raise fail("alerts.rules", "expected a list of rule tables")
         config.rules = _in_section(fail, "alerts.rules", parse_rules, alerts.get("rules", []))
     if "notify" in data:
         if not isinstance(data["notify"], dict):

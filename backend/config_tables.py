@@ -11,8 +11,8 @@ raise :class:`BadValue` naming the key inside that table, so the path still ends
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from typing import Final, TypeVar, get_origin
+from collections.abc import Sequence
+from typing import Annotated, Final, TypeVar, get_args, get_origin, get_type_hints
 
 import msgspec
 import msgspec.inspect as mi
@@ -26,6 +26,9 @@ Path = tuple[str | int, ...]
 
 class Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """A config table: a key it does not know is refused (misspelt, it would do nothing)."""
+
+
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class BadValue(ValueError):
@@ -51,15 +54,18 @@ def dotted(at: Path) -> str:
     return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in at)
 
 
-def reject_repeated_names(named: Iterable[tuple[Path, str]], section: str, *, hint: str = "") -> None:
-    """ConfigError at the first table (``(path, name)``, in file order) whose name an earlier
-    one took: alerts, acks, notifications and health are keyed by name."""
+def reject_repeated_names(names: Sequence[str], section: str, *, at: Sequence[Path] | None = None,
+                          hint: str = "") -> None:
+    """ConfigError at the first of a section's tables whose name an earlier one took: alerts,
+    acks, notifications and health are keyed by name. ``at`` is each table's path (default:
+    its index); ``hint`` ends the message."""
     first: dict[str, Path] = {}
-    for at, name in named:
+    for index, name in enumerate(names):
+        table = at[index] if at is not None else (index,)
         if name in first:
-            raise ConfigError(f"{section}{dotted(at)}.name: {name!r} is already the name of "
-                              f"{section}{dotted(first[name])}{hint}", at=(*at, "name"))
-        first[name] = at
+            raise ConfigError(f"{section}{dotted(table)}.name: {name!r} is already the name of "
+                              f"{section}{dotted(first[name])}{hint}", at=(*table, "name"))
+        first[name] = table
 
 
 def _decode(kind: type, value: object) -> object:
@@ -146,12 +152,21 @@ def _type_at(kind: object, raw: object, at: Sequence[str | int]) -> mi.Type:
             if tags:  # the tag key itself (``kind``)
                 return mi.LiteralType(tags)
         if isinstance(expected, mi.StructType):
-            expected = next((f.type for f in expected.fields if f.encode_name == step), mi.AnyType())
+            field = next((field for field in expected.fields if field.encode_name == step), None)
+            expected = mi.AnyType() if field is None else _declared(expected.cls, field)
         elif isinstance(expected, mi.ListType):
             expected = expected.item_type
         elif isinstance(expected, mi.DictType):
             expected = expected.value_type
     return _member(expected, _value_at(raw, at))
+
+
+def _declared(table: type, field: mi.Field) -> mi.Type:
+    """A field's type, a literal's values in the order the table declares them (msgspec's
+    are sorted: ``15m, 1m, 5m``)."""
+    if isinstance(field.type, mi.LiteralType):
+        return mi.LiteralType(get_args(get_type_hints(table)[field.name]))
+    return field.type
 
 
 def _member(expected: mi.Type, value: object) -> mi.Type:

@@ -38,7 +38,8 @@ SOURCE_STATE_LABELS: Final = {"stopped": "ended"}
 """How screens name a state whose wire name says less than the truth: a source that reached
 the end of its input (stdin at EOF) *ended*; nobody stopped it. The wire keeps ``stopped``
 (older consoles and ``/api/health`` readers know that word)."""
-SEVERITIES: Final = ("critical", "warning", "info")
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES: Final[tuple[str, ...]] = typing.get_args(Severity)
 
 
 class ProtocolError(ValueError):

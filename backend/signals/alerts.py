@@ -35,33 +35,32 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 
 from obsview.backend.atomic_file import BackgroundWriter
-from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError, ObsviewError, parse_named_tables
+from obsview.backend.config_tables import BadValue, NonEmpty, Table, convert_section, reject_repeated_names
+from obsview.backend.durations import Seconds
+from obsview.backend.errors import ObsviewError
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alert_state import encode_state, load_state
-from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, SilenceInfo
+from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, Severity, SilenceInfo
 
 log = logging.getLogger(__name__)
 
+Comparison = Literal[">", ">=", "<", "<="]
 COMPARISONS: Final[dict[str, Callable[[float, float], bool]]] = {
     ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
 }
-WINDOWS: Final = ("1m", "5m", "15m")
+Window = Literal["1m", "5m", "15m"]
 _WINDOWED: Final = frozenset({"error_rate", "error_rate_5xx", "request_rate"})
 _FRACTIONS: Final = frozenset({"error_rate", "error_rate_5xx", "cache_hit_rate"})
-METRICS: Final = frozenset({
+Metric = Literal[
     "error_rate", "error_rate_5xx", "request_rate", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms", "cache_hit_rate",
     "memory_percent", "disk_percent", "cpu_percent", "load_1m", "probe_unhealthy",
-})
-_RULE_KEYS: Final = frozenset({
-    "name", "metric", "op", "threshold", "window", "for", "severity", "labels", "keep_firing_for", "summary",
-    "min_requests",
-})
+]
+METRICS: Final = frozenset(get_args(Metric))
 _TRAFFIC: Final = frozenset({"error_rate", "error_rate_5xx", "p50_ms", "p95_ms", "p99_ms", "latency_avg_ms"})
 _WINDOW_S: Final = {"1m": 60.0, "5m": 300.0, "15m": 900.0}
 RESOLVED_RETENTION_S: Final = 300.0
@@ -156,59 +155,44 @@ def upper_thresholds(rules: Sequence[AlertRule]) -> dict[str, float]:
 # --------------------------------------------------------------------------- config
 
 
-def parse_rules(raw: Sequence[Mapping[str, Any]]) -> list[AlertRule]:
-    """``[[alerts.rules]]`` tables → rules. Raises ConfigError naming the rule and key."""
-    return parse_named_tables(raw, "alerts.rules", "rule", _parse_rule)
+class RuleTable(Table):
+    """An ``[[alerts.rules]]`` table: what each key means is :class:`AlertRule`'s."""
+
+    name: NonEmpty
+    metric: Metric
+    threshold: float
+    op: Comparison = ">"
+    window: Window = "1m"
+    for_: Seconds = msgspec.field(name="for", default=Seconds(0))
+    severity: Severity = "warning"
+    labels: dict[str, str] = {}
+    keep_firing_for: Seconds = Seconds(0)
+    summary: str = ""
+    min_requests: Annotated[int, msgspec.Meta(ge=0)] = 0
+
+    def __post_init__(self) -> None:
+        if self.window != "1m" and self.metric not in _WINDOWED:
+            raise BadValue("window", f"only {' and '.join(sorted(_WINDOWED))} take a window")
+        if {"alertname", "severity", "probe"} & set(self.labels):
+            raise BadValue("labels", "alertname, severity and probe are set by obsview")
+        if self.min_requests and self.metric not in _TRAFFIC:
+            raise BadValue("min_requests", f"only {', '.join(sorted(_TRAFFIC))} take it")
+        try:
+            _summary(self.rule(), 1.0, {"probe": "x", **self.labels})
+        except (KeyError, IndexError, ValueError) as exc:
+            raise BadValue("summary", f"bad placeholder {exc}") from None
+
+    def rule(self) -> AlertRule:
+        return AlertRule(self.name, self.metric, self.op, self.threshold, self.window, float(self.for_),
+                         self.severity, dict(self.labels), float(self.keep_firing_for), self.summary,
+                         self.min_requests)
 
 
-def _parse_rule(name: str, table: Mapping[str, Any]) -> AlertRule:
-    where = f"rule {name!r}"
-    unknown = set(table) - _RULE_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: {sorted(unknown)[0]}: unknown key (expected {', '.join(sorted(_RULE_KEYS))})", at=(sorted(unknown)[0],))
-    metric = table.get("metric")
-    if metric not in METRICS:
-        raise ConfigError(f"{where}: metric: unknown metric {metric!r} (known: {', '.join(sorted(METRICS))})", at=("metric",))
-    op = table.get("op", ">")
-    if op not in COMPARISONS:
-        raise ConfigError(f"{where}: op: expected one of > >= < <=, got {op!r}", at=("op",))
-    threshold = table.get("threshold")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)):
-        raise ConfigError(f"{where}: threshold: required, a number", at=("threshold",))
-    window = table.get("window", "1m")
-    if window not in WINDOWS:
-        raise ConfigError(f"{where}: window: expected one of {', '.join(WINDOWS)}, got {window!r}", at=("window",))
-    if "window" in table and metric not in _WINDOWED and window != "1m":
-        raise ConfigError(f"{where}: window: only {' and '.join(sorted(_WINDOWED))} take a window", at=("window",))
-    severity = table.get("severity", "warning")
-    if severity not in SEVERITIES:
-        raise ConfigError(f"{where}: severity: expected one of {', '.join(SEVERITIES)}, got {severity!r}", at=("severity",))
-    labels = table.get("labels", {})
-    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-        raise ConfigError(f"{where}: labels: expected a table of strings", at=("labels",))
-    if {"alertname", "severity", "probe"} & set(labels):
-        raise ConfigError(f"{where}: labels: alertname, severity and probe are set by obsview", at=("labels",))
-    summary = table.get("summary", "")
-    if not isinstance(summary, str):
-        raise ConfigError(f"{where}: summary: expected a string", at=("summary",))
-    min_requests = table.get("min_requests", 0)
-    if isinstance(min_requests, bool) or not isinstance(min_requests, int) or min_requests < 0:
-        raise ConfigError(f"{where}: min_requests: expected a whole number >= 0", at=("min_requests",))
-    if min_requests and metric not in _TRAFFIC:
-        raise ConfigError(f"{where}: min_requests: only {', '.join(sorted(_TRAFFIC))} take it", at=("min_requests",))
-    rule = AlertRule(
-        name=name, metric=metric, op=op, threshold=float(threshold), window=window,
-        for_s=parse_duration(table.get("for", 0), f"{where}: for", at="for"),
-        severity=severity, labels=dict(labels),
-        keep_firing_for_s=parse_duration(table.get("keep_firing_for", 0), f"{where}: keep_firing_for",
-                                         at="keep_firing_for"),
-        summary=summary, min_requests=min_requests,
-    )
-    try:
-        _summary(rule, 1.0, {"probe": "x", **rule.labels})
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ConfigError(f"{where}: summary: bad placeholder {exc}", at=("summary",)) from None
-    return rule
+def parse_rules(raw: object) -> list[AlertRule]:
+    """``[[alerts.rules]]`` tables → rules. Raises ConfigError naming the key path."""
+    rules = [table.rule() for table in convert_section(raw, list[RuleTable], "alerts.rules")]
+    reject_repeated_names([rule.name for rule in rules], "alerts.rules")
+    return rules
 
 
 # --------------------------------------------------------------------------- evaluation

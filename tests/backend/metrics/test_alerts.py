@@ -216,22 +216,28 @@ def test_parse_rules_reads_every_key() -> None:
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ({"name": "r", "metric": "latency", "threshold": 1}, "rule 'r': metric: unknown metric 'latency'"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "for": "soon"}, "rule 'r': for"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "keep_firing_for": "-1s"}, "rule 'r': keep_firing_for"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "window": "5m"}, "rule 'r': window"),
-    ({"name": "r", "metric": "error_rate", "threshold": 1, "window": "2m"}, "rule 'r': window"),
-    ({"name": "r", "metric": "p95_ms", "op": "=", "threshold": 1}, "rule 'r': op"),
-    ({"name": "r", "metric": "p95_ms"}, "rule 'r': threshold"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "severity": "page"}, "rule 'r': severity"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "summary": "{nope}"}, "rule 'r': summary"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "treshold": 2}, "rule 'r': treshold"),
-    ({"metric": "p95_ms", "threshold": 1}, r"alerts.rules\[0\]: name"),
-    ({"name": "r", "metric": "p95_ms", "threshold": 1, "min_requests": -1}, "rule 'r': min_requests"),
-    ({"name": "r", "metric": "disk_percent", "threshold": 1, "min_requests": 5}, "rule 'r': min_requests"),
+    ({"name": "r", "metric": "latency", "threshold": 1},
+     r"metric: expected one of error_rate, error_rate_5xx, .*, probe_unhealthy, got 'latency'$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "for": "soon"}, r"for: expected a duration like .*, got 'soon'$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "keep_firing_for": "-1s"}, "keep_firing_for: expected a duration"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "window": "5m"}, "window: only error_rate and .* take a window$"),
+    ({"name": "r", "metric": "error_rate", "threshold": 1, "window": "2m"}, "window: expected one of 1m, 5m, 15m, got '2m'$"),
+    ({"name": "r", "metric": "p95_ms", "op": "=", "threshold": 1}, "op: expected one of >, >=, <, <=, got '='$"),
+    ({"name": "r", "metric": "p95_ms"}, "threshold: required$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": "1"}, "threshold: expected `float`, got '1'$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "severity": "page"},
+     "severity: expected one of critical, warning, info, got 'page'$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "summary": "{nope}"}, "summary: bad placeholder 'nope'$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "treshold": 2},
+     r"treshold: unknown key \(known keys: for, keep_firing_for, labels, metric, min_requests, name, op, severity,"
+     r" summary, threshold, window\)$"),
+    ({"metric": "p95_ms", "threshold": 1}, "name: required$"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "labels": {"probe": "x"}}, "labels: alertname, severity and probe"),
+    ({"name": "r", "metric": "p95_ms", "threshold": 1, "min_requests": -1}, "min_requests: expected `int` >= 0, got -1$"),
+    ({"name": "r", "metric": "disk_percent", "threshold": 1, "min_requests": 5}, "min_requests: only error_rate"),
 ])
-def test_parse_rules_errors_name_the_rule(table: dict[str, Any], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+def test_parse_rules_errors_name_the_key(table: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^alerts\.rules\[0\]\." + message):
         parse_rules([table])
 
 
