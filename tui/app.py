@@ -34,7 +34,6 @@ from obsview.common.protocol import Events, Message
 from obsview.themes import load_themes
 from obsview.tui.render import clean
 from obsview.tui.screens.dashboard import DashboardScreen, Sender
-from obsview.tui.screens.help import HelpScreen, bindings_help
 from obsview.tui.widgets.hosts_panel import describe_fleet
 from obsview.tui.widgets.log_view import local_time
 from obsview.tui.widgets.status_bar import connection_help, describe_connection
@@ -423,6 +422,8 @@ class ObsviewApp(App[None]):
     # ------------------------------------------------------------------ help & palette
 
     def action_help(self) -> None:
+        from obsview.tui.screens.help import HelpScreen, bindings_help
+
         if isinstance(self.screen, HelpScreen):
             return
         self.push_screen(HelpScreen(bindings_help(self.screen)))

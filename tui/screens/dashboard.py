@@ -36,24 +36,15 @@ from obsview.common.protocol import (
     Spans,
     Unack,
 )
-from obsview.common.traces import TraceIndex, TraceSummary
-from obsview.tui import exemplars
+from obsview.common.traces import TraceIndex
 from obsview.tui.fleet_view import HOST_LABEL
 from obsview.tui.history_view import history_label, history_points, history_snapshot, shows_history
 from obsview.tui.hosts import NAME_PATTERN
-from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
 from obsview.tui.model import EventBuffer, Steps
 from obsview.tui.render import clean, safe_text
 from obsview.tui.route_figures import Thresholds
-from obsview.tui.screens.alert_prompts import AckPrompt, SilencePrompt
 from obsview.tui.screens.console_state import ConsoleState, minute_points
-from obsview.tui.screens.detail import EventDetailScreen
-from obsview.tui.screens.history import HistoryScreen
-from obsview.tui.screens.routes import RoutesScreen
-from obsview.tui.screens.trace import TraceScreen
-from obsview.tui.screens.traces import TracesScreen
 from obsview.tui.widgets.alert_feed import AlertFeed
-from obsview.tui.widgets.event_detail import event_json, raw_for_clipboard
 from obsview.tui.widgets.filter_bar import FilterBar
 from obsview.tui.widgets.health_table import HealthTable
 from obsview.tui.widgets.hosts_panel import HostsPanel
@@ -73,8 +64,13 @@ FLUSH_INTERVAL_S: Final = 0.08
 #: buffer would evict them on append anyway.
 MAX_PENDING_EVENTS: Final = 100_000
 
+# The screens opened from here, and what only a key's action uses, are imported where they
+# are used: none of them is needed for the first paint.
 if TYPE_CHECKING:
+    from obsview.common.traces import TraceSummary
     from obsview.tui.fleet_view import FleetView
+    from obsview.tui.screens.history import HistoryScreen
+    from obsview.tui.screens.routes import RoutesScreen
 
 #: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
 #: How often the age columns of the health and alert tables are redrawn.
@@ -559,6 +555,7 @@ class DashboardScreen(Screen[None]):
 
     def action_show_routes(self) -> None:
         """Per-route latency: a screen that follows the agent's figures while open."""
+        from obsview.tui.screens.routes import RoutesScreen
 
         def closed(_result: None) -> None:
             self._routes = None
@@ -590,6 +587,8 @@ class DashboardScreen(Screen[None]):
     def action_write_incident(self) -> None:
         """The filtered log and the panels as they are, as an incident file in the working
         directory (``obsview replay FILE`` shows it again)."""
+        from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
+
         events = [self.buffer[index] for index in range(len(self.buffer))]
         if not events:
             self.notify("Nothing to write: no event matches the filter", severity="warning", markup=False)
@@ -623,6 +622,8 @@ class DashboardScreen(Screen[None]):
             self.notify("No agent that keeps history is connected", severity="error", markup=False)
             return
 
+        from obsview.tui.screens.history import HistoryScreen
+
         def closed(_result: None) -> None:
             self._history = None
 
@@ -636,13 +637,18 @@ class DashboardScreen(Screen[None]):
         self._show_counts()  # "match k of n" follows the cursor
 
     def on_log_view_opened(self, message: LogView.Opened) -> None:
-        self.app.push_screen(EventDetailScreen(message.event))
+        self._open_detail(message.event)
 
     def action_open_detail(self) -> None:
         if self.selected_event is None:
             self.notify("Select an event first (arrows in the log)", markup=False)
             return
-        self.app.push_screen(EventDetailScreen(self.selected_event))
+        self._open_detail(self.selected_event)
+
+    def _open_detail(self, event: LogEvent) -> None:
+        from obsview.tui.screens.detail import EventDetailScreen
+
+        self.app.push_screen(EventDetailScreen(event))
 
     def action_open_trace(self) -> None:
         event = self.selected_event
@@ -653,6 +659,8 @@ class DashboardScreen(Screen[None]):
 
     def open_trace(self, trace_id: str) -> None:
         """The waterfall of ``trace_id``: its spans and its log lines the console holds."""
+        from obsview.tui.screens.trace import TraceScreen
+
         self.app.push_screen(
             TraceScreen(trace_id, self.traces.get(trace_id), self.buffer.trace(trace_id))
         )
@@ -667,6 +675,8 @@ class DashboardScreen(Screen[None]):
             self.notify(f"Event #{event.seq} has no raw line; C copies it as JSON",
                         severity="warning", markup=False)
             return
+        from obsview.tui.widgets.event_detail import raw_for_clipboard
+
         self.app.copy_to_clipboard(raw_for_clipboard(event.raw))
         self.notify(f"Event #{event.seq}'s raw line copied", markup=False)
 
@@ -674,6 +684,8 @@ class DashboardScreen(Screen[None]):
         if self.selected_event is None:
             self.notify("Select an event first", markup=False)
             return
+        from obsview.tui.widgets.event_detail import event_json
+
         self.app.copy_to_clipboard(event_json(self.selected_event))
         self.notify(f"Event #{self.selected_event.seq} copied as JSON", markup=False)
 
@@ -734,6 +746,8 @@ class DashboardScreen(Screen[None]):
                 self._send(Ack(alert.fingerprint, by=self._user, note=note),
                            f"Acknowledged {clean(alert.rule, max_len=60)}")
 
+        from obsview.tui.screens.alert_prompts import AckPrompt
+
         self.app.push_screen(AckPrompt(alert), acknowledged)
 
     def action_silence_alert(self) -> None:
@@ -746,6 +760,8 @@ class DashboardScreen(Screen[None]):
                 matchers = {"alertname": alert.rule, **alert.labels}
                 self._send(Silence(matchers, duration_s, by=self._user),
                            f"Silenced {clean(alert.rule, max_len=60)} for {duration_s / 3600:g} h")
+
+        from obsview.tui.screens.alert_prompts import SilencePrompt
 
         self.app.push_screen(SilencePrompt(alert), silenced)
 
@@ -774,6 +790,8 @@ class DashboardScreen(Screen[None]):
     def show_alert_logs(self, alert: AlertInfo) -> None:
         """Its labels as the filter, and the log paused where the alert started; over it, the
         failed and slowest traces of its window (Esc goes back to those logs)."""
+        from obsview.tui import exemplars
+
         log = self.query_one(LogView)
         try:
             query = self._wanted_filter.with_query(alert_query(alert))
@@ -803,10 +821,15 @@ class DashboardScreen(Screen[None]):
 
     def show_route_traces(self, route: str) -> None:
         """What a per-route view opens: that route's slowest (and failed) traces held."""
+        from obsview.tui import exemplars
+
         found = exemplars.candidates(self.traces, self.buffer.trace_events(), since=0.0,
                                      until=float("inf"), route=route)
         self.show_traces(f"route {route}", found)
 
     def show_traces(self, title: str, found: list[TraceSummary]) -> None:
+        from obsview.tui import exemplars
+        from obsview.tui.screens.traces import TracesScreen
+
         self.app.push_screen(TracesScreen(title, exemplars.failed_then_slowest(found),
                                           self.open_trace, self.time_format))
