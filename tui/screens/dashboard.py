@@ -18,6 +18,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -106,6 +107,8 @@ _DONE: Final = object()
 
 
 class DashboardScreen(Screen[None]):
+    # The log takes the focus first: focusing the first panel, then the log, restyled both.
+    AUTO_FOCUS = "#log"
     ALLOW_IN_MAXIMIZED_VIEW = "Footer, StatusBar, FilterBar"
     # Short terminals give the log the room: charts go first, then the tables (m on a panel
     # still shows everything).
@@ -236,6 +239,9 @@ class DashboardScreen(Screen[None]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        # Before the widgets below are mounted, so that they are styled once for this size
+        # and not again when the first resize sets the same classes (a pass over every widget).
+        self.update_classes({"-fleet": bool(self.hosts), **self.breakpoint_classes(self.app.size)})
         with Horizontal(id="charts", classes="panels"):
             yield RateChart(id="rate")
             yield LatencyPanel(id="latency")
@@ -255,7 +261,6 @@ class DashboardScreen(Screen[None]):
         yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
-        self.set_class(bool(self.hosts), "-fleet")
         self.query_one(RateChart).border_title = "Requests"
         self.query_one(LatencyPanel).border_title = "Latency"
         self.query_one(LogView).border_title = "Logs"
@@ -269,6 +274,18 @@ class DashboardScreen(Screen[None]):
         # after on_mount), shown once it is.
         self.call_after_refresh(lambda: self.show_connection(*self._connection))
         self.flush()
+
+    def breakpoint_classes(self, size: Size) -> dict[str, bool]:
+        """The breakpoint classes Textual gives this screen at ``size``: on each axis the one
+        of the largest breakpoint not above it, the others off."""
+        classes: dict[str, bool] = {}
+        for dimension, breakpoints in ((size.width, self.HORIZONTAL_BREAKPOINTS or []),
+                                       (size.height, self.VERTICAL_BREAKPOINTS or [])):
+            classes.update({name: False for _threshold, name in breakpoints})
+            reached = [(threshold, name) for threshold, name in breakpoints if dimension >= threshold]
+            if reached:
+                classes[max(reached)[1]] = True
+        return classes
 
     # ------------------------------------------------------------------ incoming data
 

@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from textual.geometry import Size
+
+from obsview.tui.screens.dashboard import DashboardScreen
 
 #: The dashboard painted in a fresh interpreter (this one has imported everything already).
 FIRST_PAINT = """
@@ -47,3 +50,15 @@ def test_the_first_paint_imports_no_screen_a_key_opens() -> None:
     assert "obsview.tui.screens.dashboard" in loaded
     assert sorted(loaded & set(ON_DEMAND)) == []
 
+
+@pytest.mark.parametrize("width", [1, 99, 100, 120])
+@pytest.mark.parametrize("height", [1, 15, 16, 21, 22, 33, 34, 40])
+def test_the_dashboard_has_the_breakpoint_classes_textual_would_give_it(width: int, height: int) -> None:
+    """Set before its widgets mount, so that they are styled once, not again at the first
+    resize: they must be the classes that resize sets."""
+    screen = DashboardScreen(clock=lambda: 0.0)
+    textual = (screen._get_breakpoint_classes(width, screen.HORIZONTAL_BREAKPOINTS)
+               | screen._get_breakpoint_classes(height, screen.VERTICAL_BREAKPOINTS))
+    ours = screen.breakpoint_classes(Size(width, height))
+    assert {name for name, on in ours.items() if on} == textual
+    assert set(ours) == {name for _threshold, name in screen.HORIZONTAL_BREAKPOINTS + screen.VERTICAL_BREAKPOINTS}
