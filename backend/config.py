@@ -268,8 +268,6 @@ def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) 
 def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None:
     """Hand each section to the module that owns its meaning; they raise ConfigError."""
     if "probes" in data:
-        if not isinstance(data["probes"], list):
-            raise fail("probes", "expected [[probes]] tables")
         config.probes = _in_section(fail, "probes", parse_probes, data["probes"])
     if "alerts" in data:
         alerts = data["alerts"]

@@ -24,11 +24,13 @@ _T = TypeVar("_T")
 Path = tuple[str | int, ...]
 
 
-class Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class Table(msgspec.Struct, forbid_unknown_fields=True):
     """A config table: a key it does not know is refused (misspelt, it would do nothing)."""
 
 
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+HttpUrl = Annotated[str, msgspec.Meta(pattern="^https?://")]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 
 
 class BadValue(ValueError):
@@ -95,7 +97,8 @@ def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[P
     if not separator:
         text, where = where, ""
     # A dict's key is ``[...]`` in msgspec's path: the path stops at the dict.
-    at: Path = tuple(int(index) if index else key for key, index in _AT.findall(where.split("[...]")[0]))
+    table, in_value, _ = where.partition("[...]")
+    at: Path = tuple(int(index) if index else key for key, index in _AT.findall(table))
     cause = exc.__cause__
     if isinstance(cause, BadValue):
         return (*at, *cause.key), str(cause)
@@ -114,7 +117,9 @@ def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[P
         return at, text
     # msgspec's ``Expected `int`, got `str```: the value itself says more than its type.
     problem = "e" + text[1:].replace("`object`", "`table`")  # a TOML table is a JSON object
-    if isinstance(value, (str, int, float)):
+    if in_value:
+        problem = f"a value: {problem}"
+    elif isinstance(value, (str, int, float)):
         problem = f"{_GOT_TYPE.sub('', problem)}, got {value!r}"
     return at, problem
 

@@ -3,8 +3,7 @@ and the checks every config section of ``[[tables]]`` makes the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
 
 
 class ObsviewError(Exception):
@@ -41,35 +40,6 @@ def reject_repeated_names(
             path = at[index] if at is not None else (index,)
             raise ConfigError(f"{what} {name!r}: name: two {what}s have this name{hint}", at=(*path, "name"))
         first.add(name)
-
-
-class _Named(Protocol):
-    @property
-    def name(self) -> str: ...
-
-
-_Item = TypeVar("_Item", bound=_Named)
-
-
-def parse_named_tables(
-    raw: Sequence[object], section: str, what: str, parse: Callable[[str, Mapping[str, Any]], _Item]
-) -> list[_Item]:
-    """A section's ``[[tables]]`` (``[[probes]]``), each a table with a name, through
-    ``parse(name, table)``: its ConfigError gets the table's index in its path; then no name
-    twice (:func:`reject_repeated_names`)."""
-    parsed: list[_Item] = []
-    for index, table in enumerate(raw):
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{section}[{index}]: expected a table", at=(index,))
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{section}[{index}]: name: required, a non-empty string", at=(index, "name"))
-        try:
-            parsed.append(parse(name, table))
-        except ConfigError as exc:
-            raise exc.within(index) from None
-    reject_repeated_names([item.name for item in parsed], what)
-    return parsed
 
 
 class StartupError(ObsviewError):

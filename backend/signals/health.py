@@ -15,14 +15,23 @@ import logging
 import random
 import socket
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 
+import msgspec
 import psutil
 
-from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError, parse_named_tables
+from obsview.backend.config_tables import (
+    BadValue,
+    HttpUrl,
+    NonEmpty,
+    Port,
+    Table,
+    convert_section,
+    reject_repeated_names,
+)
+from obsview.backend.durations import Seconds
 from obsview.backend.ingest.redact import redact_text
 from obsview.common.iso_time import iso_utc
 from obsview.common.protocol import HealthReport, ProbeStatus
@@ -30,18 +39,8 @@ from obsview.common.protocol import HealthReport, ProbeStatus
 if TYPE_CHECKING:  # loaded by the agents with an HTTP probe only (see HealthMonitor._http_client)
     import httpx
 
-PROBE_KINDS: Final = ("http", "tcp", "disk", "memory")
 MAX_BODY_BYTES: Final = 65536
 """How much of a response body ``body_contains`` looks at."""
-# The seed alerts at 80 % memory and 90 % disk: those are the "warn" (degraded) marks here.
-_DEFAULT_THRESHOLDS: Final = {"memory": (80.0, 95.0), "disk": (90.0, 98.0)}
-_KEYS: Final = {
-    "http": {"url", "method", "expect_status", "body_contains"},
-    "tcp": {"host", "port"},
-    "disk": {"path", "warn", "fail"},
-    "memory": {"warn", "fail"},
-}
-_COMMON_KEYS: Final = {"name", "kind", "interval", "timeout", "critical"}
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ log = logging.getLogger(__name__)
 class ProbeSpec:
     name: str
     kind: str
-    """One of :data:`PROBE_KINDS`."""
+    """``http``, ``tcp``, ``disk`` or ``memory``: the tag of its table (:data:`Probe`)."""
     target: str = ""
     """URL (http), ``host:port`` (tcp), filesystem path (disk); empty for memory."""
     interval_s: float = 10.0
@@ -67,61 +66,96 @@ class ProbeSpec:
     fail_percent: float = 0.0
 
 
-def parse_probes(raw: Sequence[Mapping[str, Any]]) -> list[ProbeSpec]:
-    """``[[probes]]`` tables → specs. Raises ConfigError naming the probe and the key."""
-    return parse_named_tables(raw, "probes", "probe", _parse_probe)
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 
 
-def _parse_probe(name: str, table: Mapping[str, Any]) -> ProbeSpec:
-    where = f"probe {name!r}"
-    kind = table.get("kind")
-    if kind not in PROBE_KINDS:
-        raise ConfigError(f"{where}: kind: expected one of {', '.join(PROBE_KINDS)}, got {kind!r}", at=("kind",))
-    unknown = set(table) - _COMMON_KEYS - _KEYS[kind]
-    if unknown:
-        raise ConfigError(f"{where}: {sorted(unknown)[0]}: not a key of a {kind} probe", at=(sorted(unknown)[0],))
-    interval = parse_duration(table.get("interval", 10.0), f"{where}: interval", at="interval")
-    timeout = parse_duration(table.get("timeout", 5.0), f"{where}: timeout", at="timeout")
-    if interval <= 0 or timeout <= 0:
-        raise ConfigError(f"{where}: interval and timeout must be positive")
-    critical = table.get("critical", False)
-    if not isinstance(critical, bool):
-        raise ConfigError(f"{where}: critical: expected true or false", at=("critical",))
-    spec = ProbeSpec(name=name, kind=kind, interval_s=interval, timeout_s=timeout, critical=critical)
-    if kind == "http":
-        url = table.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}: url: required, an http:// or https:// URL", at=("url",))
-        method = str(table.get("method", "GET")).upper()
-        if method not in ("GET", "HEAD"):
-            raise ConfigError(f"{where}: method: expected GET or HEAD, got {table.get('method')!r}", at=("method",))
-        expect = table.get("expect_status")
-        if expect is not None and (type(expect) is not int or not 100 <= expect <= 599):
-            raise ConfigError(f"{where}: expect_status: expected an HTTP status code", at=("expect_status",))
-        body = table.get("body_contains", "")
-        if not isinstance(body, str):
-            raise ConfigError(f"{where}: body_contains: expected a string", at=("body_contains",))
-        if body and method == "HEAD":
-            raise ConfigError(f"{where}: body_contains: a HEAD response has no body", at=("body_contains",))
-        return replace(spec, target=url, method=method, expect_status=expect, body_contains=body)
-    if kind == "tcp":
-        host, port = table.get("host"), table.get("port")
-        if not isinstance(host, str) or not host:
-            raise ConfigError(f"{where}: host: required, a host name or address", at=("host",))
-        if type(port) is not int or not 0 < port < 65536:
-            raise ConfigError(f"{where}: port: required, 1-65535", at=("port",))
-        return replace(spec, target=f"{host}:{port}", host=host, port=port)
-    warn, fail = _DEFAULT_THRESHOLDS[kind]
-    warn, fail = table.get("warn", warn), table.get("fail", fail)
-    for key, value in (("warn", warn), ("fail", fail)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
-            raise ConfigError(f"{where}: {key}: expected a percentage 0-100", at=(key,))
-    if warn > fail:
-        raise ConfigError(f"{where}: warn: must not be above fail ({fail})", at=("warn",))
-    path = table.get("path", "/") if kind == "disk" else ""
-    if not isinstance(path, str):
-        raise ConfigError(f"{where}: path: expected a string", at=("path",))
-    return replace(spec, target=path, warn_percent=float(warn), fail_percent=float(fail))
+class _Probe(Table, tag_field="kind"):
+    """A ``[[probes]]`` table: what every kind has (see :class:`ProbeSpec`)."""
+
+    name: NonEmpty
+    interval: Seconds = Seconds(10.0)
+    timeout: Seconds = Seconds(5.0)
+    critical: bool = False
+
+    def __post_init__(self) -> None:
+        for key, seconds in (("interval", self.interval), ("timeout", self.timeout)):
+            if seconds <= 0:
+                raise BadValue(key, "must be positive")
+
+    def _spec(self) -> ProbeSpec:
+        return ProbeSpec(self.name, str(self.__struct_config__.tag), interval_s=float(self.interval),
+                         timeout_s=float(self.timeout), critical=self.critical)
+
+
+class HttpProbe(_Probe, tag="http", kw_only=True):
+    url: HttpUrl
+    method: str = "GET"
+    """GET or HEAD, in any case."""
+    expect_status: Annotated[int, msgspec.Meta(ge=100, le=599)] | None = None
+    body_contains: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.method.upper() not in ("GET", "HEAD"):
+            raise BadValue("method", f"expected GET or HEAD, got {self.method!r}")
+        if self.body_contains and self.method.upper() == "HEAD":
+            raise BadValue("body_contains", "a HEAD response has no body")
+
+    def spec(self) -> ProbeSpec:
+        return replace(self._spec(), target=self.url, method=self.method.upper(), expect_status=self.expect_status,
+                       body_contains=self.body_contains)
+
+
+class TcpProbe(_Probe, tag="tcp", kw_only=True):
+    host: NonEmpty
+    port: Port
+
+    def spec(self) -> ProbeSpec:
+        return replace(self._spec(), target=f"{self.host}:{self.port}", host=self.host, port=self.port)
+
+
+class _UsageProbe(_Probe, kw_only=True):
+    """Disk or memory: ``warn`` and ``fail`` are the percentages used that make it degraded
+    and unhealthy."""
+
+    warn: Percent
+    fail: Percent
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.warn > self.fail:
+            raise BadValue("warn", f"must not be above fail ({self.fail:g})")
+
+    def _usage_spec(self, target: str) -> ProbeSpec:
+        return replace(self._spec(), target=target, warn_percent=self.warn, fail_percent=self.fail)
+
+
+# The seed alerts at 80 % memory and 90 % disk: those are the "warn" (degraded) marks here.
+class DiskProbe(_UsageProbe, tag="disk"):
+    path: str = "/"
+    warn: Percent = 90.0
+    fail: Percent = 98.0
+
+    def spec(self) -> ProbeSpec:
+        return self._usage_spec(self.path)
+
+
+class MemoryProbe(_UsageProbe, tag="memory"):
+    warn: Percent = 80.0
+    fail: Percent = 95.0
+
+    def spec(self) -> ProbeSpec:
+        return self._usage_spec("")
+
+
+Probe = HttpProbe | TcpProbe | DiskProbe | MemoryProbe
+
+
+def parse_probes(raw: object) -> list[ProbeSpec]:
+    """``[[probes]]`` tables → specs. Raises ConfigError naming the key path."""
+    specs = [table.spec() for table in convert_section(raw, list[Probe], "probes")]
+    reject_repeated_names([spec.name for spec in specs], "probes")
+    return specs
 
 
 def _seconds(value: float) -> str:

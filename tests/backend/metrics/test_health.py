@@ -199,16 +199,24 @@ def test_parse_probes_reads_every_kind() -> None:
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ({"kind": "tcp"}, r"probes\[0\]: name"),
-    ({"name": "x", "kind": "ftp"}, "probe 'x': kind"),
-    ({"name": "x", "kind": "http", "url": "ftp://a"}, "probe 'x': url"),
-    ({"name": "x", "kind": "tcp", "host": "h", "port": 70000}, "probe 'x': port"),
-    ({"name": "x", "kind": "tcp", "host": "h", "port": 1, "interval": "soon"}, "probe 'x': interval"),
-    ({"name": "x", "kind": "memory", "warn": 90, "fail": 80}, "probe 'x': warn"),
-    ({"name": "x", "kind": "tcp", "host": "h", "port": 1, "url": "u"}, "probe 'x': url: not a key"),
+    ({"kind": "tcp"}, "name: required$"),
+    ({"name": "x"}, "kind: required, one of http, tcp, disk, memory$"),
+    ({"name": "x", "kind": "ftp"}, "kind: expected one of http, tcp, disk, memory, got 'ftp'$"),
+    ({"name": "x", "kind": "http", "url": "ftp://a"}, r"url: expected `str` matching regex '\^https\?://', got 'ftp://a'$"),
+    ({"name": "x", "kind": "http", "url": "http://a", "method": "POST"}, "method: expected GET or HEAD, got 'POST'$"),
+    ({"name": "x", "kind": "http", "url": "http://a", "method": "head", "body_contains": "ok"},
+     "body_contains: a HEAD response has no body$"),
+    ({"name": "x", "kind": "tcp", "host": "h", "port": 70000}, "port: expected `int` <= 65535, got 70000$"),
+    ({"name": "x", "kind": "tcp", "host": "h", "port": True}, "port: expected `int`, got True$"),
+    ({"name": "x", "kind": "tcp", "host": "h", "port": 1, "interval": "soon"}, "interval: expected a duration"),
+    ({"name": "x", "kind": "tcp", "host": "h", "port": 1, "timeout": 0}, "timeout: must be positive$"),
+    ({"name": "x", "kind": "memory", "warn": 90, "fail": 80}, r"warn: must not be above fail \(80\)$"),
+    ({"name": "x", "kind": "disk", "fail": 101}, "fail: expected `float` <= 100.0, got 101$"),
+    ({"name": "x", "kind": "tcp", "host": "h", "port": 1, "url": "u"},
+     r"url: unknown key \(known keys: critical, host, interval, kind, name, port, timeout\)$"),
 ])
-def test_parse_probes_errors_name_probe_and_key(table: dict[str, object], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
+def test_parse_probes_errors_name_the_key(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=r"^probes\[0\]\." + message):
         parse_probes([table])
 
 

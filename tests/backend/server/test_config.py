@@ -87,7 +87,7 @@ def test_wrong_type_names_the_key(tmp_path: Path) -> None:
 
 def test_bad_probe_error_comes_from_the_probe_parser_with_the_line(tmp_path: Path) -> None:
     text = '[[probes]]\nname = "db"\nkind = "tcp"\nhost = "x"\nport = 99999\n'
-    with pytest.raises(ConfigError, match=r"line 5: probes: probe 'db': port"):
+    with pytest.raises(ConfigError, match=r"line 5: probes: probes\[0\]\.port: expected `int` <= 65535, got 99999$"):
         load_config(write(tmp_path, text))
 
 
@@ -145,7 +145,7 @@ def test_errors_point_at_the_line_of_the_bad_key_in_the_second_table(tmp_path: P
             '[[notify.email]]\nhost = "smtp"\nfrom = "a@b"\nto = ["c@d"]\n# the port\nport = 0\n\n'
             '[[routes]]\npattern = "("\nreplace = "x"\n')
     path = write(tmp_path, text)
-    with pytest.raises(ConfigError, match=rf"{path} line 11: probes: probe 'db': interval"):
+    with pytest.raises(ConfigError, match=rf"{path} line 11: probes: probes\[1\]\.interval: expected a duration"):
         load_config(path)
     text = text.replace('interval = "soon"', 'interval = "5s"')
     with pytest.raises(ConfigError, match=r"line 19: notify: notify.email\[0\].port"):
@@ -167,7 +167,7 @@ def test_inline_tables_point_at_their_key(tmp_path: Path) -> None:
      r"line 7: alerts.rules: alerts.rules\[1\]\.name: 'busy' is already the name of alerts.rules\[0\]$"),
     ('[[probes]]\nname = "db"\nkind = "tcp"\nhost = "x"\nport = 1\n\n'
      '[[probes]]\nname = "db"\nkind = "tcp"\nhost = "y"\nport = 2\n',
-     r"line 8: probes: probe 'db': name: two probes have this name"),
+     r"line 8: probes: probes\[1\]\.name: 'db' is already the name of probes\[0\]$"),
     # Channels are read kind by kind (webhooks before Slack): the Slack channel is the second.
     ('[[notify.slack]]\nurl = "http://b"\nname = "ops"\n\n[[notify.webhook]]\nurl = "http://c"\nname = "ops"\n',
      r"line 3: notify: channel 'ops': name: two channels have this name \(give each a name = \.\.\.\)"),
@@ -181,9 +181,9 @@ def test_a_name_two_tables_take_is_refused_at_the_second(tmp_path: Path, text: s
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ('service = "x"\nprobes = [1]\n', r"line 2: probes: probes\[0\]: expected a table"),
+    ('service = "x"\nprobes = [1]\n', r"line 2: probes: probes\[0\]: expected `table`, got 1$"),
     ('service = "x"\n[alerts]\nrules = ["busy"]\n', r"line 3: alerts.rules: alerts.rules\[0\]: expected `table`, got 'busy'$"),
-    ('service = "x"\n[[probes]]\nkind = "tcp"\n', r"line 2: probes: probes\[0\]: name: required, a non-empty string"),
+    ('service = "x"\n[[probes]]\nkind = "tcp"\n', r"line 2: probes: probes\[0\]\.name: required$"),
     ('[[alerts.rules]]\nname = ""\n', r"line 2: alerts.rules: alerts.rules\[0\]\.name: expected `str` of length >= 1, got ''$"),
 ])
 def test_an_entry_that_is_not_a_table_or_has_no_name_is_named(tmp_path: Path, text: str, message: str) -> None:
