@@ -1,6 +1,7 @@
 """The footer of every screen: Textual's, with ``? Help`` first and short labels where the
 terminal is narrow. At 80 columns the keys after the first seven were cut off, Help among
-them, so a new user could not find out what else there is."""
+them, so a new user could not find out what else there is; the keys that do not fit are
+left out whole ("R Ro" was half a key)."""
 
 from __future__ import annotations
 
@@ -71,3 +72,27 @@ class KeyFooter(Footer):
     def on_resize(self) -> None:
         if self._is_narrow() != self._narrow:
             self.call_after_refresh(self.recompose)
+        else:
+            for key in self.query(FooterKey):
+                key.display = True  # measured again at the new width
+            self.call_after_refresh(self._leave_out_overflow)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._leave_out_overflow)
+
+    async def recompose(self) -> None:
+        await super().recompose()
+        self.call_after_refresh(self._leave_out_overflow)
+
+    def _leave_out_overflow(self) -> None:
+        """Hide the keys that end under the command palette's key or past the edge: from
+        the first such key on, since the keys are laid out left to right."""
+        keys = list(self.query(FooterKey))
+        palette = [key for key in keys if key.has_class("-command-palette")]
+        end = palette[0].region.x if palette else self.region.right
+        overflowing = False
+        for key in keys:
+            if key in palette:
+                continue
+            overflowing = overflowing or key.region.right > end
+            key.display = not overflowing

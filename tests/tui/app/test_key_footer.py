@@ -47,3 +47,24 @@ async def test_the_footer_is_rebuilt_when_its_keys_change_and_only_then() -> Non
         await pilot.pause()
         assert CountingFooter.composed == before + 1, "a key disabled: rebuilt once"
         assert footer.query("FooterKey.-disabled"), "and shown disabled"
+
+
+async def test_keys_that_do_not_fit_are_left_out_whole() -> None:
+    """At 80 columns the console's footer ended in "R Ro▏^p palette": half a key."""
+    from obsview.tui.screenshots import sample_app
+
+    app = sample_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for width in (80, 76, 93, 120, 80):
+            await pilot.resize_terminal(width, 24)
+            await pilot.pause()
+            await pilot.pause()
+            footer = app.screen.query_one(KeyFooter)
+            keys = [key for key in footer.query("FooterKey") if key.display]
+            palette = next(key for key in keys if key.has_class("-command-palette"))
+            shown = [key for key in keys if key is not palette]
+            assert shown and all(key.region.right <= palette.region.x for key in shown), width
+            assert footer.query("FooterKey").filter(".-command-palette") and palette.region.right <= width
+            line = screen_text(app).splitlines()[-1]
+            for key in shown:  # each shown key whole on the last line
+                assert f"{key.key_display} {key.description}".strip() in line, (width, line)
