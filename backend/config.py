@@ -275,8 +275,6 @@ def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None
             raise fail("alerts", "expected an [alerts] table holding only rules = [...]")
         config.rules = _in_section(fail, "alerts.rules", parse_rules, alerts.get("rules", []))
     if "notify" in data:
-        if not isinstance(data["notify"], dict):
-            raise fail("notify", "expected a [notify] table")
         config.notifiers = _in_section(fail, "notify", parse_notifiers, data["notify"])
     if "routes" in data:
         config.route_rules = list(_in_section(fail, "routes", parse_route_rules, data["routes"]))

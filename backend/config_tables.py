@@ -89,6 +89,8 @@ _UNKNOWN: Final = re.compile(r"Object contains unknown field `(.+)`")
 _MISSING: Final = re.compile(r"Object missing required field `(.+)`")
 _INVALID: Final = re.compile(r"Invalid (?:enum )?value .*")
 _GOT_TYPE: Final = re.compile(r", got `[^`]+`$")
+_SECRET_KEY: Final = re.compile(r"url|password|token|secret", re.IGNORECASE)
+"""Keys whose value an error does not repeat: a webhook URL holds its secret (Slack's does)."""
 
 
 def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[Path, str]:
@@ -119,7 +121,7 @@ def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[P
     problem = "e" + text[1:].replace("`object`", "`table`")  # a TOML table is a JSON object
     if in_value:
         problem = f"a value: {problem}"
-    elif isinstance(value, (str, int, float)):
+    elif isinstance(value, (str, int, float)) and not _SECRET_KEY.search(str(at[-1] if at else "")):
         problem = f"{_GOT_TYPE.sub('', problem)}, got {value!r}"
     return at, problem
 

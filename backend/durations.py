@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from obsview.backend.errors import ConfigError
-
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS: Final = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
@@ -29,12 +27,3 @@ def to_seconds(value: object) -> Seconds:
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {value!r}")
     return Seconds(seconds)
-
-
-def parse_duration(value: object, where: str, *, at: str | None = None) -> float:
-    """Seconds from ``value``; ``where`` names the key in the error (``rule 'x': for``),
-    ``at`` is that key in the table being parsed (the error's path)."""
-    try:
-        return to_seconds(value)
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {exc}", at=() if at is None else (at,)) from None

@@ -18,14 +18,24 @@ import json
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final
 from urllib.parse import urlsplit
 
-from obsview.backend.durations import parse_duration
-from obsview.backend.errors import ConfigError, reject_repeated_names
+import msgspec
+
+from obsview.backend.config_tables import (
+    BadValue,
+    HttpUrl,
+    NonEmpty,
+    Port,
+    Table,
+    convert_section,
+    reject_repeated_names,
+)
+from obsview.backend.durations import Seconds
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alerts import format_value
 from obsview.common.iso_time import iso_utc
@@ -36,7 +46,6 @@ if TYPE_CHECKING:  # loaded by the Notifier that sends (see notify.Notifier.run)
 
 _ZERO_TIME: Final = "0001-01-01T00:00:00Z"
 """Alertmanager's ``endsAt`` for an alert that has not ended."""
-_KINDS: Final = ("webhook", "slack", "email", "alertmanager")
 _LABEL_NAME: Final = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 DEFAULT_RESEND_S: Final = 60.0
 """How often a firing alert is re-sent to Alertmanager: well inside its default
@@ -106,124 +115,133 @@ class DeliveryError(Exception):
 # --------------------------------------------------------------------------- config
 
 
-def parse_notifiers(raw: Mapping[str, Any]) -> list[Channel]:
-    """The ``[notify]`` table → channels. Raises ConfigError naming the key.
+EmailAddress = Annotated[str, msgspec.Meta(pattern="@")]
+
+
+class _ChannelTable(Table):
+    """A ``[[notify.KIND]]`` table: what every kind has. Without a name, a channel is named
+    after its kind and index (``webhook-0``)."""
+
+    name: NonEmpty | None = None
+    timeout: Seconds = Seconds(10.0)
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise BadValue("timeout", "must be positive")
+
+
+class _PersonChannelTable(_ChannelTable):
+    """A channel people read: re-notified every ``repeat_interval`` while an alert fires
+    unacked (default: ``[notify]``'s, else never)."""
+
+    repeat_interval: Seconds | None = None
+
+
+class WebhookTable(_PersonChannelTable, kw_only=True):
+    url: HttpUrl
+
+    def channel(self, name: str, notify: NotifyTable) -> WebhookChannel:
+        return WebhookChannel(name, self.url, float(self.timeout), notify.external_url,
+                              notify.repeat_s(self.repeat_interval))
+
+
+class SlackTable(_PersonChannelTable, kw_only=True):
+    url: HttpUrl
+
+    def channel(self, name: str, notify: NotifyTable) -> SlackChannel:
+        return SlackChannel(name, self.url, float(self.timeout), notify.repeat_s(self.repeat_interval))
+
+
+class EmailTable(_PersonChannelTable, kw_only=True):
+    host: NonEmpty
+    sender: EmailAddress = msgspec.field(name="from")
+    to: EmailAddress | Annotated[list[EmailAddress], msgspec.Meta(min_length=1)]
+    port: Port = 587
+    username: str = ""
+    password: str = ""
+    password_env: str | None = None
+    """The environment variable that holds the password (instead of ``password``)."""
+    tls: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.password_env is not None and self.password_env not in os.environ:
+            raise BadValue("password_env", f"environment variable {self.password_env!r} is not set")
+
+    def channel(self, name: str, notify: NotifyTable) -> EmailChannel:
+        password = self.password if self.password_env is None else os.environ[self.password_env]
+        recipients = (self.to,) if isinstance(self.to, str) else tuple(self.to)
+        return EmailChannel(name, self.host, self.sender, recipients, self.port, self.username, password,
+                            self.tls, float(self.timeout), notify.repeat_s(self.repeat_interval))
+
+
+class AlertmanagerTable(_ChannelTable, kw_only=True):
+    url: HttpUrl
+    resend_interval: Seconds = Seconds(DEFAULT_RESEND_S)
+    mirror_silences: bool = False
+    labels: dict[str, str] = {}
+    repeat_interval: Seconds | None = None
+    """Refused, with what to set instead (a person's repeat is not Alertmanager's resend)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.repeat_interval is not None:
+            raise BadValue("repeat_interval", "Alertmanager routes repeats itself;"
+                           " set resend_interval (how often a firing alert is re-sent)")
+        if self.resend_interval <= 0:
+            raise BadValue("resend_interval", "must be positive")
+        for label in self.labels:
+            if not _LABEL_NAME.fullmatch(label):
+                raise BadValue(("labels", label), "not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+
+    def channel(self, name: str, notify: NotifyTable) -> AlertmanagerChannel:
+        return AlertmanagerChannel(name, self.url.rstrip("/"), float(self.timeout), float(self.resend_interval),
+                                   self.mirror_silences, dict(self.labels), notify.external_url)
+
+
+ChannelTable = WebhookTable | SlackTable | EmailTable | AlertmanagerTable
+
+
+class NotifyTable(Table):
+    """The ``[notify]`` table: defaults for every channel, and the channels kind by kind."""
+
+    external_url: str = ""
+    repeat_interval: Seconds | None = None
+    webhook: list[WebhookTable] = []
+    slack: list[SlackTable] = []
+    email: list[EmailTable] = []
+    alertmanager: list[AlertmanagerTable] = []
+
+    def repeat_s(self, own: Seconds | None) -> float | None:
+        """A channel's repeat interval: its own, else this table's, else none."""
+        chosen = self.repeat_interval if own is None else own
+        return None if chosen is None else float(chosen)
+
+    def channels(self) -> list[Channel]:
+        kinds: tuple[tuple[str, Sequence[ChannelTable]], ...] = (
+            ("webhook", self.webhook), ("slack", self.slack), ("email", self.email),
+            ("alertmanager", self.alertmanager),
+        )
+        channels: list[Channel] = []
+        paths: list[tuple[str | int, ...]] = []
+        for kind, tables in kinds:
+            for index, table in enumerate(tables):
+                channels.append(table.channel(table.name or f"{kind}-{index}", self))
+                paths.append((kind, index))
+        reject_repeated_names([channel.name for channel in channels], "notify", at=paths,
+                              hint=" (give each a name = ...)")
+        return channels
+
+
+def parse_notifiers(raw: object) -> list[Channel]:
+    """The ``[notify]`` table → channels. Raises ConfigError naming the key path.
 
     Keys: ``external_url``, ``repeat_interval`` (default for every channel); ``[[notify.webhook]]`` (url, name, timeout, repeat_interval);
     ``[[notify.slack]]`` (url, name, timeout, repeat_interval); ``[[notify.email]]`` (host,
     port, from, to, username, password or password_env, tls, name, timeout, repeat_interval);
     ``[[notify.alertmanager]]`` (url, name, timeout, resend_interval, mirror_silences, labels).
     """
-    unknown = set(raw) - {*_KINDS, "external_url", "repeat_interval"}
-    if unknown:
-        raise ConfigError(
-            f"notify.{sorted(unknown)[0]}: unknown key (expected {', '.join(_KINDS)}, external_url, repeat_interval)",
-            at=(sorted(unknown)[0],),
-        )
-    repeat = raw.get("repeat_interval")
-    default_repeat_s = None if repeat is None else parse_duration(repeat, "notify.repeat_interval", at="repeat_interval")
-    external_url = raw.get("external_url", "")
-    if not isinstance(external_url, str):
-        raise ConfigError("notify.external_url: expected a URL string", at=("external_url",))
-    channels: list[Channel] = []
-    paths: list[tuple[str | int, ...]] = []
-    for kind in _KINDS:
-        tables = raw.get(kind, [])
-        if not isinstance(tables, list):
-            raise ConfigError(f"notify.{kind}: expected [[notify.{kind}]] tables", at=(kind,))
-        for index, table in enumerate(tables):
-            where = f"notify.{kind}[{index}]"
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{where}: expected a table", at=(kind, index))
-            try:
-                channels.append(_parse_channel(kind, where, table, external_url, default_repeat_s))
-            except ConfigError as exc:
-                raise exc.within(kind, index) from None
-            paths.append((kind, index))
-    # A channel without a name is named after its kind and index ("webhook-0"): say so.
-    reject_repeated_names([channel.name for channel in channels], "channel", at=paths,
-                          hint=" (give each a name = ...)")
-    return channels
-
-
-_CHANNEL_KEYS: Final = {
-    "webhook": {"url"},
-    "slack": {"url"},
-    "email": {"host", "port", "from", "to", "username", "password", "password_env", "tls"},
-    "alertmanager": {"url", "resend_interval", "mirror_silences", "labels"},
-}
-
-
-def _parse_channel(kind: str, where: str, table: Mapping[str, Any], external_url: str,
-                   default_repeat_s: float | None) -> Channel:
-    unknown = set(table) - _CHANNEL_KEYS[kind] - {"name", "timeout", "repeat_interval"}
-    if kind == "alertmanager" and "repeat_interval" in table:
-        raise ConfigError(f"{where}.repeat_interval: Alertmanager routes repeats itself;"
-                          " set resend_interval (how often a firing alert is re-sent)")
-    if unknown:
-        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown key", at=(sorted(unknown)[0],))
-    name = table.get("name", f"{kind}-{where.rsplit('[', 1)[1].rstrip(']')}")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(f"{where}.name: expected a non-empty string", at=("name",))
-    timeout = parse_duration(table.get("timeout", 10.0), f"{where}.timeout", at="timeout")
-    if timeout <= 0:
-        raise ConfigError(f"{where}.timeout: must be positive", at=("timeout",))
-    repeat = table.get("repeat_interval")
-    repeat_s = default_repeat_s if repeat is None else parse_duration(repeat, f"{where}.repeat_interval",
-                                                                      at="repeat_interval")
-    if kind in ("webhook", "slack", "alertmanager"):
-        url = table.get("url")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{where}.url: required, an http:// or https:// URL", at=("url",))
-        if kind == "alertmanager":
-            return _parse_alertmanager(name, where, table, url.rstrip("/"), timeout, external_url)
-        if kind == "slack":
-            return SlackChannel(name, url, timeout, repeat_s)
-        return WebhookChannel(name, url, timeout, external_url, repeat_s)
-    host, sender, recipients = table.get("host"), table.get("from"), table.get("to")
-    if not isinstance(host, str) or not host:
-        raise ConfigError(f"{where}.host: required, the SMTP server", at=("host",))
-    if not isinstance(sender, str) or "@" not in sender:
-        raise ConfigError(f"{where}.from: required, an email address", at=("from",))
-    if isinstance(recipients, str):
-        recipients = [recipients]
-    if not isinstance(recipients, list) or not recipients or not all(isinstance(r, str) and "@" in r for r in recipients):
-        raise ConfigError(f"{where}.to: required, a list of email addresses", at=("to",))
-    port, tls = table.get("port", 587), table.get("tls", False)
-    if type(port) is not int or not 0 < port < 65536:
-        raise ConfigError(f"{where}.port: expected 1-65535", at=("port",))
-    if not isinstance(tls, bool):
-        raise ConfigError(f"{where}.tls: expected true or false", at=("tls",))
-    username = table.get("username", "")
-    password = table.get("password", "")
-    if "password_env" in table:
-        variable = table["password_env"]
-        if not isinstance(variable, str) or variable not in os.environ:
-            raise ConfigError(f"{where}.password_env: environment variable {variable!r} is not set", at=("password_env",))
-        password = os.environ[variable]
-    if not isinstance(username, str) or not isinstance(password, str):
-        raise ConfigError(f"{where}.username: username and password must be strings", at=("username",))
-    return EmailChannel(name, host, sender, tuple(recipients), port, username, password, tls, timeout, repeat_s)
-
-
-def _parse_alertmanager(name: str, where: str, table: Mapping[str, Any], url: str, timeout: float,
-                        external_url: str) -> AlertmanagerChannel:
-    resend = parse_duration(table.get("resend_interval", DEFAULT_RESEND_S), f"{where}.resend_interval",
-                            at="resend_interval")
-    if resend <= 0:
-        raise ConfigError(f"{where}.resend_interval: must be positive", at=("resend_interval",))
-    mirror = table.get("mirror_silences", False)
-    if not isinstance(mirror, bool):
-        raise ConfigError(f"{where}.mirror_silences: expected true or false", at=("mirror_silences",))
-    labels = table.get("labels", {})
-    if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-        raise ConfigError(f"{where}.labels: expected a table of strings", at=("labels",))
-    for label in labels:
-        if not _LABEL_NAME.fullmatch(label):
-            raise ConfigError(f"{where}.labels.{label}: not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)",
-                              at=("labels", label))
-    return AlertmanagerChannel(name, url, timeout, resend, mirror,
-                               dict(labels), external_url)
+    return convert_section(raw, NotifyTable, "notify").channels()
 
 
 # --------------------------------------------------------------------------- rendering

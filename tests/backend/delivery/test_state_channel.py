@@ -98,9 +98,9 @@ def test_parse_alertmanager_channel() -> None:
 
 
 @pytest.mark.parametrize(("table", "message"), [
-    ({"url": "am:9093"}, "notify.alertmanager[0].url: required, an http:// or https:// URL"),
+    ({"url": "am:9093"}, "notify.alertmanager[0].url: expected `str` matching regex '^https?://'"),
     ({"url": "http://am", "repeat_interval": "1h"}, "notify.alertmanager[0].repeat_interval: Alertmanager"),
-    ({"url": "http://am", "mirror_silences": "yes"}, "notify.alertmanager[0].mirror_silences: expected true"),
+    ({"url": "http://am", "mirror_silences": "yes"}, "notify.alertmanager[0].mirror_silences: expected `bool`, got 'yes'"),
     ({"url": "http://am", "labels": {"my-env": "x"}}, "notify.alertmanager[0].labels.my-env: not a Prometheus"),
     ({"url": "http://am", "resend_interval": 0}, "notify.alertmanager[0].resend_interval: must be positive"),
 ])

@@ -202,7 +202,7 @@ def test_parse_probes_reads_every_kind() -> None:
     ({"kind": "tcp"}, "name: required$"),
     ({"name": "x"}, "kind: required, one of http, tcp, disk, memory$"),
     ({"name": "x", "kind": "ftp"}, "kind: expected one of http, tcp, disk, memory, got 'ftp'$"),
-    ({"name": "x", "kind": "http", "url": "ftp://a"}, r"url: expected `str` matching regex '\^https\?://', got 'ftp://a'$"),
+    ({"name": "x", "kind": "http", "url": "ftp://a"}, r"url: expected `str` matching regex '\^https\?://'$"),
     ({"name": "x", "kind": "http", "url": "http://a", "method": "POST"}, "method: expected GET or HEAD, got 'POST'$"),
     ({"name": "x", "kind": "http", "url": "http://a", "method": "head", "body_contains": "ok"},
      "body_contains: a HEAD response has no body$"),

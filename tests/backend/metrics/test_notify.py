@@ -256,16 +256,34 @@ def test_parse_notifiers_reads_every_kind(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"pager": []}, "notify.pager"),
+    ({"pager": []}, r"notify.pager: unknown key \(known keys: alertmanager, email, external_url, repeat_interval,"
+                    r" slack, webhook\)$"),
     ({"repeat_interval": "often"}, "notify.repeat_interval"),
     ({"webhook": [{"url": "ftp://x"}]}, r"notify.webhook\[0\].url"),
-    ({"webhook": [{"url": "http://x", "retries": 3}]}, r"notify.webhook\[0\].retries"),
+    ({"webhook": [{"url": "http://x", "retries": 3}]},
+     r"notify.webhook\[0\].retries: unknown key \(known keys: name, repeat_interval, timeout, url\)$"),
+    ({"webhook": [{"url": "http://x", "timeout": 0}]}, r"notify.webhook\[0\].timeout: must be positive$"),
+    ({"email": [{"host": "h", "from": "a", "to": "c@d"}]}, r"notify.email\[0\].from: expected `str` matching regex '@', got 'a'$"),
+    ({"email": [{"host": "h", "from": "a@b", "to": ["c@d", "e"]}]}, r"notify.email\[0\].to\[1\]: expected `str` matching"),
+    ({"email": [{"host": "h", "from": "a@b"}]}, r"notify.email\[0\].to: required$"),
     ({"slack": [{"url": "http://x", "timeout": "never"}]}, r"notify.slack\[0\].timeout"),
     ({"email": [{"host": "h", "from": "a@b", "to": []}]}, r"notify.email\[0\].to"),
     ({"email": [{"host": "h", "from": "a@b", "to": "c@d", "password_env": "OBSVIEW_UNSET_VAR"}]},
      r"notify.email\[0\].password_env"),
-    ({"webhook": [{"url": "http://x"}, {"url": "http://y", "name": "webhook-0"}]}, "two channels"),
+    ({"webhook": [{"url": "http://x"}, {"url": "http://y", "name": "webhook-0"}]},
+     r"notify.webhook\[1\].name: 'webhook-0' is already the name of notify.webhook\[0\] \(give each a name = \.\.\.\)$"),
 ])
 def test_parse_notifiers_errors_name_the_key(raw: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_notifiers(raw)
+
+
+@pytest.mark.parametrize("table", [
+    {"url": "hooks.slack.com/services/T0/B0/SEKRET"},
+    {"host": "h", "from": "a@b", "to": "c@d", "password": 12345678},
+])
+def test_a_config_error_does_not_repeat_a_secret(table: dict[str, Any]) -> None:
+    kind = "slack" if "url" in table else "email"
+    with pytest.raises(ConfigError, match=r"\.(url|password): expected") as raised:
+        parse_notifiers({kind: [table]})
+    assert "SEKRET" not in str(raised.value) and "12345678" not in str(raised.value)

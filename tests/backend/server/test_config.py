@@ -170,10 +170,11 @@ def test_inline_tables_point_at_their_key(tmp_path: Path) -> None:
      r"line 8: probes: probes\[1\]\.name: 'db' is already the name of probes\[0\]$"),
     # Channels are read kind by kind (webhooks before Slack): the Slack channel is the second.
     ('[[notify.slack]]\nurl = "http://b"\nname = "ops"\n\n[[notify.webhook]]\nurl = "http://c"\nname = "ops"\n',
-     r"line 3: notify: channel 'ops': name: two channels have this name \(give each a name = \.\.\.\)"),
+     r"line 3: notify: notify.slack\[0\].name: 'ops' is already the name of notify.webhook\[0\]"
+     r" \(give each a name = \.\.\.\)$"),
     # An unnamed channel is named after its kind and index.
     ('[[notify.webhook]]\nurl = "http://a"\n\n[[notify.webhook]]\nurl = "http://b"\nname = "webhook-0"\n',
-     r"line 6: notify: channel 'webhook-0': name: two channels"),
+     r"line 6: notify: notify.webhook\[1\].name: 'webhook-0' is already the name of notify.webhook\[0\]"),
 ])
 def test_a_name_two_tables_take_is_refused_at_the_second(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
