@@ -59,14 +59,13 @@ from obsview.common.protocol import (
 )
 from obsview.tui.fleet_merge import DEFAULT_CAPACITY, DEFAULT_HOLD_S, EventMerger
 from obsview.tui.fleet_metrics import fleet_snapshot
+from obsview.tui.hosts import HOST_LABEL, HostNote
 
 if TYPE_CHECKING:
     from obsview.tui.client import ConnectionState
 
 #: Seconds of chart history kept per host and for the fleet (the agent keeps 900 too).
 HISTORY_POINTS: Final = 900
-#: The label a fleet alert carries its host in (and a silence's matcher names it by).
-HOST_LABEL: Final = "host"
 _SEPARATOR: Final = "/"
 
 
@@ -77,14 +76,6 @@ def _point(snapshot: MetricsSnapshot) -> MetricsPoint:
 
 class NotRoutable(ValueError):
     """A message for an agent that names no host of this console (the text says why)."""
-
-
-@dataclass(frozen=True, slots=True)
-class HostNote:
-    """A gap or drops on one host's link, for a marker line that names the host."""
-
-    host: str
-    message: Gap | Dropped
 
 
 @dataclass(slots=True)

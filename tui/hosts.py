@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+from obsview.common.protocol import Dropped, Gap
 from obsview.tui.ssh_tunnel import parse_ssh_url
 
 HOST_SCHEMES: Final = ("ws://", "wss://", "ssh://")
@@ -28,6 +29,18 @@ HOST_KEYS: Final = frozenset({"name", "url", "token_file"})
 NAME_PATTERN: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,39}")
 MAX_HOSTS: Final = 32
 _NOT_IN_NAMES: Final = re.compile(r"[^A-Za-z0-9._:@-]")
+#: The label a fleet alert carries its host in (and a silence's matcher names it by).
+HOST_LABEL: Final = "host"
+
+
+@dataclass(frozen=True, slots=True)
+class HostNote:
+    """A gap or drops on one host's link, for a marker line that names the host (here, not
+    in :mod:`obsview.tui.fleet_view`: the dashboard reads them, and a console on one agent
+    never loads the fleet's merge)."""
+
+    host: str
+    message: Gap | Dropped
 
 
 class HostsError(ValueError):

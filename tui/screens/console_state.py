@@ -33,7 +33,7 @@ from obsview.common.protocol import (
     Skipped,
     SpanGap,
 )
-from obsview.tui.fleet_view import HostNote
+from obsview.tui.hosts import HostNote
 from obsview.tui.widgets.units import counted
 
 #: The agent keeps 900 one-second points (15 minutes); so does the console.

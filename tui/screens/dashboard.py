@@ -38,9 +38,8 @@ from obsview.common.protocol import (
     Unack,
 )
 from obsview.common.traces import TraceIndex
-from obsview.tui.fleet_view import HOST_LABEL
 from obsview.tui.history_view import history_label, history_points, history_snapshot, shows_history
-from obsview.tui.hosts import NAME_PATTERN
+from obsview.tui.hosts import HOST_LABEL, NAME_PATTERN
 from obsview.tui.model import EventBuffer, Steps
 from obsview.tui.render import clean, safe_text
 from obsview.tui.route_figures import Thresholds

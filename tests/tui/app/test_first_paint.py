@@ -38,6 +38,9 @@ ON_DEMAND = (
     "obsview.tui.incident",
     "obsview.tui.exemplars",
     "obsview.tui.waterfall",
+    # A console on one agent: the fleet's merge is for several.
+    "obsview.tui.fleet_view",
+    "obsview.tui.fleet_merge",
 )
 
 

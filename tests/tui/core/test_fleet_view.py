@@ -30,7 +30,8 @@ from obsview.common.protocol import (
     Unack,
 )
 from obsview.tui.client import ConnectionState
-from obsview.tui.fleet_view import FleetView, HostNote, NotRoutable
+from obsview.tui.fleet_view import FleetView, NotRoutable
+from obsview.tui.hosts import HostNote
 from obsview.tui.screens.console_state import ConsoleState
 from obsview.tui.widgets.hosts_panel import state_of
 
