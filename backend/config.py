@@ -1,8 +1,10 @@
 """The agent's settings: one TOML file (platformdirs location by default), overridden by flags.
 
-A bad file is a :class:`ConfigError` that names the key, the file and the line that sets the
-bad value (each section's parser says where inside its tables; :func:`key_lines` finds the
-line), so the user can fix it without reading a traceback.
+A bad file is a :class:`ConfigError` that names the file, the line that sets the bad value,
+its key path and what was expected, so the user can fix it without reading a traceback: the
+file is read by ``msgspec.convert`` into :class:`AgentFile` and its sections' tables (see
+:mod:`obsview.backend.config_tables`), whose errors carry the key path; :func:`key_lines`
+finds its line.
 """
 
 from __future__ import annotations
@@ -11,16 +13,19 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+import msgspec
 import platformdirs
 
-from obsview.backend.addresses import APP_NAME, parse_host_port
-from obsview.backend.delivery.notify import Channel, parse_notifiers
+from obsview.backend.addresses import APP_NAME, format_host_port, parse_host_port
+from obsview.backend.config_tables import KeyPath, Table, convert_section, spelled
+from obsview.backend.delivery.channels import NotifyTable
+from obsview.backend.delivery.notify import Channel
 from obsview.backend.errors import ConfigError
-from obsview.backend.signals.alerts import DEFAULT_RULES, AlertRule, parse_rules
-from obsview.backend.signals.health import ProbeSpec, parse_probes
-from obsview.backend.signals.routes import DEFAULT_ROUTE_RULES, RouteRule, parse_route_rules
+from obsview.backend.signals.alerts import DEFAULT_RULES, AlertRule, AlertsTable, rules_of
+from obsview.backend.signals.health import Probe, ProbeSpec, probe_specs
+from obsview.backend.signals.routes import DEFAULT_ROUTE_RULES, RouteRule
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8765
@@ -91,23 +96,35 @@ _UNSAFE_IN_NAME: Final = re.compile(r"[^A-Za-z0-9._@-]+")
 
 # --------------------------------------------------------------------------- file loading
 
-_SCALAR_KEYS: Final[dict[str, type | tuple[type, ...]]] = {
-    "listen": str,
-    "from_start": bool,
-    "stdin": bool,
-    "service": str,
-    "token_file": str,
-    "store_capacity": int,
-    "client_queue_events": int,
-    "state_dir": str,
-    "metrics_interval_s": (int, float),
-    "history": bool,
-    "history_days": (int, float),
-    "history_max_mb": int,
-}
-_LIST_OF_STR_KEYS: Final = ("tail", "tcp", "otlp", "allowed_origins", "allowed_hosts")
-_SECTION_KEYS: Final = ("probes", "alerts", "notify", "routes")
-KNOWN_KEYS: Final = frozenset((*_SCALAR_KEYS, *_LIST_OF_STR_KEYS, *_SECTION_KEYS))
+_DEFAULT: Final = AgentConfig()
+
+
+class AgentFile(Table):
+    """The agent's TOML file: each key is :class:`AgentConfig`'s of that name, with its
+    default; addresses are ``HOST:PORT`` strings and the sections are their own tables."""
+
+    listen: str = format_host_port(*_DEFAULT.listen)
+    tail: list[str] = []
+    from_start: bool = _DEFAULT.from_start
+    tcp: list[str] = []
+    otlp: list[str] = []
+    stdin: bool = _DEFAULT.stdin
+    service: str = _DEFAULT.service
+    token_file: str | None = None
+    allowed_origins: list[str] = []
+    allowed_hosts: list[str] = []
+    store_capacity: Annotated[int, msgspec.Meta(ge=1)] = _DEFAULT.store_capacity
+    client_queue_events: Annotated[int, msgspec.Meta(ge=1)] = _DEFAULT.client_queue_events
+    state_dir: str | None = None
+    metrics_interval_s: Annotated[float, msgspec.Meta(gt=0)] = _DEFAULT.metrics_interval_s
+    history: bool = _DEFAULT.history
+    history_days: Annotated[float, msgspec.Meta(gt=0)] = _DEFAULT.history_days
+    history_max_mb: Annotated[int, msgspec.Meta(gt=0)] = _DEFAULT.history_max_mb
+    probes: list[Probe] = []
+    alerts: AlertsTable | None = None
+    """Absent: the seed's rules; ``[alerts]`` with no rules: none."""
+    notify: NotifyTable | None = None
+    routes: list[RouteRule] = []
 
 
 def load_config(path: Path | None = None) -> AgentConfig:
@@ -202,7 +219,7 @@ class _Source:
     path: Path
     text: str
 
-    def where(self, at: tuple[str | int, ...]) -> str:
+    def where(self, at: KeyPath) -> str:
         """``FILE line N`` for the line that sets ``at`` (or the nearest table or key that
         holds it), or just ``FILE``."""
         lines = key_lines(self.text)
@@ -215,79 +232,37 @@ class _Source:
 
 def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) -> AgentConfig:
     """Validate already-parsed TOML data (also used by tests and embedded callers)."""
-
-    def fail(key: str, problem: str, at: tuple[str | int, ...] = ()) -> ConfigError:
-        where = source.where((*key.split("."), *at)) if source else "config"
-        return ConfigError(f"{where}: {key}: {problem}")
-
-    for key in data:
-        if key not in KNOWN_KEYS:
-            known = ", ".join(sorted(KNOWN_KEYS))
-            raise fail(key, f"unknown key (known keys: {known})")
-    for key, expected in _SCALAR_KEYS.items():
-        if key in data and (
-            not isinstance(data[key], expected) or (expected is int and isinstance(data[key], bool))
-        ):
-            raise fail(key, f"expected {_type_name(expected)}, got {data[key]!r}")
-    for key in _LIST_OF_STR_KEYS:
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(key, "expected a list of strings")
-
-    config = AgentConfig()
-    if "listen" in data:
-        config.listen = _in_section(fail, "listen", parse_host_port, data["listen"])
-    config.tcp = [_in_section(fail, "tcp", parse_host_port, v) for v in data.get("tcp", [])]
-    config.otlp = [_in_section(fail, "otlp", parse_host_port, v) for v in data.get("otlp", [])]
-    config.tail = list(data.get("tail", []))
-    config.allowed_origins = list(data.get("allowed_origins", []))
-    config.allowed_hosts = list(data.get("allowed_hosts", []))
-    config.from_start = data.get("from_start", False)
-    config.stdin = data.get("stdin", False)
-    config.service = data.get("service", "")
-    if "token_file" in data:
-        config.token_file = Path(data["token_file"]).expanduser()
-    if "state_dir" in data:
-        config.state_dir = Path(data["state_dir"]).expanduser()
-    for key in ("store_capacity", "client_queue_events"):
-        if key in data:
-            if data[key] < 1:
-                raise fail(key, f"must be at least 1, got {data[key]}")
-            setattr(config, key, data[key])
-    for key in ("metrics_interval_s", "history_days", "history_max_mb"):
-        if key in data:
-            if data[key] <= 0:
-                raise fail(key, "must be positive")
-            setattr(config, key, type(getattr(config, key))(data[key]))
-    config.history = data.get("history", True)
-
-    _load_sections(config, data, fail)
-    return config
-
-
-def _load_sections(config: AgentConfig, data: dict[str, Any], fail: Any) -> None:
-    """Hand each section to the module that owns its meaning; they raise ConfigError."""
-    if "probes" in data:
-        config.probes = _in_section(fail, "probes", parse_probes, data["probes"])
-    if "alerts" in data:
-        alerts = data["alerts"]
-        if not isinstance(alerts, dict) or set(alerts) - {"rules"}:
-            raise fail("alerts", "expected an [alerts] table holding only rules = [...]")
-        config.rules = _in_section(fail, "alerts.rules", parse_rules, alerts.get("rules", []))
-    if "notify" in data:
-        config.notifiers = _in_section(fail, "notify", parse_notifiers, data["notify"])
-    if "routes" in data:
-        config.route_rules = list(_in_section(fail, "routes", parse_route_rules, data["routes"]))
-
-
-def _in_section(fail: Any, key: str, parse: Any, raw: Any) -> Any:
     try:
-        return parse(raw)
+        file = convert_section(data, AgentFile)
+        return AgentConfig(
+            listen=_address(file.listen, ("listen",)),
+            tail=file.tail,
+            from_start=file.from_start,
+            tcp=[_address(address, ("tcp", index)) for index, address in enumerate(file.tcp)],
+            otlp=[_address(address, ("otlp", index)) for index, address in enumerate(file.otlp)],
+            stdin=file.stdin,
+            service=file.service,
+            token_file=None if file.token_file is None else Path(file.token_file).expanduser(),
+            allowed_origins=file.allowed_origins,
+            allowed_hosts=file.allowed_hosts,
+            store_capacity=file.store_capacity,
+            client_queue_events=file.client_queue_events,
+            probes=probe_specs(file.probes),
+            rules=list(DEFAULT_RULES) if file.alerts is None else rules_of(file.alerts.rules),
+            notifiers=[] if file.notify is None else file.notify.channels(),
+            route_rules=file.routes,
+            state_dir=None if file.state_dir is None else Path(file.state_dir).expanduser(),
+            metrics_interval_s=file.metrics_interval_s,
+            history=file.history,
+            history_days=file.history_days,
+            history_max_mb=file.history_max_mb,
+        )
     except ConfigError as exc:
-        raise fail(key, str(exc), exc.at) from None
+        raise ConfigError(f"{source.where(exc.at) if source else 'config'}: {exc}") from None
 
 
-def _type_name(expected: type | tuple[type, ...]) -> str:
-    if isinstance(expected, tuple):
-        return "a number"
-    return {str: "a string", bool: "true or false", int: "an integer"}.get(expected, str(expected))
+def _address(text: str, at: KeyPath) -> tuple[str, int]:
+    try:
+        return parse_host_port(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{spelled(at)}: {exc}", at=at) from None

@@ -21,7 +21,7 @@ from obsview.backend.durations import Seconds, to_seconds
 from obsview.backend.errors import ConfigError
 
 _T = TypeVar("_T")
-Path = tuple[str | int, ...]
+KeyPath = tuple[str | int, ...]
 
 
 class Table(msgspec.Struct, forbid_unknown_fields=True):
@@ -36,37 +36,38 @@ Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 class BadValue(ValueError):
     """Raised in a table's ``__post_init__``: ``key`` (a path inside that table) is wrong."""
 
-    def __init__(self, key: str | Path, problem: str) -> None:
+    def __init__(self, key: str | KeyPath, problem: str) -> None:
         super().__init__(problem)
-        self.key: Path = (key,) if isinstance(key, str) else key
+        self.key: KeyPath = (key,) if isinstance(key, str) else key
 
 
-def convert_section(raw: object, kind: type[_T], section: str) -> _T:
-    """``raw`` (a section's TOML data) as ``kind``, or ConfigError naming ``section`` and the
-    key path inside it; the error's ``at`` is that path inside ``raw``."""
+def convert_section(raw: object, kind: type[_T], section: KeyPath = ()) -> _T:
+    """``raw`` (the TOML data at ``section``, the whole file by default) as ``kind``, or a
+    ConfigError naming the key path from the file's top, which is also its ``at``."""
     try:
         return msgspec.convert(raw, type=kind, strict=True, dec_hook=_decode)
     except msgspec.ValidationError as exc:
         at, problem = _located(exc, raw, kind)
-        raise ConfigError(f"{section}{dotted(at)}: {problem}", at=at) from None
+        raise ConfigError(f"{spelled((*section, *at))}: {problem}", at=(*section, *at)) from None
 
 
-def dotted(at: Path) -> str:
-    """``(0, "labels", "env")`` → ``[0].labels.env``: a key path as a TOML file spells it."""
-    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in at)
+def spelled(at: KeyPath) -> str:
+    """``("alerts", "rules", 0, "labels")`` → ``alerts.rules[0].labels``: a key path as a TOML
+    file spells it."""
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in at).lstrip(".")
 
 
-def reject_repeated_names(names: Sequence[str], section: str, *, at: Sequence[Path] | None = None,
+def reject_repeated_names(names: Sequence[str], section: KeyPath, *, at: Sequence[KeyPath] | None = None,
                           hint: str = "") -> None:
     """ConfigError at the first of a section's tables whose name an earlier one took: alerts,
     acks, notifications and health are keyed by name. ``at`` is each table's path (default:
     its index); ``hint`` ends the message."""
-    first: dict[str, Path] = {}
+    first: dict[str, KeyPath] = {}
     for index, name in enumerate(names):
-        table = at[index] if at is not None else (index,)
+        table = (*section, *(at[index] if at is not None else (index,)))
         if name in first:
-            raise ConfigError(f"{section}{dotted(table)}.name: {name!r} is already the name of "
-                              f"{section}{dotted(first[name])}{hint}", at=(*table, "name"))
+            raise ConfigError(f"{spelled((*table, 'name'))}: {name!r} is already the name of "
+                              f"{spelled(first[name])}{hint}", at=(*table, "name"))
         first[name] = table
 
 
@@ -93,14 +94,14 @@ _SECRET_KEY: Final = re.compile(r"url|password|token|secret", re.IGNORECASE)
 """Keys whose value an error does not repeat: a webhook URL holds its secret (Slack's does)."""
 
 
-def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[Path, str]:
+def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[KeyPath, str]:
     """The key path and the problem msgspec's error names (``Expected `int` - at `$[0].port```)."""
     text, separator, where = str(exc).rpartition(" - at `$")
     if not separator:
         text, where = where, ""
     # A dict's key is ``[...]`` in msgspec's path: the path stops at the dict.
     table, in_value, _ = where.partition("[...]")
-    at: Path = tuple(int(index) if index else key for key, index in _AT.findall(table))
+    at: KeyPath = tuple(int(index) if index else key for key, index in _AT.findall(table))
     cause = exc.__cause__
     if isinstance(cause, BadValue):
         return (*at, *cause.key), str(cause)
@@ -118,7 +119,8 @@ def _located(exc: msgspec.ValidationError, raw: object, kind: object) -> tuple[P
     if cause is not None or not text.startswith("Expected"):  # our own words, or msgspec's other
         return at, text
     # msgspec's ``Expected `int`, got `str```: the value itself says more than its type.
-    problem = "e" + text[1:].replace("`object`", "`table`")  # a TOML table is a JSON object
+    # A TOML table is a JSON object, and TOML has no null (None is an absent key here).
+    problem = "e" + text[1:].replace(" | null`", "`").replace("`object`", "`table`")
     if in_value:
         problem = f"a value: {problem}"
     elif isinstance(value, (str, int, float)) and not _SECRET_KEY.search(str(at[-1] if at else "")):

@@ -228,7 +228,7 @@ class NotifyTable(Table):
             for index, table in enumerate(tables):
                 channels.append(table.channel(table.name or f"{kind}-{index}", self))
                 paths.append((kind, index))
-        reject_repeated_names([channel.name for channel in channels], "notify", at=paths,
+        reject_repeated_names([channel.name for channel in channels], ("notify",), at=paths,
                               hint=" (give each a name = ...)")
         return channels
 
@@ -241,7 +241,7 @@ def parse_notifiers(raw: object) -> list[Channel]:
     port, from, to, username, password or password_env, tls, name, timeout, repeat_interval);
     ``[[notify.alertmanager]]`` (url, name, timeout, resend_interval, mirror_silences, labels).
     """
-    return convert_section(raw, NotifyTable, "notify").channels()
+    return convert_section(raw, NotifyTable, ("notify",)).channels()
 
 
 # --------------------------------------------------------------------------- rendering

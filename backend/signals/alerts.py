@@ -188,11 +188,22 @@ class RuleTable(Table):
                          self.min_requests)
 
 
+class AlertsTable(Table):
+    """The ``[alerts]`` table: with no ``rules``, there are none (not the seed's)."""
+
+    rules: list[RuleTable] = []
+
+
+def rules_of(tables: Sequence[RuleTable]) -> list[AlertRule]:
+    """The rules of ``[[alerts.rules]]`` tables; ConfigError at a name an earlier rule took."""
+    rules = [table.rule() for table in tables]
+    reject_repeated_names([rule.name for rule in rules], ("alerts", "rules"))
+    return rules
+
+
 def parse_rules(raw: object) -> list[AlertRule]:
     """``[[alerts.rules]]`` tables → rules. Raises ConfigError naming the key path."""
-    rules = [table.rule() for table in convert_section(raw, list[RuleTable], "alerts.rules")]
-    reject_repeated_names([rule.name for rule in rules], "alerts.rules")
-    return rules
+    return rules_of(convert_section(raw, list[RuleTable], ("alerts", "rules")))
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -151,11 +151,16 @@ class MemoryProbe(_UsageProbe, tag="memory"):
 Probe = HttpProbe | TcpProbe | DiskProbe | MemoryProbe
 
 
+def probe_specs(tables: Sequence[Probe]) -> list[ProbeSpec]:
+    """The specs of ``[[probes]]`` tables; ConfigError at a name an earlier probe took."""
+    specs = [table.spec() for table in tables]
+    reject_repeated_names([spec.name for spec in specs], ("probes",))
+    return specs
+
+
 def parse_probes(raw: object) -> list[ProbeSpec]:
     """``[[probes]]`` tables → specs. Raises ConfigError naming the key path."""
-    specs = [table.spec() for table in convert_section(raw, list[Probe], "probes")]
-    reject_repeated_names([spec.name for spec in specs], "probes")
-    return specs
+    return probe_specs(convert_section(raw, list[Probe], ("probes",)))
 
 
 def _seconds(value: float) -> str:

@@ -61,7 +61,7 @@ DEFAULT_ROUTE_RULES: Final[tuple[RouteRule, ...]] = ()
 
 def parse_route_rules(raw: object) -> tuple[RouteRule, ...]:
     """``[[routes]]`` tables with ``pattern`` and ``replace`` → rules, or ConfigError."""
-    return tuple(convert_section(raw, list[RouteRule], "routes"))
+    return tuple(convert_section(raw, list[RouteRule], ("routes",)))
 
 
 def _is_id(segment: str) -> bool:

@@ -68,7 +68,7 @@ async def test_otlp_port_in_use_is_a_clear_startup_error(config: AgentConfig) ->
 def test_config_key_and_its_validation() -> None:
     assert config_from_mapping({"otlp": ["127.0.0.1:4318"]}).otlp == [("127.0.0.1", 4318)]
     assert config_from_mapping({}).otlp == []
-    with pytest.raises(ConfigError, match="otlp: expected a list of strings"):
+    with pytest.raises(ConfigError, match="^config: otlp: expected `array`, got '127.0.0.1:4318'$"):
         config_from_mapping({"otlp": "127.0.0.1:4318"})
     with pytest.raises(ConfigError, match="otlp"):
         config_from_mapping({"otlp": ["nope"]})
