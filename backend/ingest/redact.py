@@ -127,7 +127,9 @@ _DIGEST: Final = re.compile(
     r"(?i)\b((?:proxy-)?authorization[\"']?[ \t]{0,8}[:=][ \t]{0,8}[\"']?digest[ \t]{1,8})"
     r"(?:[a-z0-9_-]{1,32}[ \t]{0,8}=[ \t]{0,8}(?:\\?\"[^\"\\\r\n]{0,512}\\?\"|[^\s,\"\\]{1,512})[ \t]{0,8},?[ \t]{0,8}){1,20}"
 )
-_CARD: Final = re.compile(r"(?<![\d.])[2-6](?:[ -]?\d){12,18}(?![\d.])")
+# Not a decimal's fraction, nor its integer part; a full stop after it ends a sentence.
+_CARD: Final = re.compile(r"(?<![\d.])[2-6](?:[ -]?\d){12,18}(?!\d|\.\d)")
+_CARD_GROUP: Final = re.compile(r"\d+")
 
 _MAX_DEPTH: Final = 64
 # Short values that no rule changes, remembered: a record's level, message, e-mail or IP
@@ -234,10 +236,23 @@ def _luhn_valid(digits: str) -> bool:
 
 
 def _redact_card(match: re.Match[str]) -> str:
-    digits = match.group(0).replace(" ", "").replace("-", "")
-    if 13 <= len(digits) <= 19 and _luhn_valid(digits):
-        return REDACTED
-    return match.group(0)
+    """A run of digit groups hides a card when some groups of it in a row are one: the
+    pattern takes as many digits as it can, so in '4111 1111 1111 1111 15:00' or
+    'order 32 4111 1111 1111 1111' the card is only part of the run it matched."""
+    run = match.group(0)
+    groups = [(group.start(), group.end()) for group in _CARD_GROUP.finditer(run)]
+    for first, (start, _) in enumerate(groups):
+        if run[start] not in "23456":
+            continue
+        digits = 0
+        for last in range(first, len(groups)):
+            digits += groups[last][1] - groups[last][0]
+            if digits > 19:
+                break
+            end = groups[last][1]
+            if digits >= 13 and _luhn_valid(run[start:end].replace(" ", "").replace("-", "")):
+                return run[:start] + REDACTED + _CARD.sub(_redact_card, run[end:])
+    return run
 
 
 def _redact_pair(match: re.Match[str]) -> str:

@@ -142,6 +142,27 @@ def test_prose_is_not_mangled() -> None:
     assert redact_text("session expired for user 5") == "session expired for user 5"
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    # A card then a time: the run the pattern takes ('… 1111 15') is no card, its first
+    # four groups are (a generated property test found this one).
+    ("4111 1111 1111 1111 15:00:00.030 WARN db pool", f"{REDACTED} 15:00:00.030 WARN db pool"),
+    ("order 32 4111 1111 1111 1111", f"order 32 {REDACTED}"),
+    ("5500-0000-0000-0004 and 4111 1111 1111 1111 12", f"{REDACTED} and {REDACTED} 12"),
+    ("amex 3782 822463 10005 7 items", f"amex {REDACTED} 7 items"),
+    ("paid 4111111111111111.", f"paid {REDACTED}."),
+])
+def test_a_card_inside_a_longer_run_of_digit_groups_is_found(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "ids 1234567890123 9", "at 1700000000123 ms", "4111 1111 1111 1112 15", "call 555 0100 2030 4050",
+    "ratio 4111111111111111.5", "ratio 0.4111111111111111",
+])
+def test_digit_groups_that_hold_no_card_stay(text: str) -> None:
+    assert redact_text(text) == text
+
+
 def test_json_escapes_do_not_smuggle_a_secret_past_the_gate() -> None:
     event, _ = normalize(b'{"message":"x","\\u0070assword":"hunter2",'
                          b'"url":"/a?\\u0074oken=s3cr3t-value"}')
