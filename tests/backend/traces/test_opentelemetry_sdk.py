@@ -13,6 +13,7 @@ from polling import wait_until
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
 from obsview.backend.ingest.sources.otlp import OtlpHttpSource
+from obsview.common.protocol import LogEvent
 from obsview.tui.waterfall import layout
 
 REQUESTS = 5
@@ -36,12 +37,14 @@ async def test_the_waterfall_matches_the_sdks_spans_with_the_logs_and_requests_c
         assert len(produced) == REQUESTS * 4  # server, cache, query, pool per request
         await wait_until(lambda: agent.traces.spans == len(produced), what="every span")
         await wait_until(lambda: source.records_accepted == REQUESTS * 3, what="every log record")
+        # Accepted is not yet stored: the records reach the store through the ingest queue.
+        await wait_until(lambda: len(_traced(agent)) == REQUESTS * 3, what="every log record stored")
 
         by_trace: dict[str, list[dict[str, str]]] = {}
         for span in produced:
             by_trace.setdefault(span["trace_id"], []).append(span)
         assert len(by_trace) == REQUESTS
-        events, _ = agent.store.since(0, 1000)
+        events = _traced(agent)
         for trace_id, spans in by_trace.items():
             lines = [event for event in events if event.trace_id == trace_id]
             waterfall = layout(trace_id, agent.traces.get(trace_id), lines)
@@ -67,3 +70,9 @@ async def test_the_waterfall_matches_the_sdks_spans_with_the_logs_and_requests_c
         assert agent.counters()["requests_seen_twice"] == REQUESTS
         (route,) = snapshot.routes
         assert (route.route, route.method, route.requests) == ("/api/posts/:post_id", "GET", REQUESTS)
+
+
+def _traced(agent: Agent) -> list[LogEvent]:
+    """The stored events that carry a trace id (the app's records, not the agent's own)."""
+    events, _ = agent.store.since(0, 1000)
+    return [event for event in events if event.trace_id]
