@@ -100,3 +100,15 @@ def test_every_stage_has_modules() -> None:
 def test_what_the_instrument_shares_needs_only_the_standard_library(module: str) -> None:
     imported = {name.split(".")[0] for name in _imports(module, MODULES[module])}
     assert imported <= set(sys.stdlib_module_names) | {"__future__"}, f"{module} imports {sorted(imported)}"
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
+def test_no_private_module_of_a_dependency_is_imported(module: str) -> None:
+    """A library's ``_private`` modules change in its minor releases without notice (Textual
+    moves widgets between them); what obsview uses of a dependency is its public API."""
+    private = sorted(
+        name for name in _imports(module, MODULES[module])
+        if not name.startswith(("obsview.", "__future__"))
+        and any(part.startswith("_") for part in name.split(".")[:-1])
+    )
+    assert not private, f"{module} imports {private}"

@@ -5,12 +5,11 @@ left out whole ("R Ro" was half a key)."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Final
+from typing import ClassVar, Final, Protocol, runtime_checkable
 
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
-from textual.widgets._footer import FooterKey
 
 #: The help key's action (the app's ``?``): first in a narrow footer.
 HELP_ACTION: Final = "help"
@@ -33,6 +32,18 @@ SHORT_LABELS: Final = {
 }
 
 
+#: Textual's key widget by its CSS type: the class itself lives in a private module.
+KEY: Final = "FooterKey"
+
+
+@runtime_checkable
+class _Key(Protocol):
+    """What the footer reads and rewrites of a key widget its parent composed."""
+
+    action: str
+    description: str
+
+
 class KeyFooter(Footer):
     NARROW_BELOW: ClassVar[int] = 100
 
@@ -47,9 +58,9 @@ class KeyFooter(Footer):
         self._shown = self._bindings_shown() if keys else None
         self._narrow = self._is_narrow()
         if self._narrow:
-            keys.sort(key=lambda widget: not (isinstance(widget, FooterKey) and widget.action == HELP_ACTION))
+            keys.sort(key=lambda widget: not (isinstance(widget, _Key) and widget.action == HELP_ACTION))
             for widget in keys:
-                if isinstance(widget, FooterKey):
+                if isinstance(widget, _Key):
                     widget.description = SHORT_LABELS.get(widget.description, widget.description)
         yield from keys
 
@@ -73,7 +84,7 @@ class KeyFooter(Footer):
         if self._is_narrow() != self._narrow:
             self.call_after_refresh(self.recompose)
         else:
-            for key in self.query(FooterKey):
+            for key in self.query(KEY):
                 key.display = True  # measured again at the new width
             self.call_after_refresh(self._leave_out_overflow)
 
@@ -87,7 +98,7 @@ class KeyFooter(Footer):
     def _leave_out_overflow(self) -> None:
         """Hide the keys that end under the command palette's key or past the edge: from
         the first such key on, since the keys are laid out left to right."""
-        keys = list(self.query(FooterKey))
+        keys = list(self.query(KEY))
         palette = [key for key in keys if key.has_class("-command-palette")]
         end = palette[0].region.x if palette else self.region.right
         overflowing = False
