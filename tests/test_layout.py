@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Stages in the order a line passes them; each may import itself and every stage before it.
 ORDER = ("common", "foundation", "ingest", "store", "signals", "delivery", "serving", "wiring")
-FOUNDATION = {"errors", "config_tables", "durations", "addresses", "atomic_file", "auth", "connection_slots",
+FOUNDATION = {"errors", "config_tables", "durations", "addresses", "auth", "connection_slots",
               "state_lock"}
 WIRING = {"config", "agent", "cli", "entry", "demo"}
 EMBEDDED_AGENT_ENTRY = "obsview.tui.embedded"

@@ -29,6 +29,7 @@ from typing import NoReturn
 import platformdirs
 import tomli_w
 
+from obsview.common.atomic_file import write_atomically
 from obsview.tui.hosts import HostsError, HostSpec, hosts_from_config, hosts_from_urls
 from obsview.tui.targets import TargetError, Targets, classify
 
@@ -90,9 +91,8 @@ def save_theme(path: Path, theme: str) -> None:
         data = {}
     data["theme"] = theme
     body = tomli_w.dumps(data)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(body, encoding="utf-8")
+    try:  # whole or not at all: a half-written file would stop the next start
+        write_atomically(path, body.encode())
     except OSError:
         pass
 

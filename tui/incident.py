@@ -24,6 +24,7 @@ from typing import Final
 
 import msgspec
 
+from obsview.common.atomic_file import atomic_output
 from obsview.common.protocol import LogEvent, Message, ProtocolError, decode, encode, encode_events
 
 FORMAT: Final = 1
@@ -83,7 +84,7 @@ def write_incident(path: Path, header: Header, frames: Iterable[tuple[float, byt
     """Write the file (frames sorted by time, stably); returns how many frames it holds."""
     ordered = sorted(frames, key=lambda item: item[0])
     encoder = msgspec.json.Encoder()
-    with gzip.open(path, "wb") as file:
+    with atomic_output(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb") as file:
         file.write(encoder.encode(header) + b"\n")
         for ts, frame in ordered:
             file.write(encoder.encode(_Line(ts, msgspec.Raw(frame))) + b"\n")

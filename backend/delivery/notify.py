@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from msgspec.structs import replace
 
-from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.delivery import alertmanager
 from obsview.backend.delivery.alertmanager import Origin
 from obsview.backend.delivery.channels import (
@@ -64,6 +63,7 @@ from obsview.backend.delivery.notify_state import (
     load_state,
 )
 from obsview.backend.signals.alerts import Transition
+from obsview.common.atomic_file import BackgroundWriter
 from obsview.common.backoff import Backoff, backoff_delay
 from obsview.common.protocol import AlertInfo, SilenceInfo
 

@@ -17,7 +17,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from obsview.backend.atomic_file import set_aside
+from obsview.common.atomic_file import set_aside
 from obsview.common.protocol import AlertInfo
 
 FORMAT_VERSION: Final = 1

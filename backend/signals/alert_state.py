@@ -20,7 +20,7 @@ from typing import Final, TypeVar
 
 import msgspec
 
-from obsview.backend.atomic_file import set_aside
+from obsview.common.atomic_file import set_aside
 from obsview.common.protocol import AlertInfo, SilenceInfo
 
 FORMAT_VERSION: Final = 1

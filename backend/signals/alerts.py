@@ -39,12 +39,12 @@ from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 
-from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.config_tables import BadValue, NonEmpty, Table, convert_section, reject_repeated_names
 from obsview.backend.durations import Seconds
 from obsview.backend.errors import ObsviewError
 from obsview.backend.ingest.redact import redact_text
 from obsview.backend.signals.alert_state import encode_state, load_state
+from obsview.common.atomic_file import BackgroundWriter
 from obsview.common.protocol import SEVERITIES, AckInfo, AlertInfo, HealthReport, MetricsSnapshot, Severity, SilenceInfo
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from obsview.backend.atomic_file import BackgroundWriter
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Emit
 from obsview.backend.ingest.sources.checkpoint import (
@@ -60,6 +59,7 @@ from obsview.backend.ingest.sources.checkpoint import (
     load_marks,
 )
 from obsview.backend.ingest.sources.lines import LineSplitter
+from obsview.common.atomic_file import BackgroundWriter
 
 log = logging.getLogger(__name__)
 

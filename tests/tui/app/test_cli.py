@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -85,6 +87,29 @@ def test_remembering_a_theme_keeps_a_file_with_non_bmp_characters_readable(tmp_p
     assert config.token_file == token and config.theme == "obsview-light\U0001f600"
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     assert data["bell"] is True and data["extra"] == {"n": 3}
+
+
+def test_consoles_switching_themes_at_once_never_leave_a_broken_settings_file(tmp_path: Path) -> None:
+    """Three consoles started together (issue 13's trial) each saved their theme: the writes
+    interleaved ('theme = "obsview-dark"\nontrast"') and every console after refused to
+    start on its own settings file. Real processes, racing on one file."""
+    path = tmp_path / "console.toml"
+    path.write_text('url = "ws://127.0.0.1:9999"\n', encoding="utf-8")
+    racer = (f"from pathlib import Path\nfrom obsview.tui.cli import save_theme\n"
+             f"for _ in range(150):\n    save_theme(Path({str(path)!r}), {{theme!r}})\n")
+    themes = ["obsview-dark", "obsview-light", "obsview-high-contrast"]
+    racers = [subprocess.Popen([sys.executable, "-c", racer.format(theme=theme)]) for theme in themes]
+    try:
+        while any(process.poll() is None for process in racers):
+            assert load_console_config(path).theme in ("", *themes)  # whole at every moment
+    finally:
+        for process in racers:
+            process.kill() if process.poll() is None else None
+            process.wait(timeout=30)
+    assert [process.returncode for process in racers] == [0, 0, 0]
+    config = load_console_config(path)
+    assert config.theme in themes and config.url == "ws://127.0.0.1:9999"
+    assert [p.name for p in tmp_path.iterdir()] == ["console.toml"]  # no temporary file left
 
 
 def test_theme_flag_is_remembered_and_a_stale_remembered_theme_is_ignored(tmp_path: Path) -> None:

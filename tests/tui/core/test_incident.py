@@ -53,6 +53,20 @@ def test_an_incident_file_round_trips(tmp_path: Path) -> None:
     assert replayed == [f"e{n}" for n in range(40)]
 
 
+def test_a_write_that_fails_midway_leaves_the_previous_file_whole(tmp_path: Path) -> None:
+    """An incident file is replaced whole or not at all: a write that fails after its first
+    lines (here a frame that cannot be encoded; a full disk alike) used to leave half a gzip
+    where the previous file was."""
+    path = tmp_path / "incident.jsonl.gz"
+    sample(path)
+    before = path.read_bytes()
+    broken = [(100.0, encode(alerts("firing"))), (101.0, None)]
+    with pytest.raises(TypeError):
+        write_incident(path, Header(FORMAT, 0.0, "test", 100.0, 102.0), broken)  # type: ignore[list-item]
+    assert path.read_bytes() == before and read_incident(path).header.filter == "level:info"
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 @pytest.mark.parametrize("content", [b"not gzip at all", gzip.compress(b"{}\n"), gzip.compress(
     b'{"obsview_incident":1,"created":0,"source":"x","since":0,"until":1}\n{"t":1,"frame":{"v":1,"type":"events"}}\n')])
 def test_a_damaged_or_foreign_file_is_refused_with_its_name(tmp_path: Path, content: bytes) -> None:

@@ -1,5 +1,7 @@
-"""Writing small state files so that a crash never leaves half of one, and without making
-the event loop wait for the disk."""
+"""Writing files so that a crash (or a full disk, or a second process writing the same file)
+never leaves half of one, and state files without making the event loop wait for the disk.
+
+Shared by the agent (its state files) and the console (its settings, incident files)."""
 
 from __future__ import annotations
 
@@ -7,24 +9,35 @@ import asyncio
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
-def write_atomically(location: Path, body: bytes) -> None:
-    """A crash mid-write leaves the previous file whole: a temporary file in the same
-    directory, flushed to disk, then renamed over the old one."""
+@contextmanager
+def atomic_output(location: Path) -> Iterator[BinaryIO]:
+    """A file for ``location``'s new content: a temporary file in the same directory (mode
+    0600), flushed to disk and renamed over ``location`` once the block ends. An error in
+    the block (a full disk, a crash) leaves the previous file whole and removes the
+    temporary one; two writers each replace the file whole, never interleave in it."""
     location.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(prefix=f".{location.name}.", dir=location.parent)
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(body)
+            yield file
             file.flush()
             os.fsync(file.fileno())
         os.replace(temp, location)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def write_atomically(location: Path, body: bytes) -> None:
+    """Replace ``location`` with ``body`` whole (see :func:`atomic_output`)."""
+    with atomic_output(location) as file:
+        file.write(body)
 
 
 def set_aside(location: Path, body: bytes) -> str:
