@@ -100,6 +100,13 @@ async def test_retention_by_size_keeps_the_journal_under_its_cap_dropping_the_ol
                 if isinstance(message, QueryPage):
                     pages.append(message)
         kept = [int(event.extra["n"]) for page in pages for event in page.events]
-        assert sorted(kept) == list(range(dropped, rounds * per_round)), "every event not dropped is there"
-        assert pages[-1].retention_dropped == dropped and pages[-1].oldest_seq == dropped + 1
+        # Retention may run once more after the counter's reading (the last clock step made
+        # it due), even between two pages: every event it had not dropped by the last page is
+        # there, once, and none it had dropped before the counter was read.
+        last = pages[-1]
+        assert last.retention_dropped >= dropped and last.oldest_seq == last.retention_dropped + 1
+        assert len(kept) == len(set(kept))
+        assert set(range(last.retention_dropped, rounds * per_round)) <= set(kept), \
+            "every event not dropped is there"
+        assert min(kept) >= dropped
     assert (tmp_path / "state" / JOURNAL_FILE).stat().st_size <= 1.5 * (1 << 20), "space given back"
