@@ -47,7 +47,7 @@ from obsview.backend.signals.routes import RouteTemplater
 from obsview.backend.signals.span_requests import RequestDedup, span_request
 from obsview.backend.state_lock import StateLock, adopt_legacy_state
 from obsview.backend.store.history import History
-from obsview.backend.store.journal_writer import JournalWriter, Retention
+from obsview.backend.store.journal_writer import JournalWriter, Retention, default_keep_free
 from obsview.backend.store.query import EventQuery, Page
 from obsview.backend.store.recorder import StateRecorder, read_states, recent_minutes
 from obsview.backend.store.ring import EventStore
@@ -306,10 +306,13 @@ class Agent:
     def _open_journal(self) -> None:
         """Open (or create) the journal, number events on from it, start its writer."""
         config = self.config
-        retention = Retention(max_age_s=config.history_days * 86400.0, max_bytes=config.history_max_mb << 20)
-        self._journal = JournalWriter.open(
-            self._state_dir / JOURNAL_FILE, retention, self._store, clock=self._clock
+        path = self._state_dir / JOURNAL_FILE
+        keep_free = config.history_keep_free_mb
+        retention = Retention(
+            max_age_s=config.history_days * 86400.0, max_bytes=config.history_max_mb << 20,
+            keep_free_bytes=default_keep_free(path.parent) if keep_free is None else (keep_free << 20) or None,
         )
+        self._journal = JournalWriter.open(path, retention, self._store, clock=self._clock)
         self._history.journal = self._journal.journal
         self.seq_epoch = self._journal.journal.epoch
         self._recorder = StateRecorder(self._journal)

@@ -71,6 +71,9 @@ class AgentConfig:
     """Events older than this are dropped from the journal (oldest first, counted)."""
     history_max_mb: int = 1024
     """The journal never holds more than this (oldest events dropped first, counted)."""
+    history_keep_free_mb: int | None = None
+    """The journal leaves this much free on its disk (oldest events dropped first, counted);
+    ``None``: 5 % of the file system, at most 1 GiB; 0: no such limit."""
 
     def resolved_state_dir(self) -> Path:
         """``state_dir``, or ``<user data dir>/agents/<service>@<host>_<port>``: two agents of
@@ -120,6 +123,7 @@ class AgentFile(Table):
     history: bool = _DEFAULT.history
     history_days: Annotated[float, msgspec.Meta(gt=0)] = _DEFAULT.history_days
     history_max_mb: Annotated[int, msgspec.Meta(gt=0)] = _DEFAULT.history_max_mb
+    history_keep_free_mb: Annotated[int, msgspec.Meta(ge=0)] | None = _DEFAULT.history_keep_free_mb
     probes: list[Probe] = []
     alerts: AlertsTable | None = None
     """Absent: the seed's rules; ``[alerts]`` with no rules: none."""
@@ -256,6 +260,7 @@ def config_from_mapping(data: dict[str, Any], *, source: _Source | None = None) 
             history=file.history,
             history_days=file.history_days,
             history_max_mb=file.history_max_mb,
+            history_keep_free_mb=file.history_keep_free_mb,
         )
     except ConfigError as exc:
         raise ConfigError(f"{source.where(exc.at) if source else 'config'}: {exc}") from None

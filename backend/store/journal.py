@@ -351,6 +351,12 @@ class Journal:
         self.first_seq = oldest[0] or 0
         return int(row[0])
 
+    def shrink_wal(self) -> None:
+        """Copy the WAL into the file and empty it, giving back the disk space it held (up to
+        ``journal_size_limit``, which a dropped block's pages do not free). It waits for a
+        reader in the middle of a query (up to the busy timeout)."""
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         """A clean close: the next open knows nothing was lost."""
         try:

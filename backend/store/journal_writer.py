@@ -12,11 +12,19 @@ them as they are; the thread packs only the runs the ring had not sealed when th
 handed (the newest events, each second). A block filled by size ends where the ring's last
 sealed run in it ends, so the next starts where the ring's next one does. The queue is
 bounded: when the disk cannot keep up, the OLDEST queued block is dropped and counted.
+
+The journal never fills its disk: before each block it leaves ``keep_free_bytes`` free on the
+file system, dropping its own oldest blocks when the disk runs short (counted as retention),
+the way journald keeps ``SystemKeepFree``. Waiting for SQLite's "disk is full" does not work:
+measured on a 3 MB file system, once the disk is full even the DELETE that would make room
+fails (its WAL must grow), so the journal kept its oldest events and lost every new one, and
+the agent's alert state and file offsets could no longer be saved either.
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import threading
 import time
@@ -53,6 +61,19 @@ Block = tuple[list[LogEvent], list[Piece]]
 class Retention:
     max_age_s: float | None = 7 * 86400.0
     max_bytes: int | None = 1024 * 1024 * 1024
+    keep_free_bytes: int | None = None
+    """Space left free on the journal's file system (``None``: no such limit)."""
+
+
+def default_keep_free(directory: Path) -> int:
+    """5 % of the file system holding ``directory``, at most 1 GiB (journald's
+    ``SystemKeepFree`` is 15 % and 4 GiB: the journal is the agent's only history, so it
+    yields less of the disk by default)."""
+    return min(shutil.disk_usage(directory).total // 20, 1 << 30)
+
+
+def _free_bytes(directory: Path) -> int:
+    return shutil.disk_usage(directory).free
 
 
 class JournalWriter:
@@ -64,12 +85,16 @@ class JournalWriter:
         block_events: int = BLOCK_EVENTS,
         max_queued_blocks: int = MAX_QUEUED_BLOCKS,
         clock: Callable[[], float] = time.time,
+        free_bytes: Callable[[Path], int] = _free_bytes,
     ) -> None:
         self.journal = journal
         self._retention = retention
         self._block_events = block_events
         self._max_queued = max_queued_blocks
         self._clock = clock
+        self._free_bytes = free_bytes
+        self._short_of_space = False
+        """The last block found the disk short of ``keep_free_bytes`` (said once a spell)."""
         self._pending: list[LogEvent] = []
         self._frames: dict[int, tuple[int, bytes]] = {}
         """The ring's sealed runs by first seq: (last seq, bytes)."""
@@ -221,6 +246,7 @@ class JournalWriter:
     def _write(self, block: list[LogEvent], pieces: list[Piece]) -> None:
         try:
             now = self._clock()
+            self._keep_free()
             self.journal.write_block(pack(block, pieces), now)
             self.written += len(block)
             if now - self._retained_at >= RETENTION_INTERVAL_S:
@@ -233,6 +259,27 @@ class JournalWriter:
             if self.write_errors == 1 or self.write_errors % 100 == 0:
                 log.error("history journal %s: a block of %d events was not written (%s)",
                           self.journal.path, len(block), exc)
+
+    def _keep_free(self) -> None:
+        """Drop the oldest blocks while the disk has less than ``keep_free_bytes`` free."""
+        keep = self._retention.keep_free_bytes
+        if keep is None:
+            return
+        try:
+            short = keep - self._free_bytes(self.journal.path.parent)
+        except OSError:
+            return
+        if short <= 0:
+            self._short_of_space = False
+            return
+        dropped = self.journal.drop_oldest(older_than=None, max_bytes=max(0, self.journal.used_bytes() - short))
+        self.journal.shrink_wal()
+        if not self._short_of_space:
+            self._short_of_space = True
+            log.warning("history journal %s: the disk has %d MB free, under the %d MB the journal"
+                        " leaves free; its oldest %d events were dropped to make room (and more will"
+                        " be while the disk stays short)", self.journal.path, max(0, keep - short) >> 20,
+                        keep >> 20, dropped)
 
     def apply_retention(self, now: float) -> int:
         retention = self._retention

@@ -305,6 +305,30 @@ def test_a_disk_that_cannot_keep_up_loses_the_oldest_blocks_counted(tmp_path: Pa
     assert [e.seq for e in got] == list(range(71, 101)) and missed == 70
 
 
+def test_a_disk_running_short_makes_the_journal_drop_its_oldest_and_say_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    checks: list[int] = []
+
+    def free_bytes(_directory: Path) -> int:
+        """What the file system has free as the writer checks before a block: 10 MB short
+        of the rule before the 9th and 10th blocks (more than the few kB the journal holds)."""
+        checks.append(len(checks) + 1)
+        return 40 << 20 if len(checks) in (9, 10) else 100 << 20
+
+    retention = Retention(max_age_s=None, max_bytes=None, keep_free_bytes=50 << 20)
+    writer = JournalWriter(Journal(tmp_path / "j.sqlite3"), retention, block_events=100, free_bytes=free_bytes)
+    writer.append(events(1000))  # ten blocks, queued before the writer thread runs
+    writer.start()
+    writer.stop(1000)
+    journal = Journal(tmp_path / "j.sqlite3")
+    assert writer.written == 1000 and writer.dropped == 0, "every block written, none lost"
+    assert journal.dropped_total == 900 and journal.first_seq == 901, "the oldest went, counted"
+    assert journal.last_seq == 1000
+    short = [record.message for record in caplog.records if "leaves free" in record.message]
+    assert len(short) == 1, "said once for the spell, not once a block"
+    assert "40 MB free, under the 50 MB the journal leaves free; its oldest 800 events" in short[0]
+
+
 def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "journal.sqlite3"
     path.write_bytes(b"my notes, not a journal\n" * 10)
