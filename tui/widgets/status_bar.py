@@ -63,7 +63,25 @@ AGENT_LOSSES: Final = (
     ("otlp_records_rejected", "OTLP record", "rejected"),
     ("parse_errors", "line", "not parsed"),
     ("truncated", "line", "truncated"),
+    ("too_deep", "line", "cut at its nesting limit"),
+    ("normalize_failures", "line", "unreadable"),
+    ("ingest_errors", "batch", "not fully ingested"),
+    ("trace_spans_dropped", "span", "too big to keep"),
+    ("otlp_spans_rejected", "OTLP span", "rejected"),
+    ("tcp_auth_refused", "TCP sender", "refused without the token"),
+    ("tcp_connections_refused", "TCP sender", "refused (too many)"),
+    ("tcp_connections_evicted", "TCP sender", "cut off for a newer one"),
+    ("otlp_connections_refused", "OTLP sender", "refused (too many)"),
+    ("otlp_connections_evicted", "OTLP sender", "cut off for a newer one"),
+    ("alert_state_write_failures", "alert state save", "failed"),
+    ("notify_state_write_failures", "notification state save", "failed"),
+    ("tail_checkpoint_write_failures", "file offset save", "failed"),
 )
+"""Counters the agent sends that are not here count what is not a loss, or not this
+console's: events, requests and connections served, secrets redacted, retention (the history
+screen says it), other consoles' slow links (this console's own drops come as ``Dropped``),
+and frames a console sent too big (the agent refused them). tests/tui/app/test_agent_losses.py
+holds the list, read off a real agent."""
 #: An agent with a journal sends this counter: the events its RAM buffer evicts are still on
 #: disk (H searches them), not lost; those its journal could not take are.
 _JOURNALED: Final = "journal_written"
