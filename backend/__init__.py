@@ -10,7 +10,9 @@ owns. A stage imports only stages before it, never after (``tests/test_layout.py
 ``serving``   the websocket stream, the HTTP endpoints, Prometheus exposition
 
 Beside the stages: ``errors``, ``config_tables`` (config sections read into typed tables),
-``durations``, ``addresses`` and ``auth`` are the foundation any stage may use; ``config``, ``agent`` and ``cli`` wire the stages
+``durations``, ``addresses``, ``auth``, ``connection_slots`` (bounded admission of
+connections) and ``state_lock`` (one agent per state directory) are the foundation any stage
+may use; ``config``, ``agent`` and ``cli`` wire the stages
 together; ``instrument`` runs inside the user's own service and imports no other part of
 obsview; ``demo`` is the seed's blog API with a load generator.
 

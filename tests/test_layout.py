@@ -88,6 +88,9 @@ def test_imports_follow_the_stages(module: str) -> None:
     elif module.startswith("obsview.tui") and module != EMBEDDED_AGENT_ENTRY:
         backend = sorted(n for n in obsview if n.startswith("obsview.backend"))
         assert not backend, f"the console module {module} imports {backend}"
+        if module.startswith("obsview.tui.widgets"):
+            composers = sorted(n for n in obsview if n.startswith(("obsview.tui.screens", "obsview.tui.app")))
+            assert not composers, f"the widget {module} imports what composes it: {composers}"
 
 
 def test_every_stage_has_modules() -> None:

@@ -2,6 +2,9 @@
 
 ``run_demo`` and ``DemoStack`` are resolved on first access (PEP 562), so importing the demo
 app, its HTTP server helper or the load generator does not import the whole agent.
+
+May import: any part of the agent (it wires one up, as ``agent`` does) and ``instrument``
+(its blog API is instrumented the way a user's service is).
 """
 
 from __future__ import annotations
