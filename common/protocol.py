@@ -541,7 +541,9 @@ class ExpireSilence(Message, tag="expire_silence", frozen=True):
 class Ping(Message, tag="ping", frozen=True):
     """Answered by a :class:`Pong` in order with this console's other messages: the pong
     proves that everything sent before the ping was handled (a subscribe applied, a query
-    cancelled). The benchmarks and tests wait on it; websockets' own pings keep the link."""
+    cancelled). The console pings every few seconds, its heartbeat: an agent that stops
+    answering is said to be so (``tui/client.py``); benchmarks and tests wait on the pong.
+    websockets' own pings keep the link."""
 
     nonce: int
 

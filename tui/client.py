@@ -34,6 +34,8 @@ from obsview.common.protocol import (
     Gap,
     Hello,
     Message,
+    Ping,
+    Pong,
     ProtocolError,
     Spans,
     Subscribe,
@@ -47,6 +49,10 @@ log = logging.getLogger(__name__)
 Status = Literal["connecting", "connected", "reconnecting", "auth_failed", "closed"]
 
 AUTH_FAILED_MESSAGE: Final = "wrong or missing token — use --token-file"
+HEARTBEAT_S: Final = 5.0
+"""How often the console asks the agent to answer (a :class:`Ping`): an agent left unanswering
+for two beats is said to be so. websockets' own keepalive closes such a link only after 40 s
+(20 s pings, 20 s timeout), and until then the screen looks live while nothing moves."""
 
 
 class NotConnected(RuntimeError):
@@ -78,6 +84,9 @@ class ConnectionState:
     """Events the agent dropped because this console read too slowly, over the client's life."""
     bad_frames: int = 0
     """Frames that did not decode and were skipped."""
+    unanswered_s: float | None = None
+    """Whole seconds the agent has left this console's ping unanswered, once past two
+    heartbeats (its loop blocked, its machine swapping or stopped); None while it answers."""
 
     def describe(self) -> str:
         """One line for a status bar."""
@@ -113,6 +122,7 @@ class AgentClient:
         backoff_initial: float = 0.5,
         backoff_max: float = 10.0,
         stable_after: float = 10.0,
+        heartbeat_s: float = HEARTBEAT_S,
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -126,6 +136,7 @@ class AgentClient:
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._stable_after = stable_after
+        self._heartbeat_s = heartbeat_s
         self._clock = clock
         self._jitter = jitter
         self._state = ConnectionState(status="connecting", url=url)
@@ -139,6 +150,8 @@ class AgentClient:
         """Failed attempts in a row (reset once a connection has held ``stable_after``)."""
         self._last_failure = ""
         self._retry_timer: asyncio.TimerHandle | None = None
+        self._answered = 0
+        """The nonce of the agent's last :class:`Pong` on this connection."""
 
     @property
     def state(self) -> ConnectionState:
@@ -309,10 +322,30 @@ class AgentClient:
         self._set_state(status="connected", retry_in=None, last_error="", hello=hello)
         if first is not None and not isinstance(first, Hello):
             self._deliver(first)
-        async for frame in ws:
-            message = self._decode(frame)
-            if message is not None:
-                self._deliver(message)
+        heartbeat = asyncio.create_task(self._heartbeat(ws), name=f"obsview-heartbeat {self.url}")
+        try:
+            async for frame in ws:
+                message = self._decode(frame)
+                if message is not None:
+                    self._deliver(message)
+        finally:
+            heartbeat.cancel()  # (not awaited: closing must not wait a loop turn for it)
+            self._set_state(unanswered_s=None)
+
+    async def _heartbeat(self, ws: ClientConnection) -> None:
+        """One :class:`Ping` at a time, the next a beat after its pong. The agent answers a
+        ping in order with this console's other messages, from its event loop: a pong late by
+        two beats means the agent itself is stuck, which is said second by second."""
+        self._answered = nonce = 0
+        sent_at = self._clock()
+        while True:
+            await asyncio.sleep(self._heartbeat_s if self._state.unanswered_s is None else 1.0)
+            if self._answered == nonce:
+                nonce += 1
+                sent_at = self._clock()
+                await ws.send(encode(Ping(nonce=nonce)), text=True)
+            elif (waited := self._clock() - sent_at) >= 2 * self._heartbeat_s:
+                self._set_state(unanswered_s=float(math.floor(waited)))
 
     def _resume_point(self, first: Message | None, previous_hello: Hello | None) -> int | None:
         """The ``since_seq`` to subscribe with on this connection."""
@@ -344,6 +377,10 @@ class AgentClient:
         return message
 
     def _deliver(self, message: Message) -> None:
+        if isinstance(message, Pong):  # the heartbeat's: the connection's business alone
+            self._answered = message.nonce
+            self._set_state(unanswered_s=None)
+            return
         if isinstance(message, Gap):
             self._set_state(gap_total=self._state.gap_total + message.missed)
         elif isinstance(message, Dropped):

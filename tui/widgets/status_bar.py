@@ -108,6 +108,8 @@ def describe_connection(state: ConnectionState, *, demo_key: bool = False) -> tu
     url = state.url
     # Rounded up: "in 1s" until the attempt, never "in 0s" before it.
     retry = f"retrying in {math.ceil(state.retry_in)}s" if state.retry_in is not None else "retrying now"
+    if state.status == "connected" and state.unanswered_s is not None:
+        return "reconnecting", f"connected to {url}, agent not answering for {format_age(state.unanswered_s)}"
     if state.status == "connected":
         return "connected", f"connected to {url}"
     if state.status == "connecting":
