@@ -3,8 +3,11 @@ W3C traceparent in and out, the app's calls as child spans, logs stamped with th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
@@ -92,3 +95,52 @@ async def test_without_a_sink_no_span_and_no_traceparent() -> None:
     async with serve_app(app) as url, httpx.AsyncClient() as client:
         response = await client.get(f"{url}/posts/1")
     assert "traceparent" not in response.headers and records[0]["spanId"] is None
+
+
+#: An app served before and after an OpenTelemetry SDK is configured, in a fresh interpreter
+#: (the SDK's global provider can be set once per process).
+SDK_LATER = """
+import asyncio, json
+from obsview.backend.instrument import ObsviewMiddleware
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+records, spans = [], []
+middleware = ObsviewMiddleware(app, emit=records.append, spans=spans.append)
+
+def request():
+    scope = {"type": "http", "method": "GET", "path": "/", "raw_path": b"/", "query_string": b"",
+             "headers": [], "client": ("127.0.0.1", 1)}
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        pass
+    asyncio.run(middleware(scope, receive, send))
+
+request()
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+request()
+memory = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(memory))
+trace.set_tracer_provider(provider)
+request()
+request()
+print(json.dumps({"own": len(spans), "records": [r["traceId"] for r in records],
+                  "sdk": [f"{s.context.trace_id:032x}" for s in memory.get_finished_spans()]}))
+"""
+
+
+def test_an_sdk_configured_while_serving_makes_the_spans_from_then_on() -> None:
+    """The SDK's tracer is looked up once it exists, not per request; before, the middleware's
+    own spans, also once the OpenTelemetry API is imported but has no provider yet."""
+    result = subprocess.run([sys.executable, "-c", SDK_LATER], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["own"] == 2
+    assert seen["sdk"] == seen["records"][2:]
