@@ -428,7 +428,7 @@ def _agent_restarted(previous: Hello | None, hello: Hello, since: int) -> bool:
 
 def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, ConnectionRefusedError):
-        return "connection refused — is obsview-agent running?"
+        return "connection refused — is obsview-agent, or the SSH tunnel to it, running?"
     if isinstance(exc, TimeoutError):
         return "timed out"
     return str(exc) or type(exc).__name__

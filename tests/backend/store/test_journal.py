@@ -348,6 +348,19 @@ def test_another_programs_database_is_refused_and_left_alone(tmp_path: Path) -> 
     assert path.read_bytes() == before
 
 
+def test_a_journal_of_a_newer_obsview_is_refused_and_left_alone(tmp_path: Path) -> None:
+    """A newer format may mean anything: read as this one, it would be misread."""
+    path = tmp_path / "j.sqlite3"
+    written(path, [events(10)]).close()
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = path.read_bytes()
+    with pytest.raises(JournalError, match=f"written by a newer obsview \\(format {SCHEMA_VERSION + 1}\\)") as caught:
+        Journal(path)
+    assert str(path) in str(caught.value)
+    assert path.read_bytes() == before
+
+
 def test_a_damaged_block_is_an_error_not_a_crash(tmp_path: Path) -> None:
     journal = written(tmp_path / "j.sqlite3", [events(10)])
     with sqlite3.connect(tmp_path / "j.sqlite3") as db:
