@@ -283,6 +283,15 @@ class EventBuffer:
         self._matched_evicted = 0
         self._generation += 1
 
+    def start_over(self) -> None:
+        """Forget every held event, and every eviction so far: the counts read as a new
+        buffer's (a replay seeking back feeds the events again from the start, and the
+        ones it fed before were not evicted, they are being redone). Positions keep rising
+        (views re-anchor on the new generation); the filter and the find stay."""
+        self.clear()
+        self._forgotten += self.evicted
+        self._last_seq = 0
+
     def forget(self) -> None:
         """Forget every held event, not counted as evicted: the agent still holds them (a
         window of its newest events follows; scrolling back pages them in)."""

@@ -117,6 +117,7 @@ class ReplayApp(ObsviewApp):
 
     def action_replay_pause(self) -> None:
         self.replayer.toggle_pause()
+        self.dashboard.show_held("replay paused" if self.replayer.paused else "")
         self.replay_step()
 
     def action_replay_seek(self, direction: int) -> None:

@@ -294,7 +294,9 @@ class DashboardScreen(Screen[None]):
         self._pending_count = 0
         self._pending_other.clear()
         self.state = ConsoleState()
-        self.buffer.clear()
+        # Not clear(): that counts what it lets go as evicted, and the status bar said
+        # "1,810 of 1,810 events  2,227 oldest evicted" of a buffer far from full.
+        self.buffer.start_over()
 
     def enqueue(self, message: object) -> None:
         """Queue one client message for the next flush (cheap: called per frame)."""
@@ -412,6 +414,10 @@ class DashboardScreen(Screen[None]):
             empty.update(safe_text(explanation or "Waiting for log events…", multiline=True))
             empty.border_title = "Logs"
             self._show_empty_state()
+
+    def show_held(self, reason: str) -> None:
+        """Say why no events come (``replay paused``), or ``""`` once they come again."""
+        self.query_one(StatusBar).show_held(reason)
 
     def show_hosts(self, view: FleetView) -> None:
         """Redraw the Hosts panel (a fleet console only)."""

@@ -179,6 +179,8 @@ class StatusBar(Vertical):
         self._count: tuple[int, int, str] | None = None
         self._find: tuple[str, int | None, int] = ("", None, 0)
         self._catch_up: CatchUp | None = None
+        self._follow: tuple[bool, int] = (True, 0)
+        self._held = ""
 
     def on_resize(self) -> None:
         self._fit_stream_line()
@@ -367,7 +369,22 @@ class StatusBar(Vertical):
         return levels, count, find
 
     def show_follow(self, *, following: bool, new: int) -> None:
+        self._follow = (following, new)
+        self._show_follow()
+
+    def show_held(self, reason: str) -> None:
+        """Why no events come (``replay paused``), or ``""`` once they come again. A log at
+        its newest line then waits there: it says why rather than "following" (a paused
+        replay's status said "paused" above "following")."""
+        self._held = reason
+        self._show_follow()
+
+    def _show_follow(self) -> None:
+        following, new = self._follow
         label = self.query_one("#sb-follow", Static)
-        show_text(label, "following" if following else f"paused · {format_count(new)} new")
-        label.set_class(not following, "-paused")
+        if not following:  # the log's own pause, held or not
+            show_text(label, f"paused · {format_count(new)} new")
+        else:
+            show_text(label, self._held or "following")
+        label.set_class(not following or bool(self._held), "-paused")
         self._fit_stream_line()

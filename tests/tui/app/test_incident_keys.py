@@ -10,14 +10,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from app_test_support import screen_text, wait_until
+from app_test_support import screen_lines, screen_text, wait_until
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
 from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent, encode
 from obsview.tui.app import ObsviewApp
 from obsview.tui.cli import main
-from obsview.tui.incident import FORMAT, Header, read_incident, write_incident
+from obsview.tui.incident import FORMAT, Header, event_frames, read_incident, write_incident
 from obsview.tui.replay import ReplayApp, Replayer
 
 NOW = 1_796_300_000.0
@@ -107,3 +107,50 @@ async def test_a_replayed_alert_is_as_old_as_it_was_at_that_point_of_the_inciden
         replay.dashboard.refresh_ages()
         await pilot.pause()
         assert "firing 30s" in screen_text(replay)
+
+
+def minute_of_events(path: Path, minutes: int) -> Path:
+    """An incident file of one event a second for ``minutes`` minutes (``second N``)."""
+    events = [LogEvent(ts=NOW + n, level="INFO", message=f"second {n}", seq=n + 1) for n in range(minutes * 60)]
+    write_incident(path, Header(FORMAT, NOW, "test", NOW, NOW + minutes * 60), event_frames(events))
+    return path
+
+
+def stream_line(app: ReplayApp) -> str:
+    """The status bar's second line: levels, counts, losses, the follow state."""
+    return next(line for line in screen_lines(app) if "levels" in line)
+
+
+async def test_seeking_a_replay_back_and_forth_shows_true_counts_and_no_eviction(tmp_path: Path) -> None:
+    """Seeking back started the dashboard over and counted every event it had shown as
+    evicted: "1,810 of 1,810 events  2,227 oldest evicted" with a buffer of 100,000."""
+    clock = [0.0]
+    replay = ReplayApp(Replayer(read_incident(minute_of_events(tmp_path / "i.jsonl.gz", 10)), clock=lambda: clock[0]))
+    clock[0] = 120.0  # two minutes in: seconds 0 to 120 shown
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "121 of 121 events" in stream_line(replay))
+        for key, shown in [(">", 181), (">", 241), ("<", 181), ("<", 121), ("<", 61), (">", 121), ("<", 61)]:
+            await pilot.press({"<": "less_than_sign", ">": "greater_than_sign"}[key])
+            await wait_until(pilot, lambda shown=shown: f"{shown} of {shown} events" in stream_line(replay))
+            assert "evicted" not in stream_line(replay), (key, stream_line(replay))
+            assert replay.dashboard.buffer.evicted == 0
+        clock[0] += 600.0  # played on to the end
+        await wait_until(pilot, lambda: "600 of 600 events" in stream_line(replay))
+        assert "evicted" not in stream_line(replay)
+
+
+async def test_a_paused_replay_does_not_say_that_the_log_follows(tmp_path: Path) -> None:
+    clock = [0.0]
+    replay = ReplayApp(Replayer(read_incident(minute_of_events(tmp_path / "i.jsonl.gz", 1)), clock=lambda: clock[0]))
+    clock[0] = 30.0
+    async with replay.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "31 of 31 events" in stream_line(replay))
+        assert stream_line(replay).endswith("following ")
+        await pilot.press("P")
+        await wait_until(pilot, lambda: "following" not in stream_line(replay))
+        assert stream_line(replay).endswith("replay paused ")
+        await pilot.press("greater_than_sign")  # seeking while paused: still paused
+        await wait_until(pilot, lambda: "60 of 60 events" in stream_line(replay))
+        assert stream_line(replay).endswith("replay paused ")
+        await pilot.press("P")
+        await wait_until(pilot, lambda: stream_line(replay).endswith("following "))

@@ -112,6 +112,19 @@ def test_clear_counts_as_eviction() -> None:
     assert (buffer.total, buffer.matched_count, buffer.evicted, buffer.last_seq) == (0, 0, 3, 3)
 
 
+def test_starting_over_forgets_the_events_and_that_any_were_evicted() -> None:
+    buffer = EventBuffer(4)
+    buffer.append(make(1, 6))  # two evicted
+    buffer.mark("gap: 3 events lost here", 6.5)
+    buffer.start_over()
+    assert (buffer.total, buffer.matched_count, buffer.evicted, buffer.last_seq) == (0, 0, 0, 0)
+    assert sum(buffer.level_counts.values()) == 0
+    buffer.append(make(1, 3))  # fed again from the start
+    assert (seqs(buffer), buffer.total, buffer.evicted) == ([1, 2, 3], 3, 0)
+    buffer.append(make(4, 3))
+    assert (seqs(buffer), buffer.evicted) == ([3, 4, 5, 6], 2)
+
+
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError):
         EventBuffer(0)
