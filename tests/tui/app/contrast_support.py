@@ -15,9 +15,9 @@ each cell's pair is turned into the colours a terminal shows, on two paths:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from rich.color import Color as RichColor
 from rich.color import ColorSystem
@@ -26,6 +26,8 @@ from rich.style import Style
 from textual.app import App
 from textual.screen import ModalScreen
 
+#: The colour paths a terminal may take (see :func:`terminal_colors`).
+DEPTHS: Final = ("truecolor", "256")
 #: WCAG 2.x AA for normal text.
 MINIMUM_RATIO: Final = 4.5
 #: Box drawing and block elements (U+2500–U+259F: borders, bars, sparklines, scrollbars), the
@@ -33,6 +35,8 @@ MINIMUM_RATIO: Final = 4.5
 _GRAPHICS: Final = (range(0x2500, 0x25A0), range(0x2800, 0x2900), range(0x1F000, 0x20000))
 
 RGB = tuple[int, int, int]
+#: One move of a walk through the console's states (a ``Pilot`` in, the state reached).
+Step = Callable[[Any], Awaitable[None]]
 
 
 def relative_luminance(rgb: RGB) -> float:
@@ -165,3 +169,15 @@ def failures(app: App[object], *, depth: str, minimum: float = MINIMUM_RATIO) ->
             seen.add(key)
             found.append(cell.describe())
     return found
+
+
+async def walk(pilot: Any, states: Sequence[tuple[str, Step]]) -> list[str]:
+    """Take each step in turn; what reads below AA in the state each one reaches, on every
+    colour path, prefixed with that state's name."""
+    problems: list[str] = []
+    for state, step in states:
+        await step(pilot)
+        await pilot.pause()
+        for depth in DEPTHS:
+            problems += [f"{state} [{depth}]: {problem}" for problem in failures(pilot.app, depth=depth)]
+    return problems
