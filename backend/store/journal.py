@@ -20,6 +20,7 @@ from a newer obsview, or one whose pages fail SQLite's ``quick_check``, is refus
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import sqlite3
@@ -163,7 +164,7 @@ class Journal:
         written. Formats 1 to 3 kept no errors apart (their blocks are read whole).
         In one transaction; the blocks themselves are read as they are."""
         db = self._db
-        with db:
+        with _transaction(db):
             if version < 3:
                 db.execute(_TRACE_BATCHES)
                 if version < 2:
@@ -187,7 +188,7 @@ class Journal:
                 self._unindexed.append((int(first_seq), block_hashes(unpack(bytes(data)))))
         except CorruptBlock as exc:
             raise JournalError(_unusable(self.path, str(exc))) from None
-        with self._db:
+        with _transaction(self._db):
             self._write_index()
 
     def _meta(self, key: str, default: object) -> Any:
@@ -195,7 +196,7 @@ class Journal:
         return default if row is None else row[0]
 
     def _set_meta(self, key: str, value: object) -> None:
-        with self._db:
+        with _transaction(self._db):
             self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # ------------------------------------------------------------------ writing (one thread)
@@ -204,7 +205,7 @@ class Journal:
         """Numbers ``first..last`` are never used (the numbering jumps after a crash)."""
         self.skips.append((first, last))
         self.seq_floor = max(self.seq_floor, last)
-        with self._db:
+        with _transaction(self._db):
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('skips', ?)", (json.dumps(self.skips),))
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('seq_floor', ?)", (self.seq_floor,))
 
@@ -224,7 +225,7 @@ class Journal:
             self._unindexed.append((block.first_seq, block.hashes))
             self._unindexed_hashes += len(block.hashes) // 4
         try:
-            with self._db:
+            with _transaction(self._db):
                 self._db.execute(
                     "INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (block.first_seq, block.last_seq, block.count, block.min_ts, block.max_ts,
@@ -271,11 +272,11 @@ class Journal:
         return found
 
     def write_state(self, ts: float, kind: str, data: bytes) -> None:
-        with self._db:
+        with _transaction(self._db):
             self._db.execute("INSERT INTO states(ts, kind, data) VALUES (?, ?, ?)", (ts, kind, data))
 
     def write_minute(self, minute: int, data: bytes) -> None:
-        with self._db:
+        with _transaction(self._db):
             self._db.execute("INSERT OR REPLACE INTO minutes VALUES (?, ?)", (minute, data))
 
     def states(self, since_ts: float, until_ts: float) -> list[tuple[float, bytes]]:
@@ -323,7 +324,7 @@ class Journal:
             dropped += removed
         if dropped:
             self.dropped_total += dropped
-            with self._db:
+            with _transaction(self._db):
                 self._db.execute("INSERT OR REPLACE INTO meta VALUES ('dropped', ?)", (self.dropped_total,))
             # executescript steps the pragma to the end (execute frees one page per step),
             # then the checkpoint carries the shorter file over from the WAL.
@@ -332,7 +333,7 @@ class Journal:
         return dropped
 
     def _drop_where(self, condition: str, value: float) -> int:
-        with self._db:
+        with _transaction(self._db):
             row = self._db.execute(f"SELECT sum(count), max(last_seq) FROM blocks WHERE {condition}", (value,)).fetchone()
             if not row[0]:
                 return 0
@@ -360,7 +361,7 @@ class Journal:
     def close(self) -> None:
         """A clean close: the next open knows nothing was lost."""
         try:
-            with self._db:
+            with _transaction(self._db):
                 self._write_index()
             self._set_meta("open", 0)
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -382,6 +383,22 @@ class Journal:
             except sqlite3.DatabaseError as exc:
                 raise JournalError(_unusable(self.path, str(exc))) from None
         return iter(rows)
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """The statements inside commit together or not at all. The connection autocommits
+    (``isolation_level=None``, so that pragmas run where they are written), and there ``with
+    db:`` opens no transaction: each statement committed on its own, and a kill between them
+    left a block without its text row, or its rows without the tail offsets that go with it."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if db.in_transaction:  # (SQLite rolls back by itself after some errors: a full disk)
+            db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _connect(path: Path) -> sqlite3.Connection:
