@@ -32,6 +32,7 @@ from obsview.backend.ingest.catch_up import CatchUpTracker, file_progress
 from obsview.backend.ingest.log_limit import RateLimitedLog
 from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.base import Source
+from obsview.backend.ingest.sources.checkpoint import Position
 from obsview.backend.ingest.sources.file_tail import FileTailSource, tail_counters
 from obsview.backend.ingest.sources.listener import StreamListener, listener_counters
 from obsview.backend.ingest.sources.stdin import StdinSource
@@ -312,7 +313,10 @@ class Agent:
             max_age_s=config.history_days * 86400.0, max_bytes=config.history_max_mb << 20,
             keep_free_bytes=default_keep_free(path.parent) if keep_free is None else (keep_free << 20) or None,
         )
-        self._journal = JournalWriter.open(path, retention, self._store, clock=self._clock)
+        others = [kind for kind, used in (("TCP", config.tcp), ("OTLP", config.otlp), ("stdin", config.stdin))
+                  if used]
+        self._journal = JournalWriter.open(path, retention, self._store, clock=self._clock,
+                                           tailed=bool(config.tail), others=others)
         self._history.journal = self._journal.journal
         self.seq_epoch = self._journal.journal.epoch
         self._recorder = StateRecorder(self._journal)
@@ -358,17 +362,21 @@ class Agent:
 
     # ------------------------------------------------------------------ ingest
 
-    async def ingest(self, events: list[LogEvent]) -> None:
-        """The ``emit`` every source gets; in-process producers may call it too.
+    async def ingest(self, events: list[LogEvent], position: Position | None = None, /) -> None:
+        """The ``emit`` every source gets; in-process producers may call it too. ``position``:
+        where the file tail that read the events stands after them, which the journal commits
+        with them (it may come with no event: where reading starts).
 
         Never raises because of what the events hold: a step that fails on a batch is
         counted (``ingest_errors``) and logged at most once a minute, and the source goes on.
         """
         if not events:
+            if position is not None and self._journal is not None:
+                self._journal.append(events, position)
             return
         self._store.append(events)
         if self._journal is not None:
-            self._journal.append(events)
+            self._journal.append(events, position)
         self.events_ingested += len(events)
         for step in (self._observe, self._broadcast_events):
             try:
@@ -493,10 +501,14 @@ class Agent:
         config = self.config
         sources: list[Source] = []
         if config.tail:
+            journal = self._journal
             sources.append(FileTailSource(
                 config.tail, self.normalizer, from_start=config.from_start,
-                # Lines written while the agent was down are read after a restart.
+                # Lines written while the agent was down are read after a restart; with the
+                # journal on, from just after the last line it holds (README, "History").
                 checkpoint_path=self._state_dir / TAIL_OFFSETS,
+                journaled=journal is not None,
+                journal_checkpoint=journal.journal.tail_checkpoint if journal is not None else None,
             ))
         # One bind policy for every listener, as for the websocket (auth.token_for).
         for host, port in config.tcp:

@@ -126,6 +126,10 @@ class Journal:
         self.skips: list[tuple[int, int]] = [(first, last) for first, last in json.loads(self._meta("skips", "[]"))]
         """Ranges of numbers skipped after a crash (``first..last``): never events, so never
         counted as missed."""
+        tail_checkpoint = self._meta("tail_checkpoint", None)
+        self.tail_checkpoint: bytes | None = None if tail_checkpoint is None else bytes(tail_checkpoint)
+        """The tailed files' offsets as of the newest block (an opaque body the file tail
+        makes): a restart reads on from just after the last line the journal holds."""
         self._reindex()
         self._set_meta("open", 1)
 
@@ -218,9 +222,11 @@ class Journal:
         self.seq_floor = max(self.seq_floor, seq)
         self._set_meta("seq_floor", self.seq_floor)
 
-    def write_block(self, block: PackedBlock, written_at: float) -> None:
-        """Commit a block; its trace index rows go with a later block's (a batch), and until
-        then lookups find it in memory (:meth:`holding`)."""
+    def write_block(self, block: PackedBlock, written_at: float, tail_checkpoint: bytes | None = None) -> None:
+        """Commit a block, with the tailed files' offsets reached by its last event when they
+        moved (in the same transaction: a crash keeps both or neither); its trace index rows
+        go with a later block's (a batch), and until then lookups find it in memory
+        (:meth:`holding`)."""
         with self._index_lock:
             self._unindexed.append((block.first_seq, block.hashes))
             self._unindexed_hashes += len(block.hashes) // 4
@@ -233,6 +239,8 @@ class Journal:
                 )
                 self._db.execute("INSERT INTO texts VALUES (?, ?)", (block.first_seq, block.text))
                 self._db.execute("INSERT INTO errors VALUES (?, ?)", (block.first_seq, block.errors))
+                if tail_checkpoint is not None:
+                    self._db.execute("INSERT OR REPLACE INTO meta VALUES ('tail_checkpoint', ?)", (tail_checkpoint,))
                 if self._unindexed_hashes >= INDEX_BATCH_HASHES or len(self._unindexed) >= INDEX_BATCH_BLOCKS:
                     self._write_index()
         except BaseException:
@@ -243,6 +251,13 @@ class Journal:
         if not self.first_seq:
             self.first_seq = block.first_seq
         self.last_seq = max(self.last_seq, block.last_seq)
+        if tail_checkpoint is not None:
+            self.tail_checkpoint = tail_checkpoint
+
+    def save_tail_checkpoint(self, body: bytes) -> None:
+        """The tailed files' offsets moved with no new event (a source started)."""
+        self._set_meta("tail_checkpoint", body)
+        self.tail_checkpoint = body
 
     def _write_index(self) -> None:
         """Write the held-back trace index rows (inside the caller's transaction)."""

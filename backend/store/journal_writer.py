@@ -19,6 +19,11 @@ the way journald keeps ``SystemKeepFree``. Waiting for SQLite's "disk is full" d
 measured on a 3 MB file system, once the disk is full even the DELETE that would make room
 fails (its WAL must grow), so the journal kept its oldest events and lost every new one, and
 the agent's alert state and file offsets could no longer be saved either.
+
+A file tail's batch comes with its :class:`Position`: each block carries the checkpoint of
+the newest such batch it reaches (made for the part of it the block holds when the block ends
+inside it), committed with the block, so that after a crash the tail reads on from exactly
+after the last line the journal holds. Made per block, not per event.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
@@ -53,8 +58,19 @@ HELD_FRAMES: Final = 64
 """The ring's sealed runs kept for blocks not handed yet (more than a full queue's worth)."""
 
 Job = Callable[[Journal], None]
-Block = tuple[list[LogEvent], list[Piece]]
-"""A block's events, and the same events as runs: sealed by the ring already, or not."""
+Block = tuple[list[LogEvent], list[Piece], bytes | None]
+"""A block's events, the same events as runs (sealed by the ring already, or not), and the
+tailed files' checkpoint reached by its last event (None: it did not move)."""
+
+
+class Position(Protocol):
+    """Where a file tail stands after a batch (:class:`~obsview.backend.ingest.sources.
+    checkpoint.Position`), to resume from when the journal holds its first ``stored`` events."""
+
+    @property
+    def events(self) -> int: ...
+
+    def encode(self, stored: int) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +112,8 @@ class JournalWriter:
         self._short_of_space = False
         """The last block found the disk short of ``keep_free_bytes`` (said once a spell)."""
         self._pending: list[LogEvent] = []
+        self._positions: deque[tuple[int, int, Position]] = deque()
+        """(first seq, last seq, position) of the file batches not wholly handed yet."""
         self._frames: dict[int, tuple[int, bytes]] = {}
         """The ring's sealed runs by first seq: (last seq, bytes)."""
         self._ring: EventStore | None = None
@@ -111,17 +129,19 @@ class JournalWriter:
 
     @classmethod
     def open(cls, path: Path, retention: Retention, ring: EventStore, *,
-             clock: Callable[[], float] = time.time) -> JournalWriter:
+             clock: Callable[[], float] = time.time, tailed: bool = False,
+             others: Sequence[str] = ()) -> JournalWriter:
         """Open the journal at ``path`` (JournalError if unusable), number ``ring``'s events on
-        from it and start writing."""
+        from it and start writing. ``tailed``, ``others``: whether files are tailed, and the
+        other sources' kinds, for what a crash cost (:func:`crash_note`)."""
         journal = Journal(path)
         if journal.unclean:
             # Numbers up to MAX_UNWRITTEN past the journal may have been handed out to events
             # that were lost with the process: they are skipped, never reused.
             floor = journal.seq_floor
             journal.skip(floor + 1, floor + MAX_UNWRITTEN)
-            log.warning("history journal %s was not closed: the agent stopped abruptly, and events"
-                        " not yet written (at most %d) were lost", path, MAX_UNWRITTEN)
+            log.warning("%s", crash_note(path, tailed=tailed, checkpointed=journal.tail_checkpoint is not None,
+                                         others=others))
         if ring.last_seq < journal.seq_floor:  # (an agent started again in-process goes on)
             ring.resume_after(journal.seq_floor)
         writer = cls(journal, retention, clock=clock)
@@ -132,7 +152,17 @@ class JournalWriter:
 
     # ------------------------------------------------------------------ event loop side
 
-    def append(self, events: Sequence[LogEvent]) -> None:
+    def append(self, events: Sequence[LogEvent], position: Position | None = None) -> None:
+        """Queue ``events`` (numbered by the ring) for the journal; ``position``: where the
+        file tail that read them stands after them."""
+        if position is not None:
+            if events:
+                self._positions.append((events[0].seq, events[-1].seq, position))
+            elif self._pending:  # moved with no event: goes with the events before it
+                last = self._pending[-1].seq
+                self._positions.append((last + 1, last, position))
+            elif (body := position.encode(0)) is not None:  # nothing pending: at once
+                self.submit(lambda journal: journal.save_tail_checkpoint(body))
         self._pending.extend(events)
         if len(self._pending) >= self._block_events:
             self._hand(everything=False)
@@ -158,7 +188,7 @@ class JournalWriter:
             pieces = self._pieces(events)
             if not everything and len(pieces) > 1 and not isinstance(pieces[-1], bytes):
                 events = events[: len(events) - len(pieces.pop())]  # the next block takes the rest
-            self._enqueue((events, pieces))
+            self._enqueue((events, pieces, self._checkpoint(events[-1].seq)))
             start += len(events)
         if start:
             self._pending = pending[start:]
@@ -166,6 +196,20 @@ class JournalWriter:
             handed = pending[start - 1].seq
             while frames and next(iter(frames)) <= handed:
                 del frames[next(iter(frames))]
+
+    def _checkpoint(self, last: int) -> bytes | None:
+        """The checkpoint for a block ending at ``last``: of the newest file batch it reaches,
+        for the part of that batch it holds; None when no file batch is in it."""
+        positions = self._positions
+        newest = None
+        while positions and positions[0][1] <= last:
+            newest = positions.popleft()[2]
+        if positions and positions[0][0] <= last:  # ends inside a batch: the rest comes next
+            first, _end, position = positions[0]
+            partly = position.encode(last - first + 1)
+            if partly is not None:
+                return partly
+        return None if newest is None else newest.encode(newest.events)
 
     def _pieces(self, events: list[LogEvent]) -> list[Piece]:
         """``events`` cut into the runs the ring sealed (their bytes) and the runs between."""
@@ -243,11 +287,11 @@ class JournalWriter:
             self.write_errors += 1
             log.error("history journal %s: recorded state not written (%s)", self.journal.path, exc)
 
-    def _write(self, block: list[LogEvent], pieces: list[Piece]) -> None:
+    def _write(self, block: list[LogEvent], pieces: list[Piece], tail_checkpoint: bytes | None) -> None:
         try:
             now = self._clock()
             self._keep_free()
-            self.journal.write_block(pack(block, pieces), now)
+            self.journal.write_block(pack(block, pieces), now, tail_checkpoint)
             self.written += len(block)
             if now - self._retained_at >= RETENTION_INTERVAL_S:
                 self._retained_at = now
@@ -285,3 +329,21 @@ class JournalWriter:
         retention = self._retention
         older_than = None if retention.max_age_s is None else now - retention.max_age_s
         return self.journal.drop_oldest(older_than=older_than, max_bytes=retention.max_bytes)
+
+
+def crash_note(path: Path, *, tailed: bool, checkpointed: bool, others: Sequence[str]) -> str:
+    """What an agent stopped abruptly cost its history, said at the next start: tailed files
+    are read again from the journal's checkpoint (``checkpointed``), so their lines are not
+    lost; events that came any other way and were not written yet are."""
+    note = f"history journal {path} was not closed: the agent stopped abruptly"
+    if tailed and checkpointed:
+        note += ("; tailed files are read on from just after the last line it holds (their lines"
+                 " not yet written are read again: none is lost, none stored twice)")
+    elif tailed:  # a journal of an obsview that kept the offsets apart only
+        note += ("; tailed files are read on from their offsets saved a second apart (lines read in"
+                 " the second before the stop may be stored twice, or be missing from history)")
+    if others:
+        note += f"; events from {', '.join(others)} not yet written (at most {MAX_UNWRITTEN}) were lost"
+    elif not tailed:
+        note += f"; events not yet written (at most {MAX_UNWRITTEN}) were lost"
+    return note

@@ -29,6 +29,13 @@ by inode, or for copytruncate the copy whose bytes match at the offset), then an
 the checkpoint does not know but that was written after it was saved (two rotations while
 down: ``app.log.1`` when ours is now ``app.log.2``; compressed copies are skipped), then the
 new file from its start. Without a usable checkpoint the file starts as it would without one.
+
+**Journaled** (``journaled``, the agent's journal on): each batch goes to ``emit`` with its
+:class:`~.checkpoint.Position`, which the journal commits with the block holding the batch's
+last event; on start the journal's copy (``journal_checkpoint``) is resumed from, unless the
+checkpoint file was saved since by an agent without a journal. A kill then reads again
+exactly the lines whose events the journal did not commit: none is lost, none stored twice
+(a batch committed in part is read again from its start and the events stored dropped).
 """
 
 from __future__ import annotations
@@ -52,11 +59,14 @@ from obsview.backend.ingest.sources.base import Emit
 from obsview.backend.ingest.sources.checkpoint import (
     FINGERPRINT_BYTES,
     HEAD_BYTES,
+    Checkpoint,
     Ident,
     Mark,
+    Position,
+    decode_checkpoint,
     encode_marks,
     hash_bytes,
-    load_marks,
+    load_checkpoint,
 )
 from obsview.backend.ingest.sources.lines import LineSplitter
 from obsview.common.atomic_file import BackgroundWriter
@@ -88,6 +98,8 @@ class _Followed:
     """End of the last line handed to ``emit`` and awaited: what the checkpoint may record."""
     mark: Mark | None = None
     """The checkpoint entry last computed for this file."""
+    skip: int = 0
+    """Events of the next lines stored before a restart (:attr:`Mark.skip`): dropped."""
 
 
 class FileTailSource:
@@ -107,11 +119,15 @@ class FileTailSource:
         checkpoint_path: Path | None = None,
         checkpoint_interval: float = 1.0,
         checkpoint_grace: float = 300.0,
+        journaled: bool = False,
+        journal_checkpoint: bytes | None = None,
     ) -> None:
         """``checkpoint_path``: the JSON file where offsets are saved (atomically: when they
         changed and the last write is ``checkpoint_interval`` seconds old, plus once at start
         and once when ``run`` ends); None keeps none. An entry for a file no longer followed is kept ``checkpoint_grace`` seconds (it
-        may come back), then dropped."""
+        may come back), then dropped. ``journaled``: each batch is emitted with its position
+        (and one without events at start), for the journal to commit; ``journal_checkpoint``:
+        the last one it committed (see the module's doc)."""
         self.name = "file:" + ",".join(paths)
         self._literal_paths = [p for p in paths if not glob.has_magic(p)]
         self._glob_patterns = [p for p in paths if glob.has_magic(p)]
@@ -132,6 +148,8 @@ class FileTailSource:
         self._checkpoint_path = checkpoint_path
         self._checkpoint_interval = checkpoint_interval
         self._checkpoint_grace = checkpoint_grace
+        self._journaled = journaled
+        self._journal_checkpoint = journal_checkpoint
         self._saved: dict[Ident, tuple[Mark, float]] = {}
         """Checkpoint entries of files not followed now, with when they were last followed."""
         self._checkpointed_paths: set[str] = set()
@@ -213,6 +231,8 @@ class FileTailSource:
                 # Where each file starts, at once: a crash before the first line must not
                 # skip what is written while down. Outside the interval, like the last write.
                 await self._save_checkpoint()
+            if self._journaled:  # the journal's copy too: it may predate files found now
+                await emit([], self._position(None, 0))
             self.ready.set()
             next_scan = self._clock() + self._rescan_interval
             wait = self._poll_interval
@@ -310,32 +330,35 @@ class FileTailSource:
         if file is None:
             return  # vanished or replaced since the stat: the next poll sees what is there
         try:
-            offset = self._start_offset(path, ident, file, initial=initial)
+            offset, skip = self._start_offset(path, ident, file, initial=initial)
         except OSError:
             file.close()
             return
-        self._follow(path, file, ident, offset)
+        self._follow(path, file, ident, offset, skip=skip)
 
-    def _start_offset(self, path: str, ident: Ident, file: io.FileIO, *, initial: bool) -> int:
+    def _start_offset(
+        self, path: str, ident: Ident, file: io.FileIO, *, initial: bool
+    ) -> tuple[int, int]:
+        """Where to start reading, and how many events of the lines from there to drop."""
         stat = os.fstat(file.fileno())
         size = stat.st_size
         resume_at = self._resume_at.pop(ident, None)
         saved = self._saved.pop(ident, None)
         if resume_at is not None:
-            return min(resume_at, size)
+            return min(resume_at, size), 0
         if saved is not None:
             mark = saved[0]
             if mark.describes(file.fileno()):
-                return mark.offset
+                return mark.offset, mark.skip
             # Same inode, other content: truncated (copytruncate) while nobody read it, or the
             # inode went to a new file. The old content's rest may survive in a copy.
             self._open_copy_of(mark)
-            return 0
+            return 0, 0
         if path in self._checkpointed_paths:
-            return 0  # a new file where the checkpoint knew another: all of it is unread
+            return 0, 0  # a new file where the checkpoint knew another: all of it is unread
         if initial and self._unread_rotation(path, stat):
-            return 0  # rotated twice while down, onto a name a glob watches
-        return size if initial and not self._from_start else 0
+            return 0, 0  # rotated twice while down, onto a name a glob watches
+        return (size if initial and not self._from_start else 0), 0
 
     def _open_rotated_while_down(self, current: set[Ident]) -> None:
         """Follow files renamed away while the agent was down: the checkpointed one from its
@@ -358,7 +381,7 @@ class FileTailSource:
                     file.close()
                     break
                 del self._saved[ident]
-                self._follow(mark.path, file, ident, mark.offset, detached=True)
+                self._follow(mark.path, file, ident, mark.offset, detached=True, skip=mark.skip)
                 break
             unread = [
                 (location, stat) for location, stat in siblings
@@ -437,7 +460,8 @@ class FileTailSource:
         if copy is None:
             return
         real = os.fstat(copy.fileno())
-        self._follow(mark.path, copy, (real.st_dev, real.st_ino), mark.offset, detached=True)
+        self._follow(mark.path, copy, (real.st_dev, real.st_ino), mark.offset, detached=True,
+                     skip=mark.skip)
 
     def _open_file(self, location: str, ident: Ident) -> io.FileIO | None:
         """``location`` opened for reading if it is still the file ``ident``, else None."""
@@ -452,7 +476,8 @@ class FileTailSource:
         return file
 
     def _follow(
-        self, path: str, file: io.FileIO, ident: Ident, offset: int, *, detached: bool = False
+        self, path: str, file: io.FileIO, ident: Ident, offset: int, *, detached: bool = False,
+        skip: int = 0,
     ) -> None:
         fingerprint = b""
         if offset:
@@ -463,6 +488,7 @@ class FileTailSource:
         followed = _Followed(
             path, file, ident, offset, LineSplitter(self._normalizer.max_line_bytes),
             fingerprint, detached_at=now if detached else None, last_data_at=now, emitted=offset,
+            skip=skip,
         )
         self._followed[ident] = followed
         if not detached:
@@ -566,6 +592,7 @@ class FileTailSource:
             await self._emit_lines(followed.lines.flush(), followed, emit)
         followed.offset = 0
         followed.emitted = 0
+        followed.skip = 0  # it counted the old content's lines: none of the new is stored
         followed.fingerprint = b""
         followed.file.seek(0)
 
@@ -633,7 +660,9 @@ class FileTailSource:
         self, lines: list[bytes], followed: _Followed, emit: Emit, end: int | None = None
     ) -> None:
         """Normalize and emit in batches. ``end``: the file offset just past ``lines``; when
-        given, ``followed.emitted`` advances batch by batch, only once ``emit`` returned."""
+        given, ``followed.emitted`` advances batch by batch, only once ``emit`` returned, and
+        a journaled batch goes with its position (without ``end`` the checkpoint does not
+        move: a restart reads those lines again, as before)."""
         if not lines:
             return
         self.lines_read += len(lines)
@@ -646,21 +675,30 @@ class FileTailSource:
         for start in range(0, len(lines), step):
             batch = lines[start : start + step]
             events = normalize(batch, path)
-            previous = followed.emitted
+            previous, skipped = followed.emitted, followed.skip
+            before = self._mark(followed) if self._journaled and end is not None else None
+            if skipped:  # stored before a restart, in a batch the journal committed in part
+                dropped = min(skipped, len(events))
+                events = events[dropped:]
+                followed.skip = skipped - dropped
+            position = None
             try:
                 if end is not None:
                     if start:
                         after -= sum(map(len, batch)) + len(batch)
                     followed.emitted = end - after
+                    if self._journaled:
+                        position = self._position(before, len(events))
                     # When due, the offset is on disk before the events are handed on, so
-                    # before any console can see them (a crash repeats nothing a console
-                    # saw); written off the event loop, only this source waits for it.
+                    # before any console can see them (without a journal, a crash repeats
+                    # nothing a console saw); written off the event loop, only this source
+                    # waits for it.
                     await self._checkpoint_if_due()
                 if events:
-                    await emit(events)
+                    await (emit(events) if position is None else emit(events, position))
             except BaseException:
                 # Not handed on (cancelled, failed): the final checkpoint must not skip them.
-                followed.emitted = previous
+                followed.emitted, followed.skip = previous, skipped
                 raise
 
     # ------------------------------------------------------------------ checkpoint
@@ -669,15 +707,22 @@ class FileTailSource:
         self._last_error = exc
 
     def _load_checkpoint(self, location: Path) -> None:
-        marks = load_marks(location)
-        try:
-            self._checkpoint_saved_at = location.stat().st_mtime if marks else None
-        except OSError:
-            self._checkpoint_saved_at = None
+        saved: Checkpoint | None = load_checkpoint(location)
+        # The journal's copy on the first run only: a source restarted in-process resumes
+        # from the file, written as the last run ended, after everything it handed on.
+        committed, self._journal_checkpoint = self._journal_checkpoint, None
+        journal = None if committed is None else decode_checkpoint(
+            committed, "file tail offsets in the history journal")
+        if journal is not None and (saved is None or saved.journaled):
+            saved = journal
+            self._last_saved = None  # the file is rewritten to match at start
+        else:
+            self._last_saved = saved.marks if saved is not None else []
+        marks = saved.marks if saved is not None else []
+        self._checkpoint_saved_at = saved.saved_at if saved is not None and marks else None
         now = self._clock()
         self._saved = {mark.ident: (mark, now) for mark in marks}
         self._checkpointed_paths = {mark.path for mark in marks}
-        self._last_saved = marks
 
     async def _checkpoint_if_due(self) -> None:
         """Save changed offsets at once, unless the last write is under an interval old:
@@ -714,18 +759,29 @@ class FileTailSource:
             if now - since >= self._checkpoint_grace:
                 del self._saved[ident]
                 self._resume_at.pop(ident, None)
-        marks = [mark for followed in self._followed.values() if (mark := self._mark(followed))]
-        marks.extend(mark for mark, _since in self._saved.values())
+        marks = self._marks()
         if marks == self._last_saved and not self._save_failing:
             return None
         self._last_saved = marks
-        return encode_marks(marks)
+        return encode_marks(marks, journaled=self._journaled, saved_at=time.time())
+
+    def _marks(self) -> list[Mark]:
+        """Every file's checkpoint entry now: followed, or not followed but kept."""
+        marks = [mark for followed in self._followed.values() if (mark := self._mark(followed))]
+        marks.extend(mark for mark, _since in self._saved.values())
+        return marks
+
+    def _position(self, before: Mark | None, events: int) -> Position:
+        """Where reading stands after a batch of ``events`` (``before``: its file's entry
+        before it), for the journal to commit with them."""
+        return Position(tuple(self._marks()), before, events, time.time())
 
     def _mark(self, followed: _Followed) -> Mark | None:
         """The checkpoint entry for ``followed`` now, or its last one when the file cannot
         confirm what was read (truncated under us, read error)."""
         mark = followed.mark
-        if mark is not None and mark.offset == followed.emitted and mark.path == followed.path:
+        if (mark is not None and mark.offset == followed.emitted and mark.skip == followed.skip
+                and mark.path == followed.path):
             return mark
         emitted = followed.emitted
         try:
@@ -741,7 +797,8 @@ class FileTailSource:
             return mark
         dev, ino = followed.ident
         followed.mark = Mark(
-            followed.path, dev, ino, emitted, head_len, hash_bytes(head), tail_len, hash_bytes(tail)
+            followed.path, dev, ino, emitted, head_len, hash_bytes(head), tail_len, hash_bytes(tail),
+            followed.skip,
         )
         return followed.mark
 
