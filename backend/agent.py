@@ -48,9 +48,10 @@ from obsview.backend.signals.routes import RouteTemplater
 from obsview.backend.signals.span_requests import RequestDedup, span_request
 from obsview.backend.state_lock import StateLock, adopt_legacy_state
 from obsview.backend.store.history import History
+from obsview.backend.store.history_minutes import read_history_minutes
 from obsview.backend.store.journal_writer import JournalWriter, Retention, default_keep_free
 from obsview.backend.store.query import EventQuery, Page
-from obsview.backend.store.recorder import StateRecorder, read_states, recent_minutes
+from obsview.backend.store.recorder import RecordedSpan, StateRecorder, read_states, recent_minutes
 from obsview.backend.store.ring import EventStore
 from obsview.backend.store.traces import TraceStore
 from obsview.common.gc_schedule import FULL_COLLECTION_INTERVAL_S, ScheduledCollection
@@ -68,7 +69,6 @@ from obsview.common.protocol import (
     MinutePoint,
     Silence,
     SourceStatus,
-    TimedFrame,
     Unack,
     encode,
 )
@@ -163,11 +163,11 @@ class Agent:
         """Closed minutes of request metrics, the last day (from the journal after a restart)."""
         return tuple(self._minutes)
 
-    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+    async def states(self, since_ts: float, until_ts: float) -> RecordedSpan:
         """What was recorded besides events in the span (none without a journal)."""
         journal = self._history.journal
         if journal is None:
-            return [], []
+            return RecordedSpan([], [], [])
         return await asyncio.to_thread(read_states, journal, since_ts, until_ts)
 
     @property
@@ -319,14 +319,18 @@ class Agent:
                                            tailed=bool(config.tail), others=others)
         self._history.journal = self._journal.journal
         self.seq_epoch = self._journal.journal.epoch
-        self._recorder = StateRecorder(self._journal)
+        self._recorder = StateRecorder(self._journal, clock=self._clock)
         # The first batch starts with what is in force too (later ones: see tick).
         self._recorder.record(self._clock(), encode(self._alerts_shown))
         self._recorder.record(self._clock(), encode(Health(report=self.health_report())))
         self._minutes.extend(recent_minutes(self._journal.journal, self._clock()))
+        self._metrics.backlog.restore(read_history_minutes(self._journal.journal))
 
     async def _close_journal(self) -> None:
         if self._recorder is not None:
+            if self._journal is not None:
+                self._journal.flush()  # the blocks of the history's requests go first
+            self._record_history()
             self._recorder.flush(self._clock(), force=True)
             self._recorder = None
         journal, self._journal = self._journal, None
@@ -554,6 +558,7 @@ class Agent:
             self._minutes.append(closed)
             if self._recorder is not None:
                 self._recorder.record_minute(closed)
+        self._record_history()
         if self.config.tail:
             self._follow_catch_up()  # its end, when the last batch left nothing to read
             if self._catch_up.active and self._server is not None:
@@ -576,6 +581,13 @@ class Agent:
             # Each recorded batch starts with what is in force: a replay can start anywhere.
             self._recorder.record(now, encode(self._alerts_shown))
             self._recorder.record(now, encode(Health(report=self.health_report())))
+
+    def _record_history(self) -> None:
+        """Journal what minutes of history got since the last tick: a crash loses at most a
+        second of them, like the events."""
+        minutes = self._metrics.backlog.take_unsaved()  # taken without a journal too: bounded
+        if minutes and self._recorder is not None:
+            self._recorder.record_history(minutes)
 
     def _send(self, now: float, message: Metrics | Health | Alerts, *, urgent: bool = False) -> None:
         """Broadcast to consoles and record in the journal, as the same frame."""
@@ -663,7 +675,7 @@ class _AgentView:
     def spans_since(self, seq: int, limit: int) -> tuple[list[Span], int]:
         return self._agent.traces.since(seq, limit)
 
-    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+    async def states(self, since_ts: float, until_ts: float) -> RecordedSpan:
         return await self._agent.states(since_ts, until_ts)
 
     def command(self, message: AlertCommand) -> Error | None:

@@ -461,6 +461,9 @@ class StatesPage(Message, tag="states_page", frozen=True):
     minutes: tuple[MinutePoint, ...] = ()
     done: bool = False
     error: str = ""
+    backlog: BacklogStats | None = None
+    """History read late over the span, by its own minutes (with ``done``; None: there is
+    none, or an older agent)."""
 
 
 class Error(Message, tag="error", frozen=True):

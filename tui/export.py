@@ -4,7 +4,8 @@
 
 Asks the agent for the events (``Query`` forward from ``--since``, with the filter, over all
 history, page after page) and for what it recorded besides them (``StatesQuery``: metrics,
-health and alert messages, per-minute rollups), then writes them as one incident file.
+health and alert messages, per-minute rollups, the history read late over the span), then
+writes them as one incident file.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from typing import Final
 from websockets.asyncio.client import ClientConnection, connect
 
 from obsview.common.protocol import (
+    BacklogStats,
     Hello,
     LogEvent,
     Metrics,
+    MetricsSnapshot,
     MinutePoint,
     Query,
     QueryPage,
@@ -51,18 +54,31 @@ async def export(url: str, *, token: str | None, since: float, until: float, exp
                        open_timeout=10) as ws:
         hello = await _hello(ws)
         events = await _events(ws, since, until, expression)
-        frames, minutes = await _states(ws, since, until)
+        frames, minutes, backlog = await _states(ws, since, until)
     records = [*frames, *event_frames(events)]
-    if minutes:
-        # The day's per-minute rollups ride on a metrics frame at the start, as on subscribe.
+    if minutes or backlog is not None:
+        # The per-minute rollups ride on a metrics frame at the start, as on subscribe; the
+        # history read late, over the span, with them: the panels show it where the agent
+        # sent no metrics then (it read that time's log later).
         decoded = (decode(frame) for _ts, frame in frames)
         first = next((message for message in decoded if isinstance(message, Metrics)), None)
-        if first is not None:
-            records.append((since, encode(Metrics(snapshot=first.snapshot, minutes=tuple(minutes)))))
+        snapshot = first.snapshot if first is not None else quiet_snapshot(since)
+        records.append((since, encode(Metrics(snapshot=snapshot, minutes=tuple(minutes), backlog=backlog))))
     header = Header(FORMAT, time.time(), f"{url} ({hello.service or 'agent'}@{hello.host})", since, until, expression)
     write_incident(path, header, records)
+    history = len(backlog.minutes) if backlog is not None else 0
     return (f"wrote {path}: {counted(len(events), 'event')}, {len(frames):,} metrics/health/alert"
-            f" messages, {counted(len(minutes), 'minute')}")
+            f" messages, {counted(len(minutes) + history, 'minute')}")
+
+
+def quiet_snapshot(ts: float) -> MetricsSnapshot:
+    """The agent's figures where it sent none: no live request (so history is shown)."""
+    return MetricsSnapshot(
+        ts=ts, uptime_s=0.0, requests_total=0, errors_total=0, rate_1m=0.0, rate_5m=0.0, rate_15m=0.0,
+        error_rate_1m=0.0, error_rate_5m=0.0, error_rate_15m=0.0, latency_avg_ms=None,
+        latency_min_ms=None, latency_max_ms=None, p50_ms=None, p95_ms=None, p99_ms=None,
+        cache_hit_rate=None, cpu_percent=0.0, memory_percent=0.0, disk_percent=0.0, load_1m=0.0,
+    )
 
 
 async def _recv(ws: ClientConnection) -> object:
@@ -99,7 +115,7 @@ async def _events(ws: ClientConnection, since: float, until: float, expression: 
 
 
 async def _states(ws: ClientConnection, since: float, until: float
-                  ) -> tuple[list[tuple[float, bytes]], list[MinutePoint]]:
+                  ) -> tuple[list[tuple[float, bytes]], list[MinutePoint], BacklogStats | None]:
     query_id = next(_ids)
     await ws.send(encode(StatesQuery(query_id, since, until)), text=True)
     frames: list[tuple[float, bytes]] = []
@@ -112,4 +128,4 @@ async def _states(ws: ClientConnection, since: float, until: float
             if message.done:
                 if message.error:
                     raise ExportError(f"the agent refused: {message.error}")
-                return frames, minutes
+                return frames, minutes, message.backlog

@@ -19,11 +19,12 @@ from typing import Final, Protocol
 from websockets.exceptions import ConnectionClosed
 
 from obsview.backend.serving.frames import FRAME_BYTES, FRAME_EVENTS, event_frames
+from obsview.backend.signals.backlog import history_stats
 from obsview.backend.store.query import EventQuery, Page
+from obsview.backend.store.recorder import RecordedSpan
 from obsview.common.filters import ALL_LEVELS, FilterError, parse_filter
 from obsview.common.protocol import (
     CancelQuery,
-    MinutePoint,
     Query,
     QueryPage,
     StatesPage,
@@ -61,7 +62,7 @@ class QueryView(Protocol):
 
     async def query_page(self, query: EventQuery, *, history: bool, limit: int) -> Page: ...
 
-    async def states(self, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+    async def states(self, since_ts: float, until_ts: float) -> RecordedSpan:
         """Recorded metrics/health/alert frames and minutes in the span (for incident files)."""
         ...
 
@@ -122,16 +123,20 @@ class QueryRunner:
         return False
 
     async def _run_states(self, message: StatesQuery) -> None:
-        frames, minutes = await self._view.states(message.since_ts, message.until_ts)
+        span = await self._view.states(message.since_ts, message.until_ts)
+        # History read late, over the span: what a replay shows in the Requests and Latency
+        # panels where the agent sent no metrics then (it read that time's log later).
+        backlog = await asyncio.to_thread(history_stats, span.history) if span.history else None
         chunk: list[TimedFrame] = []
         size = 0
-        for frame in frames:
+        for frame in span.frames:
             if chunk and size + len(frame.frame) > FRAME_BYTES:
                 await self._send(encode(StatesPage(message.id, tuple(chunk))))
                 chunk, size = [], 0
             chunk.append(frame)
             size += len(frame.frame) + 32
-        await self._send(encode(StatesPage(message.id, tuple(chunk), tuple(minutes), done=True)))
+        await self._send(encode(StatesPage(message.id, tuple(chunk), tuple(span.minutes), done=True,
+                                           backlog=backlog)))
 
     def cancel(self, message: CancelQuery) -> None:
         task = self._tasks.pop(message.id, None)

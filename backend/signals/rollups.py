@@ -25,8 +25,8 @@ def _all_routes(metrics: RequestMetrics) -> RouteBucket:
     for bucket in metrics.totals().routes.values():
         total.merge(bucket)
     # History read late (by its own time) is not what the agent counted during the minute.
-    backlog = metrics.backlog
-    total.subtract(RouteBucket(backlog.requests, backlog.errors, {}, backlog.latency))
+    requests, errors, latency = metrics.backlog.read_here()
+    total.subtract(RouteBucket(requests, errors, {}, latency))
     return total
 
 

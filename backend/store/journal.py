@@ -25,7 +25,7 @@ import json
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -73,7 +73,13 @@ CREATE TABLE trace_batches(bucket INTEGER NOT NULL, first_seq INTEGER NOT NULL, 
 _ERRORS: Final = "CREATE TABLE errors(first_seq INTEGER PRIMARY KEY, data BLOB NOT NULL);"
 """A table of its own, not a column of ``blocks``: a column after a blob of hundreds of KiB
 is reached through every page of it."""
-_SCHEMA: Final = _TRACE_BATCHES + _ERRORS + """
+_HISTORY_MINUTES: Final = """
+CREATE TABLE IF NOT EXISTS history_minutes(minute INTEGER PRIMARY KEY, written_at REAL NOT NULL,
+    data BLOB NOT NULL);
+"""
+"""Minutes of history read late, by their own time (:mod:`.history_minutes`). Made in a file of
+format 4 that lacks it as it is opened: an earlier obsview reads such a file as before."""
+_SCHEMA: Final = _TRACE_BATCHES + _ERRORS + _HISTORY_MINUTES + """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE blocks(
     first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, count INTEGER NOT NULL,
@@ -161,6 +167,7 @@ class Journal:
         db.execute("PRAGMA journal_mode = WAL")
         if version < SCHEMA_VERSION:
             self._upgrade(version)
+        db.executescript(_HISTORY_MINUTES)
 
     def _upgrade(self, version: int) -> None:
         """Format 1 kept a block's trace hashes in one row (a lookup read all of them):
@@ -294,6 +301,23 @@ class Journal:
         with _transaction(self._db):
             self._db.execute("INSERT OR REPLACE INTO minutes VALUES (?, ?)", (minute, data))
 
+    def add_history_minutes(self, rows: dict[int, bytes], add: Callable[[bytes, bytes], bytes],
+                            written_at: float) -> None:
+        """Write each minute's row, or ``add(row, new)`` to the one there, in one transaction."""
+        db = self._db
+        with db:
+            for minute, data in rows.items():
+                kept = db.execute("SELECT data FROM history_minutes WHERE minute = ?", (minute,)).fetchone()
+                row = data if kept is None else add(bytes(kept[0]), data)
+                db.execute("INSERT OR REPLACE INTO history_minutes VALUES (?, ?, ?)", (minute, written_at, row))
+
+    def history_minutes(self, since_minute: int, until_minute: int) -> list[bytes]:
+        rows = self.read(
+            "SELECT data FROM history_minutes WHERE minute >= ? AND minute <= ? ORDER BY minute",
+            (since_minute, until_minute),
+        )
+        return [bytes(data) for (data,) in rows]
+
     def states(self, since_ts: float, until_ts: float) -> list[tuple[float, bytes]]:
         """Recorded state rows (first frame's time, packed frames) overlapping the span."""
         rows = self.read(
@@ -364,6 +388,9 @@ class Journal:
             horizon = oldest[1] if oldest[1] is not None else float("inf")
             self._db.execute("DELETE FROM states WHERE ts < ?", (horizon,))
             self._db.execute("DELETE FROM minutes WHERE minute < ?", (horizon // 60,))
+            # History is stamped with its own (older) time: its minutes go by when they were
+            # written, with the blocks written before them.
+            self._db.execute("DELETE FROM history_minutes WHERE written_at < ?", (horizon,))
         self.first_seq = oldest[0] or 0
         return int(row[0])
 

@@ -2,19 +2,24 @@
 
 Every metrics, health and alert message the agent broadcasts is recorded with its time, as
 the exact frame consoles received, and closed minutes of request metrics are kept as
-:class:`MinutePoint` rows. Frames are packed together and handed to the journal's writer
-thread once a minute (LZ4 over a minute of similar snapshots shrinks them ~10x), or at once
-when an alert or health message is among them, so a crash loses at most a minute of
-metrics and no alert change that made it to the writer.
+:class:`MinutePoint` rows (history read late, by its own minutes, as :class:`HistoryMinute`
+rows). Frames are packed together and handed to the journal's writer thread once a minute
+(LZ4 over a minute of similar snapshots shrinks them ~10x), or at once when an alert or
+health message is among them, so a crash loses at most a minute of metrics and no alert
+change that made it to the writer.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Final
 
 import lz4.block  # type: ignore[import-untyped]  # python-lz4 ships no type information
 import msgspec
 
+from obsview.backend.store.history_minutes import HistoryMinute, read_history_minutes, write_history_minutes
 from obsview.backend.store.journal import Journal
 from obsview.backend.store.journal_writer import JournalWriter
 from obsview.common.protocol import MinutePoint, TimedFrame
@@ -27,8 +32,9 @@ _FRAMES: Final = msgspec.msgpack.Encoder()
 
 
 class StateRecorder:
-    def __init__(self, writer: JournalWriter) -> None:
+    def __init__(self, writer: JournalWriter, *, clock: Callable[[], float] = time.time) -> None:
         self._writer = writer
+        self._clock = clock
         self._pending: list[TimedFrame] = []
         self._urgent = False
         self._flushed_at: float | None = None
@@ -40,6 +46,12 @@ class StateRecorder:
     def record_minute(self, point: MinutePoint) -> None:
         data = _MINUTE.encode(point)
         self._writer.submit(lambda journal: journal.write_minute(int(point.ts // 60), data))
+
+    def record_history(self, minutes: list[HistoryMinute]) -> None:
+        """What minutes of history got since the last call (each added to its row). Stamped
+        as the writer gets to it, after the blocks of those requests (handed to it first):
+        retention drops the rows with the last of those blocks, not before."""
+        self._writer.submit(lambda journal: write_history_minutes(journal, minutes, self._clock()))
 
     def flush(self, now: float, *, force: bool = False) -> bool:
         """Hand the pending frames to the writer when due; True when a new batch starts (the
@@ -59,7 +71,16 @@ class StateRecorder:
         return True
 
 
-def read_states(journal: Journal, since_ts: float, until_ts: float) -> tuple[list[TimedFrame], list[MinutePoint]]:
+@dataclass(frozen=True, slots=True)
+class RecordedSpan:
+    frames: list[TimedFrame]
+    minutes: list[MinutePoint]
+    """The live minutes the span covers (the agent's own time)."""
+    history: list[HistoryMinute]
+    """The minutes of history read late the span covers (the requests' own time)."""
+
+
+def read_states(journal: Journal, since_ts: float, until_ts: float) -> RecordedSpan:
     """Recorded frames stamped in the span (oldest first) and the minutes it covers. The
     alert list and health report in force at ``since_ts`` come first, stamped ``since_ts``
     (each recorded batch starts with them, so the batch before the span has them)."""
@@ -73,7 +94,8 @@ def read_states(journal: Journal, since_ts: float, until_ts: float) -> tuple[lis
                 kind = _state_kind(frame.frame)
                 if kind:
                     in_force[kind] = TimedFrame(since_ts, frame.frame)
-    return [*in_force.values(), *frames], _minutes(journal, since_ts, until_ts)
+    history = read_history_minutes(journal, int(since_ts // 60), int(until_ts // 60))
+    return RecordedSpan([*in_force.values(), *frames], _minutes(journal, since_ts, until_ts), history)
 
 
 def _state_kind(frame: str) -> str:

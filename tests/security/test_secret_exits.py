@@ -108,6 +108,7 @@ def _readable(path: Path) -> str:
         texts = [unpack_text(text).decode("utf-8", "surrogatepass") for (text,) in db.execute("SELECT text FROM texts")]
         frames = [unpack_bytes(data) for (data,) in db.execute("SELECT data FROM states")]
         minutes = [bytes(data) for (data,) in db.execute("SELECT data FROM minutes")]
+        minutes += [bytes(data) for (data,) in db.execute("SELECT data FROM history_minutes")]
         meta = [str(value) for (_key, value) in db.execute("SELECT key, value FROM meta")]
     assert blocks and frames, "the journal holds the events and frames (else this exit is vacuous)"
     as_json = [msgspec.json.encode(events) for events in blocks]

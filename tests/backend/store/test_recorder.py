@@ -42,8 +42,9 @@ async def test_minutes_and_sent_messages_are_kept_across_a_restart(tmp_path: Pat
             while not isinstance(message := decode(await asyncio.wait_for(ws.recv(), 5)), Metrics):
                 pass
         assert message.minutes == (closed,)
-        frames, minutes = await again.states(MINUTE + 30, now[0])
-    assert minutes == [closed]
+        span = await again.states(MINUTE + 30, now[0])
+    assert span.minutes == [closed] and span.history == []
+    frames = span.frames
     kinds = [type(decode(frame.frame)).__name__ for frame in frames]
     # In force at the span's start though sent before it: the alert list and health report.
     assert kinds[:2] == ["Alerts", "Health"] and frames[0].ts == MINUTE + 30

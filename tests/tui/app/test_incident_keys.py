@@ -9,16 +9,22 @@ import time
 from pathlib import Path
 
 import msgspec
+import orjson
 import pytest
 from app_test_support import screen_lines, screen_text, wait_until
 
 from obsview.backend.agent import Agent
 from obsview.backend.config import AgentConfig
-from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent, encode
+from obsview.common.iso_time import iso_utc
+from obsview.common.protocol import AlertInfo, Alerts, Events, LogEvent, Metrics, encode
 from obsview.tui.app import ObsviewApp
 from obsview.tui.cli import main
+from obsview.tui.export import export
 from obsview.tui.incident import FORMAT, Header, event_frames, read_incident, write_incident
 from obsview.tui.replay import ReplayApp, Replayer
+from obsview.tui.screenshots import utc_time
+from obsview.tui.widgets.latency import LatencyPanel
+from obsview.tui.widgets.rate_chart import RateChart
 
 NOW = 1_796_300_000.0
 ALERT = AlertInfo("fp", "api_errors", "critical", "firing", "error_rate", ">", 0.05, 0.4, "errors at 40%")
@@ -90,6 +96,40 @@ async def test_export_from_the_command_line_as_the_readme_writes_it(tmp_path: Pa
     assert out.decode().startswith(f"wrote {path}: 10 events")
     events = [e for _t, m in read_incident(path).frames if isinstance(m, Events) for e in m.events]
     assert [e.message for e in events] == [f"line {n}" for n in range(1, 20, 2)]
+
+
+@pytest.mark.timeout(40)
+async def test_an_export_of_history_read_from_a_backlog_replays_its_requests_and_latency(tmp_path: Path) -> None:
+    """A log of yesterday read from its start, exported over a quarter of an hour of its own
+    time: the file held its 6,251 events but no minute, and the replay said "waiting for
+    metrics…" in the Requests and Latency panels all along."""
+    start = (time.time() // 3600 - 20) * 3600  # yesterday, on the hour
+    log = tmp_path / "app.log"
+    log.write_bytes(b"".join(
+        orjson.dumps({"timestamp": iso_utc(start + n * 6), "level": "info", "message": "Request completed",
+                      "request": {"id": f"req-{n}", "method": "GET", "url": "/api/posts"},
+                      "response": {"statusCode": 500 if n % 10 == 0 else 200, "responseTime": 20 + n % 30}})
+        + b"\n" for n in range(300)))  # 30 minutes, 10 a minute
+    path = tmp_path / "incident.jsonl.gz"
+    config = AgentConfig(listen=("127.0.0.1", 0), state_dir=tmp_path / "state", tail=[str(log)], from_start=True)
+    async with Agent(config) as agent:
+        while agent.metrics.backlog.requests < 300:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.5)  # a tick journals the history's minutes
+        line = await export(agent.url, token=None, since=start + 600, until=start + 1500 - 1, expression="", path=path)
+    assert "150 events" in line and "15 minutes" in line, line
+    (metrics,) = [m for _t, m in read_incident(path).frames if isinstance(m, Metrics)]
+    backlog = metrics.backlog
+    assert backlog is not None and backlog.requests == 150 and backlog.errors == 15
+    assert [p.ts for p in backlog.minutes] == [start + 600 + 60 * m for m in range(15)]
+
+    replay = ReplayApp(Replayer(read_incident(path), clock=lambda: 0.0), time_format=utc_time)
+    async with replay.run_test(size=(120, 40)) as pilot:
+        label = f"history, {utc_time(start + 600)[:5]}–{utc_time(start + 1494)[:5]}"
+        await wait_until(pilot, lambda: replay.dashboard.query_one(RateChart).border_subtitle == label)
+        assert replay.dashboard.query_one(LatencyPanel).border_subtitle == label
+        text = screen_text(replay)
+        assert "waiting for metrics" not in text and "failed ≥400 10.0 %" in text, text
 
 
 async def test_a_replayed_alert_is_as_old_as_it_was_at_that_point_of_the_incident(tmp_path: Path) -> None:
