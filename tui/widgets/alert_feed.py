@@ -32,16 +32,30 @@ _COLUMNS: Final = {
     "state": Text("State"),  # the state, then since when: cut from the right, since goes first
     "ack": Text("Ack"),
 }
-#: The headers when the value column is narrower than "Now / threshold", and the compact
-#: rows' headers (their values are shorter still).
+#: The headers when the value column is narrower than "Now / threshold" (the values show
+#: the threshold themselves).
 _SHORT_COLUMNS: Final = {**_COLUMNS, "value": Text("Now", justify="right")}
-#: The alert's name keeps at least this many cells in full rows; below that, the rows turn
-#: compact (states in four letters, the acker as a check mark) rather than cut the state.
-_FULL_RULE_MIN: Final = 16
-#: Columns cut (ellipsis) in compact rows when the table is still too narrow, first to last.
+#: The row forms, roomiest first, as (tight numbers, short states, peak): the first whose
+#: columns fit beside the name's minimum (:meth:`AlertFeed.name_min`) is shown. Tight
+#: numbers lose their spaces in the value and the peak alike (one format in the panel);
+#: short states are four letters and an ack a check mark. So the spaces go first, then the
+#: peak (it is in /api/alerts and in the maximized panel), then the state words.
+_FORMS: Final = (
+    (False, False, True),
+    (True, False, True),
+    (False, False, False),
+    (True, False, False),
+    (True, True, True),
+    (True, True, False),
+)
+#: A rule's name keeps this many cells, its label values after it, while the forms narrow.
+_RULE_MIN: Final = 16
+#: What is left of a rule's name that several listed alerts share, so that the label values
+#: that tell them apart stay whole ("probe… database"): their rows read alike without them.
+_RULE_STUB: Final = 6
+#: Columns cut (ellipsis) in the last form when the table is still too narrow, first to last.
 _SHRINK_ORDER: Final = (("rule", 8), ("state", 4))
 #: Columns then left out altogether, first to last (only in panels narrower than 80×24 gives).
-#: The peak goes before any of this (it is in /api/alerts and in the maximized panel).
 _DROP_ORDER: Final = ("ack", "state")
 #: Each comparison as it reads, and the one that holds when it does not (the value is on
 #: the other side).
@@ -118,7 +132,7 @@ class AlertFeed(DataTable[Text]):
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
         self.alerts: list[AlertInfo] = []
         self.compact = False
-        """True while the rows are in their compact form (the panel is too narrow)."""
+        """True while the rows show short states (the panel is too narrow for the words)."""
         self._now = 0.0
 
     def on_mount(self) -> None:
@@ -154,77 +168,102 @@ class AlertFeed(DataTable[Text]):
                 self.move_cursor(row=keep[0])
 
     def _layout(self, now: float) -> tuple[dict[str, Text], list[dict[str, Text]], dict[str, int]]:
-        """Headers, rows and column widths that fit the panel, the first of: full rows if the
-        name keeps :data:`_FULL_RULE_MIN` cells with every column whole; the same without the
-        peak; compact rows with the peak; compact rows without it (then cut and left out as
-        :data:`_SHRINK_ORDER` and :data:`_DROP_ORDER` say)."""
-        rows = [dict(zip(_COLUMNS, self.cells(alert, now))) for alert in self.alerts]
-        natural = natural_widths(_COLUMNS, rows)
-        available = available_width(self, len(rows))
-        if not available:  # not laid out yet: on_resize comes next
-            return _COLUMNS, rows, natural
-        # The value column may narrow to its values, never cut one; its header then says
-        # "Now" (the values show the threshold themselves), not "Now / thr…".
-        values_width = max([len("Now"), *(row["value"].cell_len for row in rows)])
-        for columns in (natural, _without_peak(natural)):
-            full = fit_widths(columns, available, self.cell_padding,
-                              shrink=(("value", values_width), ("rule", _FULL_RULE_MIN)))
-            if fits(full, available, self.cell_padding):
-                self.compact = False
-                narrowed = full["value"] < _COLUMNS["value"].cell_len
-                return (_SHORT_COLUMNS if narrowed else _COLUMNS), rows, full
-        self.compact = True
-        rows = [dict(zip(_COLUMNS, self.cells(alert, now, compact=True))) for alert in self.alerts]
-        natural = natural_widths(_SHORT_COLUMNS, rows)
-        with_peak = fit_widths(natural, available, self.cell_padding, shrink=_SHRINK_ORDER[:1])
-        if fits(with_peak, available, self.cell_padding):
-            return _SHORT_COLUMNS, rows, with_peak
-        compact = fit_widths(_without_peak(natural), available, self.cell_padding,
-                             shrink=_SHRINK_ORDER, drop=_DROP_ORDER)
-        return _SHORT_COLUMNS, rows, compact
+        """Headers, rows and column widths that fit the panel: the first of :data:`_FORMS`
+        whose columns are whole with the name at :meth:`name_min` cells at least, else the
+        last one cut and left out as :data:`_SHRINK_ORDER` and :data:`_DROP_ORDER` say. The
+        names are written for the width they get."""
+        rules = [alert.rule for alert in self.alerts]
+        shared = {rule for rule in rules if rules.count(rule) > 1}
+        name_min = max([0, *(self.name_min(alert, alert.rule in shared) for alert in self.alerts)])
+        available = available_width(self, len(self.alerts))
+        for tight, short, peak in _FORMS:
+            rows = [dict(zip(_COLUMNS, self.cells(alert, now, tight=tight, short=short)))
+                    for alert in self.alerts]
+            natural = natural_widths(_COLUMNS, rows)
+            if not available:  # not laid out yet: on_resize comes next
+                return _COLUMNS, rows, natural
+            if not peak:
+                del natural["peak"]
+            # The value column may narrow to its values, never cut one; its header then says
+            # "Now" (the values show the threshold themselves), not "Now / thr…".
+            values = ("value", max([len("Now"), *(row["value"].cell_len for row in rows)]))
+            widths = fit_widths(natural, available, self.cell_padding,
+                                shrink=(values, ("rule", name_min)))
+            if fits(widths, available, self.cell_padding):
+                break
+        else:
+            widths = fit_widths(natural, available, self.cell_padding,
+                                shrink=(values, *_SHRINK_ORDER), drop=_DROP_ORDER)
+        self.compact = short
+        for alert, row in zip(self.alerts, rows):
+            (row["rule"],) = clipped((self.name_text(alert, widths["rule"],
+                                                     shared=alert.rule in shared),))
+        narrowed = widths["value"] < _COLUMNS["value"].cell_len
+        return (_SHORT_COLUMNS if narrowed else _COLUMNS), rows, widths
 
-    def cells(self, alert: AlertInfo, now: float, *, compact: bool = False) -> tuple[Text, ...]:
-        """One row; ``compact`` writes the value without spaces, the state in four letters
-        and an ack as a check mark, so that a 40-cell panel still shows all five."""
+    def cells(self, alert: AlertInfo, now: float, *, tight: bool = False,
+              short: bool = False) -> tuple[Text, ...]:
+        """One row; ``tight`` writes the value and the peak without spaces, ``short`` the
+        state in four letters and an ack as a check mark, so that a 40-cell panel still
+        shows all five."""
         muted = self._style("muted")  # a Rich style string, e.g. "#8a94a0"
         label, shown = value_label(alert)
         comparison = compare_text(alert, shown)
         value_cell = Text(label + " " if label else "", style=muted)
-        value_cell.append(comparison.replace(" ", "") if compact else comparison)
+        value_cell.append(comparison.replace(" ", "") if tight else comparison)
         value_cell.justify = "right"
+        if alert.metric in _STATE_METRICS:  # its worst is the state "Now" shows: no figure
+            peak = Text("—", style=muted, justify="right")
+        else:
+            peak_text = format_metric_value(alert.metric, alert.peak)
+            peak = Text(peak_text.replace(" ", "") if tight else peak_text, justify="right")
         since = {"firing": alert.fired_at, "resolved": alert.resolved_at}.get(alert.state)
-        state_word = _SHORT_STATES.get(alert.state, alert.state) if compact else alert.state
+        state_word = _SHORT_STATES.get(alert.state, alert.state) if short else alert.state
         state = safe_text(state_word, style=self._style(alert.state), max_len=12)
         state.append(f" {format_age(now - (since or alert.started_at))}", style=muted)
         if alert.silenced_by:
-            state.append(" muted" if compact else " silenced", style=muted)
+            state.append(" muted" if short else " silenced", style=muted)
         if alert.ack is None:
             ack = Text("—", style=muted)
         else:
-            ack = Text("✓") if compact else safe_text(alert.ack.by, max_len=24)
+            ack = Text("✓") if short else safe_text(alert.ack.by, max_len=24)
         return clipped((
             safe_text(_SEVERITY_LABELS.get(alert.severity, alert.severity),
                       style=self._style(alert.severity), max_len=12),
             self.name_text(alert),
             value_cell,
-            Text(format_metric_value(alert.metric, alert.peak), justify="right"),
+            peak,
             state,
             ack,
         ))
 
-    def name_text(self, alert: AlertInfo) -> Text:
+    def name_text(self, alert: AlertInfo, width: int | None = None, *,
+                  shared: bool = False) -> Text:
         """The rule name, then its label values (which probe, which route) in muted text:
-        one rule firing for two probes gives two rows that must read differently."""
-        text = safe_text(alert.rule, max_len=48)
+        one rule firing for two probes gives two rows that must read differently. In
+        ``width`` cells, a ``shared`` rule name (other rows have it too) is cut down to
+        :data:`_RULE_STUB` before the label values are; any other name is cut at its end."""
+        rule = safe_text(alert.rule, max_len=48)
         values = [
             value
             for key, value in sorted(alert.labels.items())
             if value and key not in _SHOWN_ELSEWHERE and value != alert.rule
         ]
-        if values:
-            text.append_text(safe_text(" " + " ".join(values), style=self._style("muted"),
-                                       max_len=60))
-        return text
+        if not values:
+            return rule
+        labels = safe_text(" " + " ".join(values), style=self._style("muted"), max_len=60)
+        if width is not None and shared and rule.cell_len + labels.cell_len > width:
+            rule.truncate(max(_RULE_STUB, width - labels.cell_len), overflow="ellipsis")
+        rule.append_text(labels)
+        return rule
+
+    def name_min(self, alert: AlertInfo, shared: bool) -> int:
+        """The cells ``alert``'s name keeps while the row forms narrow: what tells it from
+        the other rows whole (for a ``shared`` rule, its label values and a stub of the
+        rule's name), at most the whole name."""
+        whole = self.name_text(alert).cell_len
+        labels = whole - safe_text(alert.rule, max_len=48).cell_len  # with their space
+        return min(whole, _RULE_STUB + labels if shared and labels else _RULE_MIN)
 
     def _style(self, name: str) -> str:
         """The theme's style for a severity or state; plain for values off the wire we do
@@ -244,10 +283,6 @@ class AlertFeed(DataTable[Text]):
         alert = self.selected_alert
         if alert is not None:
             self.post_message(self.LogsRequested(alert))
-
-
-def _without_peak(widths: dict[str, int]) -> dict[str, int]:
-    return {key: width for key, width in widths.items() if key != "peak"}
 
 
 def value_label(alert: AlertInfo) -> tuple[str, float | None]:

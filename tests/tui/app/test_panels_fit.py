@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from app_test_support import screen_text
+from app_test_support import screen_lines, screen_text
+from textual.app import App
 
 from obsview.common.protocol import AckInfo, AlertInfo, Alerts
 from obsview.tui.screenshots import SAMPLE_NOW, sample_app
@@ -138,3 +139,88 @@ async def test_toasts_take_half_the_screen_at_most(size: tuple[int, int]) -> Non
         toasts = list(app.screen.query("Toast"))
         assert toasts
         assert all(toast.outer_size.width <= size[0] // 2 for toast in toasts), [t.outer_size for t in toasts]
+
+
+def demo_alerts(state: str) -> tuple[AlertInfo, ...]:
+    """What the demo lists in issue 13's trial screens: a probe rule firing for two probes
+    (at the same second: only the probe tells the rows apart) and the error rate."""
+    resolved = state == "resolved"
+    probes = tuple(
+        AlertInfo(f"p-{probe}", "probe_unhealthy", "critical", state, "probe_unhealthy", ">=", 1.0,
+                  0.0 if resolved else 1.0, f"Probe {probe} is unhealthy",
+                  labels={"alertname": "probe_unhealthy", "severity": "critical", "probe": probe},
+                  started_at=SAMPLE_NOW - 65, fired_at=SAMPLE_NOW - 4,
+                  resolved_at=SAMPLE_NOW - 60 if resolved else None, peak=1.0, fired_value=1.0,
+                  resolved_value=0.0 if resolved else None)
+        for probe in ("database", "blog-api")
+    )
+    error_rate = AlertInfo(
+        "e", "high_error_rate", "critical", state, "error_rate", ">", 0.05,
+        0.031 if resolved else 0.155, "Error rate 8.0% is above 5.0%",
+        labels={"alertname": "high_error_rate", "severity": "critical"},
+        started_at=SAMPLE_NOW - 50, fired_at=SAMPLE_NOW - 40,
+        resolved_at=SAMPLE_NOW - 52 if resolved else None, peak=0.172, fired_value=0.08,
+        resolved_value=0.031 if resolved else None)
+    return (*probes, error_rate)
+
+
+def panel_lines(app: App[object], feed: AlertFeed) -> list[str]:
+    """The feed's panel as it is on screen, its border included."""
+    region = feed.region
+    return [line[region.x:region.right] for line in screen_lines(app)[region.y:region.bottom]]
+
+
+@pytest.mark.parametrize("state", ["firing", "resolved"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_alerts_of_one_rule_read_apart_in_one_number_format(
+    size: tuple[int, int], state: str
+) -> None:
+    """Issue 13's trial: at 80x24 two rows read "CRIT  probe_unhealthy …   unhealthy  FIRE 4s"
+    (which probe?), at 120x40 "probe_unhealthy databa…" beside a half-empty Now column and,
+    resolved, "probe_unhealthy r…"; the Now column said "15.5%>5.0%" beside a Peak of
+    "15.5 %". The probe must stay whole before the shared rule name does; one number format."""
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        app.dashboard.enqueue(Alerts(demo_alerts(state)))
+        app.dashboard.flush()
+        await pilot.pause()
+        lines = panel_lines(app, feed)
+        probe_rows = [line for line in lines if "probe" in line]
+        assert len(probe_rows) == 2, lines
+        assert any("database" in row for row in probe_rows), lines
+        assert any("blog-api" in row for row in probe_rows), lines
+        text = "\n".join(lines)
+        gaps = set(re.findall(r"\d( ?)%", text))
+        assert len(gaps) == 1, f"two number formats: {text}"
+        # Every column that is there is whole: the state, the values, the ack.
+        assert all(column.label.cell_len <= column.width for column in feed.columns.values())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
+async def test_a_probe_alert_does_not_take_the_peak_away(size: tuple[int, int]) -> None:
+    """At 120x40 the Peak column went as soon as a probe alert (whose peak is only its
+    state) was listed: the error rate's peak was gone, with room to spare. Columns give way
+    for room, not for a row without a number; at 80x24 the states stayed four letters."""
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        *probes, error_rate = demo_alerts("firing")
+        app.dashboard.enqueue(Alerts((error_rate,)))
+        app.dashboard.flush()
+        await pilot.pause()
+        alone = [str(column.key.value) for column in feed.columns.values()]
+        assert len(set(re.findall(r"\d( ?)%", "\n".join(panel_lines(app, feed))))) == 1, (
+            "the value and its peak in two number formats")
+        app.dashboard.enqueue(Alerts((*probes, error_rate)))
+        app.dashboard.flush()
+        await pilot.pause()
+        keys = [str(column.key.value) for column in feed.columns.values()]
+        text = "\n".join(panel_lines(app, feed))
+        if size[0] >= 120:
+            assert "peak" in alone and "peak" in keys, keys
+            assert "17.2 %" in text, text
+        else:  # the probes need the room at 80: whole state words rather than the peak
+            assert "firing 40s" in text and "firing 4s" in text, text
