@@ -191,14 +191,16 @@ class EventBuffer:
                 chosen = events[todo.start - base:todo.stop - base]
             else:
                 chosen = [events[position - base] for position in todo]
-            if keep.is_everything:
-                positions = list(todo)
+            if find is None:  # the common case: the kept positions alone, no list between
+                kept.extend(todo if keep.is_everything else compress(todo, keep.select(chosen)))
             else:
-                flags = list(keep.select(chosen))
-                positions = list(compress(todo, flags))
-                chosen = list(compress(chosen, flags))
-            kept.extend(positions)
-            if find is not None:
+                if keep.is_everything:
+                    positions: Sequence[int] = todo
+                else:
+                    flags = list(keep.select(chosen))
+                    positions = list(compress(todo, flags))
+                    chosen = list(compress(chosen, flags))
+                kept.extend(positions)
                 found.extend(compress(positions, find.select(chosen)))
             start = todo[-1] + 1
             if len(todo) < step:
