@@ -301,6 +301,7 @@ class ObsviewApp(App[None]):
         self.connection = state
         if state.status == "connected" and self.tunnel is not None:
             self.tunnel.agent_answered()
+        self.dashboard.replay_changed(state.replaying_to, connected=state.status == "connected")
         self._show_connection()
         self.refresh_bindings()
 

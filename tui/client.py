@@ -37,6 +37,7 @@ from obsview.common.protocol import (
     Ping,
     Pong,
     ProtocolError,
+    Skipped,
     Spans,
     Subscribe,
     UnknownMessage,
@@ -87,6 +88,11 @@ class ConnectionState:
     unanswered_s: float | None = None
     """Whole seconds the agent has left this console's ping unanswered, once past two
     heartbeats (its loop blocked, its machine swapping or stopped); None while it answers."""
+    replaying_to: int | None = None
+    """While the agent still sends what it held when this connection opened (its ``hello``'s
+    ``seq``, the console's missed events replayed before live ones): that newest event's
+    ``seq``. None once the stream reached it (events, or a gap or skip past it). Kept when
+    the connection drops before then: those events never came."""
 
     def describe(self) -> str:
         """One line for a status bar."""
@@ -319,7 +325,11 @@ class AgentClient:
         await ws.send(encode(subscribe), text=True)
         # "connected" only once subscribed, so anything sent through send() follows the subscribe.
         hello = first if isinstance(first, Hello) else previous_hello
-        self._set_state(status="connected", retry_in=None, last_error="", hello=hello)
+        # The agent replays what it held after ``since`` up to at least its hello's seq.
+        replaying_to = (first.seq if isinstance(first, Hello) and since is not None and first.seq > since
+                        else None)
+        self._set_state(status="connected", retry_in=None, last_error="", hello=hello,
+                        replaying_to=replaying_to)
         if first is not None and not isinstance(first, Hello):
             self._deliver(first)
         heartbeat = asyncio.create_task(self._heartbeat(ws), name=f"obsview-heartbeat {self.url}")
@@ -394,6 +404,10 @@ class AgentClient:
         except Exception:
             # A bug in a handler must not take the connection (and every later message) down.
             log.exception("on_message failed for a %r message", message.type)
+        until = self._state.replaying_to
+        if until is not None and _stream_seq(message) >= until:
+            # After on_message: whoever hears of it already holds the last of them.
+            self._set_state(replaying_to=None)
 
     # ------------------------------------------------------------------ helpers
 
@@ -424,6 +438,18 @@ def _agent_restarted(previous: Hello | None, hello: Hello, since: int) -> bool:
     if previous.seq_epoch and previous.seq_epoch == hello.seq_epoch:
         return False
     return previous.started_at != hello.started_at
+
+
+def _stream_seq(message: Message) -> int:
+    """The newest event ``seq`` the stream has accounted for with ``message``: received, or
+    said to be gone (a gap) or held back by the agent (skipped); 0 when it says nothing."""
+    if isinstance(message, Events) and message.events:
+        return message.events[-1].seq
+    if isinstance(message, Gap):
+        return message.from_seq + message.missed - 1
+    if isinstance(message, Skipped):
+        return message.to_seq
+    return 0
 
 
 def _describe_error(exc: BaseException) -> str:

@@ -3,7 +3,10 @@
 A gzip-compressed JSON-lines file (``zcat`` reads it). The first line is a header::
 
     {"obsview_incident": 1, "created": 1796325000.0, "source": "ws://127.0.0.1:8765",
-     "since": 1796321400.0, "until": 1796325000.0, "filter": "level:warn+"}
+     "since": 1796321400.0, "until": 1796325000.0, "filter": "level:warn+", "missing": ""}
+
+``missing`` says in words what the span lacks (events the agent was still sending when ``w``
+wrote it, events lost on the link, marked where); empty when nothing is known missing.
 
 then one line per message, oldest first: ``{"t": <unix seconds>, "frame": <message>}``, where
 the message is a wire frame exactly as a console receives it (``events``, ``metrics``,
@@ -17,7 +20,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -44,6 +47,7 @@ class Header(msgspec.Struct, frozen=True):
     since: float
     until: float
     filter: str = ""
+    missing: str = ""
 
 
 class _Line(msgspec.Struct, frozen=True):
@@ -80,15 +84,22 @@ def event_frames(events: Sequence[LogEvent]) -> list[tuple[float, bytes]]:
     return frames
 
 
-def write_incident(path: Path, header: Header, frames: Iterable[tuple[float, bytes]]) -> int:
-    """Write the file (frames sorted by time, stably); returns how many frames it holds."""
+def write_incident(path: Path, header: Header, frames: Iterable[tuple[float, bytes]],
+                   progress: Callable[[int, int], None] | None = None) -> int:
+    """Write the file (frames sorted by time, stably); returns how many frames it holds.
+    ``progress(written, total)`` is called every hundredth of the frames and at the last
+    (compressing 100k events takes seconds)."""
     ordered = sorted(frames, key=lambda item: item[0])
     encoder = msgspec.json.Encoder()
+    total = len(ordered)
+    step = max(1, total // 100)
     with atomic_output(path) as raw, gzip.GzipFile(fileobj=raw, mode="wb") as file:
         file.write(encoder.encode(header) + b"\n")
-        for ts, frame in ordered:
+        for written, (ts, frame) in enumerate(ordered, 1):
             file.write(encoder.encode(_Line(ts, msgspec.Raw(frame))) + b"\n")
-    return len(ordered)
+            if progress is not None and (written % step == 0 or written == total):
+                progress(written, total)
+    return total
 
 
 def read_incident(path: Path) -> Incident:

@@ -34,6 +34,8 @@ DEFAULT_CAPACITY = 100_000
 STEP_EVENTS: Final = 4096
 #: ``source`` of the lines the console inserts itself (a gap, drops): never from an agent.
 MARKER_SOURCE: Final = "obsview:marker"
+#: A marker line's ``extra`` key: how many events it stands for (an incident file says so).
+MARKER_LOST: Final = "lost"
 
 #: Yields between steps; returns when done.
 Steps = Generator[None, None, None]
@@ -213,11 +215,12 @@ class EventBuffer:
 
     # ------------------------------------------------------------------ appending
 
-    def mark(self, message: str, ts: float) -> None:
+    def mark(self, message: str, ts: float, *, lost: int = 0) -> None:
         """Insert a line of the console's own (a gap, events dropped) where it happened; it
-        is matched and evicted like any event, but it is not the agent's (no seq)."""
+        is matched and evicted like any event, but it is not the agent's (no seq). ``lost``:
+        the events it stands for, kept on the line (:meth:`markers` sums them for a span)."""
         marker = LogEvent(ts=ts, level="WARN", message=message, seq=self._last_seq,
-                          source=MARKER_SOURCE)
+                          source=MARKER_SOURCE, extra={MARKER_LOST: lost} if lost else {})
         position = self.appended
         self.append([marker])
         if position >= self._evicted:
@@ -305,6 +308,10 @@ class EventBuffer:
 
     def __len__(self) -> int:
         return len(self._matched)
+
+    def markers(self) -> list[LogEvent]:
+        """The marker lines held, whatever the filter, oldest first."""
+        return [self._events[position - self._evicted] for position in self._markers]
 
     def __getitem__(self, index: int) -> LogEvent:
         """The ``index``-th matching event (negative indexes count from the newest)."""

@@ -42,6 +42,14 @@ HISTORY_LIMIT = 900
 MINUTES_LIMIT = 1440
 
 
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A line for the log stream where events were lost, and how many."""
+
+    text: str
+    lost: int
+
+
 @dataclass(slots=True)
 class Changes:
     """The result of applying one batch of messages."""
@@ -53,7 +61,7 @@ class Changes:
     agent: bool = False
     stream: bool = False
     newly_firing: list[AlertInfo] = field(default_factory=list)
-    markers: list[str] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
     """Lines to insert in the log stream where events were lost (a gap, drops)."""
     errors: list[Error] = field(default_factory=list)
 
@@ -92,7 +100,8 @@ class ConsoleState:
             # One host's gap or drops (a fleet console): its marker line names the host.
             marked = len(changes.markers)
             self._apply_one(message.message, changes)
-            changes.markers[marked:] = [f"{message.host}: {marker}" for marker in changes.markers[marked:]]
+            changes.markers[marked:] = [Marker(f"{message.host}: {marker.text}", marker.lost)
+                                        for marker in changes.markers[marked:]]
         elif isinstance(message, Events):
             changes.events.extend(message.events)
         elif isinstance(message, Metrics):
@@ -110,15 +119,17 @@ class ConsoleState:
         elif isinstance(message, Gap):
             self.gap_events += message.missed
             changes.stream = True
-            changes.markers.append(
-                f"gap: {counted(message.missed, 'event')} lost here (the agent no longer had them)")
+            changes.markers.append(Marker(
+                f"gap: {counted(message.missed, 'event')} lost here (the agent no longer had them)",
+                message.missed))
         elif isinstance(message, Dropped):
             self.dropped_events += message.count
             self.spans_lost += message.spans
             changes.stream = True
             if message.count:
-                changes.markers.append(
-                    f"{counted(message.count, 'event')} dropped here (the link to this console was too slow)")
+                changes.markers.append(Marker(
+                    f"{counted(message.count, 'event')} dropped here (the link to this console was too slow)",
+                    message.count))
         elif isinstance(message, CatchUp):
             self.catch_up = None if message.done else message
             changes.stream = True

@@ -67,6 +67,8 @@ MAX_PENDING_EVENTS: Final = 100_000
 # The screens opened from here, and what only a key's action uses, are imported where they
 # are used: none of them is needed for the first paint.
 if TYPE_CHECKING:
+    from textual.timer import Timer
+
     from obsview.common.traces import TraceSummary
     from obsview.tui.fleet_view import FleetView
     from obsview.tui.screens.history import HistoryScreen
@@ -75,6 +77,8 @@ if TYPE_CHECKING:
 #: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
 #: How often the age columns of the health and alert tables are redrawn.
 AGE_REFRESH_S: Final = 5.0
+#: How often an incident file's progress is redrawn while it is written.
+WRITE_PROGRESS_S: Final = 0.25
 
 Sender = Callable[[Message, str], None]
 
@@ -234,6 +238,13 @@ class DashboardScreen(Screen[None]):
         self._routes: RoutesScreen | None = None
         self.charts_span_day = False
         """Charts over the last day (one point a minute) instead of 15 minutes."""
+        self._replaying_to: int | None = None
+        """The newest event of the agent's replay while it is on the way (see replay_changed)."""
+        self._connected = False
+        self._write_waiting = False
+        """``w`` was pressed while the agent's replay was on the way: it writes at its end."""
+        self._writing: int | None = None
+        """Percent of the incident file written, while one is."""
 
     # ------------------------------------------------------------------ layout
 
@@ -336,7 +347,7 @@ class DashboardScreen(Screen[None]):
             self.buffer.forget()
         for marker in changes.markers:
             newest = self.buffer.newest_ts
-            self.buffer.mark(marker, now if newest is None else newest)
+            self.buffer.mark(marker.text, now if newest is None else newest, lost=marker.lost)
         if changes.events:
             self.buffer.append(changes.events)
         if changes.metrics or changes.stream:
@@ -355,6 +366,8 @@ class DashboardScreen(Screen[None]):
                 f"agent: {clean(error.message, max_len=300)}", severity="error", markup=False
             )
         self._refresh_log()
+        if self._receiving:
+            self._show_progress()
         volume = self.query_one(VolumeChart)
         if volume.has_class("-shown"):
             volume.update_counts()  # re-bins the per-second counts only: no rescan
@@ -606,24 +619,104 @@ class DashboardScreen(Screen[None]):
             self.notify(f"Charts: {span}", markup=False)
         self._show_charts()
 
+    def replay_changed(self, until: int | None, *, connected: bool) -> None:
+        """The agent's replay of what it held when the connection opened: ``until`` is its
+        newest event while still on the way (None once the stream reached it). A ``w`` that
+        waits for it writes once it is in, or once the connection is lost (saying what did
+        not come)."""
+        self._replaying_to = until
+        self._connected = connected
+        if self._write_waiting and not self._receiving:
+            self._write_waiting = False
+            self.flush()  # the last of it is queued: into the view first
+            self._write_view()
+        self._show_progress()
+
+    @property
+    def _receiving(self) -> bool:
+        return self._connected and self._replaying_to is not None
+
+    def _still_to_come(self) -> int:
+        """Events of the agent's replay not in the buffer yet (0 when there is none)."""
+        if self._replaying_to is None:
+            return 0
+        return max(0, self._replaying_to - self.buffer.last_seq)
+
     def action_write_incident(self) -> None:
         """The filtered log and the panels as they are, as an incident file in the working
-        directory (``obsview replay FILE`` shows it again)."""
-        from obsview.tui.incident import FORMAT, Header, view_frames, write_incident
+        directory (``obsview replay FILE`` shows it again). While the agent still sends what
+        it held, waits for it (w again writes what is here, saying what is not)."""
+        if self._writing is not None:
+            self.notify("Still writing the last incident file: its progress is in the status bar",
+                        severity="warning", markup=False)
+            return
+        if self._receiving and not self._write_waiting:
+            self._write_waiting = True
+            self._show_progress()
+            self.notify(f"Waiting for the agent's buffer ({counted(self._still_to_come(), 'event')}"
+                        " to come), then writing the incident file; w again writes what is here now",
+                        markup=False)
+            return
+        self._write_waiting = False
+        self.flush()  # what arrived since the last flush belongs in the file too
+        self._write_view()
 
-        events = [self.buffer[index] for index in range(len(self.buffer))]
-        if not events:
+    def _write_view(self) -> None:
+        from obsview.tui.incident_view import view_file, write_view
+
+        view = view_file(self.buffer, self.state.messages(), created=self.clock(),
+                         to_come=self._still_to_come())
+        if view is None:
             self.notify("Nothing to write: no event matches the filter", severity="warning", markup=False)
             return
         path = Path.cwd() / f"obsview-incident-{time.strftime('%Y%m%d-%H%M%S')}.jsonl.gz"
-        header = Header(FORMAT, self.clock(), "console view", events[0].ts, events[-1].ts, self.buffer.filter.query)
-        frames = view_frames(events, self.state.messages(), events[0].ts)
+        self._writing = 0
+        self._show_progress()
+        timer = self.set_interval(WRITE_PROGRESS_S, self._show_progress)
+        self.notify(f"Writing {counted(view.event_count, 'event')} to {path}…", markup=False)
+
+        def progress(written: int, total: int) -> None:
+            # Only set here (an int, set whole), drawn by the timer: waiting for the event
+            # loop at every step would slow the write down by as much as the loop is busy.
+            self._writing = 100 * written // total
 
         def write() -> None:
-            write_incident(path, header, frames)
-            self.app.call_from_thread(self.notify, f"Wrote {counted(len(events), 'event')} to {path}", markup=False)
+            # In a thread: encoding and compressing 100k events takes seconds.
+            text, complete = f"Could not write {path}", False
+            try:
+                write_view(path, view, progress)
+                text = f"Wrote {counted(view.event_count, 'event')} to {path}"
+                missing = view.header.missing
+                text, complete = (f"{text}; not in it: {missing}" if missing else text), not missing
+            except OSError as exc:
+                text = f"{text}: {exc}"
+            finally:
+                # Told whatever happened (the worker keeps an error to itself), and w works again.
+                self.app.call_from_thread(self._written, timer, text, complete=complete)
 
         self.run_worker(write, thread=True, group="incident", exit_on_error=False)
+
+    def _written(self, timer: Timer, text: str, *, complete: bool = False) -> None:
+        timer.stop()
+        self._writing = None
+        self._show_progress()
+        # A file that lacks events is not the file that was asked for: said for longer.
+        self.notify(clean(text, max_len=600), severity="information" if complete else "warning",
+                    timeout=5 if complete else 15, markup=False)
+
+    def _show_progress(self) -> None:
+        """Long work in the status bar: the agent's replay on the way, an incident file
+        being written. May be called before the screen is mounted (a connection's first
+        state): shown from the next call."""
+        if not self.is_mounted:
+            return
+        parts = []
+        if self._receiving:
+            waiting = " · w writes once it is in" if self._write_waiting else ""
+            parts.append(f"receiving the agent's buffer: {counted(self._still_to_come(), 'event')} to come{waiting}")
+        if self._writing is not None:
+            parts.append(f"writing the incident file: {self._writing} %")
+        self.query_one(StatusBar).show_progress(" · ".join(parts))
 
     def on_log_view_top_reached(self, _message: LogView.TopReached) -> None:
         """Up past the oldest event held: the log goes on with the agent's history (when

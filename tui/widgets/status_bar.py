@@ -1,4 +1,5 @@
-"""Always-visible state: the connection, the agent, stream losses, levels, filter counts, follow."""
+"""Always-visible state: the connection, long work under way, the agent, stream losses, levels,
+filter counts, follow."""
 
 from __future__ import annotations
 
@@ -162,6 +163,7 @@ class StatusBar(Vertical):
     StatusBar .-bad { color: $error; text-style: bold; }
     StatusBar .-muted { color: $text-muted; }
     StatusBar #sb-agent { color: $text-muted; }
+    StatusBar #sb-progress { color: $warning; display: none; }
     StatusBar #sb-sources { color: $text-muted; display: none; }
     StatusBar #sb-sources.-warn { color: $warning; }
     StatusBar #sb-sources.-bad { color: $error; text-style: bold; }
@@ -188,6 +190,7 @@ class StatusBar(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(Text("○ not connected"), id="sb-connection", classes="-muted")
+            yield Static(Text(), id="sb-progress")
             yield Static(Text(), id="sb-sources")
             yield Static(Text(), id="sb-agent")
         with Horizontal():
@@ -204,6 +207,13 @@ class StatusBar(Vertical):
         show_text(label, Text(f"{_SYMBOLS[css]} ") + safe_text(message, max_len=300))
         label.remove_class(*_SYMBOLS)
         label.add_class(css)
+
+    def show_progress(self, text: str) -> None:
+        """Long work under way (the agent's replay arriving, a file being written); "" when
+        there is none."""
+        label = self.query_one("#sb-progress", Static)
+        label.display = bool(text)
+        show_text(label, text)
 
     def show_agent(self, hello: Hello | None) -> None:
         label = self.query_one("#sb-agent", Static)

@@ -32,6 +32,7 @@ from obsview.tui.replay import ReplayApp, Replayer
 from obsview.tui.screens.history import PAGE, HistoryScreen
 from obsview.tui.screenshots import SAMPLE_NOW, sample_app, sample_fleet_app, sample_messages, utc_time
 from obsview.tui.widgets.hosts_panel import describe_fleet
+from obsview.tui.widgets.status_bar import StatusBar
 
 THEMES = [theme.name for theme in load_themes()]
 
@@ -100,6 +101,14 @@ def sources(*states: str) -> Step:
     return step
 
 
+def progress() -> Step:
+    async def step(pilot: Any) -> None:
+        pilot.app.dashboard.query_one(StatusBar).show_progress(
+            "receiving the agent's buffer: 3,000 events to come · writing the incident file: 40 %")
+
+    return step
+
+
 def host_state(host: str, status: Any, **fields: Any) -> Step:
     """A fleet host's connection changes (as the fleet client reports it)."""
     async def step(pilot: Any) -> None:
@@ -153,6 +162,7 @@ STATES: list[tuple[str, Step]] = [
     ("agent unreachable", steps(press("4", "5"), connection("unreachable"))),
     ("agent reconnecting", connection("reconnecting")),
     ("connected", connection("connected")),
+    ("long work under way in the status bar", progress()),
     ("alerts focused (log cursor blurred), a row hovered",
      steps(focus("#alerts"), hover("#alerts", (20, 3)))),
     ("alerts cursor on the next row", press("down")),

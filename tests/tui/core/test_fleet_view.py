@@ -144,8 +144,8 @@ def test_a_hosts_gap_and_drops_name_the_host_in_the_log() -> None:
     assert notes == [HostNote("web-2", Gap(missed=5, from_seq=3)), HostNote("web-1", Dropped(count=2, total=2))]
     state = ConsoleState()
     changes = state.apply(notes)
-    assert changes.markers[0].startswith("web-2: gap: 5 events lost")
-    assert changes.markers[1].startswith("web-1: 2 events dropped")
+    assert changes.markers[0].text.startswith("web-2: gap: 5 events lost")
+    assert changes.markers[1].text.startswith("web-1: 2 events dropped")
     assert state.gap_events == 5 and state.dropped_events == 2
     (error,) = view.receive("web-1", Error(code="bad", message="no"), now=0.0)
     assert error == Error(code="bad", message="web-1: no")

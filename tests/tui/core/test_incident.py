@@ -53,6 +53,15 @@ def test_an_incident_file_round_trips(tmp_path: Path) -> None:
     assert replayed == [f"e{n}" for n in range(40)]
 
 
+def test_a_write_reports_its_progress_every_hundredth_and_at_the_last_frame(tmp_path: Path) -> None:
+    """The console shows it: writing 100k events took 3.8 s with nothing on screen."""
+    frames = [(float(n), encode(alerts("firing"))) for n in range(251)]
+    reported: list[tuple[int, int]] = []
+    write_incident(tmp_path / "incident.jsonl.gz", Header(FORMAT, 0.0, "test", 0.0, 250.0), frames,
+                   lambda written, total: reported.append((written, total)))
+    assert reported == [(written, 251) for written in [*range(2, 251, 2), 251]]
+
+
 def test_a_write_that_fails_midway_leaves_the_previous_file_whole(tmp_path: Path) -> None:
     """An incident file is replaced whole or not at all: a write that fails after its first
     lines (here a frame that cannot be encoded; a full disk alike) used to leave half a gzip
