@@ -14,6 +14,7 @@ from obsview.common.protocol import MetricsSnapshot
 from obsview.tui.route_figures import Thresholds
 from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.route_table import RouteTable
+from obsview.tui.widgets.units import phrase_lines
 
 #: The agent sends at most this many routes (its busiest): said in the title when reached.
 AGENT_ROUTE_LIMIT = 20
@@ -60,22 +61,28 @@ class RoutesScreen(Screen[None]):
         if self.is_mounted:
             self._redraw()
 
+    def on_resize(self) -> None:
+        self._redraw()  # the heading's lines break between its phrases at the new width
+
     def _redraw(self) -> None:
         table = self.query_one(RouteTable)
         routes = self._snapshot.routes if self._snapshot is not None else ()
         table.show(routes, self._thresholds)
-        self.query_one("#routes-title", Static).update(self._title(len(routes)))
+        title = self.query_one("#routes-title", Static)
+        room = (self.size.width or self.app.size.width) - title.styles.gutter.width
+        title.update("\n".join(phrase_lines(self._title(len(routes)), room)))
 
-    def _title(self, count: int) -> str:
+    def _title(self, count: int) -> list[str]:
+        """The heading's phrases, each kept whole on one line."""
         if self._snapshot is None:
-            return "Routes · waiting for metrics…"
+            return ["Routes", "waiting for metrics…"]
         when = "the last minute" if self._span is None else f"the {self._span} (events' own time)"
         if not count:
-            return f"Routes · no request in {when}"
+            return ["Routes", f"no request in {when}"]
         which = f"the {count} busiest" if count >= AGENT_ROUTE_LIMIT else f"{count} route{'s' * (count != 1)}"
-        return (f"Routes · {which} of {when} · failed = status ≥ 400 · "
-                f"sorted by {self.query_one(RouteTable).order.describe()} · "
-                f"{self._thresholds.describe()}")
+        return ["Routes", f"{which} of {when}", "failed = status ≥ 400",
+                f"sorted by {self.query_one(RouteTable).order.describe()}",
+                self._thresholds.describe()]
 
     def action_sort(self, step: int) -> None:
         table = self.query_one(RouteTable)

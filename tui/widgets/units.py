@@ -99,6 +99,19 @@ def error_rate_class(fraction: float, threshold: float = ERROR_RATE_THRESHOLD) -
 SEVERITY_CLASSES: Final = ("-ok", "-warn", "-bad", "-none")
 
 
+def phrase_lines(parts: Sequence[str], room: int, separator: str = " · ") -> list[str]:
+    """``parts`` joined into lines of at most ``room`` cells, broken only between parts (a
+    heading wrapped by words split "sorted by p95" / "highest first"). A part longer than
+    ``room`` has a line of its own; ``room`` 0 (not laid out yet) takes them all on one."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and (not room or len(lines[-1]) + len(separator) + len(part) <= room):
+            lines[-1] += separator + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def join_fitting(parts: Sequence[str], room: int, separator: str = " · ") -> str:
     """The leading ``parts`` that fit whole in ``room`` cells, joined: a narrow panel leaves
     out whole figures from the end, never half a number ("max 97…") or a number without its

@@ -173,3 +173,28 @@ async def test_the_latency_and_requests_panels_follow_the_agents_rules_too(tmp_p
             errors = app.dashboard.query_one("#errors-now")  # type: ignore[attr-defined]
             assert p95.has_class("-bad"), "400 ms is above the agent's 300 ms"
             assert errors.has_class("-ok"), "20 % failed is under the agent's 50 %, not the seed's 5 %"
+
+
+async def test_the_heading_breaks_between_whole_phrases() -> None:
+    """The heading wrapped mid-phrase: "sorted by p95" / "highest first" at 80 columns,
+    "red above p95 1.00 s or" / "5.0 % failed" at 120."""
+
+    async def heading(width: int) -> list[str]:
+        app = sample_app()
+        async with app.run_test(size=(width, 30)) as pilot:
+            await pilot.pause()
+            await pilot.press("R")
+            await wait_until(pilot, lambda: isinstance(app.screen, RoutesScreen))
+            await pilot.pause()
+            lines = screen_lines(app)
+            return [line.strip() for line in lines[:next(i for i, line in enumerate(lines)
+                                                         if line.split()[:2] == ["Route", "Req/s"])]]
+
+    whole = await heading(300)
+    assert len(whole) == 1, whole
+    phrases = set(whole[0].split(" · "))
+    for width in (80, 120):
+        lines = await heading(width)
+        assert len(lines) > 1 or width == 120, lines
+        for line in lines:
+            assert set(line.split(" · ")) <= phrases, (width, line, phrases)

@@ -55,3 +55,13 @@ def test_figures_carry_their_units() -> None:
     assert [cell_text(SLOW, key) for key in ("rate", "failed", "p50", "p95", "p99")] == [
         "1.7", "0.0 %", "300 ms", "1.50 s", "2.00 s"]
     assert cell_text(QUIET, "p95") == "—"
+
+
+def test_phrase_lines_break_only_between_phrases() -> None:
+    from obsview.tui.widgets.units import phrase_lines
+
+    parts = ["Routes", "5 routes of the last minute", "sorted by p95 highest first"]
+    assert phrase_lines(parts, 0) == [" · ".join(parts)]
+    assert phrase_lines(parts, 38) == ["Routes · 5 routes of the last minute",
+                                       "sorted by p95 highest first"]
+    assert phrase_lines(parts, 10) == parts  # a phrase longer than the room: its own line
