@@ -3,8 +3,9 @@
 Pure Python, no Textual. :class:`VolumeCounts` is kept by the event buffer as events come
 and go (one dict increment per event and resolution, the same subtracted on eviction), so a
 histogram never rescans the buffer: :func:`layout` bins the per-second counts (or per-minute,
-for buckets of a minute or more) into as many columns as the chart has, which costs the
-number of distinct seconds (minutes) held, not the number of events.
+for buckets of a minute or more) into at most as many buckets as the chart has columns (the
+chart draws fewer wider), which costs the number of distinct seconds (minutes) held, not the
+number of events.
 """
 
 from __future__ import annotations

@@ -181,12 +181,18 @@ class DashboardScreen(Screen[None]):
     DashboardScreen Footer.-compact FooterKey.-command-palette { margin-right: 0; padding-right: 1; }
     DashboardScreen VolumeChart {
         display: none; border: round $border-blurred; border-title-color: $text-muted;
-        background: $surface;
+        border-subtitle-color: $text-muted; background: $surface;
     }
     DashboardScreen VolumeChart.-shown { display: block; }
     DashboardScreen VolumeChart:focus { border: round $accent; border-title-color: $accent; }
-    /* With the histogram up, a short terminal keeps the log readable: the charts go. */
+    /* With the histogram up, a short terminal keeps the log readable: the charts go, and a
+       line where they were says so (the screen started at the Health row, nothing missing). */
     DashboardScreen.-volume.-tall #charts, DashboardScreen.-volume.-short .panels { display: none; }
+    DashboardScreen .volume-hides {
+        display: none; height: 1; padding: 0 1; color: $text-muted; background: $surface;
+    }
+    DashboardScreen.-volume.-tall #volume-hides-charts,
+    DashboardScreen.-volume.-short #volume-hides-panels { display: block; }
     /* m: the panel takes the whole screen above the status bar (Textual's maximized view
        lays the allowed widgets out vertically: without this a panel kept its 7 rows). */
     DashboardScreen.-maximized-view #tables > .-maximized,
@@ -252,6 +258,12 @@ class DashboardScreen(Screen[None]):
         # Before the widgets below are mounted, so that they are styled once for this size
         # and not again when the first resize sets the same classes (a pass over every widget).
         self.update_classes({"-fleet": bool(self.hosts), **self.breakpoint_classes(self.app.size)})
+        closes = "i on the chart closes it"
+        yield Static(f"Requests and Latency hidden for the volume chart · {closes}",
+                     id="volume-hides-charts", classes="volume-hides", markup=False)
+        tables = "Health, Alerts and Hosts" if self.hosts else "Health and Alerts"
+        yield Static(f"{tables} hidden for the volume chart · {closes}",
+                     id="volume-hides-panels", classes="volume-hides", markup=False)
         with Horizontal(id="charts", classes="panels"):
             yield RateChart(id="rate")
             yield LatencyPanel(id="latency")

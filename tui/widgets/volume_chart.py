@@ -1,6 +1,12 @@
 """Log volume over time (``i``, like lnav's): events per bucket with the errors stacked at the
 bottom of each bar, over everything the console holds; a selected bucket jumps the stream to
-its first event."""
+its first event.
+
+The bars always span the whole width: fewer buckets than cells (a minute held in 1 s buckets
+at 200 columns) widen them, column ``x`` showing the bucket ``x * buckets // width``, so the
+axis stays linear in time and the newest time sits at the right edge. The row under the bars
+is the time axis alone; the peak (or the selected bucket) and the keys are the bottom border's
+subtitle, away from the times they could be read as belonging to."""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
+from textual.content import Content
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
@@ -22,8 +29,8 @@ from obsview.tui.widgets.units import counted, join_fitting
 #: Eighths of a cell, from empty to full (U+2581–U+2588).
 _BLOCKS: Final = " ▁▂▃▄▅▆▇█"
 BAR_ROWS: Final = 2
-#: The label between the axis times is left out in less room than this.
-_MIDDLE_MIN: Final = 8
+#: Cells of the border around the subtitle: both corners, and a rule and a space either side.
+_SUBTITLE_FRAME: Final = 6
 
 
 def format_width(seconds: int) -> str:
@@ -32,6 +39,17 @@ def format_width(seconds: int) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size} {unit}"
     return f"{seconds} s"
+
+
+def bucket_at(x: int, buckets: int, width: int) -> int:
+    """The bucket drawn in column ``x`` when ``buckets`` (at most ``width``) fill ``width``
+    columns: each gets ``width // buckets`` columns or one more, spread evenly."""
+    return x * buckets // width
+
+
+def first_column(bucket: int, buckets: int, width: int) -> int:
+    """The leftmost column drawing ``bucket`` (the inverse of :func:`bucket_at`)."""
+    return -(-bucket * width // buckets)
 
 
 def eighths(value: int, peak: int, rows: int) -> int:
@@ -55,7 +73,7 @@ class VolumeChart(Widget, can_focus=True):
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
         "volume-chart--events", "volume-chart--errors", "volume-chart--selected",
-        "volume-chart--label", "volume-chart--selected-label",
+        "volume-chart--label",
     }
 
     DEFAULT_CSS = """
@@ -64,7 +82,7 @@ class VolumeChart(Widget, can_focus=True):
     VolumeChart > .volume-chart--errors { color: $error; }
     VolumeChart > .volume-chart--selected { color: $foreground; }
     VolumeChart > .volume-chart--label { color: $text-muted; }
-    VolumeChart > .volume-chart--selected-label { color: $foreground; text-style: bold; }
+    VolumeChart.-selecting { border-subtitle-color: $foreground; border-subtitle-style: bold; }
     """
 
     class Jump(Message):
@@ -107,13 +125,36 @@ class VolumeChart(Widget, can_focus=True):
         return self.histogram.column_at(self.selected_ts)
 
     def _retitle(self) -> None:
+        """The title says the bucket width; the subtitle the peak and the keys, or what the
+        selected bucket holds (bold: it answers the last key pressed), whole parts only."""
         histogram = self.histogram
+        column = self.selected_column
+        self.set_class(column is not None, "-selecting")
         if histogram is None:
             self.border_title = "Log volume"
+            self.border_subtitle = ""
             return
         self.border_title = f"Log volume per {format_width(histogram.width_s)} · errors at the bottom"
+        if column is None:
+            parts = [f"peak {counted(histogram.peak, 'event')} per {format_width(histogram.width_s)}",
+                     "←/→ Enter: jump"]
+            separator = " · "
+        else:
+            parts = [f"{self._clock(histogram.bucket_start(column))}: "
+                     f"{counted(histogram.events[column], 'event')}",
+                     counted(histogram.errors[column], "error")]
+            separator = ", "
+        # At least 1: join_fitting reads 0 as no limit, and a chart not laid out has no room.
+        room = max(1, self.size.width - _SUBTITLE_FRAME)
+        self.border_subtitle = Content(join_fitting(parts, room, separator))
 
     # ------------------------------------------------------------------ actions
+
+    def _select(self, column: int) -> None:
+        assert self.histogram is not None
+        self.selected_ts = float(self.histogram.bucket_start(column))
+        self._retitle()
+        self.refresh()
 
     def action_move(self, step: int) -> None:
         histogram = self.histogram
@@ -122,9 +163,7 @@ class VolumeChart(Widget, can_focus=True):
         column = self.selected_column
         if column is None:
             column = len(histogram.events) if step < 0 else -1
-        column = max(0, min(len(histogram.events) - 1, column + step))
-        self.selected_ts = float(histogram.bucket_start(column))
-        self.refresh()
+        self._select(max(0, min(len(histogram.events) - 1, column + step)))
 
     def action_jump(self) -> None:
         column = self.selected_column
@@ -139,19 +178,22 @@ class VolumeChart(Widget, can_focus=True):
     def on_click(self, event: events.Click) -> None:
         histogram = self.histogram
         offset = event.get_content_offset(self)
-        if histogram is None or offset is None or offset.x >= len(histogram.events):
+        width = self._width()
+        if histogram is None or offset is None or not 0 <= offset.x < width:
             return
-        self.selected_ts = float(histogram.bucket_start(offset.x))
-        self.refresh()
+        self._select(bucket_at(offset.x, len(histogram.events), width))
         self.action_jump()
 
     # ------------------------------------------------------------------ rendering
+
+    def _width(self) -> int:
+        return self.content_region.width or self.size.width
 
     def _style(self, name: str) -> Style:
         return self.get_component_rich_style(f"volume-chart--{name}", partial=True)
 
     def render_line(self, y: int) -> Strip:
-        width = self.content_region.width or self.size.width
+        width = self._width()
         base = self.rich_style
         histogram = self.histogram
         if histogram is None:
@@ -160,18 +202,19 @@ class VolumeChart(Widget, can_focus=True):
         if y < BAR_ROWS:
             return self._bars(histogram, BAR_ROWS - 1 - y, width, base)
         if y == BAR_ROWS:
-            return self._labels(histogram, width, base)
+            return self._axis(histogram, width, base)
         return Strip.blank(width, base)
 
     def _bars(self, histogram: Histogram, row: int, width: int, base: Style) -> Strip:
-        """Row ``row`` counted from the bottom: per column, the errors' part of the bar
-        (bottom) in the error colour, the other events' part above it."""
+        """Row ``row`` counted from the bottom: per bucket, the errors' part of the bar
+        (bottom) in the error colour, the other events' part above it, as many columns wide
+        as :func:`bucket_at` gives it."""
         peak = histogram.peak
         low = row * 8
         selected = self.selected_column
         events_style = self._style("events")
         errors_style = self._style("errors")
-        segments = []
+        cells = []
         for column, (count, errors) in enumerate(zip(histogram.events, histogram.errors)):
             top = eighths(count, peak, BAR_ROWS)
             error_top = min(top, eighths(errors, peak, BAR_ROWS))
@@ -189,49 +232,21 @@ class VolumeChart(Widget, can_focus=True):
                     style += Style(bgcolor=other.color)
             else:
                 char, style = _BLOCKS[min(8, top - low)], base + other
-            segments.append(Segment(char, style))
-        used = len(histogram.events)
-        if used < width:
-            segments.append(Segment(" " * (width - used), base))
-        return Strip(segments, width)
-
-    def _labels(self, histogram: Histogram, width: int, base: Style) -> Strip:
-        """The first bucket's time under the first bar, the newest's ending under the newest
-        bar (the bars may fill only part of the width: it sat at the far right, under no
-        bar), and what the selected bucket holds (or the peak) between them, or after the
-        newest's time when the bars leave no room between."""
-        first = self._clock(histogram.bucket_start(0))
-        last = self._clock(histogram.bucket_start(len(histogram.events) - 1))
-        column = self.selected_column
-        if column is None:
-            parts = [f"peak {counted(histogram.peak, 'event')} per {format_width(histogram.width_s)}",
-                     "←/→ Enter: jump"]
-            separator, middle_style = " · ", base + self._style("label")
-        else:
-            parts = [f"{self._clock(histogram.bucket_start(column))}: "
-                     f"{counted(histogram.events[column], 'event')}",
-                     counted(histogram.errors[column], "error")]
-            separator, middle_style = ", ", base + self._style("selected-label")
-        whole = separator.join(parts)
-        label = base + self._style("label")
-        end = max(len(histogram.events), len(last))  # where the newest time ends
-        head = first if end >= len(first) + 1 + len(last) else ""
-        between = end - len(head) - len(last) - 2  # a space either side of the middle
-        after = width - end - 1
-        # The middle goes where it fits whole, between the times first, else where there
-        # is more room, with the parts that fit there whole (never "←/→ E"), or nowhere in
-        # less than _MIDDLE_MIN cells.
-        inside = len(whole) <= between or (len(whole) > after and between >= after)
-        segments = [Segment(head, label)]
-        if inside and between >= _MIDDLE_MIN:
-            middle = join_fitting(parts, between, separator)
-            segments.append(Segment(f" {middle.center(between)} ", middle_style))
-        else:
-            segments.append(Segment(" " * max(0, between + 2), base))
-        segments.append(Segment(last, label))
-        if not inside and after >= _MIDDLE_MIN:
-            segments.append(Segment(" " + join_fitting(parts, after, separator), middle_style))
+            cells.append(Segment(char, style))
+        buckets = len(cells)
+        segments = [Segment(cell.text * (first_column(bucket + 1, buckets, width)
+                                         - first_column(bucket, buckets, width)), cell.style)
+                    for bucket, cell in enumerate(cells)]
         return Strip(segments).crop_extend(0, width, base)
+
+    def _axis(self, histogram: Histogram, width: int, base: Style) -> Strip:
+        """The first bucket's time at the left, the newest's at the right edge (its bar ends
+        there), and nothing else: a figure beside a time read as that time's."""
+        first = self._clock(histogram.start)
+        last = self._clock(histogram.bucket_start(len(histogram.events) - 1))
+        gap = width - len(first) - len(last)
+        text = f"{first}{' ' * gap}{last}" if gap >= 2 else last.rjust(width)
+        return Strip([Segment(text[-width:], base + self._style("label"))], width)
 
     def _clock(self, ts: float) -> str:
         return self.time_format(ts).split(".")[0]

@@ -6,7 +6,8 @@ One app per theme walks through the states a person sees: the log following its 
 (the followed line is the cursor row), paused on a selected line, blurred; each table with
 its cursor focused and blurred and a row under the mouse; the filter bar, the help, the
 detail, the trace's waterfall and a span, an alert's traces, the prompts and the command
-palette; toasts; a maximized panel; the per-route table; the log-volume histogram.
+palette; toasts; a maximized panel; the per-route table; the log-volume histogram (and, at
+80×24, the line saying which panels it hides).
 
 The fleet console (its Hosts panel, a host in each state), the replay's status line and the
 history screen (against a real agent whose journal holds more than it sends) are walked too.
@@ -70,6 +71,13 @@ def steps(*parts: Step) -> Step:
         for part in parts:
             await part(pilot)
             await pilot.pause()
+
+    return step
+
+
+def resize(width: int, height: int) -> Step:
+    async def step(pilot: Any) -> None:
+        await pilot.resize_terminal(width, height)
 
     return step
 
@@ -201,6 +209,7 @@ STATES: list[tuple[str, Step]] = [
     ("log-volume histogram, jumped to the bucket", press("enter")),
     ("log sources: one waiting", sources("reading", "waiting")),
     ("log sources: one restarting", sources("reading", "waiting", "restarting")),
+    ("log-volume histogram at 80×24, saying the panels it hides", resize(80, 24)),
 ]
 
 #: The fleet console (``sample_fleet_app``: web-2 with the alerts, web-3 reconnecting). Each

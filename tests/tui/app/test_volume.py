@@ -57,8 +57,8 @@ async def test_i_shows_the_volume_and_enter_jumps_the_stream_to_the_bucket(size:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 60)])
 async def test_the_newest_time_sits_under_the_newest_bar(size: tuple[int, int]) -> None:
-    """The bars may fill only part of the chart (the buckets are round widths): the newest
-    bucket's time was drawn at the far right, under no bar."""
+    """The newest bucket's time was once drawn at the far right, under no bar: the bars now
+    end there, so the time ends at the right edge."""
     app = sample_app()
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
@@ -68,15 +68,12 @@ async def test_the_newest_time_sits_under_the_newest_bar(size: tuple[int, int]) 
         chart = app.dashboard.query_one(VolumeChart)
         histogram = chart.histogram
         assert histogram is not None
-        bars = len(histogram.events)
+        bars = chart.render_line(BAR_ROWS - 1).text
         labels = chart.render_line(BAR_ROWS).text
-        newest = chart._clock(histogram.bucket_start(bars - 1))
-        end = max(bars, len(newest))
-        assert labels[end - len(newest):end] == newest, labels
-        assert labels.count(newest) == 1, labels  # and not also at the far right
-        assert labels.startswith(chart._clock(histogram.start)) and "peak" in labels, labels
-        # What does not fit is left out whole: "←/→ Enter: jump" or nothing, never "←/→ E".
-        assert ("←/→" in labels) == ("Enter: jump" in labels), labels
+        newest = chart._clock(histogram.bucket_start(len(histogram.events) - 1))
+        assert labels.endswith(newest) and bars[-1] != " ", (labels, bars)
+        assert labels.count(newest) == 1, labels
+        assert labels.startswith(chart._clock(histogram.start)), labels
 
 
 async def test_the_jump_lands_among_the_filtered_events_and_new_events_are_counted() -> None:
@@ -126,8 +123,8 @@ async def test_the_footer_shows_i_beside_the_log_keys(size: tuple[int, int], als
 
 
 async def test_the_label_leaves_out_whole_parts_at_every_width() -> None:
-    """Between or after the times, the label keeps the parts that fit whole: at 80 columns
-    it read "peak 60 events per 1 s · ←/→ E"."""
+    """The legend (the border's subtitle) keeps the parts that fit whole: at 80 columns it
+    read "peak 60 events per 1 s · ←/→ E"."""
     whole_words = {"peak", "event", "events", "error", "errors", "per", "s", "min", "·", "←/→",
                    "Enter:", "jump"}
     app = sample_app()
@@ -141,7 +138,77 @@ async def test_the_label_leaves_out_whole_parts_at_every_width() -> None:
             for width in range(120, 40, -1):
                 await pilot.resize_terminal(width, 24)
                 await pilot.pause()
-                labels = chart.render_line(BAR_ROWS).text
-                cut = [word for word in labels.replace(",", " ").split()
+                legend = chart.border_subtitle or ""
+                assert legend and f"{legend} ─╯" in screen_text(app), (width, legend)
+                cut = [word for word in legend.replace(",", " ").split()
                        if not word[0].isdigit() and word not in whole_words]
-                assert not cut, (width, labels)
+                assert not cut, (width, legend)
+
+
+def demo_minute() -> list[LogEvent]:
+    """Under a minute held, as in a fresh ``obsview demo``: 1 s buckets, fewer than columns."""
+    return [LogEvent(ts=SAMPLE_NOW - 54 + i / 10, level="ERROR" if i % 9 == 0 else "INFO",
+                     message="request completed", seq=1000 + i) for i in range(540)]
+
+
+@pytest.mark.parametrize("size", [(120, 40), (200, 60)])
+@pytest.mark.parametrize("held", ["sample", "demo minute"])
+async def test_the_bars_span_the_chart_and_the_axis_holds_only_times(size: tuple[int, int], held: str) -> None:
+    """54 one-second buckets filled the left 54 of 118 columns (one cell a bucket), and the
+    newest time ran into the legend: "21:08:06 peak 61 events per 1 s" read as if the peak
+    was at 21:08:06."""
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        if held == "demo minute":
+            app.dashboard.reset()
+            app.dashboard.enqueue(Events(tuple(demo_minute())))
+            app.dashboard.flush()
+        await pilot.press("i")
+        await pilot.pause()
+        chart = app.dashboard.query_one(VolumeChart)
+        histogram = chart.histogram
+        assert histogram is not None
+        width = chart.content_region.width
+        bottom = chart.render_line(BAR_ROWS - 1).text
+        drawn = [x for x, char in enumerate(bottom) if char != " "]
+        assert drawn[-1] - drawn[0] + 1 >= 0.9 * width, bottom
+
+        axis = chart.render_line(BAR_ROWS).text
+        newest = chart._clock(histogram.bucket_start(len(histogram.events) - 1))
+        assert axis.split() == [chart._clock(histogram.start), newest], axis
+        assert axis.rstrip().endswith(newest), axis  # under the newest bar: the last cells
+        legend = next(line for line in screen_lines(app) if "peak" in line)
+        assert f"peak {counted(histogram.peak, 'event')} per {histogram.width_s} s" in legend
+        assert newest not in legend, legend
+
+
+@pytest.mark.parametrize(("size", "hidden", "said"), [
+    ((80, 24), ["Requests", "Latency"], ["Requests and Latency hidden"]),
+    ((80, 20), ["Health", "Alerts"], ["Health and Alerts hidden"]),  # Requests: too short
+])
+async def test_what_the_histogram_hides_is_said(size: tuple[int, int], hidden: list[str],
+                                                said: list[str]) -> None:
+    """At 80×24 ``i`` took the Requests and Latency panels away for the log's sake, and the
+    screen started at the Health row with no sign that anything was missing."""
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.clear_notifications()
+        assert not any("hidden" in line for line in screen_lines(app))
+        assert all(any(f"─ {name}" in line for line in screen_lines(app)) for name in hidden)
+        await pilot.press("i")
+        await pilot.pause()
+        lines = screen_lines(app)
+        missing = [name for name in hidden if not any(f"─ {name}" in line for line in lines)]
+        assert missing == hidden, lines  # these panels went...
+        hint = next((line for line in lines if "hidden" in line), "")
+        assert all(words in hint for words in said) and "i on the chart" in hint, lines
+        assert lines.index(hint) == 0, lines  # where the panels were
+        assert app.dashboard.query_one(LogView).size.height >= 5
+        await pilot.press("i")  # closes the histogram: the panels are back, the hint gone
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert not any("hidden" in line for line in lines), lines
+        assert all(any(f"─ {name}" in line for line in lines) for name in hidden), lines

@@ -72,3 +72,17 @@ def test_a_wild_timestamp_cannot_make_the_chart_unbounded() -> None:
     counts.add([event(0.0), event(float(T0)), event(4_000_000_000.0)])
     histogram = layout(counts, 80)
     assert histogram is not None and len(histogram.events) <= 80 and sum(histogram.events) == 3
+
+
+def test_fewer_buckets_than_columns_fill_the_width_in_order() -> None:
+    """Every column shows a bucket, each bucket a run of neighbouring columns (widths differing
+    by at most one), from the first column to the last: the axis stays linear in time."""
+    from obsview.tui.widgets.volume_chart import bucket_at, first_column
+
+    for buckets, width in ((54, 118), (54, 198), (90, 118), (1, 80), (80, 80), (3, 7)):
+        shown = [bucket_at(x, buckets, width) for x in range(width)]
+        assert shown == sorted(shown) and set(shown) == set(range(buckets))
+        widths = {shown.count(bucket) for bucket in range(buckets)}
+        assert max(widths) - min(widths) <= 1, (buckets, width, widths)
+        assert all(shown[first_column(b, buckets, width)] == b for b in range(buckets))
+        assert first_column(buckets, buckets, width) == width
