@@ -149,11 +149,15 @@ class Journal:
         if application_id == 0 and tables == 0:
             db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # before the first table
             db.execute("PRAGMA journal_mode = WAL")
-            with db:
-                db.executescript(_SCHEMA)
-                db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                db.execute("INSERT INTO meta VALUES ('epoch', ?)", (secrets.token_hex(8),))
+            # One script, one transaction (``executescript`` commits before it runs, so
+            # ``_transaction`` cannot hold it): a kill part way must not leave tables without
+            # the application id, a file every later start refuses as another program's.
+            # The epoch is hex the agent makes, never outside text.
+            db.executescript(
+                f"BEGIN IMMEDIATE; {_SCHEMA}"
+                f" PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};"
+                f" INSERT INTO meta VALUES ('epoch', '{secrets.token_hex(8)}'); COMMIT;"
+            )
             return
         if application_id != APPLICATION_ID:
             raise JournalError(_unusable(self.path, "it is a SQLite database of another program"))
@@ -305,7 +309,7 @@ class Journal:
                             written_at: float) -> None:
         """Write each minute's row, or ``add(row, new)`` to the one there, in one transaction."""
         db = self._db
-        with db:
+        with _transaction(db):
             for minute, data in rows.items():
                 kept = db.execute("SELECT data FROM history_minutes WHERE minute = ?", (minute,)).fetchone()
                 row = data if kept is None else add(bytes(kept[0]), data)

@@ -74,12 +74,12 @@ if TYPE_CHECKING:
     from obsview.tui.screens.history import HistoryScreen
     from obsview.tui.screens.routes import RoutesScreen
 
-#: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
 #: How often the age columns of the health and alert tables are redrawn.
 AGE_REFRESH_S: Final = 5.0
 #: How often an incident file's progress is redrawn while it is written.
 WRITE_PROGRESS_S: Final = 0.25
 
+#: Sends a message to the agent and tells the user ``done`` (a toast) once it went out.
 Sender = Callable[[Message, str], None]
 
 
