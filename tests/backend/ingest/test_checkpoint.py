@@ -13,51 +13,11 @@ from typing import Any
 
 import orjson
 import pytest
+from tail_files import append, entries, line, lines, run_until, tail
 
 from obsview.backend.ingest.normalize import Normalizer
-from obsview.backend.ingest.sources.file_tail import FileTailSource
 from obsview.backend.ingest.sources.lines import LineSplitter
 from obsview.common.protocol import LogEvent
-
-
-def line(n: int) -> bytes:
-    return b'{"n":%d,"level":"INFO","message":"line %d"}\n' % (n, n)
-
-
-def lines(numbers: range) -> bytes:
-    return b"".join(line(n) for n in numbers)
-
-
-def append(path: Path, data: bytes) -> None:
-    with path.open("ab") as file:
-        file.write(data)
-
-
-def tail(log: Path, checkpoint: Path, **options: Any) -> FileTailSource:
-    options.setdefault("poll_interval", 0.01)
-    options.setdefault("rescan_interval", 0.02)
-    options.setdefault("rotate_grace", 0.05)
-    options.setdefault("checkpoint_interval", 0.02)
-    normalizer = options.pop("normalizer", Normalizer())
-    return FileTailSource([str(log)], normalizer, checkpoint_path=checkpoint, **options)
-
-
-def entries(checkpoint: Path) -> list[dict[str, Any]]:
-    data = orjson.loads(checkpoint.read_bytes())
-    assert data["version"] == 1
-    return list(data["files"])
-
-
-async def run_until(source: FileTailSource, collector: Any, wait_until: Any, count: int) -> None:
-    """Run the source until ``count`` events arrived, then cancel it (an agent stop)."""
-    task = asyncio.create_task(source.run(collector))
-    try:
-        await wait_until(lambda: len(collector.events) >= count)
-        await asyncio.sleep(0.05)  # a duplicate would arrive now
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    assert task.cancelled()
 
 
 async def test_restart_resumes_exactly_where_it_stopped(

@@ -4,34 +4,13 @@ a batch committed in part included. On real files, with numbered lines."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
-import orjson
+from tail_files import append, entries, lines, run_until, tail
 
-from obsview.backend.ingest.normalize import Normalizer
 from obsview.backend.ingest.sources.checkpoint import Position
-from obsview.backend.ingest.sources.file_tail import FileTailSource
 from obsview.common.protocol import LogEvent
-
-
-def lines(numbers: range) -> bytes:
-    return b"".join(b'{"n":%d,"level":"INFO","message":"line %d"}\n' % (n, n) for n in numbers)
-
-
-def append(path: Path, data: bytes) -> None:
-    with path.open("ab") as file:
-        file.write(data)
-
-
-def tail(log: Path, offsets: Path, **options: Any) -> FileTailSource:
-    return FileTailSource([str(log)], Normalizer(), checkpoint_path=offsets, poll_interval=0.01,
-                          checkpoint_interval=0.02, **options)
-
-
-def entries(offsets: Path) -> list[dict[str, Any]]:
-    return list(orjson.loads(offsets.read_bytes())["files"])
 
 
 class Positioned:
@@ -49,23 +28,13 @@ class Positioned:
         return [int(e.extra["n"]) for e in self.events]
 
 
-async def read_all(source: Any, emit: Positioned, wait_until: Any, count: int) -> None:
-    task = asyncio.create_task(source.run(emit))
-    try:
-        await wait_until(lambda: len(emit.events) >= count)
-        await asyncio.sleep(0.05)  # a repeat would arrive now
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-
 async def test_a_batch_committed_in_part_is_read_again_without_what_was_stored(
     tmp_path: Path, wait_until: Any
 ) -> None:
     log, offsets = tmp_path / "app.log", tmp_path / "tail-offsets.json"
     log.write_bytes(lines(range(100)))
     first = Positioned()
-    await read_all(tail(log, offsets, from_start=True, journaled=True, batch_lines=40), first,
+    await run_until(tail(log, offsets, from_start=True, journaled=True, batch_lines=40), first,
                    wait_until, 100)
     assert first.numbers() == list(range(100))
     start, *batches = first.batches
@@ -80,7 +49,7 @@ async def test_a_batch_committed_in_part_is_read_again_without_what_was_stored(
 
     append(log, lines(range(100, 110)))  # written while the agent was down
     after = Positioned()
-    await read_all(tail(log, offsets, journaled=True, journal_checkpoint=committed), after,
+    await run_until(tail(log, offsets, journaled=True, journal_checkpoint=committed), after,
                    wait_until, 55)
     assert after.numbers() == list(range(55, 110)), "the journal's copy wins over the file's"
     assert entries(offsets)[0]["offset"] == log.stat().st_size
@@ -93,20 +62,20 @@ async def test_offsets_saved_since_by_an_agent_without_a_journal_win_over_the_jo
     log, offsets = tmp_path / "app.log", tmp_path / "tail-offsets.json"
     log.write_bytes(lines(range(50)))
     journaled = Positioned()
-    await read_all(tail(log, offsets, from_start=True, journaled=True), journaled, wait_until, 50)
+    await run_until(tail(log, offsets, from_start=True, journaled=True), journaled, wait_until, 50)
     position = journaled.batches[-1][1]
     assert position is not None
     committed = position.encode(position.events)
 
     append(log, lines(range(50, 80)))
     unjournaled = Positioned()  # history = false for a while: the journal is not told
-    await read_all(tail(log, offsets), unjournaled, wait_until, 30)
+    await run_until(tail(log, offsets), unjournaled, wait_until, 30)
     assert unjournaled.numbers() == list(range(50, 80))
     assert all(position is None for _numbers, position in unjournaled.batches)
 
     append(log, lines(range(80, 90)))
     again = Positioned()
-    await read_all(tail(log, offsets, journaled=True, journal_checkpoint=committed), again, wait_until, 10)
+    await run_until(tail(log, offsets, journaled=True, journal_checkpoint=committed), again, wait_until, 10)
     assert again.numbers() == list(range(80, 90)), "not 50-89: the file is newer than the journal"
 
 
@@ -117,7 +86,7 @@ async def test_a_source_restarted_in_process_resumes_from_its_file_not_the_journ
     log.write_bytes(lines(range(20)))
     emit = Positioned()
     seed = tail(log, offsets, from_start=True, journaled=True)
-    await read_all(seed, emit, wait_until, 20)
+    await run_until(seed, emit, wait_until, 20)
     position = emit.batches[-1][1]
     assert position is not None
     committed = position.encode(position.events)
@@ -125,7 +94,7 @@ async def test_a_source_restarted_in_process_resumes_from_its_file_not_the_journ
     append(log, lines(range(20, 40)))
     source = tail(log, offsets, journaled=True, journal_checkpoint=committed)
     emit = Positioned()
-    await read_all(source, emit, wait_until, 20)
+    await run_until(source, emit, wait_until, 20)
     append(log, lines(range(40, 45)))
-    await read_all(source, emit, wait_until, 25)  # the supervisor runs it again after a failure
+    await run_until(source, emit, wait_until, 25)  # the supervisor runs it again after a failure
     assert emit.numbers() == list(range(20, 45))
