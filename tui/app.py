@@ -135,10 +135,22 @@ class ObsviewApp(App[None]):
         assert isinstance(screen, DashboardScreen)
         return screen
 
+    def every(self, interval: float, callback: Callable[[], object]) -> None:
+        """Call ``callback`` every ``interval`` seconds while the app runs.
+
+        Textual stops the app's own timers only after it has closed the screens, so a plain
+        ``set_interval`` callback can fire in between and find no dashboard installed.
+        """
+        def tick() -> None:
+            if self.is_running:
+                callback()
+
+        self.set_interval(interval, tick)
+
     def on_mount(self) -> None:
         # The event buffer makes the interpreter's own full collections stall the loop.
         self._collection.start()
-        self.set_interval(FULL_COLLECTION_INTERVAL_S, self._collection.collect)
+        self.every(FULL_COLLECTION_INTERVAL_S, self._collection.collect)
         self.install_screen(
             DashboardScreen(
                 clock=self.clock,
@@ -163,7 +175,7 @@ class ObsviewApp(App[None]):
             self.tunnel.on_problem = self._tunnel_problem
         if self.load_progress is not None:
             # Kept up while the console runs: files are followed after the load, a pipe goes on.
-            self.set_interval(LOAD_PROGRESS_INTERVAL_S, self._show_connection)
+            self.every(LOAD_PROGRESS_INTERVAL_S, self._show_connection)
 
     # ------------------------------------------------------------------ connection
 
@@ -218,8 +230,8 @@ class ObsviewApp(App[None]):
                                   on_state=self._fleet_state, client_options=self.client_options)
         self._fleet_worker = self.run_worker(self.fleet.run(), name="fleet-clients",
                                              group="client", exit_on_error=False)
-        self.set_interval(FLEET_RELEASE_INTERVAL_S, self._release_merged)
-        self.set_interval(HOSTS_REFRESH_S, self._show_hosts)
+        self.every(FLEET_RELEASE_INTERVAL_S, self._release_merged)
+        self.every(HOSTS_REFRESH_S, self._show_hosts)
         self._show_fleet_connection()
 
     def _replay_hosts(self, recorded: Mapping[str, Sequence[object]]) -> None:

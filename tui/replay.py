@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import ClassVar, Final
 
 from textual.binding import Binding, BindingType
-from textual.css.query import NoMatches
 
 from obsview.common.protocol import Message
 from obsview.tui.app import ObsviewApp
@@ -104,16 +103,13 @@ class ReplayApp(ObsviewApp):
 
     def on_mount(self) -> None:
         # Textual runs ObsviewApp.on_mount first by itself (handlers of every class in the MRO).
-        self.set_interval(TICK_S, self.replay_step)
+        self.every(TICK_S, self.replay_step)
 
     def replay_step(self) -> None:
         dashboard = self.dashboard
         for message in self.replayer.due():
             dashboard.enqueue(message)
-        try:
-            dashboard.show_connection("offline", self.replayer.describe())
-        except NoMatches:
-            pass  # the app is closing: its widgets are going away under the timer
+        dashboard.show_connection("offline", self.replayer.describe())
 
     def action_replay_pause(self) -> None:
         self.replayer.toggle_pause()
