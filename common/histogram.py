@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
@@ -79,6 +80,29 @@ class Histogram:
             self.min = value
         if value > self.max:
             self.max = value
+
+    def add_all(self, values: list[float]) -> None:
+        """``add`` of each value, each distinct value's bucket found once (durations logged
+        in whole milliseconds repeat a lot). The sum is ``sum``'s: on Python 3.11 the same
+        as adding one by one; 3.12's compensates for rounding."""
+        if not values:
+            return
+        buckets = self.buckets
+        zero = 0
+        for value, n in Counter(values).items():
+            if value >= MIN_VALUE:
+                index = bucket_index(value)
+                buckets[index] = buckets.get(index, 0) + n
+            else:
+                zero += n
+        self.zero += zero
+        self.count += len(values)
+        self.sum = sum(values, self.sum)
+        low, high = min(values), max(values)
+        if low < self.min:
+            self.min = low
+        if high > self.max:
+            self.max = high
 
     def merge(self, other: Histogram) -> None:
         add_counts(self.buckets, other.buckets)

@@ -18,14 +18,15 @@ Latency figures are over the last minute.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Final
 
 from obsview.backend.signals.backlog import LIVE_LAG_S, MAX_AGE_S, Backlog
 from obsview.backend.signals.hostinfo import EMPTY_SAMPLE, HostSample, HostSampler
-from obsview.backend.signals.routes import RouteTemplater
+from obsview.backend.signals.routes import OTHER_ROUTE, RouteTemplater
 from obsview.common.histogram import Histogram, add_counts, subtract_counts
 from obsview.common.http_methods import HTTP_METHODS
 from obsview.common.iso_time import iso_utc
@@ -41,6 +42,9 @@ OTHER_ERROR_TYPE: Final = "other"
 
 RouteKey = tuple[str, str]
 """(route template, HTTP method)."""
+_STATUS: Final = attrgetter("status")
+_DURATION: Final = attrgetter("duration_ms")
+_TS: Final = attrgetter("ts")
 
 
 def _method(raw: str) -> str:
@@ -57,6 +61,26 @@ class RouteBucket:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latency: Histogram = field(default_factory=Histogram)
+
+    def count(self, requests: Sequence[LogEvent]) -> tuple[int, int]:
+        """Add access events (each with a status and a duration); returns how many failed
+        (status >= 400) and how many of those are server errors (>= 500). A status outside
+        100-599 comes from a log line's garbage and is counted as 0, so it never becomes a
+        new label value."""
+        failed = failed_5xx = 0
+        statuses = self.statuses
+        for status, n in Counter(map(_STATUS, requests)).items():
+            if not 100 <= status <= 599:
+                status = 0
+            statuses[status] = statuses.get(status, 0) + n
+            if status >= 400:
+                failed += n
+                if status >= 500:
+                    failed_5xx += n
+        self.requests += len(requests)
+        self.errors += failed
+        self.latency.add_all(list(map(_DURATION, requests)))
+        return failed, failed_5xx
 
     def merge(self, other: RouteBucket) -> None:
         self.requests += other.requests
@@ -142,78 +166,87 @@ class RequestMetrics:
     # ------------------------------------------------------------------ ingest (hot path)
 
     def observe(self, events: Sequence[LogEvent]) -> None:
+        """Count a batch of events. Per event the loop only finds its (route, method) and
+        groups it; each group's statuses and latencies are then counted at once, in C
+        (``Counter`` over attribute getters), which measured ~2x cheaper than one
+        histogram insert and a few additions per event."""
         if not events:
             return
         now = self._clock()
         sec = int(now)
         if sec > self._sec:
             self._advance(sec)
-        current = self._current
         history_before, history_after = now - MAX_AGE_S, now - LIVE_LAG_S
-        late: dict[tuple[int, str, str], tuple[RouteBucket, list[float]]] | None = None
+        live: dict[RouteKey, list[LogEvent]] = {}
+        late: dict[tuple[int, str, str], list[LogEvent]] = {}
         template = self._templater.template
         bound = self._templater.bound
-        requests = errors = server_errors = 0
+        # Paths seen in this batch whose route is known: a route once known stays known, so
+        # this skips the templater without changing what it counts (overflows are not kept).
+        routes_of_paths: dict[str, str] = {}
         for event in events:
-            status = event.status
-            duration = event.duration_ms
-            if status is None or duration is None:
+            if event.status is None or event.duration_ms is None:
                 if event.level == "ERROR" or event.error_type or event.cache:
                     self._observe_extras(event, "")
                 continue
-            if not 100 <= status <= 599:
-                status = 0  # garbage from a log line must not become a new label value
             route = event.route
-            route = bound(route) if route else template(event.path)
+            if route:
+                route = bound(route)
+            else:
+                path = event.path
+                route = routes_of_paths.get(path)  # type: ignore[assignment]
+                if route is None:
+                    route = template(path)
+                    if route != OTHER_ROUTE:
+                        routes_of_paths[path] = route
             method = event.method
             if method not in HTTP_METHODS:
                 method = _method(method)
-            key = (route, method)
             ts = event.ts
             if history_before < ts < history_after:
-                if late is None:
-                    late = {}
                 late_key = (int(ts // 60), route, method)
-                part = late.get(late_key)
-                if part is None:
-                    part = late[late_key] = (RouteBucket(), [ts, ts])
-                bucket, span = part
-                if ts > span[1]:
-                    span[1] = ts
-                elif ts < span[0]:
-                    span[0] = ts
+                group = late.get(late_key)
+                if group is None:
+                    group = late[late_key] = []
             else:
-                live = current.get(key)
-                if live is None:
-                    current[key] = live = RouteBucket()
-                bucket = live
-                requests += 1
-                if status >= 400:
-                    errors += 1
-                    if status >= 500:
-                        server_errors += 1
-            bucket.requests += 1
-            if status >= 400:
-                bucket.errors += 1
-            statuses = bucket.statuses
-            statuses[status] = statuses.get(status, 0) + 1
-            bucket.latency.add(duration)
+                key = (route, method)
+                group = live.get(key)
+                if group is None:
+                    group = live[key] = []
+            group.append(event)
             if event.level == "ERROR" or event.error_type or event.cache:
                 self._observe_extras(event, route)
-        if requests:
-            cell = self._cell(self._sec)
-            self._ring_requests[cell] += requests
-            self._ring_errors[cell] += errors
-            self._ring_server_errors[cell] += server_errors
-        if late is not None:
+        if live:
+            self._count_live(live)
+        if late:
             self._fold_late(late)
 
-    def _fold_late(self, late: dict[tuple[int, str, str], tuple[RouteBucket, list[float]]]) -> None:
+    def _count_live(self, groups: dict[RouteKey, list[LogEvent]]) -> None:
+        """Live requests: into the open second's buckets and the per-second counters."""
+        current = self._current
+        requests = errors = server_errors = 0
+        for key, group in groups.items():
+            bucket = current.get(key)
+            if bucket is None:
+                current[key] = bucket = RouteBucket()
+            failed, failed_5xx = bucket.count(group)
+            requests += len(group)
+            errors += failed
+            server_errors += failed_5xx
+        cell = self._cell(self._sec)
+        self._ring_requests[cell] += requests
+        self._ring_errors[cell] += errors
+        self._ring_server_errors[cell] += server_errors
+
+    def _fold_late(self, groups: dict[tuple[int, str, str], list[LogEvent]]) -> None:
         """History requests: into the backlog by their minute, and into the all-time totals
         (never into the live windows)."""
-        for (minute, route, method), (bucket, (first, last)) in late.items():
+        for (minute, route, method), group in groups.items():
             key = (route, method)
-            self.backlog.fold(minute, key, bucket, first, last)
+            bucket = RouteBucket()
+            bucket.count(group)
+            stamps = list(map(_TS, group))
+            self.backlog.fold(minute, key, bucket, min(stamps), max(stamps))
             _merge_into(self._all, key, bucket)
             self._all_total.merge(bucket)
 
