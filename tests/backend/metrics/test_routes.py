@@ -5,7 +5,7 @@ import tracemalloc
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obsview.backend.errors import ConfigError
@@ -135,3 +135,15 @@ def test_overflow_is_counted_on_cached_paths_too() -> None:
     routes_seen = [templater.template(path) for path in ("/a", "/b", "/b", "/a")]
     assert routes_seen == ["/a", OTHER_ROUTE, OTHER_ROUTE, "/a"]
     assert templater.overflowed == 2
+
+
+_SEGMENTS = st.sampled_from(["api", "posts", "12", "007", "v2", "", "²", "١٢", "12\n", ":id",
+                             "5f3a9c2e", "a?b", "9?x=/1", "#7", "x" * 30])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_SEGMENTS, max_size=6), st.sampled_from(["", "?page=2", "#top", "\n"]))
+def test_the_templater_agrees_with_route_of(segments: list[str], tail: str) -> None:
+    # Behind its cache it templates numbered segments by substitution first (no user rules).
+    path = "/" + "/".join(segments) + tail
+    assert RouteTemplater().template(path) == route_of(path)
