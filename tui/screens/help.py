@@ -30,16 +30,22 @@ def bindings_help(screen: Screen[object]) -> list[KeyHelp]:
     Textual's ``active_bindings`` first (what the keys do now, as the footer shows them), then
     what the nodes on the way from the focused widget to the app declare in ``BINDINGS`` and
     ``active_bindings`` leaves out (hidden by ``check_action``, or shadowed by a widget's own
-    binding of the key), unless the focused widget takes the key as input.
+    binding of the key), unless the focused widget takes the key as input. A key is listed
+    once, beside what it does now: a binding shadowed by another action on the same key (the
+    app's ``q`` Quit under a screen's ``q`` Back) keeps only its other keys.
     """
     keys: dict[tuple[str, str], list[str]] = {}
     focused = screen.focused
     nodes: list[DOMNode] = list(focused.ancestors_with_self) if focused is not None else [screen, screen.app]
     declared = [binding for node in nodes for binding in Binding.make_bindings(node.BINDINGS)
                 if focused is None or not focused.check_consume_key(binding.key, key_to_character(binding.key))]
-    for binding in [*(active.binding for active in screen.active_bindings.values()), *declared]:
+    acting = {key: active.binding for key, active in screen.active_bindings.items()}
+    for binding in [*acting.values(), *declared]:
         if binding.system:
             continue
+        now = acting.get(binding.key)
+        if now is not None and (now.action, now.description) != (binding.action, binding.description):
+            continue  # the key does something else here
         description = binding.description or binding.action
         group = (binding.id or binding.action, description)
         group = next((known for known in keys if known[1] == description), group)

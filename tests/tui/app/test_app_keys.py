@@ -223,6 +223,29 @@ async def test_help_lists_every_binding(app: ObsviewApp, key: str) -> None:
         assert isinstance(app.screen, DashboardScreen)
 
 
+@pytest.mark.parametrize("screen_key", ["", "R", "T"])
+async def test_help_lists_each_key_once_beside_what_it_does(app: ObsviewApp, screen_key: str) -> None:
+    """On the routes and trace screens help read "esc / q  Back" and also "^q / q  Quit",
+    though q goes back there; with a table focused, Enter was both "Select" and "Details"."""
+    from obsview.tui.screens.help import bindings_help
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        if screen_key:
+            await pilot.press(screen_key)
+            await pilot.pause()
+            rows = {row.description: row.key for row in bindings_help(app.screen)}
+            assert rows["Back"] == "esc / q" and rows["Quit"] == "^q"
+        focusable = [widget for widget in app.screen.query("*") if widget.can_focus] or [None]
+        for widget in focusable:
+            if widget is not None:
+                widget.focus()
+                await pilot.pause()
+            rows = bindings_help(app.screen)
+            keys = [key for row in rows for key in row.key.split(" / ")]
+            assert len(keys) == len(set(keys)), (widget, [(row.key, row.description) for row in rows])
+
+
 async def test_ctrl_t_switches_theme_and_remembers_it(app: ObsviewApp, recorder: Recorder) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
