@@ -29,7 +29,7 @@ from obsview.tui.render import safe_text
 from obsview.tui.screens.detail import EventDetailScreen
 from obsview.tui.widgets.key_footer import KeyFooter
 from obsview.tui.widgets.log_view import LogView, TimeFormatter
-from obsview.tui.widgets.units import counted
+from obsview.tui.widgets.units import counted, format_progress
 
 PAGE: Final = 500
 """Matches asked for at a time: one screenful of scrolling is far less."""
@@ -65,7 +65,11 @@ class HistoryScreen(Screen[None]):
         self._more = True
         self.matched = 0
         self.scanned = 0
+        """Events the agent examined for what is shown, over every page asked for."""
         self.to_scan = 0
+        """What the agent held in the whole range when the screen asked (progress: scanned/to_scan)."""
+        self._scanned_before = 0
+        """Events the pages already done examined (each page is its own query)."""
         self.retention_dropped = 0
         self.error = ""
 
@@ -101,12 +105,17 @@ class HistoryScreen(Screen[None]):
         """A page of the running query (pages of other queries are ignored)."""
         if page.id != self._query_id:
             return
-        self.scanned, self.to_scan, self.error = page.scanned, page.to_scan, page.error
+        # Each page is a query of its own, over what is left of the range: counted with the
+        # pages before it, "scanned" goes up to the whole range's size.
+        self.scanned = self._scanned_before + page.scanned
+        self.to_scan = self._scanned_before + page.to_scan
+        self.error = page.error
         self.retention_dropped = page.retention_dropped
         if page.events:
             self._add(page.events)
         if page.done:
             self._query_id = None
+            self._scanned_before += page.scanned
             self._next_seq = page.next_seq
             self._more = not page.error and page.next_seq > max(page.oldest_seq, 1)
         self._show_summary()
@@ -131,8 +140,8 @@ class HistoryScreen(Screen[None]):
         summary.append_text(safe_text(self.wanted.describe(), style="bold", max_len=80))
         summary.append(f" · {self.matched:,} shown")
         if self.to_scan:
-            done = min(100, round(100 * self.scanned / self.to_scan))
-            summary.append(f" · scanned {self.scanned:,} of {self.to_scan:,} ({done} %)")
+            summary.append(f" · scanned {self.scanned:,} of {self.to_scan:,}"
+                           f" ({format_progress(self.scanned, self.to_scan)})")
         if self.error:
             summary.append_text(safe_text(f" · {self.error}", style="bold", max_len=200))
         elif self.waiting:

@@ -42,6 +42,21 @@ def format_percent(fraction: float | None) -> str:
     return f"{fraction * 100:.1f} %"
 
 
+def format_progress(done: int, total: int) -> str:
+    """How much of ``total`` is ``done``, in whole percent that never reads ``0 %`` once some
+    is done nor ``100 %`` before all is: 500 of 199,500 is ``<1 %``, 199,000 of it ``>99 %``."""
+    if done <= 0 or total <= 0:
+        return "0 %"
+    if done >= total:
+        return "100 %"
+    share = 100 * done / total
+    if share < 1:
+        return "<1 %"
+    if share > 99:
+        return ">99 %"
+    return f"{round(share)} %"
+
+
 def format_count(value: int) -> str:
     return f"{value:,}"
 
