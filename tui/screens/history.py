@@ -4,8 +4,9 @@ Opened two ways from the dashboard: ``H`` searches all history with the current 
 the newest event back), and moving up past the oldest event the console holds continues the
 log below it. Either way the agent answers a :class:`Query` in pages; reaching the top of
 what is shown asks for the next older page, so scrolling up goes on into the journal until
-retention's horizon. The header says what was matched out of how much was scanned, and Esc
-cancels a running query.
+retention's horizon. Home (``g``) jumps to the start of the history: the oldest page, with
+newer pages loaded on reaching the bottom; End (``G``) comes back to the newest. The header
+says what was matched out of how much was scanned, and Esc cancels a running query.
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class HistoryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back", id="history.close"),
         Binding("enter", "open_detail", "Details", id="history.detail", priority=True),
+        # Over the log's own Home/End (the first and last event shown): the ends of history.
+        Binding("home,g", "oldest", "Oldest", id="history.oldest", priority=True),
+        Binding("end,G", "newest", "Newest", id="history.newest", priority=True),
     ]
 
     DEFAULT_CSS = """
@@ -60,9 +64,15 @@ class HistoryScreen(Screen[None]):
         self.buffer = EventBuffer(MAX_SHOWN + PAGE)
         self._events: list[LogEvent] = []
         self._time_format = _dated(time_format)
-        self._next_seq = before_seq
+        self._until_seq = before_seq
+        """The newest end: events from this seq on are the dashboard's, not history's."""
+        self._older_seq = before_seq
+        self._more_older = True
+        self._newer_seq = 0
+        self._more_newer = False
+        """True after Home, until a page reaches the newest end."""
         self._query_id: int | None = None
-        self._more = True
+        self._query_forward = False
         self.matched = 0
         self.scanned = 0
         """Events the agent examined for what is shown, over every page asked for."""
@@ -93,13 +103,46 @@ class HistoryScreen(Screen[None]):
 
     def ask_older(self) -> None:
         """Ask the agent for the next older page (once at a time, while there is more)."""
-        if self.waiting or not self._more or len(self._events) >= MAX_SHOWN:
+        if self.waiting or not self._more_older or len(self._events) >= MAX_SHOWN:
             return
+        self._ask(before_seq=self._older_seq)
+
+    def ask_newer(self) -> None:
+        """After Home: ask for the next newer page (once at a time, while there is more)."""
+        if self.waiting or not self._more_newer or len(self._events) >= MAX_SHOWN:
+            return
+        self._ask(after_seq=self._newer_seq)
+
+    def _ask(self, *, before_seq: int | None = None, after_seq: int | None = None) -> None:
         self._query_id = next(_query_ids)
+        self._query_forward = after_seq is not None
         levels = () if self.wanted.levels >= ALL_LEVELS else tuple(sorted(self.wanted.levels))
-        self.send(Query(self._query_id, self.wanted.query, levels, before_seq=self._next_seq,
-                        limit=PAGE, history=True))
+        self.send(Query(self._query_id, self.wanted.query, levels, before_seq=before_seq,
+                        after_seq=after_seq, limit=PAGE, history=True))
         self._show_summary()
+
+    def _restart(self, *, from_oldest: bool) -> None:
+        """Drop what is shown and start again at one end of the history."""
+        self._cancel()
+        self._events.clear()
+        self.buffer.clear()
+        self.matched = self.scanned = self.to_scan = self._scanned_before = 0
+        self.error = ""
+        self._older_seq, self._more_older = self._until_seq, not from_oldest
+        self._newer_seq, self._more_newer = 0, from_oldest
+        log = self.query_one(LogView)
+        log.refresh_from_buffer()
+        if from_oldest:
+            log.pause()
+            self.ask_newer()
+        else:
+            log.follow()
+            self.ask_older()
+
+    def _cancel(self) -> None:
+        if self._query_id is not None:
+            self.send(CancelQuery(self._query_id))
+            self._query_id = None
 
     def receive(self, page: QueryPage) -> None:
         """A page of the running query (pages of other queries are ignored)."""
@@ -111,26 +154,40 @@ class HistoryScreen(Screen[None]):
         self.to_scan = self._scanned_before + page.to_scan
         self.error = page.error
         self.retention_dropped = page.retention_dropped
+        forward = self._query_forward
         if page.events:
-            self._add(page.events)
+            self._add(page.events, newer=forward)
         if page.done:
             self._query_id = None
             self._scanned_before += page.scanned
-            self._next_seq = page.next_seq
-            self._more = not page.error and page.next_seq > max(page.oldest_seq, 1)
+            if forward:
+                self._newer_seq = page.next_seq
+                self._more_newer = (not page.error and page.scanned < page.to_scan
+                                    and (self._until_seq is None or page.next_seq < self._until_seq - 1))
+            else:
+                self._older_seq = page.next_seq
+                self._more_older = not page.error and page.next_seq > max(page.oldest_seq, 1)
         self._show_summary()
 
-    def _add(self, older: tuple[LogEvent, ...]) -> None:
-        """Put a page in place (older pages go above) and keep the cursor on its event."""
+    def _add(self, page: tuple[LogEvent, ...], *, newer: bool) -> None:
+        """Put a page in place (older pages go above, newer ones below) and keep the cursor
+        on its event; the first page after Home puts it on the oldest."""
         log = self.query_one(LogView)
         current = log.cursor_event
-        self._events[:0] = [event for event in older if not self._events or event.seq < self._events[0].seq]
+        if newer:
+            self._events.extend(event for event in page
+                                if (not self._events or event.seq > self._events[-1].seq)
+                                and (self._until_seq is None or event.seq < self._until_seq))
+        else:
+            self._events[:0] = [event for event in page if not self._events or event.seq < self._events[0].seq]
         self.matched = len(self._events)
         self.buffer.clear()
         self.buffer.append(self._events)
         log.refresh_from_buffer()
         if current is not None:
             log.select_index(self._index_of(current.seq))
+        elif newer:
+            log.select_index(0)
 
     def _index_of(self, seq: int) -> int:
         return min(bisect_left(self._events, seq, key=_seq_of), len(self._events) - 1)
@@ -146,18 +203,32 @@ class HistoryScreen(Screen[None]):
             summary.append_text(safe_text(f" · {self.error}", style="bold", max_len=200))
         elif self.waiting:
             summary.append(" · loading… (Esc cancels)")
-        elif self._more:
-            summary.append(" · up at the top loads older")
         else:
-            summary.append(" · the start of the agent's history")
-            if self.retention_dropped:
-                summary.append(f" ({counted(self.retention_dropped, 'older event')} dropped by retention)")
+            if self._more_older:
+                summary.append(" · up at the top loads older")
+            else:
+                summary.append(" · the start of the agent's history")
+                if self.retention_dropped:
+                    summary.append(f" ({counted(self.retention_dropped, 'older event')} dropped by retention)")
+            if self._more_newer:
+                summary.append(" · down loads newer")
         self.query_one("#history-summary", Static).update(summary)
 
     # ------------------------------------------------------------------ keys and messages
 
     def on_log_view_top_reached(self, _message: LogView.TopReached) -> None:
         self.ask_older()
+
+    def on_log_view_bottom_reached(self, _message: LogView.BottomReached) -> None:
+        self.ask_newer()
+
+    def action_oldest(self) -> None:
+        """Home, g: the start of the history (the oldest page)."""
+        self._restart(from_oldest=True)
+
+    def action_newest(self) -> None:
+        """End, G: back to the newest page, where the screen began."""
+        self._restart(from_oldest=False)
 
     def on_log_view_opened(self, message: LogView.Opened) -> None:
         self.app.push_screen(EventDetailScreen(message.event))
@@ -168,9 +239,7 @@ class HistoryScreen(Screen[None]):
             self.app.push_screen(EventDetailScreen(event))
 
     def action_close(self) -> None:
-        if self._query_id is not None:
-            self.send(CancelQuery(self._query_id))
-            self._query_id = None
+        self._cancel()
         self.dismiss()
 
 

@@ -262,6 +262,10 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
         """Up (or page up, home) with the cursor already on the oldest event shown: the
         screen may load older events from the agent."""
 
+    class BottomReached(_ViewMessage):
+        """Down (or page down) with the cursor already on the newest event shown: a screen
+        that holds a stretch of history may load newer events."""
+
     class BookmarksChanged(_ViewMessage):
         """A bookmark was set or removed (for the status bar's count)."""
 
@@ -575,6 +579,8 @@ class LogView(ScrollView, can_focus=True, inherit_bindings=False):
             self.pause()
             if current == 0:
                 self.post_message(self.TopReached(self))
+        elif current == count - 1:
+            self.post_message(self.BottomReached(self))
         self._set_cursor(target)
 
     def _set_cursor(self, index: int, *, announce: bool = True) -> None:

@@ -33,6 +33,7 @@ from obsview.tui.replay import ReplayApp, Replayer
 from obsview.tui.screens.history import PAGE, HistoryScreen
 from obsview.tui.screenshots import SAMPLE_NOW, sample_app, sample_fleet_app, sample_messages, utc_time
 from obsview.tui.widgets.hosts_panel import describe_fleet
+from obsview.tui.widgets.log_view import LogView
 from obsview.tui.widgets.status_bar import StatusBar
 
 THEMES = [theme.name for theme in load_themes()]
@@ -144,6 +145,14 @@ def history_shows(count: int) -> Callable[[Any], bool]:
     return done
 
 
+def first_shown() -> Step:
+    """The history's cursor on the first event shown (Home goes to the start of history)."""
+    async def step(pilot: Any) -> None:
+        pilot.app.screen.query_one(LogView).select_index(0)
+
+    return step
+
+
 async def _nothing(pilot: Any) -> None:
     return None
 
@@ -232,8 +241,10 @@ HISTORY_STATES: list[tuple[str, Step]] = [
     ("history below the oldest event held, cursor on its newest line",
      steps(focus("#log"), press("up"), until(history_shows(PAGE)))),
     ("history, an older page loaded, cursor on an ERROR line",
-     steps(press("home", "up"), until(history_shows(2 * PAGE)))),
-    ("history, the start of the agent's history", steps(press("home", "up"), until(history_shows(1200)))),
+     steps(first_shown(), press("up"), until(history_shows(2 * PAGE)))),
+    ("history, the start of the agent's history",
+     steps(first_shown(), press("up"), until(history_shows(1200)))),
+    ("history from its oldest event (Home), newer pages below", steps(press("home"), until(history_shows(PAGE)))),
     ("history, an event's detail", press("enter")),
     ("search all history with a filter",
      steps(press("escape", "escape"), press("slash", *"yesterday", "enter"), press("H"),
