@@ -129,6 +129,27 @@ async def test_toasts_never_cover_the_status_bar(size: tuple[int, int]) -> None:
         assert not covered, covered
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_toasts_leave_the_newest_log_lines_alone(size: tuple[int, int]) -> None:
+    """A toast sat over the bottom of the log, where the newest lines arrive (one hid half of
+    the last three lines at 80x24 and 120x40): toasts now stack up from above them."""
+    from obsview.tui.widgets.log_view import LogView
+
+    app = sample_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        for number in range(4):
+            app.notify(f"firing: probe_unhealthy {number}", severity="error", timeout=30)
+        for _ in range(100):
+            if "probe_unhealthy 3" in screen_text(app):
+                break
+            await pilot.pause(0.02)
+        lines = screen_text(app).splitlines()
+        assert any("probe_unhealthy 3" in line for line in lines), "the toasts are shown"
+        log = app.dashboard.query_one(LogView).content_region
+        newest = lines[log.bottom - 3:log.bottom]
+        assert not [line for line in newest if "probe_unhealthy" in line or "▌" in line], newest
+
+
 @pytest.mark.parametrize("size", [(80, 24), (200, 60)])
 async def test_toasts_take_half_the_screen_at_most(size: tuple[int, int]) -> None:
     app = sample_app()
