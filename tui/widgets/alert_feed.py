@@ -174,6 +174,12 @@ class AlertFeed(DataTable[Text]):
         names are written for the width they get."""
         rules = [alert.rule for alert in self.alerts]
         shared = {rule for rule in rules if rules.count(rule) > 1}
+        # Rows of one rule cut its name alike, to what the longest label values leave: "probe_un…
+        # redis" above "probe… blog-api" read as two rules.
+        widest: dict[str, int] = {}
+        for alert in self.alerts:
+            if alert.rule in shared:
+                widest[alert.rule] = max(widest.get(alert.rule, 0), self.labels_len(alert))
         name_min = max([0, *(self.name_min(alert, alert.rule in shared) for alert in self.alerts)])
         available = available_width(self, len(self.alerts))
         for tight, short, peak in _FORMS:
@@ -197,7 +203,7 @@ class AlertFeed(DataTable[Text]):
         self.compact = short
         for alert, row in zip(self.alerts, rows):
             (row["rule"],) = clipped((self.name_text(alert, widths["rule"],
-                                                     shared=alert.rule in shared),))
+                                                     shared_labels=widest.get(alert.rule)),))
         narrowed = widths["value"] < _COLUMNS["value"].cell_len
         return (_SHORT_COLUMNS if narrowed else _COLUMNS), rows, widths
 
@@ -238,11 +244,12 @@ class AlertFeed(DataTable[Text]):
         ))
 
     def name_text(self, alert: AlertInfo, width: int | None = None, *,
-                  shared: bool = False) -> Text:
+                  shared_labels: int | None = None) -> Text:
         """The rule name, then its label values (which probe, which route) in muted text:
         one rule firing for two probes gives two rows that must read differently. In
-        ``width`` cells, a ``shared`` rule name (other rows have it too) is cut down to
-        :data:`_RULE_STUB` before the label values are; any other name is cut at its end."""
+        ``width`` cells, a rule name other rows share (``shared_labels``: the widest label
+        values among them, in cells) is cut down to :data:`_RULE_STUB` before the label
+        values are, by as much in every row of the rule; any other name is cut at its end."""
         rule = safe_text(alert.rule, max_len=48)
         values = [
             value
@@ -252,8 +259,10 @@ class AlertFeed(DataTable[Text]):
         if not values:
             return rule
         labels = safe_text(" " + " ".join(values), style=self._style("muted"), max_len=60)
-        if width is not None and shared and rule.cell_len + labels.cell_len > width:
-            rule.truncate(max(_RULE_STUB, width - labels.cell_len), overflow="ellipsis")
+        if width is not None and shared_labels is not None:
+            labels_width = max(labels.cell_len, shared_labels)
+            if rule.cell_len + labels_width > width:
+                rule.truncate(max(_RULE_STUB, width - labels_width), overflow="ellipsis")
         rule.append_text(labels)
         return rule
 
@@ -262,8 +271,12 @@ class AlertFeed(DataTable[Text]):
         the other rows whole (for a ``shared`` rule, its label values and a stub of the
         rule's name), at most the whole name."""
         whole = self.name_text(alert).cell_len
-        labels = whole - safe_text(alert.rule, max_len=48).cell_len  # with their space
+        labels = self.labels_len(alert)
         return min(whole, _RULE_STUB + labels if shared and labels else _RULE_MIN)
+
+    def labels_len(self, alert: AlertInfo) -> int:
+        """Cells of the label values after the rule's name (with their space; 0 if none)."""
+        return self.name_text(alert).cell_len - safe_text(alert.rule, max_len=48).cell_len
 
     def _style(self, name: str) -> str:
         """The theme's style for a severity or state; plain for values off the wire we do

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from app_test_support import screen_lines, screen_text
+from msgspec.structs import replace
 from textual.app import App
 
 from obsview.common.protocol import AckInfo, AlertInfo, Alerts
@@ -245,3 +246,24 @@ async def test_a_probe_alert_does_not_take_the_peak_away(size: tuple[int, int]) 
             assert "17.2 %" in text, text
         else:  # the probes need the room at 80: whole state words rather than the peak
             assert "firing 40s" in text and "firing 4s" in text, text
+
+
+@pytest.mark.parametrize("state", ["firing", "resolved"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_rows_of_one_rule_cut_its_name_alike(size: tuple[int, int], state: str) -> None:
+    """The demo's two probe alerts read "probe_un… redis" above "probe… blog-api": each row
+    cut the shared name to what its own probe left, so one rule read as two."""
+    app = sample_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        feed = app.dashboard.query_one(AlertFeed)
+        alerts = [replace(alert, fingerprint=f"p-{probe}", labels={**alert.labels, "probe": probe})
+                  for alert, probe in zip(demo_alerts(state), ("redis", "blog-api"))]
+        app.dashboard.enqueue(Alerts((*alerts, demo_alerts(state)[-1])))
+        app.dashboard.flush()
+        await pilot.pause()
+        names = [feed.get_row_at(row)[1].plain for row in range(feed.row_count)]
+        probe_names = [name for name in names if name.endswith(("redis", "blog-api"))]
+        assert len(probe_names) == 2, names
+        stubs = {name.rsplit(" ", 1)[0] for name in probe_names}
+        assert len(stubs) == 1, probe_names
