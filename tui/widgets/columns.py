@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len
+from rich.console import Console
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -73,3 +75,38 @@ def clipped(cells: Iterable[Text]) -> tuple[Text, ...]:
         cell.overflow = "ellipsis"
         cell.no_wrap = True
     return result
+
+
+def folded(cell: Text, width: int, max_lines: int, console: Console) -> tuple[Text, int]:
+    """``cell`` on at most ``max_lines`` lines of ``width`` cells (the last one ends with an
+    ellipsis when more is left), and how many lines that is: for a row that has the height
+    to show a long cell whole, or more of it. Wrapped between words when that shows it
+    whole; else cut at the width, which shows the most of it (a long path)."""
+    width = max(1, width)
+    lines = list(cell.wrap(console, width, overflow="fold", no_wrap=False))
+    if len(lines) > max_lines:
+        lines = _cut_every(cell, width)
+    if len(lines) > max_lines:
+        last = Text.assemble(*lines[max_lines - 1:max_lines + 1], end="")
+        last.truncate(width, overflow="ellipsis")
+        lines = [*lines[:max_lines - 1], last]
+    lines = [line if index == 0 else line[len(line.plain) - len(line.plain.lstrip()):]
+             for index, line in enumerate(lines)]
+    for line in lines:
+        line.rstrip()
+    result = Text("\n", end="").join(lines)
+    result.no_wrap, result.overflow = False, "ellipsis"
+    return result, len(lines)
+
+
+def _cut_every(cell: Text, width: int) -> list[Text]:
+    """``cell`` cut into lines of ``width`` cells, wherever that falls."""
+    offsets: list[int] = []
+    used = 0
+    for index, char in enumerate(cell.plain):
+        size = cell_len(char)
+        if used + size > width:
+            offsets.append(index)
+            used = 0
+        used += size
+    return list(cell.divide(offsets))

@@ -7,10 +7,11 @@ from typing import ClassVar, Final
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
 
 from obsview.common.protocol import SOURCE_STATE_LABELS, HealthReport
 from obsview.tui.render import safe_text
-from obsview.tui.widgets.columns import available_width, clipped, fit_widths, natural_widths
+from obsview.tui.widgets.columns import available_width, clipped, fit_widths, folded, natural_widths
 from obsview.tui.widgets.units import format_age, format_ms
 
 STATUS_SYMBOLS: Final = {"healthy": "●", "degraded": "▲", "unhealthy": "✖"}
@@ -33,6 +34,8 @@ _COLUMNS: Final = {
 #: the age, then the latency: the status of every probe stays in view.
 _SHRINK: Final = (("error", 6), ("probe", 10))
 _DROP: Final = ("error", "changed", "latency")
+#: Lines a row may take to show a cut detail whole, when the panel has rows to spare.
+_DETAIL_LINES: Final = 3
 
 
 def source_label(name: str) -> str:
@@ -135,10 +138,28 @@ class HealthTable(DataTable[Text]):
             rows.append(dict(zip(_COLUMNS, cells)))
         self.clear(columns=True)
         shown = self._set_columns(natural_widths(_COLUMNS, rows), len(rows))
-        for row in rows:
-            self.add_row(*(row[key] for key in shown))
+        heights = self._unfold_details(rows) if "error" in shown else [1] * len(rows)
+        for row, height in zip(rows, heights):
+            self.add_row(*(row[key] for key in shown), height=height)
         if rows:
             self.move_cursor(row=min(cursor, len(rows) - 1))
+
+    def _unfold_details(self, rows: list[dict[str, Text]]) -> list[int]:
+        """Each row's height: a detail cut at the column's width (``connect…`` where the
+        panel had empty rows below) takes more lines while the panel has rows to spare,
+        first rows first; the rest stay one line, cut with an ellipsis."""
+        heights = [1] * len(rows)
+        width = self.columns[ColumnKey("error")].width
+        spare = self.content_region.height - (self.header_height if self.show_header else 0) - len(rows)
+        for index, row in enumerate(rows):
+            if spare <= 0:
+                break
+            if row["error"].cell_len <= width:
+                continue
+            row["error"], lines = folded(row["error"], width, min(_DETAIL_LINES, 1 + spare), self.app.console)
+            heights[index] = lines
+            spare -= lines - 1
+        return heights
 
     def source_state_text(self, state: str) -> Text:
         """A log source's state, coloured like a probe's status: reading as healthy, waiting

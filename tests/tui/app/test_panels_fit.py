@@ -267,3 +267,29 @@ async def test_rows_of_one_rule_cut_its_name_alike(size: tuple[int, int], state:
         assert len(probe_names) == 2, names
         stubs = {name.rsplit(" ", 1)[0] for name in probe_names}
         assert len(stubs) == 1, probe_names
+
+
+async def test_a_cut_health_detail_takes_the_rows_the_panel_has_to_spare() -> None:
+    """At 120x40 a probe's detail read "slow co…" above an empty row of the Health panel:
+    it now goes on over the rows left, first probes first; with none left it is cut."""
+    from obsview.common.protocol import Health
+    from obsview.tui.widgets.health_table import HealthTable
+
+    app = sample_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.dashboard.query_one(HealthTable)
+        report = app.dashboard.state.health
+        assert report is not None and len(report.probes) == 4
+        lines = panel_lines(app, table)
+        assert any("slow co…" in line for line in lines), "four probes fill the panel: cut"
+        app.dashboard.enqueue(Health(replace(report, probes=report.probes[1:])))
+        app.dashboard.flush()
+        await pilot.pause()
+        lines = panel_lines(app, table)
+        postgres = next(index for index, line in enumerate(lines) if "postgres" in line)
+        assert lines[postgres].rstrip(" │").endswith("slow"), lines
+        assert lines[postgres + 1].rstrip(" │").endswith("connect"), lines
+        assert "redis" in lines[postgres + 2] and "connect…" in lines[postgres + 2], lines
+        assert "disk" in lines[postgres + 3], "every probe still in view"
+        assert table.max_scroll_y == 0
