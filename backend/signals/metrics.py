@@ -1,8 +1,8 @@
 """Request metrics derived from access events: the numbers the seed computes by hand.
 
 Cost model (``observe`` runs for every ingested batch, 100k+ events/s): per access event the
-hot loop touches one per-second bucket keyed by (route, method) — a few integer additions and
-one histogram insert. Everything else (all-time totals, the sliding one-minute window, status
+hot loop finds its (route, method) and groups it; each group is then counted into one
+per-second bucket at once (its statuses and latencies counted in C). Everything else (all-time totals, the sliding one-minute window, status
 counts) is folded from those per-second buckets once per second or when someone reads.
 
 Time: live events are placed in the second they *arrive* (the injected ``clock``), not at
@@ -168,8 +168,8 @@ class RequestMetrics:
     def observe(self, events: Sequence[LogEvent]) -> None:
         """Count a batch of events. Per event the loop only finds its (route, method) and
         groups it; each group's statuses and latencies are then counted at once, in C
-        (``Counter`` over attribute getters), which measured ~2x cheaper than one
-        histogram insert and a few additions per event."""
+        (``Counter`` over attribute getters): 19.4k -> 17.7k instructions an event against
+        one histogram insert and a few additions per event."""
         if not events:
             return
         now = self._clock()
@@ -194,8 +194,8 @@ class RequestMetrics:
                 route = bound(route)
             else:
                 path = event.path
-                route = routes_of_paths.get(path)  # type: ignore[assignment]
-                if route is None:
+                route = routes_of_paths.get(path, "")
+                if not route:  # a template is never empty: "" is "not seen yet"
                     route = template(path)
                     if route != OTHER_ROUTE:
                         routes_of_paths[path] = route
