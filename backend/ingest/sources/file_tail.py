@@ -503,7 +503,9 @@ class FileTailSource:
 
     def _detach(self, path: str) -> None:
         followed = self._by_path.pop(path, None)
-        if followed is not None and followed.detached_at is None:
+        # Not when it was bound under another watched name just before (renamed onto it):
+        # it would be closed after the grace and read again from 0 under that name.
+        if followed is not None and followed.detached_at is None and followed.path == path:
             followed.detached_at = self._clock()
 
     async def _retire_quiet_files(self, emit: Emit) -> None:

@@ -344,3 +344,22 @@ async def test_a_quiet_file_is_polled_less_often_and_a_line_is_still_read_soon(
         written = asyncio.get_running_loop().time()
         await wait_until(lambda: len(collector.events) == 1)
         assert asyncio.get_running_loop().time() - written < 0.08 + 0.5, "at most one idle wait"
+
+
+async def test_a_file_renamed_onto_a_name_looked_at_first_is_not_read_twice(
+    tmp_path: Path, collector: Any, wait_until: Any
+) -> None:
+    # The new name is bound before the old one is found changed: that must not mark the file
+    # rotated away (it was closed after the grace, then read again from 0 under its new name).
+    log, rotated = tmp_path / "app.log", tmp_path / "app.log.old"
+    log.write_bytes(line(0))
+    source = tail([str(rotated), str(log)], rotate_grace=0.05)
+    async with running(source, collector):
+        await wait_until(lambda: source.files == [str(log)])
+        with log.open("ab") as f:
+            f.write(line(1))
+        log.rename(rotated)
+        log.write_bytes(line(2))
+        await wait_until(lambda: len(source.files) == 2 and len(collector.events) >= 2)
+        await asyncio.sleep(0.3)  # past the grace: a re-read of the renamed file shows up now
+    assert sorted(collector.numbers()) == [1, 2]
