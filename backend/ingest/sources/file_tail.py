@@ -1,10 +1,15 @@
 """Follow log files like ``tail -F``, through rotation, without losing or repeating lines.
 
-Polling rather than inotify: portable, no dependency, and a stat per file per poll is cheap.
-A poll comes ``poll_interval`` after one that read something and, while the files stay quiet,
-twice as long after each quiet one, up to ``idle_poll_interval``: a quiet agent wakes 4 times a
-second instead of 20 (its idle CPU), and the first line after a pause waits at most that long.
-Files are identified by (device, inode), not by name:
+**Woken by inotify** on Linux (:mod:`.inotify`): a write to a followed file, or a name created,
+moved or deleted in a watched directory, wakes the tail at once, so the first line after a
+pause is read within milliseconds and a quiet agent does not wake at all, but for a safety
+poll every ``safety_poll_interval`` (what inotify could miss). inotify only says "look": what
+changed is still found by ``stat``, as below. **Polling** otherwise (not Linux, inotify
+unavailable, its watch limit reached, a directory on a network filesystem, or
+``OBSVIEW_TAIL_POLL=1``; :attr:`FileTailSource.wake` and one log line say which): a poll
+comes ``poll_interval`` after one that read something and, while the files stay quiet, twice
+as long after each quiet one, up to ``idle_poll_interval``. Files are identified by (device,
+inode), not by name:
 
 * **rename rotation** (``app.log`` → ``app.log.1``, new ``app.log``): the old file stays
   open and is read to its end, until it has been quiet for ``rotate_grace`` seconds (a
@@ -68,6 +73,7 @@ from obsview.backend.ingest.sources.checkpoint import (
     hash_bytes,
     load_checkpoint,
 )
+from obsview.backend.ingest.sources.inotify import ChangeWatch, Unavailable
 from obsview.backend.ingest.sources.lines import LineSplitter
 from obsview.common.atomic_file import BackgroundWriter
 
@@ -111,6 +117,8 @@ class FileTailSource:
         from_start: bool = False,
         poll_interval: float = 0.05,
         idle_poll_interval: float = 0.25,
+        safety_poll_interval: float = 2.0,
+        wake_on_change: bool | None = None,
         rescan_interval: float = 1.0,
         rotate_grace: float = 2.0,
         batch_lines: int = 5000,
@@ -127,7 +135,9 @@ class FileTailSource:
         and once when ``run`` ends); None keeps none. An entry for a file no longer followed is kept ``checkpoint_grace`` seconds (it
         may come back), then dropped. ``journaled``: each batch is emitted with its position
         (and one without events at start), for the journal to commit; ``journal_checkpoint``:
-        the last one it committed (see the module's doc)."""
+        the last one it committed (see the module's doc). ``wake_on_change``: use inotify where
+        it works (None: unless the environment says ``OBSVIEW_TAIL_POLL=1``), with a poll every
+        ``safety_poll_interval`` all the same."""
         self.name = "file:" + ",".join(paths)
         self._literal_paths = [p for p in paths if not glob.has_magic(p)]
         self._glob_patterns = [p for p in paths if glob.has_magic(p)]
@@ -135,6 +145,18 @@ class FileTailSource:
         self._from_start = from_start
         self._poll_interval = poll_interval
         self._idle_poll_interval = max(poll_interval, idle_poll_interval)
+        self._safety_poll_interval = safety_poll_interval
+        off = "polling: inotify turned off"
+        if wake_on_change is None:
+            wake_on_change = os.environ.get("OBSVIEW_TAIL_POLL", "") in ("", "0")
+            off += " (OBSVIEW_TAIL_POLL=1)"
+        self._wake_on_change = wake_on_change
+        self._watch: ChangeWatch | None = None
+        self._new_file = False
+        """A file was followed since the loop last read."""
+        self.wake = "inotify" if wake_on_change else off
+        """How the tail learns of new lines: ``inotify``, or ``polling: <why>``."""
+        self._wake_logged = ""
         self._rescan_interval = rescan_interval
         self._rotate_grace = rotate_grace
         self._batch_lines = batch_lines
@@ -225,6 +247,7 @@ class FileTailSource:
             if self._checkpoint_path is not None:
                 self._load_checkpoint(self._checkpoint_path)
             self._expand_globs()
+            self._start_watch()  # before the first files are followed: each gets its watch
             self._check_paths(initial=True)
             self._checkpointed_paths.clear()
             if self._checkpoint_path is not None:
@@ -237,11 +260,14 @@ class FileTailSource:
             next_scan = self._clock() + self._rescan_interval
             wait = self._poll_interval
             while True:
-                busy = False
+                # Events from here on wake the wait below: none is lost while we look.
+                names_changed = self._watch.take() if self._watch is not None else False
+                busy = failed = self._new_file = False
                 for followed in list(self._followed.values()):
                     try:
                         busy |= await self._read(followed, emit)
                     except OSError as exc:  # e.g. a network filesystem went away
+                        failed = True
                         log.warning("reading %s failed, will retry: %s", followed.path, exc)
                         # From the last line boundary: the new splitter holds no partial line.
                         self._resume_at[followed.ident] = followed.emitted
@@ -249,18 +275,27 @@ class FileTailSource:
                             self._saved[followed.ident] = (mark, self._clock())
                         self._forget(followed)
                 await self._retire_quiet_files(emit)
-                if self._clock() >= next_scan:
+                if names_changed or self._clock() >= next_scan:
                     self._expand_globs()
+                    self._watch_dirs()
                     next_scan = self._clock() + self._rescan_interval
                 self._check_paths(initial=False)
                 await self._checkpoint_if_due()
-                if busy:
+                # A file followed just now is read at once: what was written to it before its
+                # watch was added wakes nobody. Not one followed again after a read error: that
+                # is retried at the polling pace.
+                if busy or (self._new_file and not failed):
                     wait = self._poll_interval
                     await asyncio.sleep(0)
+                elif self._watch is not None and not failed:
+                    await self._watch.wait(self._until_due())
                 else:
-                    await asyncio.sleep(wait)
+                    await (asyncio.sleep(wait) if self._watch is None else self._watch.wait(wait))
                     wait = min(2 * wait, self._idle_poll_interval)
         finally:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
             # Synchronous on purpose: a cancelled task must still leave its last offsets.
             if self._checkpoint_path is not None and self._last_saved is not None:
                 body = self._checkpoint_body()
@@ -270,6 +305,72 @@ class FileTailSource:
                 followed.file.close()
             self._followed.clear()
             self._by_path.clear()
+
+    # ------------------------------------------------------------------ waking
+
+    def _start_watch(self) -> None:
+        if not self._wake_on_change:
+            self._say_wake(self.wake)
+            return
+        try:
+            self._watch = ChangeWatch(asyncio.get_running_loop())
+        except Unavailable as exc:
+            self._fall_back(exc)
+            return
+        self._watch_dirs()
+        if self._watch is not None:  # the directories could be watched
+            self._say_wake("inotify")
+
+    def _watch_dirs(self) -> None:
+        """Watch the directories of the watched names and of the globs' files."""
+        if self._watch is None:
+            return
+        folders = {os.path.dirname(os.path.abspath(path))
+                   for path in (*self._literal_paths, *self._glob_matches)}
+        for pattern in self._glob_patterns:
+            folder = os.path.dirname(os.path.abspath(pattern))
+            if not glob.has_magic(folder):  # else its folders are found by the rescans
+                folders.add(folder)
+        try:
+            self._watch.watch_dirs(folders)
+        except Unavailable as exc:
+            self._fall_back(exc)
+
+    def _watch_file(self, followed: _Followed) -> None:
+        if self._watch is None:
+            return
+        try:
+            self._watch.watch_file(followed.ident, followed.file.fileno())
+        except Unavailable as exc:
+            self._fall_back(exc)
+
+    def _fall_back(self, why: Unavailable) -> None:
+        """Poll from now on (the safety poll's slow pace would not do for every line)."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        self._say_wake(f"polling: {why}", logging.INFO if why.expected else logging.WARNING)
+
+    def _say_wake(self, wake: str, level: int = logging.INFO) -> None:
+        """Keep and log how the tail learns of new lines: once, not at every restart."""
+        self.wake = wake
+        if wake != self._wake_logged:
+            self._wake_logged = wake
+            log.log(level, "%s: %s", self.name,
+                    "woken by inotify on change" if wake == "inotify" else wake)
+
+    def _until_due(self) -> float:
+        """Seconds until the loop has something to do without any file changing: the safety
+        poll, a rotated file to close, or a checkpoint write put off by its interval."""
+        now = self._clock()
+        due = now + self._safety_poll_interval
+        for followed in self._followed.values():
+            if followed.detached_at is not None:
+                due = min(due, max(followed.detached_at, followed.last_data_at)
+                          + self._rotate_grace)
+        if self._next_save_at > now:
+            due = min(due, self._next_save_at)
+        return max(0.0, due - now)
 
     # ------------------------------------------------------------------ discovery
 
@@ -493,9 +594,13 @@ class FileTailSource:
         self._followed[ident] = followed
         if not detached:
             self._by_path[path] = followed
+        self._watch_file(followed)
+        self._new_file = True
 
     def _forget(self, followed: _Followed) -> None:
         """Close a file and stop following it."""
+        if self._watch is not None:
+            self._watch.unwatch_file(followed.ident)
         followed.file.close()
         self._followed.pop(followed.ident, None)
         if self._by_path.get(followed.path) is followed:

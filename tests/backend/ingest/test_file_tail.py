@@ -333,7 +333,8 @@ async def test_a_quiet_file_is_polled_less_often_and_a_line_is_still_read_soon(
     monkeypatch.setattr(FileTailSource, "_check_paths", counted)
     log = tmp_path / "app.log"
     log.touch()
-    source = tail([str(log)], poll_interval=0.01, idle_poll_interval=0.08, rescan_interval=10)
+    source = tail([str(log)], poll_interval=0.01, idle_poll_interval=0.08, rescan_interval=10,
+                  wake_on_change=False)  # the polling inotify falls back to
     async with running(source, collector):
         await asyncio.sleep(0.5)
         quiet = [b - a for a, b in zip(polls, polls[1:])]
