@@ -253,18 +253,21 @@ async def _deliver(
     accepted = rejected = 0
     reason = ""
     batch: list[_Out] = []
-    for item in items:
+    for count, item in enumerate(items, 1):
         if isinstance(item, Rejected):
             rejected += 1
             reason = reason or item.reason
-            continue
-        batch.append(convert(item))
-        if len(batch) >= BATCH_RECORDS:
-            accepted += len(batch)
-            await deliver(batch)
-            batch = []
-            # Yield even when deliver did not: 4 MiB of tiny records is ~600k of them,
-            # seconds of work that must not stall the consoles, probes and other sources.
+        else:
+            batch.append(convert(item))
+            if len(batch) >= BATCH_RECORDS:
+                accepted += len(batch)
+                await deliver(batch)
+                batch = []
+        if count % BATCH_RECORDS == 0:
+            # Yield every BATCH_RECORDS items, rejected ones too, even when deliver did not:
+            # 4 MiB of tiny records is ~600k of them (~840k malformed protobuf ones, each
+            # rewritten to JSON before it is refused), seconds of work that must not stall
+            # the consoles, probes and other sources.
             await asyncio.sleep(0)
     if batch:
         accepted += len(batch)
