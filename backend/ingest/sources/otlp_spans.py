@@ -89,7 +89,7 @@ def iter_protobuf(export: ExportTraceServiceRequest) -> Iterator[Span | Rejected
             yield from [Rejected(str(exc))] * max(count, 1)
             continue
         for scope_spans in resource_spans.scope_spans:
-            scope = scope_spans.scope.name[:MAX_NAME_CHARS]
+            scope = redact_text(scope_spans.scope.name[:MAX_NAME_CHARS])
             for span in scope_spans.spans:
                 yield _span_or_rejected(_span_as_json(span), service, scope)
 
@@ -231,7 +231,8 @@ def _scope(entry: Any) -> tuple[str, list[Any]]:
     if not isinstance(spans, list):
         raise RecordError("spans must be a list")
     name = scope.get("name")
-    return (name[:MAX_NAME_CHARS] if isinstance(name, str) else ""), spans
+    # Shown in the span's detail and streamed like its other producer text: redacted alike.
+    return (redact_text(name[:MAX_NAME_CHARS]) if isinstance(name, str) else ""), spans
 
 
 def _as_json(message: Message) -> dict[str, Any]:

@@ -85,6 +85,27 @@ async def test_spans_in_both_encodings_are_stored_streamed_and_counted(config: A
     assert counters["otlp_spans_accepted"] == 2 and agent.gauges()["trace_spans"] == 2
 
 
+@pytest.mark.parametrize("encoding", ["json", "protobuf"])
+async def test_a_secret_in_the_scope_name_is_redacted(config: AgentConfig, encoding: str) -> None:
+    """The instrumentation scope's name reached the consoles' span stream and the span
+    detail as sent, token and all; every other producer text of a span was redacted."""
+    export = export_of(server_span())
+    export["resourceSpans"][0]["scopeSpans"][0]["scope"]["name"] = "client token=SEKRITscope"
+    body, headers = ((protobuf_of(export), PROTOBUF) if encoding == "protobuf"
+                     else (orjson.dumps(export), {"Content-Type": "application/json"}))
+    async with Agent(config) as agent, httpx.AsyncClient(timeout=5) as http:
+        async with connect(agent.url) as ws:
+            await ws.send(encode(Subscribe(spans=True)))
+            await ws.send(encode(Ping(nonce=1)))
+            await read_until(ws, Pong)
+            assert (await http.post(traces_url(agent), content=body, headers=headers)).status_code == 200
+            raw = await asyncio.wait_for(ws.recv(), 5)
+    spans = decode(raw)
+    assert isinstance(spans, Spans)
+    assert spans.spans[0].scope == "client token=«redacted»"
+    assert "SEKRIT" not in str(raw) and "SEKRIT" not in repr(agent.traces.get(TRACE_ID))
+
+
 async def test_a_console_resumes_spans_and_is_told_what_was_evicted(config: AgentConfig) -> None:
     async with Agent(config) as agent:
         agent._traces.max_spans = 3  # a small store: evicts the oldest traces
