@@ -470,7 +470,7 @@ class Agent:
             "dropped_to_clients": server.dropped_total if server else 0,
             "skipped_to_clients": server.skipped_total if server else 0,
             "connections_total": server.connections_total if server else 0,
-            "connections_refused": server.admission.refused if server else 0,
+            "connections_refused": server.admission.refused + server.consoles_refused if server else 0,
             "connections_evicted": server.admission.evicted if server else 0,
             "oversized_frames": server.oversized_total if server else 0,
         }

@@ -74,6 +74,9 @@ SHUTDOWN_GRACE_S: Final = 0.5
 """How long consoles get to finish the closing handshake before their sockets are aborted."""
 MAX_CONNECTIONS: Final = 256
 """Consoles and HTTP requests at once (fewer under a low ``ulimit -n``: half of what is left)."""
+HTTP_RESERVE_SHARE: Final = 8
+"""One slot in this many is kept from consoles for HTTP requests (``/api/health``…), which
+hold theirs for a moment: consoles that never leave cannot lock the endpoints out."""
 MAX_UNPROVEN: Final = 64
 """Connections that have not yet passed the Host/Origin/token checks (handshaking, idle)."""
 MAX_UNPROVEN_PER_PEER: Final = 16
@@ -171,6 +174,9 @@ class StreamServer:
             fit_to_descriptors(MAX_CONNECTIONS, share=0.5),
             unproven_limit=MAX_UNPROVEN, unproven_per_peer=MAX_UNPROVEN_PER_PEER,
         )
+        self.max_consoles = self.admission.limit - max(2, self.admission.limit // HTTP_RESERVE_SHARE)
+        """Consoles at once; a console past it is answered 503 (and retries), not dropped."""
+        self.consoles_refused = 0
         self._server: Server | None = None
         self.port = 0
         self.connections_total = 0
@@ -357,6 +363,14 @@ class StreamServer:
             response.headers["Allow"] = "GET"
             return response
         if "websocket" in request.headers.get("Upgrade", "").lower():
+            # Proven slots are consoles (an HTTP request never proves its slot).
+            if self.admission.open - self.admission.unproven >= self.max_consoles:
+                self.consoles_refused += 1
+                response = _reply(503, "text/plain; charset=utf-8",
+                                  f"{self.max_consoles} consoles are connected already; "
+                                  "close one or retry later\n".encode())
+                response.headers["Retry-After"] = "5"
+                return response
             slot = cast(_AdmittedConnection, connection).slot
             if slot is not None:
                 slot.prove()  # a console now: it holds its slot until it leaves

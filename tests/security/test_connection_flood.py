@@ -20,7 +20,7 @@ from typing import TypeVar
 import httpx
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidHandshake
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from obsview.backend.serving.accept_errors import ACCEPT_MESSAGE, INTERVAL_S, AcceptErrorLimiter
 from obsview.common.protocol import Hello, decode
@@ -123,3 +123,29 @@ async def test_accept_errors_are_logged_once_per_interval(caplog: pytest.LogCapt
         limiter.uninstall(loop)
     assert len(caplog.records) == 2
     assert "999 more" in caplog.records[1].getMessage()
+
+
+async def test_consoles_that_never_leave_leave_health_and_the_endpoints_served(tmp_path: Path) -> None:
+    """One process opening websocket consoles up to the connection cap (96 under this
+    descriptor limit) and holding them locked out everything else: /api/health got a
+    reset connection and a new console 'did not receive a valid HTTP response'. Consoles
+    now stop short of the cap: the rest is kept for HTTP, and the next console is told 503."""
+    stderr = tmp_path / "agent.stderr"
+    async with agent_process(stderr) as port, contextlib.AsyncExitStack() as held:
+        url = f"ws://127.0.0.1:{port}"
+        refused: InvalidStatus | None = None
+        for _ in range(DESCRIPTORS):  # bounded: the cap is far below
+            try:
+                await held.enter_async_context(connect(url, open_timeout=2, max_queue=1))
+            except InvalidStatus as exc:
+                refused = exc
+                break
+        assert refused is not None and refused.response.status_code == 503
+        assert b"consoles are connected already" in refused.response.body
+        for _ in range(20):  # HTTP requests one after another: each gets its slot back
+            assert (await http_get(port, "/api/health")).status_code == 200
+        metrics = (await http_get(port, "/metrics")).text
+        await held.aclose()  # the consoles leave: a new one gets in
+        hello = await like_a_console(lambda: first_message(port))
+    assert isinstance(hello, Hello)
+    assert "obsview_agent_connections_refused_total 1.0" in metrics
