@@ -93,3 +93,22 @@ async def test_idle_sockets_on_a_guarded_tcp_source_do_not_lock_senders_out(tmp_
                 await wait_until(lambda: agent.store.last_seq == n + 1, timeout=deadline - time.monotonic(),
                                  what=f"line {n} from a real sender")
                 writer.close()
+
+
+async def test_idle_sockets_on_an_open_tcp_source_do_not_lock_senders_out(tmp_path: Path) -> None:
+    """On a loopback source without a token, 64 sockets that connected and sent no line
+    held every slot: each real sender was reset, its lines lost. A connection counted as a
+    real sender from its first byte of connect."""
+    config = agent_config(tmp_path, tcp=[("127.0.0.1", 0)])
+    async with running_agent(config) as agent:
+        (source,) = [s for s in agent.sources if isinstance(s, TcpSource)]
+        async with slow_flood(source.port, 80, b"x" * 100):
+            deadline = time.monotonic() + 5
+            for n in range(5):
+                _reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
+                writer.write(seed_line(n))
+                await writer.drain()
+                await wait_until(lambda: agent.store.last_seq == n + 1, timeout=deadline - time.monotonic(),
+                                 what=f"line {n} from a real sender")
+                writer.close()
+        assert source.connections_evicted > 0

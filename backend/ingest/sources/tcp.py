@@ -1,5 +1,8 @@
 """TCP JSON-lines listener, Logstash style: apps ship one JSON record per line.
 
+A connection is a real sender once its first line has arrived; until then (idle, or still
+on a partial line) it may be closed to make room for a newer one when the source is full.
+
 When the agent enforces a token (any non-loopback bind, or an explicit token file), a sender
 proves it knows the token with its first line, within ``auth_timeout_s``:
 
@@ -67,8 +70,8 @@ class TcpSource(StreamListener):
         slot: Slot,
     ) -> None:
         splitter = LineSplitter(self._normalizer.max_line_bytes)
-        if self._token is None:
-            slot.prove()  # an open listener: every sender is a real one
+        # Unproven (evictable) until its first line arrives, on an open listener too: idle
+        # sockets must not hold the slots real senders need.
         try:
             lines = await self._authenticate(reader, splitter)
             if lines is None:

@@ -62,13 +62,15 @@ async def test_connections_over_the_limit_are_closed_and_counted(
     source = TcpSource("127.0.0.1", 0, Normalizer(), max_connections=2)
     async with listening(source, collector):
         kept = [await connect(source.port) for _ in range(2)]
-        await wait_until(lambda: source.connections == 2)
+        for n, (_reader, kept_writer) in enumerate(kept):  # real senders: they have sent a line
+            kept_writer.write(record(n, 0))
+        await wait_until(lambda: len(collector.events) == 2)
         reader, writer = await connect(source.port)
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the agent
         assert source.connections_refused == 1
         writer.close()
         kept[0][1].write(record(0, 1))
-        await wait_until(lambda: len(collector.events) == 1)
+        await wait_until(lambda: len(collector.events) == 3)
         for _reader, kept_writer in kept:
             kept_writer.close()
 
