@@ -38,6 +38,8 @@ from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Final
 
+import regex
+
 from obsview.common.protocol import LEVEL_RANK, LEVELS, LogEvent
 from obsview.common.trace_match import in_trace, in_trace_prefix
 
@@ -49,6 +51,10 @@ _level_of: Final = attrgetter("level")
 
 class FilterError(ValueError):
     """A query that cannot be compiled; the message says which term and why."""
+
+
+class RegexTooSlow(FilterError):
+    """A regex term ran past its time limit on one event (raised while testing events)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +139,17 @@ def highlight_of(*filters: Filter | None) -> re.Pattern[str] | None:
     return re.compile("|".join(f"(?:{pattern.pattern})" for pattern in patterns), re.IGNORECASE)
 
 
-def parse_filter(query: str, *, levels: Iterable[str] = ALL_LEVELS) -> Filter:
-    """Compile ``query``; raise :class:`FilterError` naming the bad term and the reason."""
-    terms = sorted((_compile_token(token) for token in _tokenize(query)), key=lambda t: t.cost)
+def parse_filter(query: str, *, levels: Iterable[str] = ALL_LEVELS,
+                 regex_timeout_s: float | None = None) -> Filter:
+    """Compile ``query``; raise :class:`FilterError` naming the bad term and the reason.
+
+    ``regex_timeout_s``: regex terms then run under the ``regex`` module with that limit per
+    event, and raise :class:`RegexTooSlow` past it. Python's ``re`` backtracks without
+    bound (``/.*error.*timeout/`` took 32 s on one 12 KB line): the agent, which runs a
+    console's query on its event loop, sets it; the console filters its own buffer.
+    """
+    terms = sorted((_compile_token(token, regex_timeout_s) for token in _tokenize(query)),
+                   key=lambda t: t.cost)
     sources = [f"(?:{term.highlight})" for term in terms if term.highlight]
     # Compiled after each term compiled alone, so a bad pattern was already named.
     highlight = re.compile("|".join(sources), re.IGNORECASE) if sources else None
@@ -173,10 +187,10 @@ _KEYS: Final = ("trace", "level", "route", "status", "method", "host", "re")
 _CHEAP, _PREFIX, _SCAN, _REGEX = 0, 1, 2, 3
 
 
-def _compile_token(token: str) -> Term:
+def _compile_token(token: str, regex_timeout_s: float | None) -> Term:
     negate = token.startswith("-") and len(token) > 1
     body = token[1:] if negate else token
-    term = _compile_positive(body)
+    term = _compile_positive(body, regex_timeout_s)
     if not negate:
         return term
     positive = term.test
@@ -184,9 +198,9 @@ def _compile_token(token: str) -> Term:
     return Term(lambda event: not positive(event), f"not {term.description}", term.cost)
 
 
-def _compile_positive(body: str) -> Term:
+def _compile_positive(body: str, regex_timeout_s: float | None) -> Term:
     if len(body) >= 3 and body.startswith("/") and body.endswith("/"):
-        return _regex_term(body[1:-1])
+        return _regex_term(body[1:-1], regex_timeout_s)
     key, sep, value = body.partition(":")
     key = key.lower()
     if sep and key == "trace" and value.endswith("*") and not value.startswith('"'):
@@ -195,6 +209,8 @@ def _compile_positive(body: str) -> Term:
         value = _unquote(value)
         if not value:
             raise FilterError(f"{key}: needs a value, e.g. {_EXAMPLES[key]}")
+        if key == "re":
+            return _regex_term(value, regex_timeout_s)
         return _KEY_COMPILERS[key](value)
     return _text_term(_unquote(body))
 
@@ -209,7 +225,9 @@ def _text_term(needle: str) -> Term:
     return Term(test, f'text "{needle}"', _SCAN, "text", folded, highlight=re.escape(needle))
 
 
-def _regex_term(pattern: str) -> Term:
+def _regex_term(pattern: str, timeout_s: float | None = None) -> Term:
+    if timeout_s is not None:
+        return _bounded_regex_term(pattern, timeout_s)
     try:
         compiled = re.compile(pattern, re.IGNORECASE)
         if pattern == pattern.lower():
@@ -229,6 +247,31 @@ def _regex_term(pattern: str) -> Term:
 
         def test(event: LogEvent) -> bool:
             return search(event.message.lower()) is not None or search(event.raw.lower()) is not None
+
+    return Term(test, f"regex /{pattern}/", _REGEX, highlight=pattern)
+
+
+def _bounded_regex_term(pattern: str, timeout_s: float) -> Term:
+    """A regex term whose every search stops after ``timeout_s`` (``regex``, not ``re``:
+    the same syntax, a search that can be timed out, and no cubic blow-up on ``.*a.*b``)."""
+    _regex_term(pattern)  # the same patterns compile, with the same error
+    try:
+        compiled = regex.compile(pattern, regex.IGNORECASE)
+    except regex.error as exc:
+        raise FilterError(f"regex /{pattern}/ does not compile: {exc}") from None
+    search = compiled.search
+
+    def found(text: str) -> bool:
+        try:
+            return search(text, timeout=timeout_s) is not None
+        except TimeoutError:
+            raise RegexTooSlow(
+                f"regex /{pattern}/ took over {timeout_s:g} s on one event and was stopped: "
+                "a repeat inside a repeat, or several .* in a row, can take forever; simplify it"
+            ) from None
+
+    def test(event: LogEvent) -> bool:
+        return found(event.message) or found(event.raw)
 
     return Term(test, f"regex /{pattern}/", _REGEX, highlight=pattern)
 

@@ -40,6 +40,9 @@ QUERY_LIMIT: Final = 10_000
 QUERIES_PER_CLIENT: Final = 2
 """Queries one console may have running at once (scroll-back and a search)."""
 PROGRESS_INTERVAL_S: Final = 0.25
+REGEX_TIMEOUT_S: Final = 0.1
+"""How long a query's regex may search one event's text: past it the query stops with an
+error (a backtracking regex would otherwise hold the agent's event loop for hours)."""
 
 Send = Callable[[bytes], Awaitable[None]]
 Reply = Callable[[bytes], None]
@@ -71,7 +74,7 @@ def to_event_query(message: Query) -> EventQuery:
     """The store's form of a wire query; raises FilterError for a filter that does not compile."""
     levels = {level.upper() for level in message.levels} or ALL_LEVELS
     return EventQuery(
-        filter=parse_filter(message.filter, levels=levels),
+        filter=parse_filter(message.filter, levels=levels, regex_timeout_s=REGEX_TIMEOUT_S),
         before_seq=message.before_seq,
         after_seq=message.after_seq,
         since_ts=message.since_ts,
@@ -159,6 +162,8 @@ class QueryRunner:
                 await work
             except ConnectionClosed:
                 pass  # the console went away: its connection's end cancels the rest
+            except FilterError as exc:  # a regex too slow on some event: the console's to fix
+                self._reply(encode(failure(str(exc))))
             except Exception as exc:
                 log.exception("query %d failed", query_id)
                 self._reply(encode(failure(f"the query failed: {exc}")))

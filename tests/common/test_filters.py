@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from obsview.common.filters import ALL_LEVELS, Filter, FilterError, parse_filter
+from obsview.common.filters import ALL_LEVELS, Filter, FilterError, RegexTooSlow, parse_filter
 from obsview.common.protocol import LogEvent
 
 
@@ -45,6 +45,25 @@ def test_slash_regex_and_re_prefix() -> None:
     assert matching("/time(out|d)/") == [PLAIN]
     assert matching(r"re:^GET\s/api/(posts|users)") == [ACCESS_OK, ACCESS_404]
     assert matching('re:"cache miss"') == [DEBUG]
+
+
+@pytest.mark.parametrize("query", ["/time(out|d)/", r"re:^GET\s/api/(posts|users)", 're:"cache miss"', "-/time(out|d)/"])
+def test_a_time_limited_regex_matches_what_re_matches(query: str) -> None:
+    bounded = parse_filter(query, regex_timeout_s=1.0)
+    assert [e for e in ALL if bounded.matches(e)] == [e for e in ALL if parse_filter(query).matches(e)]
+
+
+@pytest.mark.parametrize("query", ["/(a|aa)+$/", "re:(a|aa)+$", "-/(a|aa)+$/"])
+def test_a_time_limited_regex_stops_on_a_backtracking_line(query: str) -> None:
+    bounded = parse_filter(query, regex_timeout_s=0.05)
+    with pytest.raises(RegexTooSlow, match="took over 0.05 s"):
+        bounded.matches(event("a" * 64 + "!"))
+
+
+@pytest.mark.parametrize("query", ["/([a-z/", "re:(unclosed", "re:*x"])
+def test_a_time_limited_bad_regex_says_why(query: str) -> None:
+    with pytest.raises(FilterError, match="does not compile"):
+        parse_filter(query, regex_timeout_s=1.0)
 
 
 @pytest.mark.parametrize("query", ["/([a-z/", "re:(unclosed", "re:*x"])
