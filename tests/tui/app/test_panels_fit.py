@@ -4,6 +4,7 @@ panel the whole screen above the status bar."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from app_test_support import screen_lines, screen_text
@@ -111,19 +112,24 @@ async def test_m_gives_every_panel_the_screen_above_the_status_bar(
         assert widget.region.bottom == status.region.y
 
 
+async def four_toasts_shown(app: Any, pilot: Any) -> list[str]:
+    """Four alert toasts raised at once; the screen's lines once the last is drawn."""
+    for number in range(4):
+        app.notify(f"firing: probe_unhealthy {number}", severity="error", timeout=30)
+    for _ in range(100):
+        if "probe_unhealthy 3" in screen_text(app):
+            break
+        await pilot.pause(0.02)
+    return screen_text(app).splitlines()
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
 async def test_toasts_never_cover_the_status_bar(size: tuple[int, int]) -> None:
     """Issue 13.11: a stack of alert toasts reached down over the status lines, hiding
     "paused · 499 new" and "match 128 of 149" (seen in the demo at 120x40)."""
     app = sample_app()
     async with app.run_test(size=size, notifications=True) as pilot:
-        for number in range(4):
-            app.notify(f"firing: probe_unhealthy {number}", severity="error", timeout=30)
-        for _ in range(100):
-            if "probe_unhealthy 3" in screen_text(app):
-                break
-            await pilot.pause(0.02)
-        lines = screen_text(app).splitlines()
+        lines = await four_toasts_shown(app, pilot)
         status_top = app.dashboard.query_one(StatusBar).region.y
         assert any("probe_unhealthy 3" in line for line in lines), "the toasts are shown"
         covered = [line for line in lines[status_top:] if "probe_unhealthy" in line or "▌" in line]
@@ -138,13 +144,7 @@ async def test_toasts_leave_the_newest_log_lines_alone(size: tuple[int, int]) ->
 
     app = sample_app()
     async with app.run_test(size=size, notifications=True) as pilot:
-        for number in range(4):
-            app.notify(f"firing: probe_unhealthy {number}", severity="error", timeout=30)
-        for _ in range(100):
-            if "probe_unhealthy 3" in screen_text(app):
-                break
-            await pilot.pause(0.02)
-        lines = screen_text(app).splitlines()
+        lines = await four_toasts_shown(app, pilot)
         assert any("probe_unhealthy 3" in line for line in lines), "the toasts are shown"
         log = app.dashboard.query_one(LogView).content_region
         newest = lines[log.bottom - 3:log.bottom]
